@@ -1,0 +1,117 @@
+//! The copy kernel (`shaders/core/copy.wgsl`): `dst = src` in 16-byte words. Its read+write
+//! throughput is the bandwidth every squeeze benchmark is reported against.
+
+use squeeze_shaders::{Module, core::COPY};
+
+use crate::buffer::Binding;
+use crate::dispatch::grid_stride_workgroups;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+/// Invocations per workgroup (the `WORKGROUP_SIZE` override).
+pub const WORKGROUP_SIZE: u32 = 256;
+/// Bytes one invocation moves per step; bindings are multiples of it.
+pub const WORD_BYTES: u64 = 16;
+
+/// `Params` of `copy.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct CopyParams {
+    /// 16-byte words to copy.
+    pub n: u32,
+    pub _pad: [u32; 3],
+}
+
+/// The copy kernel on one device.
+pub struct Copy {
+    gpu: Gpu,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl Copy {
+    pub const SHADER: &'static Module = &COPY;
+
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let pipeline = gpu.pipeline(
+            Self::SHADER,
+            "copy_vec4",
+            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
+        )?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline,
+        })
+    }
+
+    /// Records `dst = src`. Both bindings must have the same size, a multiple of 16 bytes.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        src: Binding<'_>,
+        dst: Binding<'_>,
+    ) -> Result<()> {
+        self.gpu.check_storage_binding("src", &src)?;
+        self.gpu.check_storage_binding("dst", &dst)?;
+        if src.size % WORD_BYTES != 0 {
+            return Err(Error::invalid(
+                "src",
+                "size",
+                "a multiple of 16 bytes",
+                src.size,
+            ));
+        }
+        if dst.size != src.size {
+            return Err(Error::invalid(
+                "dst",
+                "size",
+                format!("{} bytes (the size of src)", src.size),
+                dst.size,
+            ));
+        }
+        let words = src.size / WORD_BYTES;
+        let params = self.gpu.uniform(
+            "copy params",
+            &CopyParams {
+                n: words as u32,
+                _pad: [0; 3],
+            },
+        );
+        let bind_group = self.gpu.bind_group(&self.pipeline, &params, &[src, dst])?;
+        let groups = grid_stride_workgroups(
+            words,
+            WORKGROUP_SIZE,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("copy_vec4"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups, 1, 1);
+        Ok(())
+    }
+
+    /// Uploads `src` (a multiple of 4 words), copies it on the device and reads the copy back.
+    pub fn run(&self, src: &[u32]) -> Result<Vec<u32>> {
+        let bytes = std::mem::size_of_val(src) as u64;
+        if bytes == 0 || bytes % WORD_BYTES != 0 {
+            return Err(Error::invalid(
+                "src",
+                "length",
+                "a non-zero multiple of 4 u32 words",
+                src.len(),
+            ));
+        }
+        let input = self.gpu.upload("src", src)?;
+        let output = self.gpu.storage_buffer("dst", bytes)?;
+        let mut encoder = self.gpu.encoder("copy");
+        self.encode(
+            &mut encoder,
+            Binding::whole(&input),
+            Binding::whole(&output),
+        )?;
+        self.gpu.submit_and_wait(encoder)?;
+        self.gpu.read_back("dst", &output, 0, src.len())
+    }
+}

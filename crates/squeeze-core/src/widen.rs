@@ -1,0 +1,142 @@
+//! The widening kernel (`shaders/core/widen.wgsl`): f16 or bf16 tensors to f32, bit for bit
+//! (NaN payloads, signed zeros and subnormals preserved).
+
+use squeeze_shaders::{Module, core::WIDEN};
+
+use crate::buffer::{Binding, DType};
+use crate::dispatch::grid_stride_workgroups;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+/// Invocations per workgroup (the `WORKGROUP_SIZE` override).
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// `Params` of `widen.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct WidenParams {
+    /// Elements to convert.
+    pub n: u32,
+    pub _pad: [u32; 3],
+}
+
+/// The 16-bit float formats the kernel reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    F16,
+    Bf16,
+}
+
+impl Half {
+    fn entry_point(self) -> &'static str {
+        match self {
+            Half::F16 => "widen_f16",
+            Half::Bf16 => "widen_bf16",
+        }
+    }
+
+    pub fn dtype(self) -> DType {
+        match self {
+            Half::F16 => DType::F16,
+            Half::Bf16 => DType::Bf16,
+        }
+    }
+}
+
+/// The widening kernel for one input format on one device.
+pub struct Widen {
+    gpu: Gpu,
+    format: Half,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl Widen {
+    pub const SHADER: &'static Module = &WIDEN;
+
+    pub fn new(gpu: &Gpu, format: Half) -> Result<Self> {
+        let pipeline = gpu.pipeline(
+            Self::SHADER,
+            format.entry_point(),
+            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
+        )?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            format,
+            pipeline,
+        })
+    }
+
+    /// Records `dst[i] = f32(src[i])` for `n` elements: `src` holds at least `n` 16-bit values
+    /// (two per word), `dst` at least `n` f32.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        n: u32,
+        src: Binding<'_>,
+        dst: Binding<'_>,
+    ) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.gpu.check_storage_binding("src", &src)?;
+        self.gpu.check_storage_binding("dst", &dst)?;
+        let src_needed = u64::from(n).div_ceil(2) * 4;
+        if src.size < src_needed {
+            return Err(Error::invalid(
+                "src",
+                "size",
+                format!(
+                    "at least {src_needed} bytes for {n} {} values",
+                    self.format.dtype()
+                ),
+                src.size,
+            ));
+        }
+        let dst_needed = u64::from(n) * 4;
+        if dst.size < dst_needed {
+            return Err(Error::invalid(
+                "dst",
+                "size",
+                format!("at least {dst_needed} bytes for {n} f32 values"),
+                dst.size,
+            ));
+        }
+        let params = self
+            .gpu
+            .uniform("widen params", &WidenParams { n, _pad: [0; 3] });
+        let bind_group = self.gpu.bind_group(&self.pipeline, &params, &[src, dst])?;
+        let groups = grid_stride_workgroups(
+            u64::from(n),
+            WORKGROUP_SIZE,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(self.format.entry_point()),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups, 1, 1);
+        Ok(())
+    }
+
+    /// Widens `src` (raw 16-bit patterns of the kernel's format) on the device.
+    pub fn run(&self, src: &[u16]) -> Result<Vec<f32>> {
+        let n = u32::try_from(src.len())
+            .map_err(|_| Error::invalid("src", "length", "at most u32::MAX", src.len()))?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let input = self.gpu.upload::<u8>("src", bytemuck::cast_slice(src))?;
+        let output = self.gpu.storage_buffer("dst", u64::from(n) * 4)?;
+        let mut encoder = self.gpu.encoder("widen");
+        self.encode(
+            &mut encoder,
+            n,
+            Binding::whole(&input),
+            Binding::whole(&output),
+        )?;
+        self.gpu.submit_and_wait(encoder)?;
+        self.gpu.read_back("dst", &output, 0, src.len())
+    }
+}

@@ -1,0 +1,47 @@
+// Shared helpers: 16-bit floats (IEEE binary16 and bfloat16) packed two per little-endian u32
+// word, as every storage buffer of f16/bf16 tensors is seen from WGSL without `enable f16`.
+// Element 2k sits in bits 0..15 of word k, element 2k+1 in bits 16..31.
+//
+// Conversions return f32 *bit patterns* (u32) so that callers which must be bit-exact (NaN
+// payloads, signed zeros, subnormals) never pass a value through float hardware; `*_to_f32`
+// wrappers give the value for arithmetic.
+
+// The 16-bit pattern of element `i` of a tensor whose word `i / 2` is `word`.
+fn half_bits(word: u32, i: u32) -> u32 {
+    return (word >> ((i & 1u) * 16u)) & 0xffffu;
+}
+
+// bfloat16 is the top half of an f32: widening is a shift.
+fn bf16_bits_to_f32_bits(h: u32) -> u32 {
+    return (h & 0xffffu) << 16u;
+}
+
+// IEEE binary16 -> binary32, exact for every input: subnormals are renormalised in integer
+// arithmetic, and infinities and NaNs keep their payload (quiet bit included).
+fn f16_bits_to_f32_bits(h: u32) -> u32 {
+    let sign = (h & 0x8000u) << 16u;
+    let exponent = (h >> 10u) & 0x1fu;
+    let mantissa = h & 0x3ffu;
+    if (exponent == 0x1fu) {
+        return sign | 0x7f800000u | (mantissa << 13u);
+    }
+    if (exponent != 0u) {
+        return sign | ((exponent + 112u) << 23u) | (mantissa << 13u);
+    }
+    if (mantissa == 0u) {
+        return sign;
+    }
+    // Subnormal: value = mantissa * 2^-24. Shift the leading one up to bit 10.
+    let lead = firstLeadingBit(mantissa);
+    let shift = 10u - lead;
+    let normalised = (mantissa << shift) & 0x3ffu;
+    return sign | ((113u - shift) << 23u) | (normalised << 13u);
+}
+
+fn bf16_to_f32(h: u32) -> f32 {
+    return bitcast<f32>(bf16_bits_to_f32_bits(h));
+}
+
+fn f16_to_f32(h: u32) -> f32 {
+    return bitcast<f32>(f16_bits_to_f32_bits(h));
+}

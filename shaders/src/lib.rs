@@ -1,0 +1,98 @@
+//! Every WGSL source of squeeze and the registry of the modules composed from them.
+//!
+//! A [`Module`] is an ordered list of WGSL files concatenated into one shader module, plus what
+//! it needs from the device and every set of override constants it is compiled with. The
+//! registry is the single list that the GPU runtime compiles from and that the validation suite
+//! walks for SPIR-V, MSL, HLSL and GLSL, so a kernel cannot ship a shader the suite never saw:
+//! `squeeze-core` builds pipelines only from `&'static Module` values with a registered override
+//! set, and a test checks that every `.wgsl` file in this crate belongs to a registered module.
+
+pub mod core;
+
+/// One WGSL source file: its path inside this crate and its text.
+#[derive(Debug)]
+pub struct Part {
+    pub path: &'static str,
+    pub source: &'static str,
+}
+
+/// Device capabilities a module uses beyond core WGSL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// `enable f16;` — needs `SHADER_F16`; naga's GLSL backend cannot translate it.
+    pub f16: bool,
+    /// Subgroup builtins — needs `SUBGROUP`.
+    pub subgroups: bool,
+}
+
+impl Requirements {
+    /// Core WGSL only: runs everywhere, translates to every target.
+    pub const PORTABLE: Self = Self {
+        f16: false,
+        subgroups: false,
+    };
+}
+
+/// Values for a module's `override` constants, by name.
+pub type Overrides = &'static [(&'static str, f64)];
+
+/// A shader module: parts concatenated in order, what it requires, the entry points it exports
+/// and every override set it is compiled with.
+#[derive(Debug)]
+pub struct Module {
+    /// Registry name, `family/module` (e.g. `core/copy`).
+    pub name: &'static str,
+    pub parts: &'static [Part],
+    pub requires: Requirements,
+    pub entry_points: &'static [&'static str],
+    pub override_sets: &'static [Overrides],
+}
+
+impl Module {
+    /// The composed WGSL text: each part in order, headed by a comment naming its file so that
+    /// compiler messages can be traced back.
+    pub fn source(&self) -> String {
+        let mut text = String::new();
+        for part in self.parts {
+            text.push_str("// ---- squeeze-shaders/");
+            text.push_str(part.path);
+            text.push_str(" ----\n");
+            text.push_str(part.source);
+            if !part.source.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// Whether `overrides` equals one registered set (order of names does not matter).
+    pub fn has_override_set(&self, overrides: &[(&str, f64)]) -> bool {
+        self.override_sets.iter().any(|set| {
+            set.len() == overrides.len()
+                && set.iter().all(|(name, value)| {
+                    overrides
+                        .iter()
+                        .any(|(n, v)| n == name && v.to_bits() == value.to_bits())
+                })
+        })
+    }
+}
+
+/// Declares a [`Part`] from a path relative to this crate's root.
+macro_rules! part {
+    ($path:literal) => {
+        $crate::Part {
+            path: $path,
+            source: include_str!(concat!("../", $path)),
+        }
+    };
+}
+pub(crate) use part;
+
+/// Every registered module, in family order.
+pub static MODULES: &[&Module] = &[&core::COPY, &core::WIDEN];
+
+/// The registered module called `name`.
+pub fn module(name: &str) -> Option<&'static Module> {
+    MODULES.iter().copied().find(|m| m.name == name)
+}
