@@ -117,3 +117,27 @@ pub fn expect_equal<T: PartialEq + std::fmt::Debug>(
         ))),
     }
 }
+
+/// Every shader module squeeze builds: the kernels' registry, then the test-only probes.
+pub fn all_modules() -> Vec<&'static squeeze::shaders::Module> {
+    squeeze::shaders::MODULES
+        .iter()
+        .chain(probes::MODULES)
+        .copied()
+        .collect()
+}
+
+/// Size in bytes of the Rust `Params` struct each module binds at `@binding(0)`, so a test can
+/// hold it equal to naga's layout of the WGSL struct.
+pub fn params_sizes() -> Vec<(&'static str, usize)> {
+    use squeeze::core::{copy, widen};
+    use std::mem::size_of;
+    vec![
+        (copy::Copy::SHADER.name, size_of::<copy::CopyParams>()),
+        (widen::Widen::SHADER.name, size_of::<widen::WidenParams>()),
+        (
+            probes::BITS_PROBE.name,
+            size_of::<probes::BitsProbeParams>(),
+        ),
+    ]
+}

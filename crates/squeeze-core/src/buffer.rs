@@ -156,15 +156,6 @@ impl Gpu {
                 binding.size,
             ));
         }
-        let end = binding.offset.checked_add(binding.size);
-        if end.is_none_or(|end| end > binding.buffer.size()) {
-            return Err(Error::invalid(
-                arg,
-                "offset + size",
-                format!("at most the buffer size {}", binding.buffer.size()),
-                format!("{} + {}", binding.offset, binding.size),
-            ));
-        }
         let max = u64::from(limits.max_storage_buffer_binding_size);
         if binding.size > max {
             return Err(Error::OverLimit {
@@ -173,6 +164,15 @@ impl Gpu {
                 limit: "max_storage_buffer_binding_size",
                 max,
             });
+        }
+        let end = binding.offset.checked_add(binding.size);
+        if end.is_none_or(|end| end > binding.buffer.size()) {
+            return Err(Error::invalid(
+                arg,
+                "offset + size",
+                format!("at most the buffer size {}", binding.buffer.size()),
+                format!("{} + {}", binding.offset, binding.size),
+            ));
         }
         Ok(())
     }
