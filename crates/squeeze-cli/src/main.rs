@@ -1,1 +1,69 @@
-fn main() {}
+//! `squeeze`: adapter facts, benchmarks against the adapter's own copy bandwidth, and
+//! GPU-vs-CPU conformance on every adapter.
+
+mod bench;
+mod conform;
+mod info;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use squeeze::{Backend, GpuOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "squeeze",
+    version,
+    about = "Portable GPU kernels for compressed LLM inference"
+)]
+struct Cli {
+    /// Backend to use: vulkan, metal, dx12 or gl (default: SQUEEZE_BACKEND, else the best adapter's).
+    #[arg(long, global = true, value_parser = parse_backend)]
+    backend: Option<Backend>,
+    /// Adapter index as listed by `squeeze info` (default: SQUEEZE_ADAPTER, else the best).
+    #[arg(long, global = true)]
+    adapter: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every adapter: backend, name, driver, features and key limits.
+    Info,
+    /// Time each kernel at representative shapes, as GB/s and as a fraction of copy bandwidth.
+    Bench {
+        /// Run only benchmarks whose kernel or shape contains this text (copy always runs).
+        filter: Option<String>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Check every kernel against its CPU reference on every adapter (or those of --backend).
+    Conform,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse().map_err(|e: squeeze::Error| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let options = GpuOptions {
+        backend: cli.backend,
+        adapter: cli.adapter,
+    };
+    let result = match cli.command {
+        Command::Info => info::run(&options),
+        Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
+        Command::Conform => conform::run(&options),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("squeeze: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -125,12 +125,27 @@ impl AdapterEntry {
     }
 }
 
-/// Optional features squeeze uses when the adapter offers them.
-pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
-    .union(wgpu::Features::SUBGROUP)
-    .union(wgpu::Features::TIMESTAMP_QUERY)
-    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
-    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+/// Optional features squeeze uses when the adapter offers them, by name.
+pub const WANTED_FEATURES: [(&str, wgpu::Features); 5] = [
+    ("SHADER_F16", wgpu::Features::SHADER_F16),
+    ("SUBGROUP", wgpu::Features::SUBGROUP),
+    ("TIMESTAMP_QUERY", wgpu::Features::TIMESTAMP_QUERY),
+    (
+        "TIMESTAMP_QUERY_INSIDE_ENCODERS",
+        wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+    ),
+    (
+        "TIMESTAMP_QUERY_INSIDE_PASSES",
+        wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+    ),
+];
+
+/// The union of [`WANTED_FEATURES`].
+pub fn wanted_features() -> wgpu::Features {
+    WANTED_FEATURES
+        .iter()
+        .fold(wgpu::Features::empty(), |all, (_, f)| all | *f)
+}
 
 fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
@@ -269,7 +284,7 @@ impl Gpu {
         let adapter = &entry.adapter;
         let desc = wgpu::DeviceDescriptor {
             label: Some("squeeze"),
-            required_features: adapter.features() & WANTED_FEATURES,
+            required_features: adapter.features() & wanted_features(),
             required_limits: adapter.limits(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,

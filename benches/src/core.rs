@@ -1,0 +1,59 @@
+//! Benchmarks of the core kernels: copy (the bandwidth reference) and widen.
+
+use squeeze::core::copy::Copy;
+use squeeze::core::widen::{Half, Widen};
+use squeeze::{Binding, Gpu, Result};
+
+use crate::{Bench, Workload, is_emulated};
+
+const MIB: u64 = 1 << 20;
+
+/// The copy kernel over `bytes` (a multiple of 16): reads and writes `bytes` each.
+pub fn copy_workload(gpu: &Gpu, bytes: u64) -> Result<Workload> {
+    let copy = Copy::new(gpu)?;
+    let src = gpu.storage_buffer("src", bytes)?;
+    let dst = gpu.storage_buffer("dst", bytes)?;
+    Ok(Workload {
+        bytes_moved: 2 * bytes,
+        record: Box::new(move |encoder| {
+            copy.encode(encoder, Binding::whole(&src), Binding::whole(&dst))
+        }),
+    })
+}
+
+/// The widen kernel over `n` elements: reads 2n bytes, writes 4n.
+pub fn widen_workload(gpu: &Gpu, format: Half, n: u32) -> Result<Workload> {
+    let widen = Widen::new(gpu, format)?;
+    let src = gpu.storage_buffer("src", u64::from(n) * 2)?;
+    let dst = gpu.storage_buffer("dst", u64::from(n) * 4)?;
+    Ok(Workload {
+        bytes_moved: u64::from(n) * 6,
+        record: Box::new(move |encoder| {
+            widen.encode(encoder, n, Binding::whole(&src), Binding::whole(&dst))
+        }),
+    })
+}
+
+pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+    // 256 MiB per buffer saturates a discrete GPU's memory well past its caches; lavapipe
+    // emulates the GPU on CPU cores, where 64 MiB already exceeds the last-level cache.
+    let copy_bytes = if is_emulated(gpu) {
+        64 * MIB
+    } else {
+        256 * MIB
+    };
+    let widen_n: u32 = if is_emulated(gpu) { 16 << 20 } else { 64 << 20 };
+    let mut all = vec![Bench {
+        kernel: "copy",
+        shape: format!("{} MiB → {} MiB", copy_bytes / MIB, copy_bytes / MIB),
+        prepare: Box::new(move |gpu| copy_workload(gpu, copy_bytes)),
+    }];
+    for (format, name) in [(Half::Bf16, "bf16"), (Half::F16, "f16")] {
+        all.push(Bench {
+            kernel: "widen",
+            shape: format!("{name} → f32, {}M elements", widen_n >> 20),
+            prepare: Box::new(move |gpu| widen_workload(gpu, format, widen_n)),
+        });
+    }
+    all
+}

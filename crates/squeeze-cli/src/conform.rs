@@ -1,0 +1,86 @@
+//! `squeeze conform`: every conformance case on every adapter, then a pass/fail table per
+//! kernel × backend × path.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use squeeze::{Error, GpuOptions};
+use squeeze_conformance::adapters::open_all;
+use squeeze_conformance::{Outcome, cases, run as run_case};
+
+#[derive(Default)]
+struct Tally {
+    pass: usize,
+    fail: usize,
+    unsupported: usize,
+}
+
+pub fn run(options: &GpuOptions) -> Result<ExitCode, Error> {
+    let adapters = open_all(options.backend);
+    if adapters.is_empty() {
+        return Err(Error::NoAdapter {
+            backends: options
+                .backend
+                .map_or_else(|| "vulkan, metal, dx12, gl".into(), |b| b.to_string()),
+        });
+    }
+    let mut table: BTreeMap<(String, &'static str, &'static str), Tally> = BTreeMap::new();
+    let mut failed = false;
+    for (entry, gpu) in adapters {
+        if options.adapter.is_some_and(|i| i != entry.index) {
+            continue;
+        }
+        let gpu = match gpu {
+            Ok(gpu) => gpu,
+            Err(e) => {
+                println!("{}: could not open: {e}", entry.label());
+                failed = true;
+                continue;
+            }
+        };
+        let backend = format!(
+            "{:?} #{} {}",
+            entry.info.backend, entry.index, entry.info.name
+        );
+        for case in cases() {
+            let outcome = run_case(&gpu, &case);
+            let tally = table
+                .entry((backend.clone(), case.kernel, case.path.name()))
+                .or_default();
+            match &outcome {
+                Outcome::Pass => tally.pass += 1,
+                Outcome::Fail(why) => {
+                    tally.fail += 1;
+                    failed = true;
+                    println!(
+                        "FAIL {backend} {} [{}] {}: {why}",
+                        case.kernel,
+                        case.path.name(),
+                        case.name
+                    );
+                }
+                Outcome::Unsupported(_) => tally.unsupported += 1,
+            }
+        }
+    }
+    println!(
+        "{:<44} {:<10} {:<9} {:>5} {:>5} {:>11}  result",
+        "adapter", "kernel", "path", "pass", "fail", "unsupported"
+    );
+    for ((backend, kernel, path), t) in &table {
+        let result = match (t.fail, t.pass) {
+            (0, 0) => "unsupported",
+            (0, _) => "pass",
+            _ => "FAIL",
+        };
+        println!(
+            "{backend:<44} {kernel:<10} {path:<9} {:>5} {:>5} {:>11}  {result}",
+            t.pass, t.fail, t.unsupported
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
