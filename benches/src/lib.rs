@@ -10,10 +10,16 @@ use std::fmt;
 use serde::Serialize;
 use squeeze::{Gpu, Profiler, Result, Timing};
 
+/// Records one repetition of a workload into an encoder.
+pub type Record = Box<dyn Fn(&mut squeeze::wgpu::CommandEncoder) -> Result<()>>;
+
+/// Builds a benchmark's buffers and kernel on a device.
+pub type Prepare = Box<dyn Fn(&Gpu) -> Result<Workload>>;
+
 /// Work recorded into an encoder, repeatable, and the bytes one repetition reads plus writes.
 pub struct Workload {
     pub bytes_moved: u64,
-    pub record: Box<dyn Fn(&mut squeeze::wgpu::CommandEncoder) -> Result<()>>,
+    pub record: Record,
 }
 
 /// A benchmark: a kernel at one shape, prepared on demand (buffers are allocated only for the
@@ -21,7 +27,7 @@ pub struct Workload {
 pub struct Bench {
     pub kernel: &'static str,
     pub shape: String,
-    pub prepare: Box<dyn Fn(&Gpu) -> Result<Workload>>,
+    pub prepare: Prepare,
 }
 
 /// Every benchmark for `gpu`, the copy reference first. Shapes are smaller on CPU adapters

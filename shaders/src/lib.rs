@@ -96,3 +96,40 @@ pub static MODULES: &[&Module] = &[&core::COPY, &core::WIDEN];
 pub fn module(name: &str) -> Option<&'static Module> {
     MODULES.iter().copied().find(|m| m.name == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_sets_match_by_name_and_exact_value_in_any_order() {
+        static M: Module = Module {
+            name: "test/m",
+            parts: &[],
+            requires: Requirements::PORTABLE,
+            entry_points: &["main"],
+            override_sets: &[&[("A", 1.0), ("B", 2.0)], &[]],
+        };
+        assert!(M.has_override_set(&[("B", 2.0), ("A", 1.0)]));
+        assert!(M.has_override_set(&[]));
+        assert!(!M.has_override_set(&[("A", 1.0)]));
+        assert!(!M.has_override_set(&[("A", 1.0), ("B", 2.5)]));
+        assert!(!M.has_override_set(&[("A", 1.0), ("C", 2.0)]));
+    }
+
+    #[test]
+    fn registry_names_are_unique_and_resolvable() {
+        for m in MODULES {
+            assert_eq!(module(m.name).map(|x| x.name), Some(m.name));
+            assert_eq!(MODULES.iter().filter(|x| x.name == m.name).count(), 1);
+        }
+        assert!(module("core/none").is_none());
+    }
+
+    #[test]
+    fn composed_source_names_each_part() {
+        let text = core::WIDEN.source();
+        assert!(text.contains("// ---- squeeze-shaders/core/halves.wgsl ----"));
+        assert!(text.find("fn f16_bits_to_f32_bits") < text.find("fn widen_f16"));
+    }
+}

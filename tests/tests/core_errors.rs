@@ -3,6 +3,7 @@
 
 use squeeze::core::copy::Copy;
 use squeeze::core::widen::{Half, Widen};
+use squeeze::wgpu;
 use squeeze::{
     Backend, Binding, Error, Gpu, GpuOptions, Profiler, enumerate_adapters, select_adapter,
 };
@@ -99,7 +100,7 @@ fn buffer_over_max_buffer_size_is_refused_before_allocation() {
 fn binding_over_max_storage_binding_size_is_refused() {
     let gpu = gpu();
     let buffer = gpu.storage_buffer("src", 64).unwrap();
-    let max = u64::from(gpu.limits().max_storage_buffer_binding_size);
+    let max = gpu.limits().max_storage_buffer_binding_size;
     let binding = Binding::new(&buffer, 0, (max + 1).next_multiple_of(4));
     match gpu.check_storage_binding("src", &binding) {
         Err(Error::OverLimit { arg, limit, .. }) => {

@@ -51,7 +51,7 @@ pub fn run(options: &GpuOptions) -> Result<ExitCode, Error> {
             ("max_buffer_size", limits.max_buffer_size),
             (
                 "max_storage_buffer_binding_size",
-                u64::from(limits.max_storage_buffer_binding_size),
+                limits.max_storage_buffer_binding_size,
             ),
             (
                 "max_storage_buffers_per_shader_stage",

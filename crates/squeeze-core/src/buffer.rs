@@ -140,7 +140,7 @@ impl Gpu {
             ));
         }
         let align = u64::from(limits.min_storage_buffer_offset_alignment);
-        if binding.offset % align != 0 {
+        if !binding.offset.is_multiple_of(align) {
             return Err(Error::invalid(
                 arg,
                 "offset",
@@ -148,7 +148,7 @@ impl Gpu {
                 binding.offset,
             ));
         }
-        if binding.size == 0 || binding.size % 4 != 0 {
+        if binding.size == 0 || !binding.size.is_multiple_of(4) {
             return Err(Error::invalid(
                 arg,
                 "size",
@@ -156,7 +156,7 @@ impl Gpu {
                 binding.size,
             ));
         }
-        let max = u64::from(limits.max_storage_buffer_binding_size);
+        let max = limits.max_storage_buffer_binding_size;
         if binding.size > max {
             return Err(Error::OverLimit {
                 arg,
@@ -250,7 +250,7 @@ impl Gpu {
         if count == 0 {
             return Ok(Vec::new());
         }
-        if offset % wgpu::COPY_BUFFER_ALIGNMENT != 0 {
+        if !offset.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) {
             return Err(Error::invalid(arg, "offset", "a multiple of 4", offset));
         }
         let size = padded(bytes);

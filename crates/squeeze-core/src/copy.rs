@@ -52,7 +52,7 @@ impl Copy {
     ) -> Result<()> {
         self.gpu.check_storage_binding("src", &src)?;
         self.gpu.check_storage_binding("dst", &dst)?;
-        if src.size % WORD_BYTES != 0 {
+        if !src.size.is_multiple_of(WORD_BYTES) {
             return Err(Error::invalid(
                 "src",
                 "size",
@@ -95,7 +95,7 @@ impl Copy {
     /// Uploads `src` (a multiple of 4 words), copies it on the device and reads the copy back.
     pub fn run(&self, src: &[u32]) -> Result<Vec<u32>> {
         let bytes = std::mem::size_of_val(src) as u64;
-        if bytes == 0 || bytes % WORD_BYTES != 0 {
+        if bytes == 0 || !bytes.is_multiple_of(WORD_BYTES) {
             return Err(Error::invalid(
                 "src",
                 "length",

@@ -2,11 +2,21 @@
 //! Vulkan, Metal, DX12 and GL. This is the crate an engine depends on; it re-exports the runtime
 //! and every kernel family.
 //!
+//! A kernel is built once per device and records into the engine's command encoder:
+//!
 //! ```no_run
-//! use squeeze::{Gpu, GpuOptions};
+//! use squeeze::core::copy::Copy;
+//! use squeeze::{Binding, Gpu, GpuOptions};
+//!
+//! // Or Gpu::from_wgpu(adapter_info, device, queue) to use the engine's own device.
 //! let gpu = Gpu::new(GpuOptions::default())?;
-//! let copy = squeeze::core::copy::Copy::new(&gpu)?;
-//! assert_eq!(copy.run(&[1, 2, 3, 4])?, vec![1, 2, 3, 4]);
+//! let copy = Copy::new(&gpu)?; // compiles and caches its pipeline once
+//! let src = gpu.upload("src", &[1u32, 2, 3, 4])?;
+//! let dst = gpu.storage_buffer("dst", 16)?;
+//! let mut encoder = gpu.encoder("engine step");
+//! copy.encode(&mut encoder, Binding::whole(&src), Binding::whole(&dst))?; // record only
+//! gpu.submit_and_wait(encoder)?;
+//! assert_eq!(gpu.read_back::<u32>("dst", &dst, 0, 4)?, vec![1, 2, 3, 4]);
 //! # Ok::<(), squeeze::Error>(())
 //! ```
 
