@@ -7,6 +7,8 @@
 
 // Same reason as the copy kernel: a full memory pipeline on every vendor.
 override WORKGROUP_SIZE: u32 = 256u;
+// Input format: 0 = IEEE binary16, 1 = bfloat16. A pipeline constant, so the branch folds away.
+override FORMAT: u32 = 0u;
 
 struct Params {
     n: u32,
@@ -20,25 +22,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn widen_f16(
+fn widen(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let stride = groups.x * WORKGROUP_SIZE;
     let n = min(params.n, min(arrayLength(&dst), arrayLength(&src) * 2u));
     for (var i = gid.x; i < n; i += stride) {
-        dst[i] = f16_bits_to_f32_bits(half_bits(src[i / 2u], i));
-    }
-}
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn widen_bf16(
-    @builtin(global_invocation_id) gid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let stride = groups.x * WORKGROUP_SIZE;
-    let n = min(params.n, min(arrayLength(&dst), arrayLength(&src) * 2u));
-    for (var i = gid.x; i < n; i += stride) {
-        dst[i] = bf16_bits_to_f32_bits(half_bits(src[i / 2u], i));
+        let h = half_bits(src[i / 2u], i);
+        dst[i] = select(f16_bits_to_f32_bits(h), bf16_bits_to_f32_bits(h), FORMAT == 1u);
     }
 }

@@ -17,11 +17,14 @@ pub static COPY: Module = Module {
     override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
 };
 
-/// f16/bf16 -> f32 bit patterns; entries `widen_f16`, `widen_bf16`.
+/// f16 (`FORMAT` 0) or bf16 (`FORMAT` 1) -> f32 bit patterns; entry `widen`.
 pub static WIDEN: Module = Module {
     name: "core/widen",
     parts: &[HALVES, part!("core/widen.wgsl")],
     requires: Requirements::PORTABLE,
-    entry_points: &["widen_f16", "widen_bf16"],
-    override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
+    entry_points: &["widen"],
+    override_sets: &[
+        &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 0.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 1.0)],
+    ],
 };

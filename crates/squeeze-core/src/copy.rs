@@ -69,27 +69,23 @@ impl Copy {
             ));
         }
         let words = src.size / WORD_BYTES;
-        let params = self.gpu.uniform(
-            "copy params",
-            &CopyParams {
-                n: words as u32,
-                _pad: [0; 3],
-            },
-        );
-        let bind_group = self.gpu.bind_group(&self.pipeline, &params, &[src, dst])?;
+        let params = CopyParams {
+            n: words as u32,
+            _pad: [0; 3],
+        };
         let groups = grid_stride_workgroups(
             words,
             WORKGROUP_SIZE,
             self.gpu.limits().max_compute_workgroups_per_dimension,
         );
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("copy_vec4"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups, 1, 1);
-        Ok(())
+        self.gpu.dispatch(
+            encoder,
+            "copy_vec4",
+            &self.pipeline,
+            &params,
+            &[src, dst],
+            groups,
+        )
     }
 
     /// Uploads `src` (a multiple of 4 words), copies it on the device and reads the copy back.

@@ -1,4 +1,8 @@
-//! Workgroup counts for grid-stride kernels.
+//! Recording one kernel dispatch, and workgroup counts for grid-stride kernels.
+
+use crate::buffer::Binding;
+use crate::error::Result;
+use crate::gpu::Gpu;
 
 /// Cap on workgroups of a grid-stride dispatch: 4096 × 256 invocations is several times the
 /// resident threads of the largest GPUs, so more groups add scheduling work, not bandwidth.
@@ -12,6 +16,31 @@ pub fn grid_stride_workgroups(items: u64, workgroup_size: u32, max_per_dimension
     let groups = items.div_ceil(u64::from(workgroup_size.max(1)));
     let cap = MAX_GRID_WORKGROUPS.min(max_per_dimension).max(1);
     groups.clamp(1, u64::from(cap)) as u32
+}
+
+impl Gpu {
+    /// Records one compute pass of `pipeline`: `params` uploaded as the uniform at binding 0,
+    /// `bindings` at 1, 2, … in the shader's order, `workgroups` groups along x.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &P,
+        bindings: &[Binding<'_>],
+        workgroups: u32,
+    ) -> Result<()> {
+        let params = self.uniform(label, params);
+        let bind_group = self.bind_group(pipeline, &params, bindings)?;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(label),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups, 1, 1);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -28,10 +28,11 @@ pub enum Half {
 }
 
 impl Half {
-    fn entry_point(self) -> &'static str {
+    /// The shader's `FORMAT` override.
+    fn format_constant(self) -> f64 {
         match self {
-            Half::F16 => "widen_f16",
-            Half::Bf16 => "widen_bf16",
+            Half::F16 => 0.0,
+            Half::Bf16 => 1.0,
         }
     }
 
@@ -56,8 +57,11 @@ impl Widen {
     pub fn new(gpu: &Gpu, format: Half) -> Result<Self> {
         let pipeline = gpu.pipeline(
             Self::SHADER,
-            format.entry_point(),
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
+            "widen",
+            &[
+                ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+                ("FORMAT", format.format_constant()),
+            ],
         )?;
         Ok(Self {
             gpu: gpu.clone(),
@@ -101,23 +105,19 @@ impl Widen {
                 dst.size,
             ));
         }
-        let params = self
-            .gpu
-            .uniform("widen params", &WidenParams { n, _pad: [0; 3] });
-        let bind_group = self.gpu.bind_group(&self.pipeline, &params, &[src, dst])?;
         let groups = grid_stride_workgroups(
             u64::from(n),
             WORKGROUP_SIZE,
             self.gpu.limits().max_compute_workgroups_per_dimension,
         );
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(self.format.entry_point()),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups, 1, 1);
-        Ok(())
+        self.gpu.dispatch(
+            encoder,
+            "widen",
+            &self.pipeline,
+            &WidenParams { n, _pad: [0; 3] },
+            &[src, dst],
+            groups,
+        )
     }
 
     /// Widens `src` (raw 16-bit patterns of the kernel's format) on the device.
