@@ -4,6 +4,7 @@
 //! fraction of that copy bandwidth measured in the same run on the same adapter.
 
 pub mod core;
+pub mod quant;
 
 use std::fmt;
 
@@ -33,7 +34,9 @@ pub struct Bench {
 /// Every benchmark for `gpu`, the copy reference first. Shapes are smaller on CPU adapters
 /// (lavapipe), where the device is emulated and large shapes only cost time.
 pub fn registry(gpu: &Gpu) -> Vec<Bench> {
-    core::benches(gpu)
+    let mut all = core::benches(gpu);
+    all.extend(quant::benches(gpu));
+    all
 }
 
 /// Whether the adapter is a CPU emulating a GPU.

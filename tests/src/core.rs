@@ -12,7 +12,7 @@ use crate::rng::SplitMix64;
 use crate::{Case, Failure, Path, expect_equal};
 
 /// Elements past which the grid-stride loops of copy and widen take a second step.
-const GRID_ITEMS: usize = (MAX_GRID_WORKGROUPS * WORKGROUP_SIZE) as usize;
+pub(crate) const GRID_ITEMS: usize = (MAX_GRID_WORKGROUPS * WORKGROUP_SIZE) as usize;
 
 pub fn cases() -> Vec<Case> {
     let case = |kernel, name, check| Case {

@@ -6,6 +6,7 @@
 pub mod adapters;
 pub mod core;
 pub mod probes;
+pub mod quant;
 pub mod rng;
 
 use squeeze::Gpu;
@@ -79,6 +80,7 @@ impl Outcome {
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(core::cases());
+    all.extend(quant::cases());
     all
 }
 
@@ -131,6 +133,7 @@ pub fn all_modules() -> Vec<&'static squeeze::shaders::Module> {
 /// hold it equal to naga's layout of the WGSL struct.
 pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::core::{copy, widen};
+    use squeeze::quant::dequant;
     use std::mem::size_of;
     vec![
         (copy::Copy::SHADER.name, size_of::<copy::CopyParams>()),
@@ -138,6 +141,10 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),
+        ),
+        (
+            dequant::Dequantize::SHADER.name,
+            size_of::<dequant::DequantParams>(),
         ),
     ]
 }
