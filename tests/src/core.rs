@@ -9,42 +9,36 @@ use squeeze::{Binding, Gpu};
 
 use crate::probes::{BITS_PROBE, BitsProbeParams};
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, Path, expect_equal};
+use crate::{Case, Failure, expect_equal};
 
 /// Elements past which the grid-stride loops of copy and widen take a second step.
 pub(crate) const GRID_ITEMS: usize = (MAX_GRID_WORKGROUPS * WORKGROUP_SIZE) as usize;
 
 pub fn cases() -> Vec<Case> {
-    let case = |kernel, name, check| Case {
-        kernel,
-        path: Path::Portable,
-        name,
-        check,
-    };
     vec![
-        case("copy", "one 16-byte word", |gpu| copy_words(gpu, 1)),
-        case("copy", "odd word count", |gpu| copy_words(gpu, 4099)),
-        case("copy", "grid-stride (more words than invocations)", |gpu| {
+        Case::portable("copy", "one 16-byte word", |gpu| copy_words(gpu, 1)),
+        Case::portable("copy", "odd word count", |gpu| copy_words(gpu, 4099)),
+        Case::portable("copy", "grid-stride (more words than invocations)", |gpu| {
             copy_words(gpu, GRID_ITEMS + 333)
         }),
-        case(
+        Case::portable(
             "copy",
             "offset bindings leave the rest untouched",
             copy_offsets,
         ),
-        case("widen", "f16: all 65536 bit patterns", |gpu| {
+        Case::portable("widen", "f16: all 65536 bit patterns", |gpu| {
             widen_all(gpu, Half::F16)
         }),
-        case("widen", "bf16: all 65536 bit patterns", |gpu| {
+        Case::portable("widen", "bf16: all 65536 bit patterns", |gpu| {
             widen_all(gpu, Half::Bf16)
         }),
-        case("widen", "f16: sizes 1, 2, 3, 257", |gpu| {
+        Case::portable("widen", "f16: sizes 1, 2, 3, 257", |gpu| {
             widen_sizes(gpu, Half::F16)
         }),
-        case("widen", "bf16: grid-stride, odd length", |gpu| {
+        Case::portable("widen", "bf16: grid-stride, odd length", |gpu| {
             widen_random(gpu, Half::Bf16, GRID_ITEMS * 2 + 3)
         }),
-        case(
+        Case::portable(
             "bits",
             "MSB-first windows at every offset and width",
             bits_windows,

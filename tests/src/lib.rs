@@ -50,12 +50,31 @@ pub enum Failure {
     Kernel(#[from] squeeze::Error),
 }
 
+/// Runs a case's kernel on `gpu` and compares with the CPU reference.
+pub type Check = Box<dyn Fn(&Gpu) -> Result<(), Failure>>;
+
 /// One conformance case: a kernel path on inputs chosen to catch a class of bugs.
 pub struct Case {
     pub kernel: &'static str,
     pub path: Path,
     pub name: &'static str,
-    pub check: fn(&Gpu) -> Result<(), Failure>,
+    pub check: Check,
+}
+
+impl Case {
+    /// A case of the portable path.
+    pub fn portable(
+        kernel: &'static str,
+        name: &'static str,
+        check: impl Fn(&Gpu) -> Result<(), Failure> + 'static,
+    ) -> Self {
+        Self {
+            kernel,
+            path: Path::Portable,
+            name,
+            check: Box::new(check),
+        }
+    }
 }
 
 /// What running a case on one adapter gave.

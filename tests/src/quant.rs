@@ -8,7 +8,7 @@ use squeeze::quant::{Dequantize, Format, reference};
 
 use crate::core::GRID_ITEMS;
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, Path, expect_equal};
+use crate::{Case, Failure, expect_equal};
 
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
@@ -18,44 +18,18 @@ pub fn cases() -> Vec<Case> {
             Format::Q4_0 => "dequant/q4_0",
             Format::Q4_1 => "dequant/q4_1",
         };
-        let case = |name, check| Case {
-            kernel,
-            path: Path::Portable,
-            name,
-            check,
-        };
-        all.extend(match format {
-            Format::Q8_0 => [
-                case("one block", |g| quantized(g, Format::Q8_0, 1, 32)),
-                case("odd rows, several blocks", |g| {
-                    quantized(g, Format::Q8_0, 7, 96)
-                }),
-                case("grid-stride, random bytes", |g| {
-                    random_bytes(g, Format::Q8_0, 40, GRID_ITEMS / 32)
-                }),
-                case("edge scales and codes", |g| edge_scales(g, Format::Q8_0)),
-            ],
-            Format::Q4_0 => [
-                case("one block", |g| quantized(g, Format::Q4_0, 1, 32)),
-                case("odd rows, several blocks", |g| {
-                    quantized(g, Format::Q4_0, 7, 96)
-                }),
-                case("grid-stride, random bytes", |g| {
-                    random_bytes(g, Format::Q4_0, 40, GRID_ITEMS / 32)
-                }),
-                case("edge scales and codes", |g| edge_scales(g, Format::Q4_0)),
-            ],
-            Format::Q4_1 => [
-                case("one block", |g| quantized(g, Format::Q4_1, 1, 32)),
-                case("odd rows, several blocks", |g| {
-                    quantized(g, Format::Q4_1, 7, 96)
-                }),
-                case("grid-stride, random bytes", |g| {
-                    random_bytes(g, Format::Q4_1, 40, GRID_ITEMS / 32)
-                }),
-                case("edge scales and codes", |g| edge_scales(g, Format::Q4_1)),
-            ],
-        });
+        all.extend([
+            Case::portable(kernel, "one block", move |g| quantized(g, format, 1, 32)),
+            Case::portable(kernel, "odd rows, several blocks", move |g| {
+                quantized(g, format, 7, 96)
+            }),
+            Case::portable(kernel, "grid-stride, random bytes", move |g| {
+                random_bytes(g, format, 40, GRID_ITEMS / 32)
+            }),
+            Case::portable(kernel, "edge scales and codes", move |g| {
+                edge_scales(g, format)
+            }),
+        ]);
     }
     all
 }

@@ -4,7 +4,6 @@
 use squeeze_shaders::{Module, core::COPY};
 
 use crate::buffer::Binding;
-use crate::dispatch::grid_stride_workgroups;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
@@ -73,18 +72,14 @@ impl Copy {
             n: words as u32,
             _pad: [0; 3],
         };
-        let groups = grid_stride_workgroups(
-            words,
-            WORKGROUP_SIZE,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        self.gpu.dispatch(
+        self.gpu.dispatch_grid_stride(
             encoder,
             "copy_vec4",
             &self.pipeline,
             &params,
             &[src, dst],
-            groups,
+            words,
+            WORKGROUP_SIZE,
         )
     }
 

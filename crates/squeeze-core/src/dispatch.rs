@@ -41,6 +41,27 @@ impl Gpu {
         pass.dispatch_workgroups(workgroups, 1, 1);
         Ok(())
     }
+
+    /// [`Gpu::dispatch`] of a grid-stride kernel over `items` work items at `workgroup_size`
+    /// invocations per group (see [`grid_stride_workgroups`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn dispatch_grid_stride<P: bytemuck::Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &P,
+        bindings: &[Binding<'_>],
+        items: u64,
+        workgroup_size: u32,
+    ) -> Result<()> {
+        let groups = grid_stride_workgroups(
+            items,
+            workgroup_size,
+            self.limits().max_compute_workgroups_per_dimension,
+        );
+        self.dispatch(encoder, label, pipeline, params, bindings, groups)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use squeeze_shaders::{Module, core::WIDEN};
 
 use crate::buffer::{Binding, DType};
-use crate::dispatch::grid_stride_workgroups;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
@@ -105,18 +104,14 @@ impl Widen {
                 dst.size,
             ));
         }
-        let groups = grid_stride_workgroups(
-            u64::from(n),
-            WORKGROUP_SIZE,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        self.gpu.dispatch(
+        self.gpu.dispatch_grid_stride(
             encoder,
             "widen",
             &self.pipeline,
             &WidenParams { n, _pad: [0; 3] },
             &[src, dst],
-            groups,
+            u64::from(n),
+            WORKGROUP_SIZE,
         )
     }
 

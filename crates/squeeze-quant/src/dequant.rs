@@ -1,7 +1,6 @@
 //! GPU dequantization (`shaders/quant/dequant.wgsl`): GGUF Q8_0, Q4_0 and Q4_1 blocks to f32,
 //! equal to [`crate::reference::dequantize`] bit for bit.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::{Module, quant::DEQUANT};
 
@@ -92,12 +91,7 @@ impl Dequantize {
                 dst.size,
             ));
         }
-        let groups = grid_stride_workgroups(
-            n,
-            WORKGROUP_SIZE,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        self.gpu.dispatch(
+        self.gpu.dispatch_grid_stride(
             encoder,
             "dequant",
             &self.pipeline,
@@ -106,7 +100,8 @@ impl Dequantize {
                 _pad: [0; 3],
             },
             &[blocks, dst],
-            groups,
+            n,
+            WORKGROUP_SIZE,
         )
     }
 
