@@ -6,7 +6,6 @@ use squeeze_conformance::{Outcome, cases, run};
 
 #[test]
 fn every_case_on_every_adapter() {
-    // SAFETY-free env tweak for the Vulkan loader's XDG warning is not needed for correctness.
     let adapters = open_all(None);
     assert!(!adapters.is_empty(), "{NO_ADAPTER_HELP}");
     let mut failures = Vec::new();
