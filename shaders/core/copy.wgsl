@@ -1,6 +1,6 @@
 // Copy kernel: the adapter's bandwidth reference.
 //
-// Copies `params.n` 16-byte words from `src` to `dst`. Each invocation moves one `vec4<u32>` per
+// Copies `params.n` (core/grid.wgsl) 16-byte words from `src` to `dst`. Each invocation moves one `vec4<u32>` per
 // step (the widest load/store WGSL has) and walks the buffer with a grid stride, so the dispatch
 // stays within `max_compute_workgroups_per_dimension` for any binding size. The stride comes from
 // `num_workgroups`, never from the uniform, so the loop always advances and always ends.
@@ -8,14 +8,6 @@
 // 256 invocations keep every vendor's memory pipeline full without spilling registers.
 override WORKGROUP_SIZE: u32 = 256u;
 
-struct Params {
-    n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
 

@@ -3,21 +3,13 @@
 // Engines keep activations or weights in 16-bit floats and need f32 for a reference or a
 // reduction; this is also the GPU check of the shared `halves.wgsl` helpers. Output is written as
 // f32 bit patterns so NaN payloads and signed zeros survive on every backend. One invocation per
-// element with a grid stride, as in `copy.wgsl`.
+// element (`params.n`, core/grid.wgsl) with a grid stride, as in `copy.wgsl`.
 
 // Same reason as the copy kernel: a full memory pipeline on every vendor.
 override WORKGROUP_SIZE: u32 = 256u;
 // Input format: 0 = IEEE binary16, 1 = bfloat16. A pipeline constant, so the branch folds away.
 override FORMAT: u32 = 0u;
 
-struct Params {
-    n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 

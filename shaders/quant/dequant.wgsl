@@ -12,15 +12,8 @@ override WORKGROUP_SIZE: u32 = 256u;
 // 0 = Q8_0, 1 = Q4_0, 2 = Q4_1; a pipeline constant, so the other formats' code folds away.
 override FORMAT: u32 = 0u;
 
-struct Params {
-    // Weights to produce (blocks × 32).
-    n: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
+// `params.n` (core/grid.wgsl): weights to produce (blocks × 32).
 
-@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> blocks: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 

@@ -3,6 +3,8 @@
 
 use crate::{Module, Part, Requirements, part};
 
+/// The `params` uniform of grid-stride kernels (`GridParams`).
+pub const GRID: Part = part!("core/grid.wgsl");
 /// 16-bit float unpacking (f16, bf16 packed in u32 words).
 pub const HALVES: Part = part!("core/halves.wgsl");
 /// Bit fields of byte streams packed in u32 words.
@@ -11,7 +13,7 @@ pub const BITS: Part = part!("core/bits.wgsl");
 /// Grid-stride `vec4<u32>` copy; entry `copy_vec4`.
 pub static COPY: Module = Module {
     name: "core/copy",
-    parts: &[part!("core/copy.wgsl")],
+    parts: &[GRID, part!("core/copy.wgsl")],
     requires: Requirements::PORTABLE,
     entry_points: &["copy_vec4"],
     override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
@@ -20,7 +22,7 @@ pub static COPY: Module = Module {
 /// f16 (`FORMAT` 0) or bf16 (`FORMAT` 1) -> f32 bit patterns; entry `widen`.
 pub static WIDEN: Module = Module {
     name: "core/widen",
-    parts: &[HALVES, part!("core/widen.wgsl")],
+    parts: &[GRID, HALVES, part!("core/widen.wgsl")],
     requires: Requirements::PORTABLE,
     entry_points: &["widen"],
     override_sets: &[

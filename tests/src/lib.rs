@@ -151,19 +151,17 @@ pub fn all_modules() -> Vec<&'static squeeze::shaders::Module> {
 /// Size in bytes of the Rust `Params` struct each module binds at `@binding(0)`, so a test can
 /// hold it equal to naga's layout of the WGSL struct.
 pub fn params_sizes() -> Vec<(&'static str, usize)> {
-    use squeeze::core::{copy, widen};
-    use squeeze::quant::dequant;
+    use squeeze::core::dispatch::GridParams;
+    use squeeze::core::{copy::Copy, widen::Widen};
+    use squeeze::quant::Dequantize;
     use std::mem::size_of;
     vec![
-        (copy::Copy::SHADER.name, size_of::<copy::CopyParams>()),
-        (widen::Widen::SHADER.name, size_of::<widen::WidenParams>()),
+        (Copy::SHADER.name, size_of::<GridParams>()),
+        (Widen::SHADER.name, size_of::<GridParams>()),
+        (Dequantize::SHADER.name, size_of::<GridParams>()),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),
-        ),
-        (
-            dequant::Dequantize::SHADER.name,
-            size_of::<dequant::DequantParams>(),
         ),
     ]
 }

@@ -177,6 +177,25 @@ impl Gpu {
         Ok(())
     }
 
+    /// Fails unless `binding` holds at least `bytes` bytes, the size of `what`.
+    pub fn check_binding_holds(
+        &self,
+        arg: &'static str,
+        binding: &Binding<'_>,
+        bytes: u64,
+        what: impl fmt::Display,
+    ) -> Result<()> {
+        if binding.size < bytes {
+            return Err(Error::invalid(
+                arg,
+                "size",
+                format!("at least {bytes} bytes for {what}"),
+                binding.size,
+            ));
+        }
+        Ok(())
+    }
+
     /// A storage buffer holding `data`, usable as kernel input or output and as a copy source
     /// or destination. Its size is padded to a multiple of 4 bytes.
     pub fn upload<T: Element>(&self, arg: &'static str, data: &[T]) -> Result<wgpu::Buffer> {

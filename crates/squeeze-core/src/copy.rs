@@ -12,15 +12,6 @@ pub const WORKGROUP_SIZE: u32 = 256;
 /// Bytes one invocation moves per step; bindings are multiples of it.
 pub const WORD_BYTES: u64 = 16;
 
-/// `Params` of `copy.wgsl`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct CopyParams {
-    /// 16-byte words to copy.
-    pub n: u32,
-    pub _pad: [u32; 3],
-}
-
 /// The copy kernel on one device.
 pub struct Copy {
     gpu: Gpu,
@@ -67,16 +58,13 @@ impl Copy {
                 dst.size,
             ));
         }
-        let words = src.size / WORD_BYTES;
-        let params = CopyParams {
-            n: words as u32,
-            _pad: [0; 3],
-        };
+        let words = u32::try_from(src.size / WORD_BYTES).map_err(|_| {
+            Error::invalid("src", "size", "at most u32::MAX 16-byte words", src.size)
+        })?;
         self.gpu.dispatch_grid_stride(
             encoder,
             "copy_vec4",
             &self.pipeline,
-            &params,
             &[src, dst],
             words,
             WORKGROUP_SIZE,

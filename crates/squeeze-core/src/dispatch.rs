@@ -4,6 +4,15 @@ use crate::buffer::Binding;
 use crate::error::Result;
 use crate::gpu::Gpu;
 
+/// The `params` uniform of every grid-stride kernel (`shaders/core/grid.wgsl`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GridParams {
+    /// Items to produce.
+    pub n: u32,
+    pub _pad: [u32; 3],
+}
+
 /// Cap on workgroups of a grid-stride dispatch: 4096 × 256 invocations is several times the
 /// resident threads of the largest GPUs, so more groups add scheduling work, not bandwidth.
 pub const MAX_GRID_WORKGROUPS: u32 = 4096;
@@ -42,25 +51,24 @@ impl Gpu {
         Ok(())
     }
 
-    /// [`Gpu::dispatch`] of a grid-stride kernel over `items` work items at `workgroup_size`
-    /// invocations per group (see [`grid_stride_workgroups`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn dispatch_grid_stride<P: bytemuck::Pod>(
+    /// [`Gpu::dispatch`] of a grid-stride kernel producing `n` items at `workgroup_size`
+    /// invocations per group (see [`grid_stride_workgroups`]), with [`GridParams`] `{ n }`.
+    pub fn dispatch_grid_stride(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         label: &str,
         pipeline: &wgpu::ComputePipeline,
-        params: &P,
         bindings: &[Binding<'_>],
-        items: u64,
+        n: u32,
         workgroup_size: u32,
     ) -> Result<()> {
         let groups = grid_stride_workgroups(
-            items,
+            u64::from(n),
             workgroup_size,
             self.limits().max_compute_workgroups_per_dimension,
         );
-        self.dispatch(encoder, label, pipeline, params, bindings, groups)
+        let params = GridParams { n, _pad: [0; 3] };
+        self.dispatch(encoder, label, pipeline, &params, bindings, groups)
     }
 }
 

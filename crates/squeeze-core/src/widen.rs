@@ -10,15 +10,6 @@ use crate::gpu::Gpu;
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// `Params` of `widen.wgsl`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct WidenParams {
-    /// Elements to convert.
-    pub n: u32,
-    pub _pad: [u32; 3],
-}
-
 /// The 16-bit float formats the kernel reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Half {
@@ -83,34 +74,25 @@ impl Widen {
         }
         self.gpu.check_storage_binding("src", &src)?;
         self.gpu.check_storage_binding("dst", &dst)?;
-        let src_needed = u64::from(n).div_ceil(2) * 4;
-        if src.size < src_needed {
-            return Err(Error::invalid(
-                "src",
-                "size",
-                format!(
-                    "at least {src_needed} bytes for {n} {} values",
-                    self.format.dtype()
-                ),
-                src.size,
-            ));
-        }
-        let dst_needed = u64::from(n) * 4;
-        if dst.size < dst_needed {
-            return Err(Error::invalid(
-                "dst",
-                "size",
-                format!("at least {dst_needed} bytes for {n} f32 values"),
-                dst.size,
-            ));
-        }
+        let dtype = self.format.dtype();
+        self.gpu.check_binding_holds(
+            "src",
+            &src,
+            u64::from(n).div_ceil(2) * 4,
+            format_args!("{n} {dtype} values"),
+        )?;
+        self.gpu.check_binding_holds(
+            "dst",
+            &dst,
+            u64::from(n) * 4,
+            format_args!("{n} f32 values"),
+        )?;
         self.gpu.dispatch_grid_stride(
             encoder,
             "widen",
             &self.pipeline,
-            &WidenParams { n, _pad: [0; 3] },
             &[src, dst],
-            u64::from(n),
+            n,
             WORKGROUP_SIZE,
         )
     }

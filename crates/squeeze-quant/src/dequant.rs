@@ -9,15 +9,6 @@ use crate::format::Format;
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// `Params` of `dequant.wgsl`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct DequantParams {
-    /// Weights to produce.
-    pub n: u32,
-    pub _pad: [u32; 3],
-}
-
 /// Dequantization of one format on one device.
 pub struct Dequantize {
     gpu: Gpu,
@@ -71,36 +62,20 @@ impl Dequantize {
             .map_err(|_| Error::invalid("rows × cols", "weights", "at most u32::MAX", n))?;
         self.gpu.check_storage_binding("w", &blocks)?;
         self.gpu.check_storage_binding("y", &dst)?;
-        let need = u64::from(rows) * row_bytes;
-        if blocks.size < need {
-            return Err(Error::invalid(
-                "w",
-                "size",
-                format!(
-                    "at least {need} bytes for {rows} rows of {cols} {} weights",
-                    self.format
-                ),
-                blocks.size,
-            ));
-        }
-        if dst.size < n * 4 {
-            return Err(Error::invalid(
-                "y",
-                "size",
-                format!("at least {} bytes for {rows} × {cols} f32", n * 4),
-                dst.size,
-            ));
-        }
+        self.gpu.check_binding_holds(
+            "w",
+            &blocks,
+            u64::from(rows) * row_bytes,
+            format_args!("{rows} rows of {cols} {} weights", self.format),
+        )?;
+        self.gpu
+            .check_binding_holds("y", &dst, n * 4, format_args!("{rows} × {cols} f32"))?;
         self.gpu.dispatch_grid_stride(
             encoder,
             "dequant",
             &self.pipeline,
-            &DequantParams {
-                n: n32,
-                _pad: [0; 3],
-            },
             &[blocks, dst],
-            n,
+            n32,
             WORKGROUP_SIZE,
         )
     }
