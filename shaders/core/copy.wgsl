@@ -1,8 +1,9 @@
 // Copy kernel: the adapter's bandwidth reference.
 //
-// Copies `params.n` (core/grid.wgsl) 16-byte words from `src` to `dst`. Each invocation moves one `vec4<u32>` per
-// step (the widest load/store WGSL has) and walks the buffer with a grid stride, so the dispatch
-// stays within `max_compute_workgroups_per_dimension` for any binding size. The stride comes from
+// Copies `params.n` (core/grid.wgsl) 16-byte words from `src` to `dst`. Each invocation moves
+// one `vec4<u32>` per step (the widest load/store WGSL has) and walks the buffer with a grid
+// stride, so the dispatch stays within `max_compute_workgroups_per_dimension` for any binding
+// size. The stride comes from
 // `num_workgroups`, never from the uniform, so the loop always advances and always ends.
 
 // 256 invocations keep every vendor's memory pipeline full without spilling registers.
