@@ -3,8 +3,8 @@
 // Copies `params.n` (core/grid.wgsl) 16-byte words from `src` to `dst`. Each invocation moves
 // one `vec4<u32>` per step (the widest load/store WGSL has) and walks the buffer with a grid
 // stride, so the dispatch stays within `max_compute_workgroups_per_dimension` for any binding
-// size. The stride comes from
-// `num_workgroups`, never from the uniform, so the loop always advances and always ends.
+// size. The stride comes from `num_workgroups`, never from the uniform, so the loop always
+// advances and always ends.
 
 // 256 invocations keep every vendor's memory pipeline full without spilling registers.
 override WORKGROUP_SIZE: u32 = 256u;
