@@ -8,6 +8,7 @@
 //! set, and a test checks that every `.wgsl` file in this crate belongs to a registered module.
 
 pub mod core;
+pub mod dfloat11;
 pub mod quant;
 
 /// One WGSL source file: its path inside this crate and its text.
@@ -91,7 +92,12 @@ macro_rules! part {
 pub(crate) use part;
 
 /// Every registered module, in family order.
-pub static MODULES: &[&Module] = &[&core::COPY, &core::WIDEN, &quant::DEQUANT];
+pub static MODULES: &[&Module] = &[
+    &core::COPY,
+    &core::WIDEN,
+    &quant::DEQUANT,
+    &dfloat11::DECODE,
+];
 
 /// The registered module called `name`.
 pub fn module(name: &str) -> Option<&'static Module> {

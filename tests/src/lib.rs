@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod core;
+pub mod dfloat11;
 pub mod probes;
 pub mod quant;
 pub mod rng;
@@ -100,6 +101,7 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(core::cases());
     all.extend(quant::cases());
+    all.extend(dfloat11::cases());
     all
 }
 
@@ -159,6 +161,10 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (Copy::SHADER.name, size_of::<GridParams>()),
         (Widen::SHADER.name, size_of::<GridParams>()),
         (Dequantize::SHADER.name, size_of::<GridParams>()),
+        (
+            squeeze::dfloat11::Decode::SHADER.name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

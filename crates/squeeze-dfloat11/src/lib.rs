@@ -54,13 +54,13 @@
 
 // pub mod checkpoint;
 pub mod code;
-// pub mod decode;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod format;
 pub mod reference;
 
-// pub use decode::Decode;
+pub use decode::Decode;
 pub use encode::{Encoded, encode};
 pub use error::{Df11Error, Result};
 pub use format::{Checked, Layout, Unit};
