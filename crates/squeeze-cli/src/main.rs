@@ -3,6 +3,7 @@
 
 mod bench;
 mod conform;
+mod dfloat11;
 mod info;
 
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ enum Command {
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform,
+    /// DFloat11: compress BF16 safetensors losslessly, or decompress a DF11 checkpoint.
+    #[command(subcommand)]
+    Dfloat11(dfloat11::Command),
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Info => info::run(&options),
         Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
         Command::Conform => conform::run(&options),
+        Command::Dfloat11(command) => dfloat11::run(options, command),
     };
     match result {
         Ok(code) => code,

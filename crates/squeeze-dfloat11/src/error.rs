@@ -52,6 +52,10 @@ pub enum Df11Error {
     #[error("{path}: {what}")]
     Checkpoint { path: PathBuf, what: String },
 
+    /// A decoded weight that does not fit its shape or name.
+    #[error("weight `{name}`: {what}")]
+    Weight { name: String, what: String },
+
     /// Input to the encoder that is not BF16 weights.
     #[error("encoder input `{name}`: {what}")]
     Input { name: String, what: String },

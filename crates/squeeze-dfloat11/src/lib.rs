@@ -50,15 +50,19 @@
 //! file in the folder is read. A unit `G` whose name fully matches a pattern with a non-empty list
 //! is cut at `split_positions` into `G.<path>.weight`, one per list entry in order; any other
 //! unit is the single weight `G.weight`. Other tensors pass through unchanged. See [`checkpoint`]
-//! for shapes (DF11 stores none) and for how plain safetensors files are grouped when compressing.
+//! for reading, [`shapes`] for the original shapes (DF11 stores none), [`compress`] for how plain
+//! safetensors files are grouped when compressing, and [`decompress`].
 
-// pub mod checkpoint;
+pub mod checkpoint;
 pub mod code;
+pub mod compress;
 pub mod decode;
+pub mod decompress;
 pub mod encode;
 pub mod error;
 pub mod format;
 pub mod reference;
+pub mod shapes;
 
 pub use decode::Decode;
 pub use encode::{Encoded, encode};
