@@ -3,9 +3,9 @@
 //
 // One workgroup per DF11 block, one invocation per DF11 thread, which owns 64 bits of the code
 // stream and decodes every code that starts in them. The tables (at most 17 decode tables and
-// the length row, 4.5 KiB) are copied to workgroup memory first. Two passes over the thread's
-// codes: the first counts them, a workgroup prefix sum over the counts plus
-// `output_positions[block]` gives each thread its first output index, the second writes.
+// the length row, 4.5 KiB) are copied to workgroup memory first. A thread decodes its codes
+// once, keeping the exponents in a private array; a workgroup prefix sum over the code counts
+// plus `output_positions[block]` gives each thread its first output index; then it writes.
 //
 // Outputs are 16-bit but storage is u32, and a thread's first or last weight may share a word
 // with a neighbour's. No atomics and no zeroed output are needed: a thread writes exactly the
@@ -14,7 +14,7 @@
 // the high half, and it skips its first weight at an odd index (the previous thread wrote it).
 // Every word has one writer, with no race even on corrupt metadata.
 //
-// Bounds: the count pass stops after 64 codes, the write pass after 65, a table chain after
+// Bounds: the decode loop stops after 64 codes (+1 look-ahead), the write loop after 65, a table chain after
 // four lookups (pointer targets 1..=16 always index the workgroup copy), every storage read is
 // checked against `arrayLength` (zero past the end) and every write against `params.n` and the
 // output's length, so corrupt data handed straight to the kernel cannot hang or write outside.
@@ -51,6 +51,9 @@ var<workgroup> lut: array<u32, LUT_WORDS>;
 // 128 stream bits from the thread's first byte, MSB first, and a zero word for look-ahead:
 // the last code starting in the thread ends by bit 95, the one more code by bit 127.
 var<private> stream_window: array<u32, 5>;
+// The exponents a thread decodes (at most 64 plus one look-ahead), four per word, so the write
+// pass does not decode again.
+var<private> exponents: array<u32, 17>;
 
 fn lut_byte(table: u32, entry: u32) -> u32 {
     let i = min(table, LUT_ROWS - 1u) * 256u + (entry & 0xffu);
@@ -98,6 +101,16 @@ fn decode_symbol(bits: u32, length_row: u32) -> vec2<u32> {
     return vec2<u32>(value, lut_byte(length_row, value));
 }
 
+fn keep_exponent(j: u32, exponent: u32) {
+    let w = min(j / 4u, 16u);
+    let shift = (j % 4u) * 8u;
+    exponents[w] = (exponents[w] & ~(0xffu << shift)) | ((exponent & 0xffu) << shift);
+}
+
+fn kept_exponent(j: u32) -> u32 {
+    return (exponents[min(j / 4u, 16u)] >> ((j % 4u) * 8u)) & 0xffu;
+}
+
 fn bf16_at(exponent: u32, index: u32) -> u32 {
     var sm = 0u;
     if (index / 4u < arrayLength(&sign_mantissa)) {
@@ -143,15 +156,19 @@ fn decode(
     let gap = thread_gap(t);
     workgroupBarrier();
 
-    // Pass 1: count the codes that start in this thread's 64 bits.
+    // Pass 1: decode the codes that start in this thread's 64 bits, keeping their exponents
+    // (four per word), and one code more for a shared last word.
     var p = gap;
     var count = 0u;
     for (; count < THREAD_BITS; count++) {
         if (p >= THREAD_BITS) {
             break;
         }
-        p += decode_symbol(peek(p), length_row).y;
+        let symbol = decode_symbol(peek(p), length_row);
+        keep_exponent(count, symbol.x);
+        p += symbol.y;
     }
+    keep_exponent(count, decode_symbol(peek(p), length_row).x);
     let before = block_exclusive_scan(lid, count);
 
     // This thread's output range, clamped to its block's and to n.
@@ -160,8 +177,7 @@ fn decode(
     let start = block_start + min(before, block_end - block_start);
     let end = start + min(count, block_end - start);
 
-    // Pass 2: decode again and write whole words (see the header).
-    p = gap;
+    // Pass 2: write whole words (see the header): weights start..end, the one after if needed.
     var pending = false;
     var low = 0u;
     for (var j = 0u; j <= THREAD_BITS; j++) {
@@ -169,17 +185,16 @@ fn decode(
         if (index >= end && !pending) {
             break;
         }
-        let symbol = decode_symbol(peek(p), length_row);
-        p += symbol.y;
+        let exponent = kept_exponent(j);
         if (pending) {
             var high = 0u;
             if (index < params.n) {
-                high = bf16_at(symbol.x, index);
+                high = bf16_at(exponent, index);
             }
             store_pair(index / 2u, low | (high << 16u));
             pending = false;
         } else if ((index & 1u) == 0u) {
-            low = bf16_at(symbol.x, index);
+            low = bf16_at(exponent, index);
             pending = true;
         }
     }
