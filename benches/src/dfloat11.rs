@@ -42,12 +42,7 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
     let positions = gpu.upload("output_positions", u.output_positions)?;
     let gaps = gpu.upload("gaps", u.gaps)?;
     let out = gpu.storage_buffer("out", 2 * checked.n as u64)?;
-    let params = DecodeParams {
-        n: checked.n as u32,
-        blocks: checked.blocks as u32,
-        n_luts: checked.n_luts as u32,
-        _pad: 0,
-    };
+    let params = DecodeParams::new(checked.n as u32, checked.blocks as u32, checked.n_luts as u32);
     let read = [
         u.luts,
         u.encoded_exponent,

@@ -48,9 +48,12 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> bf16_out: array<u32>;
 
 var<workgroup> lut: array<u32, LUT_WORDS>;
-// 128 stream bits from the thread's first byte, MSB first, and a zero word for look-ahead:
-// the last code starting in the thread ends by bit 95, the one more code by bit 127.
-var<private> stream_window: array<u32, 5>;
+// 128 stream bits from the thread's first byte, MSB first (zeros past them): the last code
+// starting in the thread ends by bit 95, the one more code by bit 127.
+var<private> window0: u32;
+var<private> window1: u32;
+var<private> window2: u32;
+var<private> window3: u32;
 // The exponents a thread decodes (at most 64 plus one look-ahead), four per word, so the write
 // pass does not decode again.
 var<private> exponents: array<u32, 17>;
@@ -86,7 +89,9 @@ fn peek(p: u32) -> u32 {
         return 0u;
     }
     let w = p / 32u;
-    return window_bits(stream_window[w], stream_window[w + 1u], p % 32u, 32u);
+    let hi = select(select(window0, window1, w == 1u), select(window2, window3, w == 3u), w >= 2u);
+    let lo = select(select(window1, window2, w == 1u), select(window3, 0u, w == 3u), w >= 2u);
+    return window_bits(hi, lo, p % 32u, 32u);
 }
 
 // (exponent, code length) of the code at the top of `bits`.
@@ -149,10 +154,10 @@ fn decode(
     let length_row = rows - 1u;
     let block = wid.x;
     let t = block * THREADS_PER_BLOCK + lid;
-    for (var k = 0u; k < 4u; k++) {
-        stream_window[k] = code_word(2u * t + k);
-    }
-    stream_window[4] = 0u;
+    window0 = code_word(2u * t);
+    window1 = code_word(2u * t + 1u);
+    window2 = code_word(2u * t + 2u);
+    window3 = code_word(2u * t + 3u);
     let gap = thread_gap(t);
     workgroupBarrier();
 

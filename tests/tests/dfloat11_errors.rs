@@ -177,9 +177,7 @@ fn corrupt_units_on_the_gpu_stay_bounded() {
         let gaps = bytes(&mut rng, 5 * 512 * 4 / 8);
         let params = DecodeParams {
             n: if round == 3 { u32::MAX - 8 } else { n },
-            blocks,
-            n_luts: 18,
-            _pad: 0,
+            ..DecodeParams::new(n, blocks, 18)
         };
         let up = |name, b: &[u8]| gpu.upload(name, b).unwrap();
         let (luts, codes, sm, positions, gaps) = (
@@ -234,12 +232,7 @@ fn gpu_layouts_and_bindings_are_checked() {
     let decode = Decode::new(&gpu, Layout::DF11).unwrap();
     let small = gpu.storage_buffer("small", 16).unwrap();
     let big = gpu.storage_buffer("big", 1 << 16).unwrap();
-    let params = DecodeParams {
-        n: 1000,
-        blocks: 1,
-        n_luts: 3,
-        _pad: 0,
-    };
+    let params = DecodeParams::new(1000, 1, 3);
     let mut encoder = gpu.encoder("t");
     let err = decode
         .encode(

@@ -2,6 +2,7 @@
 //! [`crate::reference::decode`] bit for bit: one workgroup per block, one invocation per thread,
 //! tables in workgroup memory, a workgroup prefix sum of the threads' code counts.
 
+use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::{Module, dfloat11::DECODE};
 
@@ -19,6 +20,18 @@ pub struct DecodeParams {
     /// Rows of `luts`, the length row included.
     pub n_luts: u32,
     pub _pad: u32,
+}
+
+impl DecodeParams {
+    /// Parameters for `n` weights in `blocks` blocks with `n_luts` table rows.
+    pub fn new(n: u32, blocks: u32, n_luts: u32) -> Self {
+        Self {
+            n,
+            blocks,
+            n_luts,
+            _pad: 0,
+        }
+    }
 }
 
 /// Block sizes with a registered pipeline.
@@ -61,10 +74,16 @@ impl Decode {
             )
             .into());
         }
-        let pipeline = gpu.pipeline(
+        // Every workgroup word is written before it is read (the tables are copied in full, the
+        // scan writes its counts first), so WGSL's zeroing is skipped: it only costs time, and
+        // on Mesa's GL driver about 13 s of compilation per pipeline.
+        let pipeline = gpu.pipeline_with_options(
             Self::SHADER,
             "decode",
             &[("THREADS_PER_BLOCK", f64::from(tpb))],
+            PipelineOptions {
+                zero_initialize_workgroup_memory: false,
+            },
         )?;
         Ok(Self {
             gpu: gpu.clone(),
@@ -169,12 +188,7 @@ impl Decode {
         let positions = gpu.upload("output_positions", u.output_positions)?;
         let gaps = gpu.upload("gaps", u.gaps)?;
         let out = gpu.storage_buffer("out", 2 * unit.n as u64)?;
-        let params = DecodeParams {
-            n: unit.n as u32,
-            blocks: unit.blocks as u32,
-            n_luts: unit.n_luts as u32,
-            _pad: 0,
-        };
+        let params = DecodeParams::new(unit.n as u32, unit.blocks as u32, unit.n_luts as u32);
         let mut encoder = gpu.encoder("dfloat11 decode");
         self.encode(
             &mut encoder,
