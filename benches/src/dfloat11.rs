@@ -33,7 +33,10 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
     let data = sample_weights(rows * cols);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let encoded = encode(&[&data], layout, threads).map_err(into_core)?;
-    let checked = encoded.unit().validate("bench", layout).map_err(into_core)?;
+    let checked = encoded
+        .unit()
+        .validate("bench", layout)
+        .map_err(into_core)?;
     let kernel = Decode::new(gpu, layout).map_err(into_core)?;
     let u = &checked.unit;
     let luts = gpu.upload("luts", u.luts)?;
@@ -42,7 +45,11 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
     let positions = gpu.upload("output_positions", u.output_positions)?;
     let gaps = gpu.upload("gaps", u.gaps)?;
     let out = gpu.storage_buffer("out", 2 * checked.n as u64)?;
-    let params = DecodeParams::new(checked.n as u32, checked.blocks as u32, checked.n_luts as u32);
+    let params = DecodeParams::new(
+        checked.n as u32,
+        checked.blocks as u32,
+        checked.n_luts as u32,
+    );
     let read = [
         u.luts,
         u.encoded_exponent,

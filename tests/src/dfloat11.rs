@@ -38,16 +38,20 @@ pub fn cases() -> Vec<Case> {
                 .collect();
             round_trip(g, &values, Layout::DF11)
         }),
-        Case::portable("dfloat11", "every BF16 pattern, specials in realistic data", |g| {
-            let all: Vec<u16> = (0..=u16::MAX).collect();
-            round_trip(g, &all, Layout::DF11)?;
-            let mut values = weights(30_011, 4);
-            for (i, s) in SPECIALS.iter().enumerate() {
-                values[i * 1601] = *s;
-            }
-            round_trip(g, &values, Layout::DF11)?;
-            round_trip(g, &SPECIALS, Layout::DF11)
-        }),
+        Case::portable(
+            "dfloat11",
+            "every BF16 pattern, specials in realistic data",
+            |g| {
+                let all: Vec<u16> = (0..=u16::MAX).collect();
+                round_trip(g, &all, Layout::DF11)?;
+                let mut values = weights(30_011, 4);
+                for (i, s) in SPECIALS.iter().enumerate() {
+                    values[i * 1601] = *s;
+                }
+                round_trip(g, &values, Layout::DF11)?;
+                round_trip(g, &SPECIALS, Layout::DF11)
+            },
+        ),
         Case::portable("dfloat11", "256 and 1024 threads per block", move |g| {
             round_trip(g, &weights(40_001, 5), small)?;
             round_trip(g, &weights(90_001, 6), large)
@@ -57,8 +61,8 @@ pub fn cases() -> Vec<Case> {
 
 /// ±0, subnormals, ±1, the largest finite, ±inf and NaNs (quiet, signalling, negative).
 pub const SPECIALS: [u16; 14] = [
-    0x0000, 0x8000, 0x0001, 0x807f, 0x0040, 0x3f80, 0xbf80, 0x7f7f, 0xff7f, 0x7f80, 0xff80,
-    0x7fc0, 0x7f81, 0xffff,
+    0x0000, 0x8000, 0x0001, 0x807f, 0x0040, 0x3f80, 0xbf80, 0x7f7f, 0xff7f, 0x7f80, 0xff80, 0x7fc0,
+    0x7f81, 0xffff,
 ];
 
 /// BF16 bits of roughly Gaussian weights of scale 0.02: about 30 distinct exponents, the

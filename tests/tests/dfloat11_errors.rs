@@ -75,7 +75,14 @@ fn truncated_streams_and_mismatched_sizes() {
     bad.sign_mantissa.pop();
     let err = validate(&bad);
     assert!(
-        matches!(err, Df11Error::Tensor { tensor: "output_positions", what: "last entry", .. }),
+        matches!(
+            err,
+            Df11Error::Tensor {
+                tensor: "output_positions",
+                what: "last entry",
+                ..
+            }
+        ),
         "{err}"
     );
 
@@ -117,7 +124,16 @@ fn truncated_streams_and_mismatched_sizes() {
             },
         )
         .unwrap_err();
-    assert!(matches!(err, Df11Error::Layout { what: "bytes_per_thread", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Df11Error::Layout {
+                what: "bytes_per_thread",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -210,8 +226,14 @@ fn corrupt_units_on_the_gpu_stay_bounded() {
         let all: Vec<u32> = gpu.read_back("out", &out, 0, guard.len()).unwrap();
         let head = (align / 4) as usize;
         let tail = ((align + out_bytes) / 4) as usize;
-        assert!(all[..head].iter().all(|&w| w == 0xa5a5_a5a5), "round {round}: wrote before");
-        assert!(all[tail..].iter().all(|&w| w == 0xa5a5_a5a5), "round {round}: wrote after");
+        assert!(
+            all[..head].iter().all(|&w| w == 0xa5a5_a5a5),
+            "round {round}: wrote before"
+        );
+        assert!(
+            all[tail..].iter().all(|&w| w == 0xa5a5_a5a5),
+            "round {round}: wrote after"
+        );
     }
 }
 
@@ -250,7 +272,10 @@ fn gpu_layouts_and_bindings_are_checked() {
     let err = decode
         .encode(
             &mut encoder,
-            DecodeParams { n_luts: 19, ..params },
+            DecodeParams {
+                n_luts: 19,
+                ..params
+            },
             Binding::whole(&big),
             Binding::whole(&big),
             Binding::whole(&big),

@@ -33,13 +33,18 @@ fn bf16_bytes(n: usize, seed: u64) -> Vec<u8> {
         .map(|_| {
             let mut u = 0.0;
             for _ in 0..4 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 u += (x >> 40) as f64 / (1u64 << 24) as f64;
             }
             (((u - 2.0) * 0.02) as f32).to_bits().wrapping_shr(16) as u16
         })
         .collect();
-    for (i, s) in [0x0000u16, 0x8000, 0x0001, 0x7f80, 0xff80, 0x7fc0].iter().enumerate() {
+    for (i, s) in [0x0000u16, 0x8000, 0x0001, 0x7f80, 0xff80, 0x7fc0]
+        .iter()
+        .enumerate()
+    {
         values[i * 7] = *s;
     }
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -59,12 +64,20 @@ fn write_input(path: &Path) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
             vec![50, 33],
             bf16_bytes(50 * 33, 2),
         ),
-        ("model.norm.weight".to_string(), Dtype::BF16, vec![70], bf16_bytes(70, 3)),
+        (
+            "model.norm.weight".to_string(),
+            Dtype::BF16,
+            vec![70],
+            bf16_bytes(70, 3),
+        ),
         (
             "scale".to_string(),
             Dtype::F32,
             vec![3],
-            [1.0f32, -2.5, 7.0].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            [1.0f32, -2.5, 7.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
         ),
     ];
     let views: Vec<(String, TensorView<'_>)> = tensors
@@ -100,14 +113,23 @@ fn compress_then_decompress_on_gpu_and_cpu_is_lossless() {
         "-o",
         df11.to_str().unwrap(),
     ]));
-    assert!(text.contains("bits per weight") && text.contains("MB/s"), "{text}");
-    assert!(df11.join("model_layers_0_mlp_up_proj.safetensors").is_file());
+    assert!(
+        text.contains("bits per weight") && text.contains("MB/s"),
+        "{text}"
+    );
+    assert!(
+        df11.join("model_layers_0_mlp_up_proj.safetensors")
+            .is_file()
+    );
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(df11.join("config.json")).unwrap()).unwrap();
     let dc = &config["dfloat11_config"];
     assert_eq!(dc["threads_per_block"], serde_json::json!([512]));
     assert_eq!(dc["bytes_per_thread"], 8);
-    assert!(dc["pattern_dict"]["model\\.embed_tokens"].is_array(), "{dc}");
+    assert!(
+        dc["pattern_dict"]["model\\.embed_tokens"].is_array(),
+        "{dc}"
+    );
 
     let gpu_out = dir.path().join("gpu.safetensors");
     let text = ok(&squeeze(&[
@@ -135,7 +157,13 @@ fn compress_then_decompress_on_gpu_and_cpu_is_lossless() {
     assert!(std::fs::read(&gpu_out).unwrap() == std::fs::read(&cpu_out).unwrap());
 
     // A second compress into the same folder is refused: the loader would read both.
-    let out = squeeze(&["dfloat11", "compress", input.to_str().unwrap(), "-o", df11.to_str().unwrap()]);
+    let out = squeeze(&[
+        "dfloat11",
+        "compress",
+        input.to_str().unwrap(),
+        "-o",
+        df11.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
 }
 

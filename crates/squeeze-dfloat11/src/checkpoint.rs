@@ -126,15 +126,17 @@ impl Config {
     /// The weight names of unit `group`, in stream order (see the module docs).
     pub fn weight_names(&self, path: &Path, group: &str) -> Result<Vec<String>> {
         for (pattern, paths) in &self.pattern_dict {
-            let regex = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-                Df11Error::Config {
+            let regex =
+                regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| Df11Error::Config {
                     path: path.to_path_buf(),
                     key: format!("dfloat11_config.pattern_dict.{pattern}"),
                     problem: format!("is not a valid regex: {e}"),
-                }
-            })?;
+                })?;
             if regex.is_match(group) && !paths.is_empty() {
-                return Ok(paths.iter().map(|p| format!("{group}.{p}.weight")).collect());
+                return Ok(paths
+                    .iter()
+                    .map(|p| format!("{group}.{p}.weight"))
+                    .collect());
             }
         }
         Ok(vec![format!("{group}.weight")])
@@ -181,11 +183,7 @@ impl TensorFile {
         let info = self.metadata.info(name)?;
         let base = 8 + self.header_len;
         let (a, b) = info.data_offsets;
-        Some((
-            info.dtype,
-            &info.shape,
-            &self.map[base + a..base + b],
-        ))
+        Some((info.dtype, &info.shape, &self.map[base + a..base + b]))
     }
 
     /// The `__metadata__` map of the header.
@@ -243,8 +241,8 @@ impl Checkpoint {
     /// Opens `dir`: parses `config.json`, maps every safetensors file and indexes the units.
     pub fn open(dir: &Path) -> Result<Checkpoint> {
         let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path)
-            .map_err(|e| Df11Error::io(&config_path, e))?;
+        let text =
+            std::fs::read_to_string(&config_path).map_err(|e| Df11Error::io(&config_path, e))?;
         let config_json: Value =
             serde_json::from_str(&text).map_err(|e| Df11Error::Checkpoint {
                 path: config_path.clone(),
@@ -267,10 +265,7 @@ impl Checkpoint {
                 if let Some(j) = by_name.insert(name.clone(), i) {
                     return Err(Df11Error::Checkpoint {
                         path: f.path.clone(),
-                        what: format!(
-                            "tensor `{name}` is also in {}",
-                            files[j].path.display()
-                        ),
+                        what: format!("tensor `{name}` is also in {}", files[j].path.display()),
                     });
                 }
             }

@@ -135,7 +135,14 @@ impl Code {
         for (s, code, len) in self.symbols() {
             let last = ((len - 1) / 8) as usize;
             for level in 0..=last {
-                let table = table_of(level, if level == 0 { 0 } else { code >> (len - 8 * level as u32) });
+                let table = table_of(
+                    level,
+                    if level == 0 {
+                        0
+                    } else {
+                        code >> (len - 8 * level as u32)
+                    },
+                );
                 let consumed = 8 * level as u32;
                 let row = table * LUT_ROW;
                 if level < last {
@@ -194,7 +201,12 @@ fn limited_lengths(leaves: &[(u64, usize)], cap: u32) -> Vec<u8> {
     let mut list = singles.clone();
     for _ in 1..cap {
         let packages = list.chunks_exact(2).map(|pair| {
-            let counts = pair[0].1.iter().zip(&pair[1].1).map(|(a, b)| a + b).collect();
+            let counts = pair[0]
+                .1
+                .iter()
+                .zip(&pair[1].1)
+                .map(|(a, b)| a + b)
+                .collect();
             (pair[0].0 + pair[1].0, counts)
         });
         let mut merged = Vec::with_capacity(2 * n);

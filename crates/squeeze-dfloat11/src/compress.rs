@@ -197,7 +197,11 @@ fn write_unit(
     e: &Encoded,
     shapes: &BTreeMap<String, Vec<usize>>,
 ) -> Result<()> {
-    let splits: Vec<u8> = e.split_positions.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let splits: Vec<u8> = e
+        .split_positions
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
     let views = vec![
         (
             format!("{group}.luts"),
@@ -205,7 +209,11 @@ fn write_unit(
         ),
         (
             format!("{group}.encoded_exponent"),
-            view(Dtype::U8, vec![e.encoded_exponent.len()], &e.encoded_exponent)?,
+            view(
+                Dtype::U8,
+                vec![e.encoded_exponent.len()],
+                &e.encoded_exponent,
+            )?,
         ),
         (
             format!("{group}.sign_mantissa"),
@@ -213,7 +221,11 @@ fn write_unit(
         ),
         (
             format!("{group}.output_positions"),
-            view(Dtype::U8, vec![e.output_positions.len()], &e.output_positions)?,
+            view(
+                Dtype::U8,
+                vec![e.output_positions.len()],
+                &e.output_positions,
+            )?,
         ),
         (
             format!("{group}.gaps"),

@@ -129,7 +129,12 @@ impl Decode {
         }
         let n = u64::from(params.n);
         let checks: [(&'static str, &Binding<'_>, u64, &str); 6] = [
-            ("luts", &luts, u64::from(params.n_luts) * LUT_ROW as u64, "luts rows"),
+            (
+                "luts",
+                &luts,
+                u64::from(params.n_luts) * LUT_ROW as u64,
+                "luts rows",
+            ),
             ("encoded_exponent", &encoded_exponent, 4, "the stream"),
             ("sign_mantissa", &sign_mantissa, n, "one byte per weight"),
             (

@@ -132,7 +132,8 @@ pub fn decompress(
     let file = File::create(out).map_err(|e| Df11Error::io(out, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e| Df11Error::io(out, e);
-    w.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
+    w.write_all(&(header.len() as u64).to_le_bytes())
+        .map_err(io)?;
     w.write_all(&header).map_err(io)?;
     let mut done = 0u64;
     progress(done, total);
@@ -180,12 +181,13 @@ fn header(entries: &[Entry]) -> Result<Vec<u8>> {
         }
         offset += e.bytes;
     }
-    let mut text = serde_json::to_vec(&Value::from(serde_json::Map::from_iter(map))).map_err(
-        |e| Df11Error::Weight {
-            name: "header".into(),
-            what: e.to_string(),
-        },
-    )?;
+    let mut text =
+        serde_json::to_vec(&Value::from(serde_json::Map::from_iter(map))).map_err(|e| {
+            Df11Error::Weight {
+                name: "header".into(),
+                what: e.to_string(),
+            }
+        })?;
     while text.len() % 8 != 0 {
         text.push(b' ');
     }

@@ -111,7 +111,14 @@ pub fn encode(weights: &[&[u8]], layout: Layout, threads: usize) -> Result<Encod
             let e = exponents[c * chunk - 1];
             starts[c] - u64::from(code.lengths[usize::from(e)])
         });
-        encode_chunk(exps, (c * chunk) as u32, starts[c], previous, &table, layout)
+        encode_chunk(
+            exps,
+            (c * chunk) as u32,
+            starts[c],
+            previous,
+            &table,
+            layout,
+        )
     });
 
     let n_bytes = total_bits.div_ceil(8) as usize;
@@ -152,7 +159,11 @@ fn split_fields(weights: &[&[u8]], n: usize, threads: usize) -> (Vec<u8>, Vec<u8
         let (s, sr) = std::mem::take(&mut s_rest).split_at_mut(len);
         (e_rest, s_rest) = (er, sr);
         let part = len.div_ceil(threads).max(1);
-        for ((src, e), s) in w.chunks(2 * part).zip(e.chunks_mut(part)).zip(s.chunks_mut(part)) {
+        for ((src, e), s) in w
+            .chunks(2 * part)
+            .zip(e.chunks_mut(part))
+            .zip(s.chunks_mut(part))
+        {
             jobs.push((src, e, s));
         }
     }
@@ -230,7 +241,10 @@ fn encode_chunk(
     // The next thread / block start at or after which a code is the first of its thread / block.
     let (mut next_thread, mut next_block) = match previous_code {
         None => (0, 0),
-        Some(p) => ((p / thread_bits + 1) * thread_bits, (p / block_bits + 1) * block_bits),
+        Some(p) => (
+            (p / thread_bits + 1) * thread_bits,
+            (p / block_bits + 1) * block_bits,
+        ),
     };
     let mut piece = Piece {
         bytes: Vec::with_capacity(exponents.len() / 2 + 8),
@@ -329,7 +343,9 @@ mod tests {
         let mut bytes = Vec::new();
         let mut x = 12345u64;
         for _ in 0..20_011 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let e = 120 + ((x >> 33) % 9) as u16;
             let v = (e << 7) | ((x >> 20) as u16 & 0x807f);
             bytes.extend(v.to_le_bytes());

@@ -244,7 +244,10 @@ fn check_luts(unit: &str, luts: &[u8]) -> Result<usize> {
             unit,
             "luts",
             "rows",
-            format!("2..={} (decode tables, then lengths)", MAX_DECODE_TABLES + 1),
+            format!(
+                "2..={} (decode tables, then lengths)",
+                MAX_DECODE_TABLES + 1
+            ),
             rows,
         ));
     }
@@ -343,11 +346,7 @@ fn parse_positions(unit: &str, bytes: &[u8], n: usize) -> Result<Vec<u32>> {
             "output_positions",
             "entries",
             "non-decreasing",
-            format!(
-                "{} then {} at block {b}",
-                positions[b],
-                positions[b + 1]
-            ),
+            format!("{} then {} at block {b}", positions[b], positions[b + 1]),
         ));
     }
     if positions.len() == 1 && n != 0 {

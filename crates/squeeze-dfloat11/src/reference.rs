@@ -11,7 +11,9 @@ use crate::format::{Checked, Layout, Tables, Unit, gap};
 /// BF16 bits from an exponent and a sign/mantissa byte.
 #[inline]
 pub fn bf16(exponent: u8, sign_mantissa: u8) -> u16 {
-    (u16::from(sign_mantissa & 0x80) << 8) | (u16::from(exponent) << 7) | u16::from(sign_mantissa & 0x7f)
+    (u16::from(sign_mantissa & 0x80) << 8)
+        | (u16::from(exponent) << 7)
+        | u16::from(sign_mantissa & 0x7f)
 }
 
 /// The 32 stream bits starting at `bit`, MSB first, zeros past the end.
@@ -145,7 +147,10 @@ mod tests {
     #[test]
     fn split_cuts_in_order() {
         let v = [1u16, 2, 3, 4, 5];
-        assert_eq!(split(&v, &[2, 2, 4]), vec![&v[..2], &v[2..2], &v[2..4], &v[4..]]);
+        assert_eq!(
+            split(&v, &[2, 2, 4]),
+            vec![&v[..2], &v[2..2], &v[2..4], &v[4..]]
+        );
         assert_eq!(split(&v, &[]), vec![&v[..]]);
     }
 }

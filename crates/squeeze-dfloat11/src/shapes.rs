@@ -92,7 +92,10 @@ pub fn resolve(
     recorded: &ShapeMap,
     config: &Value,
 ) -> Result<(Vec<usize>, ShapeSource)> {
-    for (map, source) in [(given, ShapeSource::Given), (recorded, ShapeSource::Recorded)] {
+    for (map, source) in [
+        (given, ShapeSource::Given),
+        (recorded, ShapeSource::Recorded),
+    ] {
         if let Some(shape) = map.get(name) {
             let product: usize = shape.iter().product();
             if product != count {
@@ -125,13 +128,28 @@ mod tests {
             "intermediate_size": 160, "vocab_size": 1000
         });
         let s = |n| from_config(&config, n);
-        assert_eq!(s("model.layers.3.self_attn.q_proj.weight"), Some(vec![64, 64]));
-        assert_eq!(s("model.layers.3.self_attn.k_proj.weight"), Some(vec![32, 64]));
-        assert_eq!(s("model.layers.0.mlp.down_proj.weight"), Some(vec![64, 160]));
+        assert_eq!(
+            s("model.layers.3.self_attn.q_proj.weight"),
+            Some(vec![64, 64])
+        );
+        assert_eq!(
+            s("model.layers.3.self_attn.k_proj.weight"),
+            Some(vec![32, 64])
+        );
+        assert_eq!(
+            s("model.layers.0.mlp.down_proj.weight"),
+            Some(vec![64, 160])
+        );
         assert_eq!(s("lm_head.weight"), Some(vec![1000, 64]));
         assert_eq!(s("model.norm.weight"), None);
-        let (shape, source) =
-            resolve("lm_head.weight", 7, &ShapeMap::new(), &ShapeMap::new(), &config).unwrap();
+        let (shape, source) = resolve(
+            "lm_head.weight",
+            7,
+            &ShapeMap::new(),
+            &ShapeMap::new(),
+            &config,
+        )
+        .unwrap();
         assert_eq!((shape, source), (vec![7], ShapeSource::Flat));
         let given = ShapeMap::from([("w".to_string(), vec![2, 3])]);
         assert!(resolve("w", 7, &given, &ShapeMap::new(), &config).is_err());

@@ -15,7 +15,10 @@ impl Rng {
     }
     /// Gaussian-ish weights of scale 0.02, as BF16 bits (exponents spread over ~30 values).
     fn weight(&mut self) -> u16 {
-        let u: f64 = (0..4).map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64).sum::<f64>() - 2.0;
+        let u: f64 = (0..4)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .sum::<f64>()
+            - 2.0;
         let f = (u * 0.02) as f32;
         (f.to_bits() >> 16) as u16
     }
@@ -42,7 +45,10 @@ fn random(n: usize, seed: u64) -> Vec<u16> {
 
 #[test]
 fn realistic_weights_at_awkward_sizes() {
-    let small = Layout { threads_per_block: 4, bytes_per_thread: 8 };
+    let small = Layout {
+        threads_per_block: 4,
+        bytes_per_thread: 8,
+    };
     for n in [1, 2, 3, 7, 8, 63, 64, 65, 1000, 4097, 12_345, 100_003] {
         round_trip(&random(n, n as u64), Layout::DF11);
         round_trip(&random(n, n as u64 + 1), small);
@@ -59,8 +65,8 @@ fn one_repeated_exponent_and_empty() {
 #[test]
 fn special_values_survive() {
     let specials = [
-        0x0000u16, 0x8000, 0x0001, 0x807f, 0x0040, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81,
-        0x7f7f, 0xff7f, 0x0080, 0x3f80, 0xbf80, 0x7900, 0x7800,
+        0x0000u16, 0x8000, 0x0001, 0x807f, 0x0040, 0x7f80, 0xff80, 0x7fc0, 0xffc1, 0x7f81, 0x7f7f,
+        0xff7f, 0x0080, 0x3f80, 0xbf80, 0x7900, 0x7800,
     ];
     let mut values = random(20_000, 5);
     for (i, &s) in specials.iter().enumerate() {
@@ -92,10 +98,17 @@ fn output_positions_and_gaps_are_checked_against_the_stream() {
     assert!(matches!(err, Df11Error::Stream { .. }), "{err}");
 
     let mut bad = encoded.clone();
-    bad.encoded_exponent.truncate(bad.encoded_exponent.len() / 2);
+    bad.encoded_exponent
+        .truncate(bad.encoded_exponent.len() / 2);
     let err = reference::decode(bad.unit(), "g", Layout::DF11).unwrap_err();
     assert!(
-        matches!(err, Df11Error::Tensor { tensor: "encoded_exponent", .. }),
+        matches!(
+            err,
+            Df11Error::Tensor {
+                tensor: "encoded_exponent",
+                ..
+            }
+        ),
         "{err}"
     );
 }
