@@ -32,12 +32,9 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
     let layout = Layout::DF11;
     let data = sample_weights(rows * cols);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let encoded = encode(&[&data], layout, threads).map_err(into_core)?;
-    let checked = encoded
-        .unit()
-        .validate("bench", layout)
-        .map_err(into_core)?;
-    let kernel = Decode::new(gpu, layout).map_err(into_core)?;
+    let encoded = encode(&[&data], layout, threads)?;
+    let checked = encoded.unit().validate("bench", layout)?;
+    let kernel = Decode::new(gpu, layout)?;
     let u = &checked.unit;
     let luts = gpu.upload("luts", u.luts)?;
     let codes = gpu.upload("encoded_exponent", u.encoded_exponent)?;
@@ -74,16 +71,9 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
                     Binding::whole(&gaps),
                     Binding::whole(&out),
                 )
-                .map_err(into_core)
+                .map_err(Into::into)
         }),
     })
-}
-
-fn into_core(e: squeeze::dfloat11::Df11Error) -> squeeze::Error {
-    match e {
-        squeeze::dfloat11::Df11Error::Gpu(e) => e,
-        other => squeeze::Error::invalid("dfloat11", "unit", "valid", other),
-    }
 }
 
 pub fn benches(_gpu: &Gpu) -> Vec<Bench> {

@@ -1,10 +1,11 @@
-//! `squeeze`: adapter facts, benchmarks against the adapter's own copy bandwidth, and
-//! GPU-vs-CPU conformance on every adapter.
+//! `squeeze`: adapter facts, benchmarks against the adapter's own copy bandwidth, GPU-vs-CPU
+//! conformance on every adapter, and single kernels run on safetensors files.
 
 mod bench;
 mod conform;
 mod dfloat11;
 mod info;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,27 @@ enum Command {
     /// DFloat11: compress BF16 safetensors losslessly, or decompress a DF11 checkpoint.
     #[command(subcommand)]
     Dfloat11(dfloat11::Command),
+    /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Print every kernel with its tensors, dtypes, shapes and parameters.
+    #[arg(long, exclusive = true)]
+    list: bool,
+    /// Kernel name (see --list).
+    #[arg(required_unless_present = "list")]
+    kernel: Option<String>,
+    /// Input safetensors file.
+    #[arg(required_unless_present = "list")]
+    input: Option<PathBuf>,
+    /// Output safetensors file.
+    #[arg(required_unless_present = "list")]
+    output: Option<PathBuf>,
+    /// A kernel parameter as key=value; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -62,6 +84,12 @@ fn main() -> ExitCode {
         Command::Info => info::run(&options),
         Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
         Command::Conform => conform::run(&options),
+        Command::Run(args) => match (args.kernel, args.input, args.output) {
+            (Some(kernel), Some(input), Some(output)) => {
+                run::run(options, &kernel, &input, &output, &args.set)
+            }
+            _ => Ok(run::list()),
+        },
         Command::Dfloat11(command) => dfloat11::run(options, command),
     };
     match result {

@@ -183,3 +183,111 @@ fn a_folder_without_dfloat11_config_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`dfloat11_config` is missing"), "{err}");
 }
+
+#[test]
+fn run_dfloat11_decode_returns_the_original_bf16() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = bf16_bytes(20_001, 4);
+    let e = squeeze::dfloat11::encode(&[&original], squeeze::dfloat11::Layout::DF11, 2).unwrap();
+    let input = dir.path().join("unit.safetensors");
+    let views = vec![
+        (
+            "luts",
+            TensorView::new(Dtype::U8, vec![e.luts.len() / 256, 256], &e.luts).unwrap(),
+        ),
+        (
+            "encoded_exponent",
+            TensorView::new(
+                Dtype::U8,
+                vec![e.encoded_exponent.len()],
+                &e.encoded_exponent,
+            )
+            .unwrap(),
+        ),
+        (
+            "sign_mantissa",
+            TensorView::new(Dtype::U8, vec![e.sign_mantissa.len()], &e.sign_mantissa).unwrap(),
+        ),
+        (
+            "output_positions",
+            TensorView::new(
+                Dtype::U8,
+                vec![e.output_positions.len()],
+                &e.output_positions,
+            )
+            .unwrap(),
+        ),
+        (
+            "gaps",
+            TensorView::new(Dtype::U8, vec![e.gaps.len()], &e.gaps).unwrap(),
+        ),
+    ];
+    serialize_to_file(views, None, &input).unwrap();
+    let output = dir.path().join("y.safetensors");
+    ok(&squeeze(&[
+        "run",
+        "dfloat11-decode",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--set",
+        "threads_per_block=512",
+    ]));
+    let bytes = std::fs::read(&output).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let y = st.tensor("y").unwrap();
+    assert_eq!((y.dtype(), y.shape()), (Dtype::BF16, &[20_001usize][..]));
+    assert!(y.data() == &original[..]);
+
+    let list = ok(&squeeze(&["run", "--list"]));
+    assert!(
+        list.contains("dfloat11-decode:") && list.contains("out y BF16 [n]"),
+        "{list}"
+    );
+
+    // A corrupt table is a typed error before anything runs.
+    let mut luts = e.luts.clone();
+    luts[0] = 255;
+    luts[256] = 255;
+    let views = vec![
+        (
+            "luts",
+            TensorView::new(Dtype::U8, vec![luts.len() / 256, 256], &luts).unwrap(),
+        ),
+        (
+            "encoded_exponent",
+            TensorView::new(
+                Dtype::U8,
+                vec![e.encoded_exponent.len()],
+                &e.encoded_exponent,
+            )
+            .unwrap(),
+        ),
+        (
+            "sign_mantissa",
+            TensorView::new(Dtype::U8, vec![e.sign_mantissa.len()], &e.sign_mantissa).unwrap(),
+        ),
+        (
+            "output_positions",
+            TensorView::new(
+                Dtype::U8,
+                vec![e.output_positions.len()],
+                &e.output_positions,
+            )
+            .unwrap(),
+        ),
+        (
+            "gaps",
+            TensorView::new(Dtype::U8, vec![e.gaps.len()], &e.gaps).unwrap(),
+        ),
+    ];
+    serialize_to_file(views, None, &input).unwrap();
+    let out = squeeze(&[
+        "run",
+        "dfloat11-decode",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("luts table"), "{err}");
+}
