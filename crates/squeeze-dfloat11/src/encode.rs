@@ -80,7 +80,7 @@ pub fn encode(weights: &[&[u8]], layout: Layout, threads: usize) -> Result<Encod
 
     let (exponents, sign_mantissa) = split_fields(weights, n, threads);
     let chunk = n.div_ceil(threads).max(1);
-    let histograms: Vec<[u64; 256]> = parallel_map(exponents.chunks(chunk), |c| histogram(c));
+    let histograms: Vec<[u64; 256]> = parallel_map(exponents.chunks(chunk), histogram);
     let mut total = [0u64; 256];
     for h in &histograms {
         for (t, v) in total.iter_mut().zip(h) {
