@@ -2,7 +2,7 @@
 //! realistic weights, counted as compressed bytes read plus BF16 bytes written; and the sample
 //! data the encoder criterion bench uses.
 
-use squeeze::dfloat11::decode::DecodeParams;
+use squeeze::dfloat11::decode::{DecodeParams, Scan};
 use squeeze::dfloat11::{Decode, Layout, encode};
 use squeeze::{Binding, Gpu, Result};
 
@@ -27,14 +27,14 @@ pub fn sample_weights(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Decoding a `rows × cols` matrix encoded with the DF11 layout.
-pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> {
+/// Decoding a `rows × cols` matrix encoded with the DF11 layout, with `scan`.
+pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize, scan: Scan) -> Result<Workload> {
     let layout = Layout::DF11;
     let data = sample_weights(rows * cols);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let encoded = encode(&[&data], layout, threads)?;
     let checked = encoded.unit().validate("bench", layout)?;
-    let kernel = Decode::new(gpu, layout)?;
+    let kernel = Decode::with_scan(gpu, layout, scan)?;
     let u = &checked.unit;
     let luts = gpu.upload("luts", u.luts)?;
     let codes = gpu.upload("encoded_exponent", u.encoded_exponent)?;
@@ -76,12 +76,19 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize) -> Result<Workload> 
     })
 }
 
-pub fn benches(_gpu: &Gpu) -> Vec<Bench> {
+pub fn benches(gpu: &Gpu) -> Vec<Bench> {
     // A 4096 × 4096 projection of a 7B-class model: 32 MiB of BF16 out, ~22 MiB of DF11 in.
     let (rows, cols) = (4096usize, 4096usize);
-    vec![Bench {
-        kernel: "dfloat11",
-        shape: format!("decode {rows}×{cols} → bf16"),
-        prepare: Box::new(move |gpu| decode_workload(gpu, rows, cols)),
-    }]
+    let mut scans = vec![(Scan::Workgroup, "workgroup scan")];
+    if gpu.has_subgroups() {
+        scans.push((Scan::Subgroup, "subgroup scan"));
+    }
+    scans
+        .into_iter()
+        .map(|(scan, label)| Bench {
+            kernel: "dfloat11",
+            shape: format!("decode {rows}×{cols} → bf16, {label}"),
+            prepare: Box::new(move |gpu| decode_workload(gpu, rows, cols, scan)),
+        })
+        .collect()
 }

@@ -19,6 +19,7 @@
 // checked against `arrayLength` (zero past the end) and every write against `params.n` and the
 // output's length, so corrupt data handed straight to the kernel cannot hang or write outside.
 
+// Invocations per workgroup = DF11 threads per block (checkpoints use 512).
 override THREADS_PER_BLOCK: u32 = 512u;
 
 // Bits a thread owns (DF11 bytes_per_thread = 8); a 5-bit gap and 32-bit codes need exactly 64.
@@ -159,6 +160,7 @@ fn decode(
     window2 = code_word(2u * t + 2u);
     window3 = code_word(2u * t + 3u);
     let gap = thread_gap(t);
+    block_scan_init(lid);
     workgroupBarrier();
 
     // Pass 1: decode the codes that start in this thread's 64 bits, keeping their exponents

@@ -3,7 +3,8 @@
 // invocation scans the segment sums, and every invocation adds the counts before it in its
 // segment. Barriers cost more than a few serial adds on every device (and on CPU emulation,
 // lavapipe, far more), so this beats a log-step scan's 2·log2(THREADS_PER_BLOCK) barriers.
-// The decoder calls it from uniform control flow; `THREADS_PER_BLOCK` is its override.
+// Called from uniform control flow (by `scan_workgroup.wgsl`, and by `scan_subgroup.wgsl` as its
+// fallback); `THREADS_PER_BLOCK` is the decoder's override.
 
 const SCAN_SEGMENT: u32 = 16u;
 
@@ -11,7 +12,7 @@ var<workgroup> scan_counts: array<u32, THREADS_PER_BLOCK>;
 var<workgroup> scan_segments: array<u32, THREADS_PER_BLOCK / SCAN_SEGMENT + 1u>;
 
 // The sum of `value` over the invocations before `lid` in the workgroup.
-fn block_exclusive_scan(lid: u32, value: u32) -> u32 {
+fn raking_exclusive_scan(lid: u32, value: u32) -> u32 {
     let segments = (THREADS_PER_BLOCK + SCAN_SEGMENT - 1u) / SCAN_SEGMENT;
     scan_counts[lid] = value;
     workgroupBarrier();

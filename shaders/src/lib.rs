@@ -102,6 +102,7 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMV_AFFINE,
     &quant::GEMV_AFFINE_SUBGROUP,
     &dfloat11::DECODE,
+    &dfloat11::DECODE_SUBGROUP,
 ];
 
 /// The registered module called `name`.

@@ -1,13 +1,14 @@
 //! Conformance of the DFloat11 decoder: the GPU equals the CPU reference — and the original
 //! weights — bit for bit, on realistic weights at sizes that end mid-thread and mid-block, one
 //! repeated exponent, one element, every BF16 pattern (±0, subnormals, ±inf, NaNs) and every
-//! registered block size.
+//! registered block size, on the portable and the subgroup scan.
 
 use squeeze::Gpu;
+use squeeze::dfloat11::decode::Scan;
 use squeeze::dfloat11::{Decode, Df11Error, Layout, encode, reference};
 
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, expect_equal};
+use crate::{Case, Failure, Path, expect_equal};
 
 pub fn cases() -> Vec<Case> {
     let small = Layout {
@@ -18,45 +19,63 @@ pub fn cases() -> Vec<Case> {
         threads_per_block: 1024,
         bytes_per_thread: 8,
     };
-    vec![
-        Case::portable("dfloat11", "one element", |g| {
-            round_trip(g, &[0x3c23], Layout::DF11)
-        }),
-        Case::portable("dfloat11", "sizes 2, 3, 5, 64, 65, 1023", |g| {
-            for n in [2, 3, 5, 64, 65, 1023] {
-                round_trip(g, &weights(n, n as u64), Layout::DF11)?;
-            }
-            Ok(())
-        }),
-        Case::portable("dfloat11", "several blocks, ends mid-block", |g| {
-            round_trip(g, &weights(100_003, 1), Layout::DF11)
-        }),
-        Case::portable("dfloat11", "one repeated exponent (1-bit codes)", |g| {
-            let mut rng = SplitMix64::new(3);
-            let values: Vec<u16> = (0..70_001)
-                .map(|_| 0x3f00 | (rng.next_u32() as u16 & 0x807f))
-                .collect();
-            round_trip(g, &values, Layout::DF11)
-        }),
-        Case::portable(
-            "dfloat11",
-            "every BF16 pattern, specials in realistic data",
-            |g| {
-                let all: Vec<u16> = (0..=u16::MAX).collect();
-                round_trip(g, &all, Layout::DF11)?;
-                let mut values = weights(30_011, 4);
-                for (i, s) in SPECIALS.iter().enumerate() {
-                    values[i * 1601] = *s;
+    let mut all = Vec::new();
+    for path in [Path::Portable, Path::Subgroup] {
+        all.extend([
+            Case::new("dfloat11", path, "one element", move |g| {
+                round_trip(g, path, &[0x3c23], Layout::DF11)
+            }),
+            Case::new("dfloat11", path, "sizes 2, 3, 5, 64, 65, 1023", move |g| {
+                for n in [2, 3, 5, 64, 65, 1023] {
+                    round_trip(g, path, &weights(n, n as u64), Layout::DF11)?;
                 }
-                round_trip(g, &values, Layout::DF11)?;
-                round_trip(g, &SPECIALS, Layout::DF11)
-            },
-        ),
-        Case::portable("dfloat11", "256 and 1024 threads per block", move |g| {
-            round_trip(g, &weights(40_001, 5), small)?;
-            round_trip(g, &weights(90_001, 6), large)
-        }),
-    ]
+                Ok(())
+            }),
+            Case::new(
+                "dfloat11",
+                path,
+                "several blocks, ends mid-block",
+                move |g| round_trip(g, path, &weights(100_003, 1), Layout::DF11),
+            ),
+            Case::new(
+                "dfloat11",
+                path,
+                "one repeated exponent (1-bit codes)",
+                move |g| {
+                    let mut rng = SplitMix64::new(3);
+                    let values: Vec<u16> = (0..70_001)
+                        .map(|_| 0x3f00 | (rng.next_u32() as u16 & 0x807f))
+                        .collect();
+                    round_trip(g, path, &values, Layout::DF11)
+                },
+            ),
+            Case::new(
+                "dfloat11",
+                path,
+                "every BF16 pattern, specials in realistic data",
+                move |g| {
+                    let all: Vec<u16> = (0..=u16::MAX).collect();
+                    round_trip(g, path, &all, Layout::DF11)?;
+                    let mut values = weights(30_011, 4);
+                    for (i, s) in SPECIALS.iter().enumerate() {
+                        values[i * 1601] = *s;
+                    }
+                    round_trip(g, path, &values, Layout::DF11)?;
+                    round_trip(g, path, &SPECIALS, Layout::DF11)
+                },
+            ),
+            Case::new(
+                "dfloat11",
+                path,
+                "256 and 1024 threads per block",
+                move |g| {
+                    round_trip(g, path, &weights(40_001, 5), small)?;
+                    round_trip(g, path, &weights(90_001, 6), large)
+                },
+            ),
+        ]);
+    }
+    all
 }
 
 /// ±0, subnormals, ±1, the largest finite, ±inf and NaNs (quiet, signalling, negative).
@@ -92,13 +111,17 @@ pub(crate) fn failure(e: Df11Error) -> Failure {
     }
 }
 
-fn round_trip(gpu: &Gpu, values: &[u16], layout: Layout) -> Result<(), Failure> {
+fn round_trip(gpu: &Gpu, path: Path, values: &[u16], layout: Layout) -> Result<(), Failure> {
+    let scan = match path {
+        Path::Subgroup => Scan::Subgroup,
+        _ => Scan::Workgroup,
+    };
     let data = le_bytes(values);
     let encoded = encode(&[&data], layout, 2).map_err(failure)?;
     let checked = encoded.unit().validate("case", layout).map_err(failure)?;
     let cpu = reference::decode_checked(&checked, "case").map_err(failure)?;
     expect_equal("CPU reference vs original", &cpu, values)?;
-    let got = Decode::new(gpu, layout)
+    let got = Decode::with_scan(gpu, layout, scan)
         .and_then(|d| d.run(&checked))
         .map_err(failure)?;
     expect_equal("GPU vs CPU reference", &got, &cpu)

@@ -181,6 +181,10 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
             size_of::<squeeze::dfloat11::decode::DecodeParams>(),
         ),
         (
+            squeeze::dfloat11::decode::Scan::Subgroup.shader().name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
+        (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),
         ),

@@ -1,10 +1,12 @@
-//! GPU decoding of one DF11 unit (`shaders/dfloat11/decode.wgsl`), equal to
-//! [`crate::reference::decode`] bit for bit: one workgroup per block, one invocation per thread,
-//! tables in workgroup memory, a workgroup prefix sum of the threads' code counts.
+//! GPU decoding of one DF11 unit (`shaders/dfloat11/decode.wgsl` with `scan_workgroup.wgsl` or
+//! `scan_subgroup.wgsl`), equal to [`crate::reference::decode`] bit for bit: one workgroup per
+//! block, one invocation per thread, tables in workgroup memory, a workgroup prefix sum of the
+//! threads' code counts.
 
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
-use squeeze_shaders::{Module, dfloat11::DECODE};
+use squeeze_shaders::Module;
+use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
 
 use crate::error::Result;
 use crate::format::{Checked, LUT_ROW, Layout, MAX_DECODE_TABLES};
@@ -37,6 +39,33 @@ impl DecodeParams {
 /// Block sizes with a registered pipeline.
 pub const THREADS_PER_BLOCK: [u32; 3] = [256, 512, 1024];
 
+/// How a workgroup sums its threads' code counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Core WGSL: a raking scan in workgroup memory. Runs everywhere.
+    Workgroup,
+    /// Subgroup sums, one total per subgroup; needs the SUBGROUP feature.
+    Subgroup,
+}
+
+impl Scan {
+    /// The fastest path `gpu` can run.
+    pub fn best(gpu: &Gpu) -> Self {
+        if gpu.has_subgroups() {
+            Scan::Subgroup
+        } else {
+            Scan::Workgroup
+        }
+    }
+
+    pub fn shader(self) -> &'static Module {
+        match self {
+            Scan::Workgroup => &DECODE,
+            Scan::Subgroup => &DECODE_SUBGROUP,
+        }
+    }
+}
+
 /// The DF11 decoder for one layout on one device.
 pub struct Decode {
     gpu: Gpu,
@@ -47,9 +76,14 @@ pub struct Decode {
 impl Decode {
     pub const SHADER: &'static Module = &DECODE;
 
-    /// Compiles the decoder for `layout`: `threads_per_block` must be a registered block size
-    /// within the device's workgroup limits.
+    /// Compiles the decoder for `layout` on the fastest scan `gpu` has.
     pub fn new(gpu: &Gpu, layout: Layout) -> Result<Self> {
+        Self::with_scan(gpu, layout, Scan::best(gpu))
+    }
+
+    /// Compiles the decoder for `layout` with `scan`: `threads_per_block` must be a registered
+    /// block size within the device's workgroup limits.
+    pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
         if !THREADS_PER_BLOCK.contains(&tpb) {
@@ -78,7 +112,7 @@ impl Decode {
         // scan writes its counts first), so WGSL's zeroing is skipped: it only costs time, and
         // on Mesa's GL driver about 13 s of compilation per pipeline.
         let pipeline = gpu.pipeline_with_options(
-            Self::SHADER,
+            scan.shader(),
             "decode",
             &[("THREADS_PER_BLOCK", f64::from(tpb))],
             PipelineOptions {
