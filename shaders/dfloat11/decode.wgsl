@@ -14,10 +14,11 @@
 // the high half, and it skips its first weight at an odd index (the previous thread wrote it).
 // Every word has one writer, with no race even on corrupt metadata.
 //
-// Bounds: the decode loop stops after 64 codes (+1 look-ahead), the write loop after 65, a table chain after
-// four lookups (pointer targets 1..=16 always index the workgroup copy), every storage read is
-// checked against `arrayLength` (zero past the end) and every write against `params.n` and the
-// output's length, so corrupt data handed straight to the kernel cannot hang or write outside.
+// Bounds: the decode loop stops after 64 codes (plus one look-ahead), the write loop after 65, a
+// table chain after four lookups (pointer targets 1..=16 always index the workgroup copy), every
+// storage read is checked against `arrayLength` (zero past the end) and every write against
+// `params.n` and the output's length, so corrupt data handed straight to the kernel cannot hang
+// or write outside its output.
 
 // Invocations per workgroup = DF11 threads per block (checkpoints use 512).
 override THREADS_PER_BLOCK: u32 = 512u;
