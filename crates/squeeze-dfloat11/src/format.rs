@@ -25,7 +25,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// What every published DF11 checkpoint uses (`threads_per_block: [512]`, `bytes_per_thread: 8`).
+    /// What every published DF11 checkpoint uses: `threads_per_block: [512]`,
+    /// `bytes_per_thread: 8`.
     pub const DF11: Layout = Layout {
         threads_per_block: 512,
         bytes_per_thread: 8,
