@@ -8,6 +8,7 @@
 //! set, and a test checks that every `.wgsl` file in this crate belongs to a registered module.
 
 pub mod core;
+pub mod dfloat11;
 pub mod quant;
 
 /// One WGSL source file: its path inside this crate and its text.
@@ -102,6 +103,8 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMV_AFFINE_SUBGROUP,
     &quant::GEMM,
     &quant::GEMM_AFFINE,
+    &dfloat11::DECODE,
+    &dfloat11::DECODE_SUBGROUP,
 ];
 
 /// The registered module called `name`.

@@ -5,6 +5,7 @@
 
 pub mod adapters;
 pub mod core;
+pub mod dfloat11;
 pub mod probes;
 pub mod quant;
 pub mod rng;
@@ -109,6 +110,7 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(core::cases());
     all.extend(quant::cases());
+    all.extend(dfloat11::cases());
     all
 }
 
@@ -178,6 +180,14 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
         (GEMM.name, size_of::<MatrixParams>()),
         (GEMM_AFFINE.name, size_of::<MatrixParams>()),
+        (
+            squeeze::dfloat11::Decode::SHADER.name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
+        (
+            squeeze::dfloat11::decode::Scan::Subgroup.shader().name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

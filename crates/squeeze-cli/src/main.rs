@@ -3,6 +3,7 @@
 
 mod bench;
 mod conform;
+mod dfloat11;
 mod info;
 mod run;
 
@@ -43,6 +44,9 @@ enum Command {
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform,
+    /// DFloat11: compress BF16 safetensors losslessly, or decompress a DF11 checkpoint.
+    #[command(subcommand)]
+    Dfloat11(dfloat11::Command),
     /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
     Run(RunArgs),
 }
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             }
             _ => Ok(run::list()),
         },
+        Command::Dfloat11(command) => dfloat11::run(options, command),
     };
     match result {
         Ok(code) => code,

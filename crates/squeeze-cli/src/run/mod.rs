@@ -5,6 +5,7 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
+mod dfloat11;
 mod quant;
 mod tensors;
 
@@ -44,7 +45,7 @@ pub struct Kernel {
 }
 
 /// Every kernel `squeeze run` offers, in `--list` order.
-pub const KERNELS: &[&Kernel] = &[&quant::DEQUANT, &quant::MATMUL];
+pub const KERNELS: &[&Kernel] = &[&quant::DEQUANT, &quant::MATMUL, &dfloat11::DFLOAT11_DECODE];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
     KERNELS

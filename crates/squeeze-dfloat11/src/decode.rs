@@ -1,0 +1,251 @@
+//! GPU decoding of one DF11 unit (`shaders/dfloat11/decode.wgsl` with `scan_workgroup.wgsl` or
+//! `scan_subgroup.wgsl`), equal to [`crate::reference::decode`] bit for bit: one workgroup per
+//! block, one invocation per thread, tables in workgroup memory, a workgroup prefix sum of the
+//! threads' code counts.
+
+use squeeze_core::pipeline::PipelineOptions;
+use squeeze_core::{Binding, Error, Gpu};
+use squeeze_shaders::Module;
+use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
+
+use crate::error::Result;
+use crate::format::{Checked, LUT_ROW, Layout, MAX_DECODE_TABLES};
+
+/// The `params` uniform of `decode.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DecodeParams {
+    /// Weights to produce.
+    pub n: u32,
+    /// Blocks (workgroups): `len(output_positions) − 1`.
+    pub blocks: u32,
+    /// Rows of `luts`, the length row included.
+    pub n_luts: u32,
+    pub _pad: u32,
+}
+
+impl DecodeParams {
+    /// Parameters for `n` weights in `blocks` blocks with `n_luts` table rows.
+    pub fn new(n: u32, blocks: u32, n_luts: u32) -> Self {
+        Self {
+            n,
+            blocks,
+            n_luts,
+            _pad: 0,
+        }
+    }
+}
+
+/// Block sizes with a registered pipeline.
+pub const THREADS_PER_BLOCK: [u32; 3] = [256, 512, 1024];
+
+/// How a workgroup sums its threads' code counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Core WGSL: a raking scan in workgroup memory. Runs everywhere.
+    Workgroup,
+    /// Subgroup sums, one total per subgroup; needs the SUBGROUP feature.
+    Subgroup,
+}
+
+impl Scan {
+    /// The fastest path `gpu` can run.
+    pub fn best(gpu: &Gpu) -> Self {
+        if gpu.has_subgroups() {
+            Scan::Subgroup
+        } else {
+            Scan::Workgroup
+        }
+    }
+
+    pub fn shader(self) -> &'static Module {
+        match self {
+            Scan::Workgroup => &DECODE,
+            Scan::Subgroup => &DECODE_SUBGROUP,
+        }
+    }
+}
+
+/// The DF11 decoder for one layout on one device.
+pub struct Decode {
+    gpu: Gpu,
+    layout: Layout,
+    pipeline: squeeze_core::wgpu::ComputePipeline,
+}
+
+impl Decode {
+    pub const SHADER: &'static Module = &DECODE;
+
+    /// Compiles the decoder for `layout` on the fastest scan `gpu` has.
+    pub fn new(gpu: &Gpu, layout: Layout) -> Result<Self> {
+        Self::with_scan(gpu, layout, Scan::best(gpu))
+    }
+
+    /// Compiles the decoder for `layout` with `scan`: `threads_per_block` must be a registered
+    /// block size within the device's workgroup limits.
+    pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
+        let layout = layout.check()?;
+        let tpb = layout.threads_per_block;
+        if !THREADS_PER_BLOCK.contains(&tpb) {
+            return Err(Error::invalid(
+                "threads_per_block",
+                "value",
+                format!("one of {THREADS_PER_BLOCK:?} on the GPU"),
+                tpb,
+            )
+            .into());
+        }
+        let limits = gpu.limits();
+        let max = limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x);
+        if tpb > max {
+            return Err(Error::invalid(
+                "threads_per_block",
+                "value",
+                format!("at most the device's {max} invocations per workgroup"),
+                tpb,
+            )
+            .into());
+        }
+        // Every workgroup word is written before it is read (the tables are copied in full, the
+        // scan writes its counts first), so WGSL's zeroing is skipped: it only costs time, and
+        // on Mesa's GL driver about 13 s of compilation per pipeline.
+        let pipeline = gpu.pipeline_with_options(
+            scan.shader(),
+            "decode",
+            &[("THREADS_PER_BLOCK", f64::from(tpb))],
+            PipelineOptions {
+                zero_initialize_workgroup_memory: false,
+            },
+        )?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            layout,
+            pipeline,
+        })
+    }
+
+    /// Records the decode of one unit described by `params` into `out` (BF16, two per u32
+    /// word). Only sizes are checked here — the kernel stays in bounds and terminates on any
+    /// contents; [`crate::Unit::validate`] is what rejects malformed units.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode(
+        &self,
+        encoder: &mut squeeze_core::wgpu::CommandEncoder,
+        params: DecodeParams,
+        luts: Binding<'_>,
+        encoded_exponent: Binding<'_>,
+        sign_mantissa: Binding<'_>,
+        output_positions: Binding<'_>,
+        gaps: Binding<'_>,
+        out: Binding<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        if !(2..=MAX_DECODE_TABLES as u32 + 1).contains(&params.n_luts) {
+            return Err(Error::invalid(
+                "luts",
+                "rows",
+                format!("2..={}", MAX_DECODE_TABLES + 1),
+                params.n_luts,
+            )
+            .into());
+        }
+        let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
+        if params.blocks > max_groups {
+            return Err(Error::invalid(
+                "output_positions",
+                "blocks",
+                format!("at most max_compute_workgroups_per_dimension = {max_groups}"),
+                params.blocks,
+            )
+            .into());
+        }
+        let n = u64::from(params.n);
+        let checks: [(&'static str, &Binding<'_>, u64, &str); 6] = [
+            (
+                "luts",
+                &luts,
+                u64::from(params.n_luts) * LUT_ROW as u64,
+                "luts rows",
+            ),
+            ("encoded_exponent", &encoded_exponent, 4, "the stream"),
+            ("sign_mantissa", &sign_mantissa, n, "one byte per weight"),
+            (
+                "output_positions",
+                &output_positions,
+                4 * (u64::from(params.blocks) + 1),
+                "blocks + 1 u32",
+            ),
+            ("gaps", &gaps, 4, "the gaps"),
+            ("out", &out, 2 * n, "n BF16 values"),
+        ];
+        for (arg, binding, bytes, what) in checks {
+            gpu.check_storage_binding(arg, binding)?;
+            gpu.check_binding_holds(arg, binding, bytes, what)?;
+        }
+        if params.blocks == 0 || params.n == 0 {
+            return Ok(());
+        }
+        gpu.dispatch(
+            encoder,
+            "dfloat11 decode",
+            &self.pipeline,
+            &params,
+            &[
+                luts,
+                encoded_exponent,
+                sign_mantissa,
+                output_positions,
+                gaps,
+                out,
+            ],
+            params.blocks,
+        )?;
+        Ok(())
+    }
+
+    /// Uploads a validated unit, decodes it on the device and reads back the BF16 bits.
+    pub fn run(&self, unit: &Checked<'_>) -> Result<Vec<u16>> {
+        if unit.layout != self.layout {
+            return Err(Error::invalid(
+                "unit",
+                "layout",
+                format!("{:?} (this decoder's)", self.layout),
+                format!("{:?}", unit.layout),
+            )
+            .into());
+        }
+        if unit.n == 0 {
+            return Ok(Vec::new());
+        }
+        let gpu = &self.gpu;
+        let u = &unit.unit;
+        let luts = gpu.upload("luts", u.luts)?;
+        let codes = gpu.upload("encoded_exponent", u.encoded_exponent)?;
+        let sm = gpu.upload("sign_mantissa", u.sign_mantissa)?;
+        let positions = gpu.upload("output_positions", u.output_positions)?;
+        let gaps = gpu.upload("gaps", u.gaps)?;
+        let out = gpu.storage_buffer("out", 2 * unit.n as u64)?;
+        let params = DecodeParams::new(unit.n as u32, unit.blocks as u32, unit.n_luts as u32);
+        let mut encoder = gpu.encoder("dfloat11 decode");
+        self.encode(
+            &mut encoder,
+            params,
+            Binding::whole(&luts),
+            Binding::whole(&codes),
+            Binding::whole(&sm),
+            Binding::whole(&positions),
+            Binding::whole(&gaps),
+            Binding::whole(&out),
+        )?;
+        gpu.submit_and_wait(encoder)?;
+        let words: Vec<u32> = gpu.read_back("out", &out, 0, unit.n.div_ceil(2))?;
+        let mut values: Vec<u16> = words
+            .iter()
+            .flat_map(|w| [*w as u16, (*w >> 16) as u16])
+            .collect();
+        values.truncate(unit.n);
+        Ok(values)
+    }
+}
