@@ -1,35 +1,17 @@
 // DFloat11 decode: Huffman-coded BF16 exponents + raw sign/mantissa bytes -> BF16, bit-exact
-// (format in `crates/squeeze-dfloat11/src/lib.rs`).
-//
-// One workgroup per DF11 block, one invocation per DF11 thread, which owns 64 bits of the code
-// stream and decodes every code that starts in them. The tables (at most 17 decode tables and
-// the length row, 4.5 KiB) are copied to workgroup memory first. A thread decodes its codes
-// once, keeping the exponents in a private array; a workgroup prefix sum over the code counts
-// plus `output_positions[block]` gives each thread its first output index; then it writes.
+// (format in `crates/squeeze-dfloat11/src/lib.rs`). The pass over the codes, the bindings of
+// the unit and its bounds are codes.wgsl's; this part writes the decoded weights.
 //
 // Outputs are 16-bit but storage is u32, and a thread's first or last weight may share a word
 // with a neighbour's. No atomics and no zeroed output are needed: a thread writes exactly the
-// words whose low (even) weight is its own; for its last weight at an even index it decodes one
-// code more — the first code of the next thread, which continues the same bit stream — to fill
-// the high half, and it skips its first weight at an odd index (the previous thread wrote it).
-// Every word has one writer, with no race even on corrupt metadata.
+// words whose low (even) weight is its own; for its last weight at an even index it uses the
+// one code more that codes.wgsl decodes (the first of the next thread) to fill the high half,
+// and it skips its first weight at an odd index (the previous thread wrote it). Every word has
+// one writer, with no race even on corrupt metadata.
 //
-// Bounds: the decode loop stops after 64 codes (plus one look-ahead), the write loop after 65, a
-// table chain after four lookups (pointer targets 1..=16 always index the workgroup copy), every
-// storage read is checked against `arrayLength` (zero past the end) and every write against
-// `params.n` and the output's length, so corrupt data handed straight to the kernel cannot hang
-// or write outside its output.
-
-// Invocations per workgroup = DF11 threads per block (checkpoints use 512).
-override THREADS_PER_BLOCK: u32 = 512u;
-
-// Bits a thread owns (DF11 bytes_per_thread = 8); a 5-bit gap and 32-bit codes need exactly 64.
-const THREAD_BITS: u32 = 64u;
-// Decode tables a pointer reaches (table 0 + 16) plus the length row, as u32 words.
-const LUT_ROWS: u32 = 18u;
-const LUT_WORDS: u32 = LUT_ROWS * 64u;
-// Table values at or above this are pointers to table 256 - value.
-const POINTER_MIN: u32 = 240u;
+// Bounds: the write loop stops after 65 weights and every write is checked against `params.n`
+// and the output's length, so corrupt data handed straight to the kernel cannot hang or write
+// outside its output.
 
 struct Params {
     // Weights to produce.
@@ -42,89 +24,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> luts: array<u32>;
-@group(0) @binding(2) var<storage, read> codes: array<u32>;
-@group(0) @binding(3) var<storage, read> sign_mantissa: array<u32>;
-@group(0) @binding(4) var<storage, read> output_positions: array<u32>;
-@group(0) @binding(5) var<storage, read> gaps: array<u32>;
 @group(0) @binding(6) var<storage, read_write> bf16_out: array<u32>;
-
-var<workgroup> lut: array<u32, LUT_WORDS>;
-// 128 stream bits from the thread's first byte, MSB first (zeros past them): the last code
-// starting in the thread ends by bit 95, the one more code by bit 127.
-var<private> window0: u32;
-var<private> window1: u32;
-var<private> window2: u32;
-var<private> window3: u32;
-// The exponents a thread decodes (at most 64 plus one look-ahead), four per word, so the write
-// pass does not decode again.
-var<private> exponents: array<u32, 17>;
-
-fn lut_byte(table: u32, entry: u32) -> u32 {
-    let i = min(table, LUT_ROWS - 1u) * 256u + (entry & 0xffu);
-    return stream_byte(lut[i / 4u], i);
-}
-
-fn code_word(i: u32) -> u32 {
-    if (i < arrayLength(&codes)) {
-        return msb_first(codes[i]);
-    }
-    return 0u;
-}
-
-fn gap_word(i: u32) -> u32 {
-    if (i < arrayLength(&gaps)) {
-        return msb_first(gaps[i]);
-    }
-    return 0u;
-}
-
-// Thread `t`'s 5-bit gap, packed MSB first at bit 5t.
-fn thread_gap(t: u32) -> u32 {
-    let bit = t * 5u;
-    return window_bits(gap_word(bit / 32u), gap_word(bit / 32u + 1u), bit % 32u, 5u);
-}
-
-// The 32 bits at bit `p` of the thread's window (zeros past it).
-fn peek(p: u32) -> u32 {
-    if (p >= 128u) {
-        return 0u;
-    }
-    let w = p / 32u;
-    let hi = select(select(window0, window1, w == 1u), select(window2, window3, w == 3u), w >= 2u);
-    let lo = select(select(window1, window2, w == 1u), select(window3, 0u, w == 3u), w >= 2u);
-    return window_bits(hi, lo, p % 32u, 32u);
-}
-
-// (exponent, code length) of the code at the top of `bits`.
-fn decode_symbol(bits: u32, length_row: u32) -> vec2<u32> {
-    var value = lut_byte(0u, bits >> 24u);
-    for (var level = 1u; level < 4u; level++) {
-        if (value < POINTER_MIN) {
-            break;
-        }
-        value = lut_byte(256u - value, bits >> (24u - 8u * level));
-    }
-    return vec2<u32>(value, lut_byte(length_row, value));
-}
-
-fn keep_exponent(j: u32, exponent: u32) {
-    let w = min(j / 4u, 16u);
-    let shift = (j % 4u) * 8u;
-    exponents[w] = (exponents[w] & ~(0xffu << shift)) | ((exponent & 0xffu) << shift);
-}
-
-fn kept_exponent(j: u32) -> u32 {
-    return (exponents[min(j / 4u, 16u)] >> ((j % 4u) * 8u)) & 0xffu;
-}
-
-fn bf16_at(exponent: u32, index: u32) -> u32 {
-    var sm = 0u;
-    if (index / 4u < arrayLength(&sign_mantissa)) {
-        sm = stream_byte(sign_mantissa[index / 4u], index);
-    }
-    return ((sm & 0x80u) << 8u) | ((exponent & 0xffu) << 7u) | (sm & 0x7fu);
-}
 
 fn store_pair(word: u32, value: u32) {
     if (word < arrayLength(&bf16_out)) {
@@ -132,60 +32,17 @@ fn store_pair(word: u32, value: u32) {
     }
 }
 
-fn position(i: u32) -> u32 {
-    if (i < arrayLength(&output_positions)) {
-        return output_positions[i];
-    }
-    return 0u;
-}
-
 @compute @workgroup_size(THREADS_PER_BLOCK)
 fn decode(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let rows = clamp(params.n_luts, 2u, LUT_ROWS);
-    let lut_words = min(rows * 64u, arrayLength(&luts));
-    for (var i = lid; i < LUT_WORDS; i += THREADS_PER_BLOCK) {
-        var word = 0u;
-        if (i < lut_words) {
-            word = luts[i];
-        }
-        lut[i] = word;
-    }
-    let length_row = rows - 1u;
-    let block = wid.x;
-    let t = block * THREADS_PER_BLOCK + lid;
-    window0 = code_word(2u * t);
-    window1 = code_word(2u * t + 1u);
-    window2 = code_word(2u * t + 2u);
-    window3 = code_word(2u * t + 3u);
-    let gap = thread_gap(t);
-    block_scan_init(lid);
-    workgroupBarrier();
+    let count = decode_thread_codes(lid, wid.x, params.n_luts);
+    let range = thread_range(lid, wid.x, count, params.n);
+    let start = range.x;
+    let end = range.y;
 
-    // Pass 1: decode the codes that start in this thread's 64 bits, keeping their exponents
-    // (four per word), and one code more for a shared last word.
-    var p = gap;
-    var count = 0u;
-    for (; count < THREAD_BITS; count++) {
-        if (p >= THREAD_BITS) {
-            break;
-        }
-        let symbol = decode_symbol(peek(p), length_row);
-        keep_exponent(count, symbol.x);
-        p += symbol.y;
-    }
-    keep_exponent(count, decode_symbol(peek(p), length_row).x);
-    let before = block_exclusive_scan(lid, count);
-
-    // This thread's output range, clamped to its block's and to n.
-    let block_end = min(position(block + 1u), params.n);
-    let block_start = min(position(block), block_end);
-    let start = block_start + min(before, block_end - block_start);
-    let end = start + min(count, block_end - start);
-
-    // Pass 2: write whole words (see the header): weights start..end, the one after if needed.
+    // Write whole words (see the header): weights start..end, the one after if needed.
     var pending = false;
     var low = 0u;
     for (var j = 0u; j <= THREAD_BITS; j++) {

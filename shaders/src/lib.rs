@@ -105,6 +105,10 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMM_AFFINE,
     &dfloat11::DECODE,
     &dfloat11::DECODE_SUBGROUP,
+    &dfloat11::GEMV,
+    &dfloat11::GEMV_SUBGROUP,
+    &dfloat11::GEMV_COMBINE,
+    &dfloat11::BF16_GEMV,
 ];
 
 /// The registered module called `name`.

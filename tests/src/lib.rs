@@ -6,6 +6,7 @@
 pub mod adapters;
 pub mod core;
 pub mod dfloat11;
+pub mod dfloat11_gemv;
 pub mod probes;
 pub mod quant;
 pub mod rng;
@@ -111,6 +112,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(core::cases());
     all.extend(quant::cases());
     all.extend(dfloat11::cases());
+    all.extend(dfloat11_gemv::cases());
     all
 }
 
@@ -187,6 +189,22 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (
             squeeze::dfloat11::decode::Scan::Subgroup.shader().name,
             size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::shader(squeeze::dfloat11::decode::Scan::Subgroup).name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::COMBINE_SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::bf16_gemv::Bf16Gemv::SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
         ),
         (
             probes::BITS_PROBE.name,

@@ -378,7 +378,12 @@ fn matmul_against_reference(
     Ok(())
 }
 
-fn expect_close(what: &str, got: &[f32], want: &[f64], magnitude: &[f64]) -> Result<(), Failure> {
+pub(crate) fn expect_close(
+    what: &str,
+    got: &[f32],
+    want: &[f64],
+    magnitude: &[f64],
+) -> Result<(), Failure> {
     if got.len() != want.len() {
         return Err(Failure::Mismatch(format!(
             "{what}: {} elements, expected {}",

@@ -8,8 +8,9 @@ use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
 
+use crate::device::{UnitBindings, UnitBuffers, check_block_size};
 use crate::error::Result;
-use crate::format::{Checked, LUT_ROW, Layout, MAX_DECODE_TABLES};
+use crate::format::{Checked, Layout};
 
 /// The `params` uniform of `decode.wgsl`.
 #[repr(C)]
@@ -86,28 +87,7 @@ impl Decode {
     pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
-        if !THREADS_PER_BLOCK.contains(&tpb) {
-            return Err(Error::invalid(
-                "threads_per_block",
-                "value",
-                format!("one of {THREADS_PER_BLOCK:?} on the GPU"),
-                tpb,
-            )
-            .into());
-        }
-        let limits = gpu.limits();
-        let max = limits
-            .max_compute_invocations_per_workgroup
-            .min(limits.max_compute_workgroup_size_x);
-        if tpb > max {
-            return Err(Error::invalid(
-                "threads_per_block",
-                "value",
-                format!("at most the device's {max} invocations per workgroup"),
-                tpb,
-            )
-            .into());
-        }
+        check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
         // Every workgroup word is written before it is read (the tables are copied in full, the
         // scan writes its counts first), so WGSL's zeroing is skipped: it only costs time, and
         // on Mesa's GL driver about 13 s of compilation per pipeline.
@@ -142,48 +122,16 @@ impl Decode {
         out: Binding<'_>,
     ) -> Result<()> {
         let gpu = &self.gpu;
-        if !(2..=MAX_DECODE_TABLES as u32 + 1).contains(&params.n_luts) {
-            return Err(Error::invalid(
-                "luts",
-                "rows",
-                format!("2..={}", MAX_DECODE_TABLES + 1),
-                params.n_luts,
-            )
-            .into());
-        }
-        let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
-        if params.blocks > max_groups {
-            return Err(Error::invalid(
-                "output_positions",
-                "blocks",
-                format!("at most max_compute_workgroups_per_dimension = {max_groups}"),
-                params.blocks,
-            )
-            .into());
-        }
-        let n = u64::from(params.n);
-        let checks: [(&'static str, &Binding<'_>, u64, &str); 6] = [
-            (
-                "luts",
-                &luts,
-                u64::from(params.n_luts) * LUT_ROW as u64,
-                "luts rows",
-            ),
-            ("encoded_exponent", &encoded_exponent, 4, "the stream"),
-            ("sign_mantissa", &sign_mantissa, n, "one byte per weight"),
-            (
-                "output_positions",
-                &output_positions,
-                4 * (u64::from(params.blocks) + 1),
-                "blocks + 1 u32",
-            ),
-            ("gaps", &gaps, 4, "the gaps"),
-            ("out", &out, 2 * n, "n BF16 values"),
-        ];
-        for (arg, binding, bytes, what) in checks {
-            gpu.check_storage_binding(arg, binding)?;
-            gpu.check_binding_holds(arg, binding, bytes, what)?;
-        }
+        let unit = UnitBindings {
+            luts,
+            encoded_exponent,
+            sign_mantissa,
+            output_positions,
+            gaps,
+        };
+        unit.check(gpu, params.n, params.blocks, params.n_luts)?;
+        gpu.check_storage_binding("out", &out)?;
+        gpu.check_binding_holds("out", &out, 2 * u64::from(params.n), "n BF16 values")?;
         if params.blocks == 0 || params.n == 0 {
             return Ok(());
         }
@@ -192,14 +140,7 @@ impl Decode {
             "dfloat11 decode",
             &self.pipeline,
             &params,
-            &[
-                luts,
-                encoded_exponent,
-                sign_mantissa,
-                output_positions,
-                gaps,
-                out,
-            ],
+            &[unit.into_array().as_slice(), &[out]].concat(),
             params.blocks,
         )?;
         Ok(())
@@ -220,23 +161,19 @@ impl Decode {
             return Ok(Vec::new());
         }
         let gpu = &self.gpu;
-        let u = &unit.unit;
-        let luts = gpu.upload("luts", u.luts)?;
-        let codes = gpu.upload("encoded_exponent", u.encoded_exponent)?;
-        let sm = gpu.upload("sign_mantissa", u.sign_mantissa)?;
-        let positions = gpu.upload("output_positions", u.output_positions)?;
-        let gaps = gpu.upload("gaps", u.gaps)?;
+        let buffers = UnitBuffers::upload(gpu, unit)?;
         let out = gpu.storage_buffer("out", 2 * unit.n as u64)?;
         let params = DecodeParams::new(unit.n as u32, unit.blocks as u32, unit.n_luts as u32);
         let mut encoder = gpu.encoder("dfloat11 decode");
+        let u = buffers.bindings();
         self.encode(
             &mut encoder,
             params,
-            Binding::whole(&luts),
-            Binding::whole(&codes),
-            Binding::whole(&sm),
-            Binding::whole(&positions),
-            Binding::whole(&gaps),
+            u.luts,
+            u.encoded_exponent,
+            u.sign_mantissa,
+            u.output_positions,
+            u.gaps,
             Binding::whole(&out),
         )?;
         gpu.submit_and_wait(encoder)?;

@@ -53,14 +53,17 @@
 //! for reading, [`shapes`] for the original shapes (DF11 stores none), [`compress`] for how plain
 //! safetensors files are grouped when compressing, and [`decompress`].
 
+pub mod bf16_gemv;
 pub mod checkpoint;
 pub mod code;
 pub mod compress;
 pub mod decode;
 pub mod decompress;
+pub mod device;
 pub mod encode;
 pub mod error;
 pub mod format;
+pub mod gemv;
 pub mod reference;
 pub mod shapes;
 
@@ -68,3 +71,4 @@ pub use decode::Decode;
 pub use encode::{Encoded, encode};
 pub use error::{Df11Error, Result};
 pub use format::{Checked, Layout, Unit};
+pub use gemv::Gemv;

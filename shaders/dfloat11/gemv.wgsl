@@ -1,0 +1,124 @@
+// Fused DFloat11 GEMV, pass 1: y[b, r] = Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as
+// one DF11 unit. The exponents are decoded as in decode.wgsl (codes.wgsl), and each weight is
+// multiplied into per-row sums instead of being stored: BF16 never reaches memory. f32
+// accumulation, f32 activations, batch 1..=8 (the batch is a uniform: one pipeline for all).
+//
+// A thread's weights (at most 64 consecutive ones) split at row ends into segments. Its middle
+// segments are whole rows it owns alone: it writes their sums to `y` directly. Its first (head)
+// and last (tail) segment may share their row with other threads; they become two "pieces" in
+// workgroup memory, in stream order, labelled with their row (an empty tail or thread gives a
+// zero piece). For each row, the invocation holding its first piece sums the row's pieces in
+// order; a row that lies wholly inside the block goes to `y`, the block's first and last rows
+// (which may continue in other blocks) go to `partials[block][0 or 1]`, and pass 2
+// (gemv_combine.wgsl) adds those across blocks. Every sum has a fixed order: the result is
+// deterministic.
+//
+// Bounds: codes.wgsl's; the multiply loop stops after 64 weights, the piece loop after
+// 2·THREADS_PER_BLOCK pieces, and every write is checked against `rows` and its buffer's length.
+
+// Activations [batch, cols] and results [batch, rows], f32 (helpers in gemv_vectors.wgsl).
+@group(0) @binding(6) var<storage, read> x: array<f32>;
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
+// Per block, the sums of its first and last rows: [blocks, 2, MAX_BATCH].
+@group(0) @binding(8) var<storage, read_write> partials: array<f32>;
+
+// Pieces: row and, one batch column at a time, sum of each thread's head (2t) and tail (2t+1).
+var<workgroup> piece_rows: array<u32, 2u * THREADS_PER_BLOCK>;
+var<workgroup> piece_sums: array<f32, 2u * THREADS_PER_BLOCK>;
+
+// If piece `p` is the first of its row in the block, sums the row's pieces of batch column `b`
+// and stores them: to `y` when the row lies inside `range` (the block's weights), else to the
+// block's slot for its first (0) or last (1) row.
+fn reduce_row(p: u32, b: u32, block: u32, range: vec2<u32>, cols: u32) {
+    let r = piece_rows[p];
+    let first_row = range.x / cols;
+    let last_row = (max(range.y, 1u) - 1u) / cols;
+    if (range.y <= range.x || r < first_row || r > last_row) {
+        return;
+    }
+    if (p > 0u && piece_rows[p - 1u] == r) {
+        return;
+    }
+    var sum = 0.0;
+    for (var q = p; q < 2u * THREADS_PER_BLOCK; q++) {
+        if (piece_rows[q] != r) {
+            break;
+        }
+        sum += piece_sums[q];
+    }
+    let row_start = r * cols;
+    if (row_start >= range.x && row_start + cols <= range.y) {
+        store_y(b, r, sum);
+        return;
+    }
+    let i = (block * 2u + select(1u, 0u, r == first_row)) * MAX_BATCH + b;
+    if (i < arrayLength(&partials)) {
+        partials[i] = sum;
+    }
+}
+
+@compute @workgroup_size(THREADS_PER_BLOCK)
+fn gemv(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let block = wid.x;
+    let count = decode_thread_codes(lid, block, params.n_luts);
+    let range = thread_range(lid, block, count, params.n);
+    let cols = max(params.cols, 1u);
+    let wide = params.batch > 4u;
+
+    // Multiply: sums of the current segment in (lo, hi); the head's kept when its row ends.
+    let head_row = range.x / cols;
+    var row = head_row;
+    var col = range.x % cols;
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
+    var head_lo = vec4<f32>();
+    var head_hi = vec4<f32>();
+    for (var j = 0u; j < THREAD_BITS; j++) {
+        let index = range.x + j;
+        if (index >= range.y) {
+            break;
+        }
+        if (col >= cols) {
+            if (row == head_row) {
+                head_lo = lo;
+                head_hi = hi;
+            } else {
+                store_row(row, lo, hi);
+            }
+            lo = vec4<f32>();
+            hi = vec4<f32>();
+            row++;
+            col = 0u;
+        }
+        let w = bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u);
+        lo += w * x4(0u, col);
+        if (wide) {
+            hi += w * x4(4u, col);
+        }
+        col++;
+    }
+    var tail_lo = lo;
+    var tail_hi = hi;
+    if (row == head_row) {
+        head_lo = lo;
+        head_hi = hi;
+        tail_lo = vec4<f32>();
+        tail_hi = vec4<f32>();
+    }
+
+    // Reduce the pieces, one batch column at a time (workgroup memory holds one).
+    piece_rows[2u * lid] = head_row;
+    piece_rows[2u * lid + 1u] = row;
+    let block_weights = block_range(block, params.n);
+    for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
+        piece_sums[2u * lid] = pick(head_lo, head_hi, b);
+        piece_sums[2u * lid + 1u] = pick(tail_lo, tail_hi, b);
+        workgroupBarrier();
+        reduce_row(2u * lid, b, block, block_weights, cols);
+        reduce_row(2u * lid + 1u, b, block, block_weights, cols);
+        workgroupBarrier();
+    }
+}
