@@ -1,9 +1,14 @@
 //! Benchmarks of the DFloat11 family: GPU decode of one 4096 × 4096 BF16 matrix (32 MiB) of
-//! realistic weights, counted as compressed bytes read plus BF16 bytes written; and the sample
-//! data the encoder criterion bench uses.
+//! realistic weights, counted as compressed bytes read plus BF16 bytes written; the fused DF11
+//! GEMV on the same matrix at batch 1 and 8 against DF11 decode followed by a BF16 GEMV and
+//! against a plain BF16 GEMV (each counted as the bytes it really moves, so compare times:
+//! the report's ms column); and the sample data the encoder criterion bench uses.
 
+use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
 use squeeze::dfloat11::decode::{DecodeParams, Scan};
-use squeeze::dfloat11::{Decode, Layout, encode};
+use squeeze::dfloat11::device::UnitBuffers;
+use squeeze::dfloat11::gemv::GemvParams;
+use squeeze::dfloat11::{Decode, Gemv, Layout, encode};
 use squeeze::{Binding, Gpu, Result};
 
 use crate::{Bench, Workload};
@@ -77,6 +82,114 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize, scan: Scan) -> Resul
     })
 }
 
+/// How a GEMV bench gets its weights.
+#[derive(Debug, Clone, Copy)]
+pub enum GemvKind {
+    /// The fused DF11 GEMV.
+    Fused,
+    /// DF11 decode to a BF16 buffer, then the BF16 GEMV.
+    DecodeThenGemv,
+    /// The BF16 GEMV on uncompressed weights.
+    Bf16,
+}
+
+/// A `rows × cols` GEMV of `batch` columns on the bench weights, computed as `kind` says.
+pub fn gemv_workload(
+    gpu: &Gpu,
+    rows: usize,
+    cols: usize,
+    batch: usize,
+    kind: GemvKind,
+) -> Result<Workload> {
+    let layout = Layout::DF11;
+    let n = rows * cols;
+    let data = sample_weights(n);
+    let x: Vec<f32> = (0..batch * cols)
+        .map(|i| ((i % 61) as f32 - 30.0) / 30.0)
+        .collect();
+    let x_buffer = gpu.upload("x", &x)?;
+    let y = gpu.storage_buffer("y", 4 * (batch * rows) as u64)?;
+    let vectors = 4 * (batch * (rows + cols)) as u64;
+    let flops = 2 * (n * batch) as u64;
+    let bf16 = Bf16Gemv::new(gpu)?;
+    let bf16_params = Bf16Gemv::params(rows, cols, batch)?;
+    if let GemvKind::Bf16 = kind {
+        let weights = gpu.upload("weights", &data)?;
+        return Ok(Workload {
+            bytes_moved: 2 * n as u64 + vectors,
+            flops,
+            record: Box::new(move |encoder| {
+                bf16.encode(
+                    encoder,
+                    bf16_params,
+                    Binding::whole(&weights),
+                    Binding::whole(&x_buffer),
+                    Binding::whole(&y),
+                )
+                .map_err(Into::into)
+            }),
+        });
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let encoded = encode(&[&data], layout, threads)?;
+    let checked = encoded.unit().validate("bench", layout)?;
+    let buffers = UnitBuffers::upload(gpu, &checked)?;
+    let compressed = UnitBuffers::compressed_bytes(&checked);
+    if let GemvKind::DecodeThenGemv = kind {
+        let decode = Decode::new(gpu, layout)?;
+        let params = DecodeParams::new(
+            checked.n as u32,
+            checked.blocks as u32,
+            checked.n_luts as u32,
+        );
+        let decoded = gpu.storage_buffer("decoded", 2 * n as u64)?;
+        return Ok(Workload {
+            bytes_moved: compressed + 4 * n as u64 + vectors,
+            flops,
+            record: Box::new(move |encoder| {
+                let u = buffers.bindings();
+                decode.encode(
+                    encoder,
+                    params,
+                    u.luts,
+                    u.encoded_exponent,
+                    u.sign_mantissa,
+                    u.output_positions,
+                    u.gaps,
+                    Binding::whole(&decoded),
+                )?;
+                bf16.encode(
+                    encoder,
+                    bf16_params,
+                    Binding::whole(&decoded),
+                    Binding::whole(&x_buffer),
+                    Binding::whole(&y),
+                )
+                .map_err(Into::into)
+            }),
+        });
+    }
+    let fused = Gemv::new(gpu, layout)?;
+    let params = GemvParams::new(&checked, rows, cols, batch)?;
+    let partials = gpu.storage_buffer("partials", params.partials_bytes())?;
+    Ok(Workload {
+        bytes_moved: compressed + vectors + params.partials_bytes(),
+        flops,
+        record: Box::new(move |encoder| {
+            fused
+                .encode(
+                    encoder,
+                    params,
+                    buffers.bindings(),
+                    Binding::whole(&x_buffer),
+                    Binding::whole(&y),
+                    Binding::whole(&partials),
+                )
+                .map_err(Into::into)
+        }),
+    })
+}
+
 pub fn benches(gpu: &Gpu) -> Vec<Bench> {
     // A 4096 × 4096 projection of a 7B-class model: 32 MiB of BF16 out, ~22 MiB of DF11 in.
     let (rows, cols) = (4096usize, 4096usize);
@@ -91,5 +204,17 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
             shape: format!("decode {rows}×{cols} → bf16, {label}"),
             prepare: Box::new(move |gpu| decode_workload(gpu, rows, cols, scan)),
         })
+        .chain([1usize, 8].into_iter().flat_map(move |batch| {
+            [
+                (GemvKind::Fused, "fused df11 gemv"),
+                (GemvKind::DecodeThenGemv, "df11 decode + bf16 gemv"),
+                (GemvKind::Bf16, "bf16 gemv"),
+            ]
+            .map(|(kind, label)| Bench {
+                kernel: "dfloat11-gemv",
+                shape: format!("{label} {rows}×{cols}, batch {batch}"),
+                prepare: Box::new(move |gpu| gemv_workload(gpu, rows, cols, batch, kind)),
+            })
+        }))
         .collect()
 }

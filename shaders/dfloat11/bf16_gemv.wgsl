@@ -29,16 +29,11 @@ fn bf16_gemv(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let wide = params.batch > 4u;
     for (var row = wid.x; row < params.rows; row += groups.x) {
         var lo = vec4<f32>();
         var hi = vec4<f32>();
         for (var c = lid; c < params.cols; c += WORKGROUP_SIZE) {
-            let w = weight(row * params.cols + c);
-            lo += w * x4(0u, c);
-            if (wide) {
-                hi += w * x4(4u, c);
-            }
+            accumulate(weight(row * params.cols + c), c, &lo, &hi);
         }
         sums_lo[lid] = lo;
         sums_hi[lid] = hi;

@@ -7,14 +7,15 @@
 // segments are whole rows it owns alone: it writes their sums to `y` directly. Its first (head)
 // and last (tail) segment may share their row with other threads; they become two "pieces" in
 // workgroup memory, in stream order, labelled with their row (an empty tail or thread gives a
-// zero piece). For each row, the invocation holding its first piece sums the row's pieces in
-// order; a row that lies wholly inside the block goes to `y`, the block's first and last rows
+// zero piece). Each row's pieces are summed in order in two steps (runs of up to RUN pieces,
+// then the runs, by the invocation holding the row's first piece); a row that lies wholly inside the block goes to `y`, the block's first and last rows
 // (which may continue in other blocks) go to `partials[block][0 or 1]`, and pass 2
 // (gemv_combine.wgsl) adds those across blocks. Every sum has a fixed order: the result is
 // deterministic.
 //
-// Bounds: codes.wgsl's; the multiply loop stops after 64 weights, the piece loop after
-// 2·THREADS_PER_BLOCK pieces, and every write is checked against `rows` and its buffer's length.
+// Bounds: codes.wgsl's; the multiply loop stops after 64 weights, the piece loops after
+// RUN and 2·THREADS_PER_BLOCK / RUN pieces, and every write is checked against `rows` and
+// its buffer's length.
 
 // Activations [batch, cols] and results [batch, rows], f32 (helpers in gemv_vectors.wgsl).
 @group(0) @binding(6) var<storage, read> x: array<f32>;
@@ -25,10 +26,36 @@
 // Pieces: row and, one batch column at a time, sum of each thread's head (2t) and tail (2t+1).
 var<workgroup> piece_rows: array<u32, 2u * THREADS_PER_BLOCK>;
 var<workgroup> piece_sums: array<f32, 2u * THREADS_PER_BLOCK>;
+// Pieces a first reduction step adds serially (see `reduce_run`).
+const RUN: u32 = 8u;
 
-// If piece `p` is the first of its row in the block, sums the row's pieces of batch column `b`
-// and stores them: to `y` when the row lies inside `range` (the block's weights), else to the
-// block's slot for its first (0) or last (1) row.
+// Whether piece `p` is the first of its row.
+fn row_starts(p: u32) -> bool {
+    return p == 0u || piece_rows[p - 1u] != piece_rows[p];
+}
+
+// Step 1 of the row sums: a piece that starts a run (first of its row, or at a multiple of
+// RUN) adds the run's pieces up to the next multiple of RUN or the row's end into its own
+// slot. Runs are disjoint, so no slot is read by one invocation and written by another.
+fn reduce_run(p: u32) {
+    if (p % RUN != 0u && !row_starts(p)) {
+        return;
+    }
+    let r = piece_rows[p];
+    var sum = piece_sums[p];
+    for (var q = p + 1u; q < min(p - p % RUN + RUN, 2u * THREADS_PER_BLOCK); q++) {
+        if (piece_rows[q] != r) {
+            break;
+        }
+        sum += piece_sums[q];
+    }
+    piece_sums[p] = sum;
+}
+
+// Step 2: if piece `p` is the first of its row in the block, adds the row's run sums (its own
+// and those at multiples of RUN) of batch column `b` and stores them: to `y` when the row lies
+// inside `range` (the block's weights), else to the block's slot for its first (0) or last (1)
+// row.
 fn reduce_row(p: u32, b: u32, block: u32, range: vec2<u32>, cols: u32) {
     let r = piece_rows[p];
     let first_row = range.x / cols;
@@ -36,11 +63,11 @@ fn reduce_row(p: u32, b: u32, block: u32, range: vec2<u32>, cols: u32) {
     if (range.y <= range.x || r < first_row || r > last_row) {
         return;
     }
-    if (p > 0u && piece_rows[p - 1u] == r) {
+    if (!row_starts(p)) {
         return;
     }
-    var sum = 0.0;
-    for (var q = p; q < 2u * THREADS_PER_BLOCK; q++) {
+    var sum = piece_sums[p];
+    for (var q = p - p % RUN + RUN; q < 2u * THREADS_PER_BLOCK; q += RUN) {
         if (piece_rows[q] != r) {
             break;
         }
@@ -66,7 +93,6 @@ fn gemv(
     let count = decode_thread_codes(lid, block, params.n_luts);
     let range = thread_range(lid, block, count, params.n);
     let cols = max(params.cols, 1u);
-    let wide = params.batch > 4u;
 
     // Multiply: sums of the current segment in (lo, hi); the head's kept when its row ends.
     let head_row = range.x / cols;
@@ -93,11 +119,7 @@ fn gemv(
             row++;
             col = 0u;
         }
-        let w = bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u);
-        lo += w * x4(0u, col);
-        if (wide) {
-            hi += w * x4(4u, col);
-        }
+        accumulate(bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u), col, &lo, &hi);
         col++;
     }
     var tail_lo = lo;
@@ -116,6 +138,9 @@ fn gemv(
     for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
         piece_sums[2u * lid] = pick(head_lo, head_hi, b);
         piece_sums[2u * lid + 1u] = pick(tail_lo, tail_hi, b);
+        workgroupBarrier();
+        reduce_run(2u * lid);
+        reduce_run(2u * lid + 1u);
         workgroupBarrier();
         reduce_row(2u * lid, b, block, block_weights, cols);
         reduce_row(2u * lid + 1u, b, block, block_weights, cols);

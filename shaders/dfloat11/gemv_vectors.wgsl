@@ -17,6 +17,19 @@ fn x4(first: u32, col: u32) -> vec4<f32> {
         x_at(first + 3u, col));
 }
 
+// (lo, hi) += w · x[.., col]: batch 1 alone takes one load (the uniform branch is cheaper
+// than three masked ones), batch ≤ 4 leaves `hi` alone.
+fn accumulate(w: f32, col: u32, lo: ptr<function, vec4<f32>>, hi: ptr<function, vec4<f32>>) {
+    if (params.batch == 1u) {
+        (*lo).x += w * x_at(0u, col);
+        return;
+    }
+    *lo += w * x4(0u, col);
+    if (params.batch > 4u) {
+        *hi += w * x4(4u, col);
+    }
+}
+
 fn pick(lo: vec4<f32>, hi: vec4<f32>, b: u32) -> f32 {
     return select(hi, lo, b < 4u)[b % 4u];
 }
