@@ -5,16 +5,18 @@
 
 fn x_at(b: u32, col: u32) -> f32 {
     let i = b * params.cols + col;
-    if (b < params.batch && i < arrayLength(&x)) {
+    if (i < arrayLength(&x)) {
         return x[i];
     }
     return 0.0;
 }
 
-// Activations of batch columns first..first+4 at column `col` (zero past the batch).
+// Activations of batch columns first..first+4 at column `col`, branch-free: a column past the
+// batch reads the last one again (its sums are never stored).
 fn x4(first: u32, col: u32) -> vec4<f32> {
-    return vec4<f32>(x_at(first, col), x_at(first + 1u, col), x_at(first + 2u, col),
-        x_at(first + 3u, col));
+    let last = max(params.batch, 1u) - 1u;
+    return vec4<f32>(x_at(min(first, last), col), x_at(min(first + 1u, last), col),
+        x_at(min(first + 2u, last), col), x_at(min(first + 3u, last), col));
 }
 
 // (lo, hi) += w · x[.., col]: batch 1 alone takes one load (the uniform branch is cheaper

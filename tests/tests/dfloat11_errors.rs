@@ -286,3 +286,144 @@ fn gpu_layouts_and_bindings_are_checked() {
         .unwrap_err();
     assert!(err.to_string().contains("rows"), "{err}");
 }
+
+/// The fused GEMV and its BF16 baseline: shapes, batch, layout and short bindings are typed
+/// errors naming the argument; garbage units stay inside `y`.
+#[test]
+fn gemv_shapes_batches_and_bindings_are_checked() {
+    use squeeze::dfloat11::Gemv;
+    use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+    use squeeze::dfloat11::gemv::GemvParams;
+
+    let gpu = gpu();
+    let err = Gemv::new(
+        &gpu,
+        Layout {
+            threads_per_block: 1024,
+            bytes_per_thread: 8,
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("threads_per_block"), "{err}");
+
+    let encoded = sample();
+    let checked = encoded.unit().validate("g", Layout::DF11).unwrap();
+    let gemv = Gemv::new(&gpu, Layout::DF11).unwrap();
+    let x = vec![0.5f32; 9 * 60_001];
+    let err = gemv
+        .run(&checked, 2, 30_000, &x[..2 * 30_000], 2)
+        .unwrap_err();
+    assert!(err.to_string().contains("rows × cols"), "{err}");
+    for batch in [0, 9] {
+        let err = gemv
+            .run(&checked, 1, 60_001, &x[..batch * 60_001], batch)
+            .unwrap_err();
+        assert!(err.to_string().contains("`batch`"), "{err}");
+    }
+    let err = gemv.run(&checked, 1, 60_001, &x[..100], 1).unwrap_err();
+    assert!(err.to_string().contains("`x`"), "{err}");
+
+    // Short x, y and partials bindings.
+    let params = GemvParams::new(&checked, 1, 60_001, 2).unwrap();
+    let buffers = squeeze::dfloat11::device::UnitBuffers::upload(&gpu, &checked).unwrap();
+    let big = gpu.storage_buffer("big", 1 << 20).unwrap();
+    let small = gpu.storage_buffer("small", 4).unwrap();
+    let mut encoder = gpu.encoder("t");
+    for (short, arg) in [(0, "`x`"), (1, "`y`"), (2, "`partials`")] {
+        let pick = |i| Binding::whole(if i == short { &small } else { &big });
+        let err = gemv
+            .encode(
+                &mut encoder,
+                params,
+                buffers.bindings(),
+                pick(0),
+                pick(1),
+                pick(2),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains(arg), "{err}");
+    }
+
+    let bf16 = Bf16Gemv::new(&gpu).unwrap();
+    let err = bf16.run(&[0x3f80; 5], 2, 3, &[1.0; 3], 1).unwrap_err();
+    assert!(err.to_string().contains("`weights`"), "{err}");
+    let err = bf16.run(&[0x3f80; 6], 2, 3, &[1.0; 27], 9).unwrap_err();
+    assert!(err.to_string().contains("`batch`"), "{err}");
+    let err = bf16
+        .encode(
+            &mut encoder,
+            Bf16Gemv::params(2, 3, 1).unwrap(),
+            Binding::whole(&small),
+            Binding::whole(&big),
+            Binding::whole(&small),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("`weights`") || err.to_string().contains("`y`"),
+        "{err}"
+    );
+
+    // Garbage positions and tables: the kernels finish and write nothing outside `y`.
+    let mut rng = SplitMix64::new(5);
+    let mut garbage = |len: usize| -> Vec<u8> { (0..len).map(|_| rng.next_u32() as u8).collect() };
+    let (rows, cols, batch) = (3u32, 20_000u32, 8u32);
+    let n = rows * cols;
+    let blocks = 6u32;
+    let positions: Vec<u32> = garbage(4 * (blocks as usize + 1))
+        .chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) % (2 * n))
+        .collect();
+    let up = |name, b: &[u8]| gpu.upload(name, b).unwrap();
+    let (luts, codes, sm, gaps) = (
+        up("luts", &garbage(18 * 256)),
+        up("codes", &garbage(4 * 4096)),
+        up("sm", &garbage(n as usize)),
+        up("gaps", &garbage(5 * 512 * 6 / 8)),
+    );
+    let positions = gpu.upload("positions", &positions).unwrap();
+    let params = GemvParams {
+        n,
+        blocks,
+        n_luts: 18,
+        rows,
+        cols,
+        batch,
+        _pad: [0; 2],
+    };
+    let align = u64::from(gpu.limits().min_storage_buffer_offset_alignment).max(256);
+    let y_bytes = 4 * u64::from(rows * batch);
+    let guard = vec![0xa5a5_a5a5u32; ((y_bytes + 2 * align) / 4) as usize];
+    let y = gpu.upload("y", &guard).unwrap();
+    let xs = gpu.upload("x", &x).unwrap();
+    let partials = gpu
+        .storage_buffer("partials", params.partials_bytes())
+        .unwrap();
+    let mut encoder = gpu.encoder("corrupt gemv");
+    gemv.encode(
+        &mut encoder,
+        params,
+        squeeze::dfloat11::device::UnitBindings {
+            luts: Binding::whole(&luts),
+            encoded_exponent: Binding::whole(&codes),
+            sign_mantissa: Binding::whole(&sm),
+            output_positions: Binding::whole(&positions),
+            gaps: Binding::whole(&gaps),
+        },
+        Binding::new(&xs, 0, 4 * u64::from(batch * cols)),
+        Binding::new(&y, align, y_bytes),
+        Binding::whole(&partials),
+    )
+    .unwrap();
+    gpu.submit_and_wait(encoder).unwrap();
+    let all: Vec<u32> = gpu.read_back("y", &y, 0, guard.len()).unwrap();
+    let (head, tail) = ((align / 4) as usize, ((align + y_bytes) / 4) as usize);
+    assert!(
+        all[..head].iter().all(|&w| w == 0xa5a5_a5a5),
+        "wrote before y"
+    );
+    assert!(
+        all[tail..].iter().all(|&w| w == 0xa5a5_a5a5),
+        "wrote after y"
+    );
+}

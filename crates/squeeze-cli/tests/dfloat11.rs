@@ -190,38 +190,7 @@ fn run_dfloat11_decode_returns_the_original_bf16() {
     let original = bf16_bytes(20_001, 4);
     let e = squeeze::dfloat11::encode(&[&original], squeeze::dfloat11::Layout::DF11, 2).unwrap();
     let input = dir.path().join("unit.safetensors");
-    let views = vec![
-        (
-            "luts",
-            TensorView::new(Dtype::U8, vec![e.luts.len() / 256, 256], &e.luts).unwrap(),
-        ),
-        (
-            "encoded_exponent",
-            TensorView::new(
-                Dtype::U8,
-                vec![e.encoded_exponent.len()],
-                &e.encoded_exponent,
-            )
-            .unwrap(),
-        ),
-        (
-            "sign_mantissa",
-            TensorView::new(Dtype::U8, vec![e.sign_mantissa.len()], &e.sign_mantissa).unwrap(),
-        ),
-        (
-            "output_positions",
-            TensorView::new(
-                Dtype::U8,
-                vec![e.output_positions.len()],
-                &e.output_positions,
-            )
-            .unwrap(),
-        ),
-        (
-            "gaps",
-            TensorView::new(Dtype::U8, vec![e.gaps.len()], &e.gaps).unwrap(),
-        ),
-    ];
+    let views = unit_views(&e, &e.luts);
     serialize_to_file(views, None, &input).unwrap();
     let output = dir.path().join("y.safetensors");
     ok(&squeeze(&[
@@ -248,38 +217,7 @@ fn run_dfloat11_decode_returns_the_original_bf16() {
     let mut luts = e.luts.clone();
     luts[0] = 255;
     luts[256] = 255;
-    let views = vec![
-        (
-            "luts",
-            TensorView::new(Dtype::U8, vec![luts.len() / 256, 256], &luts).unwrap(),
-        ),
-        (
-            "encoded_exponent",
-            TensorView::new(
-                Dtype::U8,
-                vec![e.encoded_exponent.len()],
-                &e.encoded_exponent,
-            )
-            .unwrap(),
-        ),
-        (
-            "sign_mantissa",
-            TensorView::new(Dtype::U8, vec![e.sign_mantissa.len()], &e.sign_mantissa).unwrap(),
-        ),
-        (
-            "output_positions",
-            TensorView::new(
-                Dtype::U8,
-                vec![e.output_positions.len()],
-                &e.output_positions,
-            )
-            .unwrap(),
-        ),
-        (
-            "gaps",
-            TensorView::new(Dtype::U8, vec![e.gaps.len()], &e.gaps).unwrap(),
-        ),
-    ];
+    let views = unit_views(&e, &luts);
     serialize_to_file(views, None, &input).unwrap();
     let out = squeeze(&[
         "run",
@@ -290,4 +228,80 @@ fn run_dfloat11_decode_returns_the_original_bf16() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("luts table"), "{err}");
+}
+
+/// The safetensors views of one encoded unit, with `luts` in place of its tables.
+fn unit_views<'a>(
+    e: &'a squeeze::dfloat11::Encoded,
+    luts: &'a [u8],
+) -> Vec<(&'static str, TensorView<'a>)> {
+    let bytes = |data: &'a [u8]| TensorView::new(Dtype::U8, vec![data.len()], data).unwrap();
+    vec![
+        (
+            "luts",
+            TensorView::new(Dtype::U8, vec![luts.len() / 256, 256], luts).unwrap(),
+        ),
+        ("encoded_exponent", bytes(&e.encoded_exponent)),
+        ("sign_mantissa", bytes(&e.sign_mantissa)),
+        ("output_positions", bytes(&e.output_positions)),
+        ("gaps", bytes(&e.gaps)),
+    ]
+}
+
+#[test]
+fn run_dfloat11_gemv_matches_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, cols, batch) = (7usize, 2857usize, 3usize);
+    let original = bf16_bytes(rows * cols, 5);
+    let e = squeeze::dfloat11::encode(&[&original], squeeze::dfloat11::Layout::DF11, 2).unwrap();
+    let x: Vec<f32> = (0..batch * cols)
+        .map(|i| ((i % 13) as f32 - 6.0) / 7.0)
+        .collect();
+    let input = dir.path().join("unit.safetensors");
+    let mut views = unit_views(&e, &e.luts);
+    views.push((
+        "x",
+        TensorView::new(Dtype::F32, vec![batch, cols], bytemuck::cast_slice(&x)).unwrap(),
+    ));
+    serialize_to_file(views, None, &input).unwrap();
+    let output = dir.path().join("y.safetensors");
+    ok(&squeeze(&[
+        "run",
+        "dfloat11-gemv",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+    ]));
+    let bytes = std::fs::read(&output).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let y = st.tensor("y").unwrap();
+    assert_eq!((y.dtype(), y.shape()), (Dtype::F32, &[batch, rows][..]));
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(y.data());
+    let weights: Vec<u16> = bytemuck::pod_collect_to_vec(&original);
+    let (want, scale) = squeeze::dfloat11::reference::gemv(&weights, rows, cols, &x, batch);
+    for (i, (&g, (&w, &m))) in got.iter().zip(want.iter().zip(&scale)).enumerate() {
+        let g = f64::from(g);
+        let close = if w.is_finite() {
+            (g - w).abs() <= 1e-5 * m
+        } else {
+            g.is_nan() == w.is_nan() && (w.is_nan() || g == w)
+        };
+        assert!(close, "y[{i}] = {g}, expected {w}");
+    }
+
+    // x with cols that do not divide the unit's weights is a typed error.
+    let mut views = unit_views(&e, &e.luts);
+    views.push((
+        "x",
+        TensorView::new(Dtype::F32, vec![1, 2], bytemuck::cast_slice(&x[..2])).unwrap(),
+    ));
+    serialize_to_file(views, None, &input).unwrap();
+    let out = squeeze(&[
+        "run",
+        "dfloat11-gemv",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rows × cols"), "{err}");
 }

@@ -45,7 +45,12 @@ pub struct Kernel {
 }
 
 /// Every kernel `squeeze run` offers, in `--list` order.
-pub const KERNELS: &[&Kernel] = &[&quant::DEQUANT, &quant::MATMUL, &dfloat11::DFLOAT11_DECODE];
+pub const KERNELS: &[&Kernel] = &[
+    &quant::DEQUANT,
+    &quant::MATMUL,
+    &dfloat11::DFLOAT11_DECODE,
+    &dfloat11::DFLOAT11_GEMV,
+];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
     KERNELS
