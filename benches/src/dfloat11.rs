@@ -40,43 +40,19 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize, scan: Scan) -> Resul
     let encoded = encode(&[&data], layout, threads)?;
     let checked = encoded.unit().validate("bench", layout)?;
     let kernel = Decode::with_scan(gpu, layout, scan)?;
-    let u = &checked.unit;
-    let luts = gpu.upload("luts", u.luts)?;
-    let codes = gpu.upload("encoded_exponent", u.encoded_exponent)?;
-    let sm = gpu.upload("sign_mantissa", u.sign_mantissa)?;
-    let positions = gpu.upload("output_positions", u.output_positions)?;
-    let gaps = gpu.upload("gaps", u.gaps)?;
+    let buffers = UnitBuffers::upload(gpu, &checked)?;
     let out = gpu.storage_buffer("out", 2 * checked.n as u64)?;
     let params = DecodeParams::new(
         checked.n as u32,
         checked.blocks as u32,
         checked.n_luts as u32,
     );
-    let read = [
-        u.luts,
-        u.encoded_exponent,
-        u.sign_mantissa,
-        u.output_positions,
-        u.gaps,
-    ]
-    .iter()
-    .map(|t| t.len() as u64)
-    .sum::<u64>();
     Ok(Workload {
-        bytes_moved: read + 2 * checked.n as u64,
+        bytes_moved: UnitBuffers::compressed_bytes(&checked) + 2 * checked.n as u64,
         flops: 0,
         record: Box::new(move |encoder| {
             kernel
-                .encode(
-                    encoder,
-                    params,
-                    Binding::whole(&luts),
-                    Binding::whole(&codes),
-                    Binding::whole(&sm),
-                    Binding::whole(&positions),
-                    Binding::whole(&gaps),
-                    Binding::whole(&out),
-                )
+                .encode_unit(encoder, params, buffers.bindings(), Binding::whole(&out))
                 .map_err(Into::into)
         }),
     })
@@ -147,15 +123,10 @@ pub fn gemv_workload(
             bytes_moved: compressed + 4 * n as u64 + vectors,
             flops,
             record: Box::new(move |encoder| {
-                let u = buffers.bindings();
-                decode.encode(
+                decode.encode_unit(
                     encoder,
                     params,
-                    u.luts,
-                    u.encoded_exponent,
-                    u.sign_mantissa,
-                    u.output_positions,
-                    u.gaps,
+                    buffers.bindings(),
                     Binding::whole(&decoded),
                 )?;
                 bf16.encode(

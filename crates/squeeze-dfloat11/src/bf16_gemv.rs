@@ -8,8 +8,9 @@ use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::BF16_GEMV;
 
+use crate::device::check_bindings;
 use crate::error::Result;
-use crate::gemv::{GemvParams, check_shape};
+use crate::gemv::{GemvParams, check_shape, check_vectors};
 
 /// Invocations per row.
 const WORKGROUP_SIZE: u32 = 64;
@@ -67,31 +68,16 @@ impl Bf16Gemv {
             params.cols as usize,
             params.batch as usize,
         )?;
-        let batch = u64::from(params.batch);
-        let checks: [(&'static str, &Binding<'_>, u64, &str); 3] = [
-            (
+        check_vectors(gpu, &checked, &x, &y)?;
+        check_bindings(
+            gpu,
+            &[(
                 "weights",
                 &weights,
                 2 * u64::from(checked.n),
                 "rows × cols BF16",
-            ),
-            (
-                "x",
-                &x,
-                4 * batch * u64::from(params.cols),
-                "batch × cols f32",
-            ),
-            (
-                "y",
-                &y,
-                4 * batch * u64::from(params.rows),
-                "batch × rows f32",
-            ),
-        ];
-        for (arg, binding, bytes, what) in checks {
-            gpu.check_storage_binding(arg, binding)?;
-            gpu.check_binding_holds(arg, binding, bytes, what)?;
-        }
+            )],
+        )?;
         let groups = params
             .rows
             .min(gpu.limits().max_compute_workgroups_per_dimension);

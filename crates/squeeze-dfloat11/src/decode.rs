@@ -3,12 +3,11 @@
 //! block, one invocation per thread, tables in workgroup memory, a workgroup prefix sum of the
 //! threads' code counts.
 
-use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
 
-use crate::device::{UnitBindings, UnitBuffers, check_block_size};
+use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
 use crate::error::Result;
 use crate::format::{Checked, Layout};
 
@@ -88,17 +87,7 @@ impl Decode {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
-        // Every workgroup word is written before it is read (the tables are copied in full, the
-        // scan writes its counts first), so WGSL's zeroing is skipped: it only costs time, and
-        // on Mesa's GL driver about 13 s of compilation per pipeline.
-        let pipeline = gpu.pipeline_with_options(
-            scan.shader(),
-            "decode",
-            &[("THREADS_PER_BLOCK", f64::from(tpb))],
-            PipelineOptions {
-                zero_initialize_workgroup_memory: false,
-            },
-        )?;
+        let pipeline = block_pipeline(gpu, scan.shader(), "decode", tpb)?;
         Ok(Self {
             gpu: gpu.clone(),
             layout,
@@ -121,7 +110,6 @@ impl Decode {
         gaps: Binding<'_>,
         out: Binding<'_>,
     ) -> Result<()> {
-        let gpu = &self.gpu;
         let unit = UnitBindings {
             luts,
             encoded_exponent,
@@ -129,9 +117,23 @@ impl Decode {
             output_positions,
             gaps,
         };
+        self.encode_unit(encoder, params, unit, out)
+    }
+
+    /// [`Decode::encode`] with the unit's tensors as one [`UnitBindings`].
+    pub fn encode_unit(
+        &self,
+        encoder: &mut squeeze_core::wgpu::CommandEncoder,
+        params: DecodeParams,
+        unit: UnitBindings<'_>,
+        out: Binding<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
         unit.check(gpu, params.n, params.blocks, params.n_luts)?;
-        gpu.check_storage_binding("out", &out)?;
-        gpu.check_binding_holds("out", &out, 2 * u64::from(params.n), "n BF16 values")?;
+        check_bindings(
+            gpu,
+            &[("out", &out, 2 * u64::from(params.n), "n BF16 values")],
+        )?;
         if params.blocks == 0 || params.n == 0 {
             return Ok(());
         }
@@ -165,15 +167,10 @@ impl Decode {
         let out = gpu.storage_buffer("out", 2 * unit.n as u64)?;
         let params = DecodeParams::new(unit.n as u32, unit.blocks as u32, unit.n_luts as u32);
         let mut encoder = gpu.encoder("dfloat11 decode");
-        let u = buffers.bindings();
-        self.encode(
+        self.encode_unit(
             &mut encoder,
             params,
-            u.luts,
-            u.encoded_exponent,
-            u.sign_mantissa,
-            u.output_positions,
-            u.gaps,
+            buffers.bindings(),
             Binding::whole(&out),
         )?;
         gpu.submit_and_wait(encoder)?;

@@ -1,7 +1,9 @@
 //! What the DF11 kernels (decode, fused GEMV) share on the host: the block-size check, the
 //! checks of a unit's five bindings, and a validated unit's tensors uploaded.
 
+use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
+use squeeze_shaders::Module;
 
 use crate::error::Result;
 use crate::format::{Checked, LUT_ROW, MAX_DECODE_TABLES};
@@ -38,6 +40,38 @@ pub(crate) fn check_block_size(
     Ok(())
 }
 
+/// Compiles `entry` of a one-workgroup-per-block `module` at `threads_per_block`. Every
+/// workgroup word of these kernels is written before it is read (the tables are copied in
+/// full, the scan writes its counts first), so WGSL's zeroing is skipped: it only costs time,
+/// and on Mesa's GL driver about 13 s of compilation per pipeline.
+pub(crate) fn block_pipeline(
+    gpu: &Gpu,
+    module: &'static Module,
+    entry: &str,
+    threads_per_block: u32,
+) -> Result<squeeze_core::wgpu::ComputePipeline> {
+    Ok(gpu.pipeline_with_options(
+        module,
+        entry,
+        &[("THREADS_PER_BLOCK", f64::from(threads_per_block))],
+        PipelineOptions {
+            zero_initialize_workgroup_memory: false,
+        },
+    )?)
+}
+
+/// Checks each (argument, binding, bytes, what) binding: storage-usable and holding `bytes`.
+pub(crate) fn check_bindings(
+    gpu: &Gpu,
+    checks: &[(&'static str, &Binding<'_>, u64, &str)],
+) -> Result<()> {
+    for &(arg, binding, bytes, what) in checks {
+        gpu.check_storage_binding(arg, binding)?;
+        gpu.check_binding_holds(arg, binding, bytes, what)?;
+    }
+    Ok(())
+}
+
 /// The five tensors of a unit as bindings, in the kernels' binding order (1..=5).
 pub struct UnitBindings<'a> {
     pub luts: Binding<'a>,
@@ -70,33 +104,31 @@ impl<'a> UnitBindings<'a> {
             )
             .into());
         }
-        let checks: [(&'static str, &Binding<'_>, u64, &str); 5] = [
-            (
-                "luts",
-                &self.luts,
-                u64::from(n_luts) * LUT_ROW as u64,
-                "luts rows",
-            ),
-            ("encoded_exponent", &self.encoded_exponent, 4, "the stream"),
-            (
-                "sign_mantissa",
-                &self.sign_mantissa,
-                u64::from(n),
-                "one byte per weight",
-            ),
-            (
-                "output_positions",
-                &self.output_positions,
-                4 * (u64::from(blocks) + 1),
-                "blocks + 1 u32",
-            ),
-            ("gaps", &self.gaps, 4, "the gaps"),
-        ];
-        for (arg, binding, bytes, what) in checks {
-            gpu.check_storage_binding(arg, binding)?;
-            gpu.check_binding_holds(arg, binding, bytes, what)?;
-        }
-        Ok(())
+        check_bindings(
+            gpu,
+            &[
+                (
+                    "luts",
+                    &self.luts,
+                    u64::from(n_luts) * LUT_ROW as u64,
+                    "luts rows",
+                ),
+                ("encoded_exponent", &self.encoded_exponent, 4, "the stream"),
+                (
+                    "sign_mantissa",
+                    &self.sign_mantissa,
+                    u64::from(n),
+                    "one byte per weight",
+                ),
+                (
+                    "output_positions",
+                    &self.output_positions,
+                    4 * (u64::from(blocks) + 1),
+                    "blocks + 1 u32",
+                ),
+                ("gaps", &self.gaps, 4, "the gaps"),
+            ],
+        )
     }
 
     /// The bindings in binding order.

@@ -6,13 +6,12 @@
 //! Equal to [`crate::reference::gemv`] within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a
 //! different order than the f64 reference).
 
-use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP};
 
 use crate::decode::Scan;
-use crate::device::{UnitBindings, UnitBuffers, check_block_size};
+use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
 use crate::error::Result;
 use crate::format::{Checked, Layout};
 
@@ -80,6 +79,33 @@ pub fn check_shape(n: usize, rows: usize, cols: usize, batch: usize) -> Result<(
     Ok(())
 }
 
+/// Checks the activation and result bindings of a GEMV: x [batch, cols] and y [batch, rows] f32.
+pub(crate) fn check_vectors(
+    gpu: &Gpu,
+    params: &GemvParams,
+    x: &Binding<'_>,
+    y: &Binding<'_>,
+) -> Result<()> {
+    let batch = u64::from(params.batch);
+    check_bindings(
+        gpu,
+        &[
+            (
+                "x",
+                x,
+                4 * batch * u64::from(params.cols),
+                "batch × cols f32",
+            ),
+            (
+                "y",
+                y,
+                4 * batch * u64::from(params.rows),
+                "batch × rows f32",
+            ),
+        ],
+    )
+}
+
 /// The fused DF11 GEMV for one layout on one device.
 pub struct Gemv {
     gpu: Gpu,
@@ -110,16 +136,7 @@ impl Gemv {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
-        // Workgroup memory is written before it is read (tables, scan counts, pieces), as in
-        // the decoder: skip WGSL's zeroing.
-        let gemv = gpu.pipeline_with_options(
-            Self::shader(scan),
-            "gemv",
-            &[("THREADS_PER_BLOCK", f64::from(tpb))],
-            PipelineOptions {
-                zero_initialize_workgroup_memory: false,
-            },
-        )?;
+        let gemv = block_pipeline(gpu, Self::shader(scan), "gemv", tpb)?;
         let combine = gpu.pipeline(
             &GEMV_COMBINE,
             "combine",
@@ -164,31 +181,16 @@ impl Gemv {
             )
             .into());
         }
-        let batch = u64::from(params.batch);
-        let checks: [(&'static str, &Binding<'_>, u64, &str); 3] = [
-            (
-                "x",
-                &x,
-                4 * batch * u64::from(params.cols),
-                "batch × cols f32",
-            ),
-            (
-                "y",
-                &y,
-                4 * batch * u64::from(params.rows),
-                "batch × rows f32",
-            ),
-            (
+        check_vectors(gpu, &params, &x, &y)?;
+        check_bindings(
+            gpu,
+            &[(
                 "partials",
                 &partials,
                 params.partials_bytes().max(4),
                 "blocks × 2 × 8 f32",
-            ),
-        ];
-        for (arg, binding, bytes, what) in checks {
-            gpu.check_storage_binding(arg, binding)?;
-            gpu.check_binding_holds(arg, binding, bytes, what)?;
-        }
+            )],
+        )?;
         if params.blocks == 0 {
             return Ok(());
         }
