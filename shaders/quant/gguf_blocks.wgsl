@@ -13,7 +13,7 @@
 // products are exact, so fusing them cannot change the result.
 
 // 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4, 6 = Q5_0, 7 = Q5_1, 8 = Q5_K,
-// 9 = IQ4_NL; a pipeline constant, so the other formats' code folds away.
+// 9 = IQ4_NL, 10 = Q3_K, 11 = Q2_K; a pipeline constant, so the other formats' code folds away.
 override FORMAT: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read> blocks: array<u32>;
@@ -32,12 +32,14 @@ fn block_bytes() -> u32 {
         case 6u: { return 22u; }
         case 7u: { return 24u; }
         case 8u: { return 176u; }
-        default: { return 18u; }
+        case 9u: { return 18u; }
+        case 10u: { return 110u; }
+        default: { return 84u; }
     }
 }
 
 fn block_weights() -> u32 {
-    return select(32u, 256u, FORMAT == 3u || FORMAT == 4u || FORMAT == 8u);
+    return select(32u, 256u, FORMAT == 3u || FORMAT == 4u || FORMAT >= 8u && FORMAT != 9u);
 }
 
 fn word(w: u32) -> u32 {
@@ -91,6 +93,23 @@ fn q5_codes(qs: u32, qh: u32, s: u32) -> Chunk {
     let low = nibbles8(qs + (s & 1u) * 8u, s >= 2u);
     let high = bits8((bytes4_at(qh) >> (s * 8u)) & 0xffu);
     return Chunk(low.lo + 16.0 * high.lo, low.hi + 16.0 * high.hi);
+}
+
+// The 2-bit codes of weights 32j + l0 .. +8 of a Q2_K/Q3_K half whose 32 code bytes start at
+// `qs`: bits 2j, 2j+1 of bytes l0 .. l0+8.
+fn crumbs8(qs: u32, j: u32, l0: u32) -> Chunk {
+    let shift = 2u * j;
+    let a = (bytes4_at(qs + l0) >> shift) & 0x03030303u;
+    let b = (bytes4_at(qs + l0 + 4u) >> shift) & 0x03030303u;
+    return Chunk(bytes_to_f32(a), bytes_to_f32(b));
+}
+
+// The signed 6-bit scale `i` (0..16) of a Q3_K block whose 12 packed scale bytes start at `o`:
+// low 4 bits from byte i % 8 (low or high nibble), top 2 bits from byte 8 + i % 4.
+fn q3_k_scale(o: u32, i: u32) -> f32 {
+    let low = (byte_at(o + i % 8u) >> (4u * (i / 8u))) & 15u;
+    let high = (byte_at(o + 8u + i % 4u) >> (2u * (i / 4u))) & 3u;
+    return f32(i32(low | (high << 4u)) - 32);
 }
 
 // IQ4_NL's non-linear code book (ggml's kvalues_iq4nl).
@@ -232,11 +251,37 @@ fn load_chunk(row: u32, c: u32) -> Chunk {
             let w = scaled(q, d);
             return Chunk(w.lo - m, w.hi - m);
         }
-        default: {
+        case 9u: {
             let q = nibbles8(base + 2u + (s & 1u) * 8u, s >= 2u);
             let lo = vec4<f32>(iq4_nl_value(u32(q.lo.x)), iq4_nl_value(u32(q.lo.y)), iq4_nl_value(u32(q.lo.z)), iq4_nl_value(u32(q.lo.w)));
             let hi = vec4<f32>(iq4_nl_value(u32(q.hi.x)), iq4_nl_value(u32(q.hi.y)), iq4_nl_value(u32(q.hi.z)), iq4_nl_value(u32(q.hi.w)));
             return scaled(Chunk(lo, hi), f16_at(base));
+        }
+        case 10u: {
+            // Two halves of 128 weights; in half h, weights 32j + l take bits 2j of
+            // qs[32h + l], bit 4h + j of hmask[l] (clear: subtract 4) and scale 8h + 2j + l/16.
+            let h = s / 16u;
+            let j = (s % 16u) / 4u;
+            let l0 = (s % 4u) * 8u;
+            let q = crumbs8(base + 32u + h * 32u, j, l0);
+            let bit = 4u * h + j;
+            let m0 = (bytes4_at(base + l0) >> bit) & 0x01010101u;
+            let m1 = (bytes4_at(base + l0 + 4u) >> bit) & 0x01010101u;
+            let codes = Chunk(q.lo - 4.0 + 4.0 * bytes_to_f32(m0), q.hi - 4.0 + 4.0 * bytes_to_f32(m1));
+            let d = f16_at(base + 108u) * q3_k_scale(base + 96u, 8u * h + 2u * j + l0 / 16u);
+            return scaled(codes, d);
+        }
+        default: {
+            // Q2_K: weights 32j + l of half h take bits 2j of qs[32h + l] and the scale byte
+            // 8h + 2j + l/16 (4-bit scale, 4-bit min).
+            let h = s / 16u;
+            let j = (s % 16u) / 4u;
+            let l0 = (s % 4u) * 8u;
+            let sc = byte_at(base + 8u * h + 2u * j + l0 / 16u);
+            let d = f16_at(base + 80u) * f32(sc & 15u);
+            let m = f16_at(base + 82u) * f32(sc >> 4u);
+            let w = scaled(crumbs8(base + 16u + h * 32u, j, l0), d);
+            return Chunk(w.lo - m, w.hi - m);
         }
     }
 }

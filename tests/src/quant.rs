@@ -273,6 +273,11 @@ fn sample_blocks(format: Format, rows: usize, cols: usize) -> Vec<u8> {
             }
             Format::Q5_0 | Format::Iq4Nl => block[0..2].copy_from_slice(&scale()),
             Format::Q6K => block[208..210].copy_from_slice(&scale()),
+            Format::Q3K => block[108..110].copy_from_slice(&scale()),
+            Format::Q2K => {
+                block[80..82].copy_from_slice(&scale());
+                block[82..84].copy_from_slice(&scale());
+            }
             Format::Mxfp4 => block[0] = 118 + (rng.next_u32() % 12) as u8,
             Format::Q8_0 | Format::Q4_0 | Format::Q4_1 => unreachable!("quantized above"),
         }
@@ -320,6 +325,11 @@ fn edge_blocks(format: Format, for_gemv: bool) -> Vec<u8> {
                 block[2..4].copy_from_slice(&m);
             }
             Format::Q6K => block[208..210].copy_from_slice(&d),
+            Format::Q3K => block[108..110].copy_from_slice(&d),
+            Format::Q2K => {
+                block[80..82].copy_from_slice(&d);
+                block[82..84].copy_from_slice(&m);
+            }
             Format::Mxfp4 => block[0] = e8m0_scales[k],
         }
         bytes.extend(block);

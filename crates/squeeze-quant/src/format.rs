@@ -20,6 +20,14 @@
 //!        nibbles; sub-block s = 2p (low) or 2p + 1 (high).       w = (d·sc)·q − dmin·m
 //! Q5_K  176 B / 256 w  [d: f16][dmin: f16][scales: 12 B][qh: 32 B][qs: 128 B]
 //!        Q4_K's layout; weight l (< 32) of sub-block s adds bit s of qh[l] as bit 4 of q.
+//! Q3_K  110 B / 256 w  [hmask: 32 B][qs: 64 B][scales: 12 B][d: f16]
+//!        Half h (128 w): weight 32j + l (j < 4, l < 32) has q = bits 2j..2j+2 of qs[32h + l],
+//!        minus 4 unless bit 4h + j of hmask[l] is set, and the 6-bit scale s = 8h + 2j + l/16
+//!        (low 4 bits: scales[s % 8] >> 4·(s / 8); top 2: scales[8 + s % 4] >> 2·(s / 4)),
+//!        taken as sc − 32.                                        w = (d·sc)·q
+//! Q2_K   84 B / 256 w  [scales: 16 B][qs: 64 B][d: f16][dmin: f16]
+//!        q as in Q3_K without hmask; scales[8h + 2j + l/16] = sc | m << 4.
+//!                                                                 w = (d·sc)·q − dmin·m
 //! Q6_K  210 B / 256 w  [ql: 128 B][qh: 64 B][scales: 16 × i8][d: f16]
 //!        Half h (128 w) uses ql[64h ..], qh[32h ..], scales[8h ..]; within it weight 32k + l
 //!        (k < 4, l < 32) is q = (ql[l + 32(k & 1)] low nibble if k < 2 else high nibble)
@@ -44,10 +52,12 @@ pub enum Format {
     Q5_1,
     Q5K,
     Iq4Nl,
+    Q3K,
+    Q2K,
 }
 
 impl Format {
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 12] = [
         Format::Q8_0,
         Format::Q4_0,
         Format::Q4_1,
@@ -58,12 +68,14 @@ impl Format {
         Format::Q5_1,
         Format::Q5K,
         Format::Iq4Nl,
+        Format::Q3K,
+        Format::Q2K,
     ];
 
     /// Weights per block.
     pub const fn block_weights(self) -> usize {
         match self {
-            Format::Q4K | Format::Q5K | Format::Q6K => 256,
+            Format::Q2K | Format::Q3K | Format::Q4K | Format::Q5K | Format::Q6K => 256,
             _ => 32,
         }
     }
@@ -81,6 +93,8 @@ impl Format {
             Format::Q5_1 => 24,
             Format::Q5K => 176,
             Format::Iq4Nl => 18,
+            Format::Q3K => 110,
+            Format::Q2K => 84,
         }
     }
 
@@ -97,6 +111,8 @@ impl Format {
             Format::Q5_1 => 7,
             Format::Q5K => 13,
             Format::Iq4Nl => 20,
+            Format::Q2K => 10,
+            Format::Q3K => 11,
         }
     }
 
@@ -112,6 +128,8 @@ impl Format {
             Format::Q5_1 => "q5_1",
             Format::Q5K => "q5_k",
             Format::Iq4Nl => "iq4_nl",
+            Format::Q3K => "q3_k",
+            Format::Q2K => "q2_k",
         }
     }
 
@@ -128,6 +146,8 @@ impl Format {
             Format::Q5_1 => 7.0,
             Format::Q5K => 8.0,
             Format::Iq4Nl => 9.0,
+            Format::Q3K => 10.0,
+            Format::Q2K => 11.0,
         }
     }
 

@@ -43,6 +43,13 @@ fn u32_at(block: &[u8], offset: usize) -> u32 {
     ])
 }
 
+/// The signed scale `s` (0..16) of a Q3_K block's 12 packed scale bytes: 6 bits, less 32.
+fn q3_k_scale(scales: &[u8], s: usize) -> i8 {
+    let low = (scales[s % 8] >> (4 * (s / 8))) & 0x0f;
+    let high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+    (low | (high << 4)) as i8 - 32
+}
+
 /// 2^(e − 128): the E8M0 scale halved (ggml's `ggml_e8m0_to_fp32_half`), subnormal for e < 2.
 fn e8m0_half(e: u8) -> f32 {
     if e < 2 {
@@ -134,6 +141,30 @@ pub fn dequantize_block(format: Format, block: &[u8], out: &mut [f32]) {
                 }
             }
         }
+        Format::Q3K | Format::Q2K => {
+            // Q3_K: [hmask 32][qs 64][scales 12][d]; Q2_K: [scales 16][qs 64][d][dmin].
+            for (h, out) in out.chunks_exact_mut(128).enumerate() {
+                for (j, out) in out.chunks_exact_mut(32).enumerate() {
+                    for (l, o) in out.iter_mut().enumerate() {
+                        let s = 8 * h + 2 * j + l / 16;
+                        *o = if format == Format::Q3K {
+                            let qs = block[32 + 32 * h + l];
+                            let q = ((qs >> (2 * j)) & 3) as i8;
+                            let high = block[l] & (1 << (4 * h + j)) != 0;
+                            let q = q - if high { 0 } else { 4 };
+                            let d = f16_at(block, 108) * f32::from(q3_k_scale(&block[96..108], s));
+                            d * f32::from(q)
+                        } else {
+                            let q = (block[16 + 32 * h + l] >> (2 * j)) & 3;
+                            let sc = block[s];
+                            let dl = f16_at(block, 80) * f32::from(sc & 0x0f);
+                            let ml = f16_at(block, 82) * f32::from(sc >> 4);
+                            dl * f32::from(q) - ml
+                        };
+                    }
+                }
+            }
+        }
         Format::Q6K => {
             let d = f16_at(block, 208);
             for (h, out) in out.chunks_exact_mut(128).enumerate() {
@@ -196,7 +227,9 @@ pub fn quantize(format: Format, weights: &[f32]) -> Result<Vec<u8>, Error> {
         | Format::Mxfp4
         | Format::Q5_0
         | Format::Q5_1
-        | Format::Iq4Nl => {
+        | Format::Iq4Nl
+        | Format::Q3K
+        | Format::Q2K => {
             let names: Vec<_> = QUANTIZERS.iter().map(|f| f.name()).collect();
             return Err(Error::invalid(
                 "format",
@@ -387,6 +420,32 @@ mod tests {
         b.extend([0u8; 15]);
         let w = dequantize(Format::Iq4Nl, &b, 32).unwrap();
         assert_eq!((w[0], w[16]), (-63.5, 56.5));
+
+        // Q3_K: d = 1. Scale 0 = low nibble of scales[0] (5) | top bits of scales[8] (1) << 4,
+        // less 32 = 21 − 32 = −11. Weight 0: q = 3 (bits 0..2 of qs[0]) with hmask bit 0 set.
+        // Weight 1: q = 2 without its hmask bit, so 2 − 4 = −2. Scale 1 = 0 − 32 for weight 16.
+        let mut b = vec![0u8; 110];
+        b[0] = 1;
+        b[32] = 3;
+        b[33] = 2;
+        b[96] = 5;
+        b[104] = 1;
+        b[108..110].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        let w = dequantize(Format::Q3K, &b, 256).unwrap();
+        assert_eq!(
+            (w[0], w[1], w[16]),
+            (-11.0 * 3.0, -11.0 * -2.0, -32.0 * -4.0)
+        );
+
+        // Q2_K: d = 2, dmin = 1; scales[0] = 3 | 5 << 4; qs[0] = 0b10_01 -> weight 0 = 1,
+        // weight 32 (j = 1, scale byte 2 = 0) = 0 − 0.
+        let mut b = vec![0u8; 84];
+        b[0] = 3 | 5 << 4;
+        b[16] = 0b1001;
+        b[80..82].copy_from_slice(&f16::from_f32(2.0).to_le_bytes());
+        b[82..84].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        let w = dequantize(Format::Q2K, &b, 256).unwrap();
+        assert_eq!((w[0], w[32]), (2.0 * 3.0 * 1.0 - 5.0, 0.0));
     }
 
     /// Largest error the round-to-nearest quantizers allow for a block: half a step, except
@@ -453,7 +512,7 @@ mod tests {
             Err(Error::InvalidArgument { arg: "w", .. })
         ));
         assert!(quantize(Format::Q8_0, &[1.0; 33]).is_err());
-        assert!("q2_k".parse::<Format>().is_err());
+        assert!("iq2_xs".parse::<Format>().is_err());
         assert_eq!("Q4_1".parse::<Format>().unwrap(), Format::Q4_1);
     }
 }
