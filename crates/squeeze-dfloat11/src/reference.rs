@@ -122,6 +122,38 @@ pub fn split<'a>(values: &'a [u16], split_positions: &[i64]) -> Vec<&'a [u16]> {
     parts
 }
 
+/// The GEMV reference: y[b, r] = Σ_c W[r, c] · x[b, c] in f64 for BF16 bits `weights` [rows,
+/// cols] and `x` [batch, cols], with Σ_c |W[r, c] · x[b, c]| (the scale of the rounding error
+/// of an f32 sum) beside each result, both [batch, rows]. Non-finite weights propagate as in
+/// IEEE arithmetic (inf · 0 = NaN).
+pub fn gemv(
+    weights: &[u16],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    batch: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    assert_eq!(weights.len(), rows * cols, "weights [rows, cols]");
+    assert_eq!(x.len(), batch * cols, "x [batch, cols]");
+    let mut y = vec![0.0; batch * rows];
+    let mut scale = vec![0.0; batch * rows];
+    for b in 0..batch {
+        let xb = &x[b * cols..(b + 1) * cols];
+        for r in 0..rows {
+            let row = &weights[r * cols..(r + 1) * cols];
+            let (mut sum, mut abs) = (0.0f64, 0.0f64);
+            for (&w, &a) in row.iter().zip(xb) {
+                let p = f64::from(f32::from_bits(u32::from(w) << 16)) * f64::from(a);
+                sum += p;
+                abs += p.abs();
+            }
+            y[b * rows + r] = sum;
+            scale[b * rows + r] = abs;
+        }
+    }
+    (y, scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,36 +185,4 @@ mod tests {
         );
         assert_eq!(split(&v, &[]), vec![&v[..]]);
     }
-}
-
-/// The GEMV reference: y[b, r] = Σ_c W[r, c] · x[b, c] in f64 for BF16 bits `weights` [rows,
-/// cols] and `x` [batch, cols], with Σ_c |W[r, c] · x[b, c]| (the scale of the rounding error
-/// of an f32 sum) beside each result, both [batch, rows]. Non-finite weights propagate as in
-/// IEEE arithmetic (inf · 0 = NaN).
-pub fn gemv(
-    weights: &[u16],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-    batch: usize,
-) -> (Vec<f64>, Vec<f64>) {
-    assert_eq!(weights.len(), rows * cols, "weights [rows, cols]");
-    assert_eq!(x.len(), batch * cols, "x [batch, cols]");
-    let mut y = vec![0.0; batch * rows];
-    let mut scale = vec![0.0; batch * rows];
-    for b in 0..batch {
-        let xb = &x[b * cols..(b + 1) * cols];
-        for r in 0..rows {
-            let row = &weights[r * cols..(r + 1) * cols];
-            let (mut sum, mut abs) = (0.0f64, 0.0f64);
-            for (&w, &a) in row.iter().zip(xb) {
-                let p = f64::from(f32::from_bits(u32::from(w) << 16)) * f64::from(a);
-                sum += p;
-                abs += p.abs();
-            }
-            y[b * rows + r] = sum;
-            scale[b * rows + r] = abs;
-        }
-    }
-    (y, scale)
 }
