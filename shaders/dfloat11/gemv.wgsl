@@ -84,6 +84,11 @@ fn reduce_row(p: u32, b: u32, block: u32, range: vec2<u32>, cols: u32) {
     }
 }
 
+// Weight j of this thread (stream index `index`) as f32.
+fn weight(j: u32, index: u32) -> f32 {
+    return bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u);
+}
+
 @compute @workgroup_size(THREADS_PER_BLOCK)
 fn gemv(
     @builtin(local_invocation_index) lid: u32,
@@ -94,46 +99,38 @@ fn gemv(
     let range = thread_range(lid, block, count, params.n);
     let cols = max(params.cols, 1u);
 
-    // Multiply: sums of the current segment in (lo, hi); the head's kept when its row ends.
+    // Multiply. The head segment first, in a loop with no row logic (the common case: with
+    // long rows a thread's weights rarely reach the next row); then the rest, which starts a
+    // row: its whole rows go to `y`, its last segment is the tail.
+    let weights = range.y - range.x;
     let head_row = range.x / cols;
-    var row = head_row;
-    var col = range.x % cols;
-    var lo = vec4<f32>();
-    var hi = vec4<f32>();
+    let first_col = range.x % cols;
+    let head_len = min(weights, cols - first_col);
     var head_lo = vec4<f32>();
     var head_hi = vec4<f32>();
-    for (var j = 0u; j < THREAD_BITS; j++) {
-        let index = range.x + j;
-        if (index >= range.y) {
-            break;
-        }
+    for (var j = 0u; j < min(head_len, THREAD_BITS); j++) {
+        accumulate(weight(j, range.x + j), first_col + j, &head_lo, &head_hi);
+    }
+    var row = head_row + 1u;
+    var col = 0u;
+    var tail_lo = vec4<f32>();
+    var tail_hi = vec4<f32>();
+    for (var j = head_len; j < min(weights, THREAD_BITS); j++) {
         if (col >= cols) {
-            if (row == head_row) {
-                head_lo = lo;
-                head_hi = hi;
-            } else {
-                store_row(row, lo, hi);
-            }
-            lo = vec4<f32>();
-            hi = vec4<f32>();
+            store_row(row, tail_lo, tail_hi);
+            tail_lo = vec4<f32>();
+            tail_hi = vec4<f32>();
             row++;
             col = 0u;
         }
-        accumulate(bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u), col, &lo, &hi);
+        accumulate(weight(j, range.x + j), col, &tail_lo, &tail_hi);
         col++;
     }
-    var tail_lo = lo;
-    var tail_hi = hi;
-    if (row == head_row) {
-        head_lo = lo;
-        head_hi = hi;
-        tail_lo = vec4<f32>();
-        tail_hi = vec4<f32>();
-    }
+    let tail_row = select(head_row, row, weights > head_len);
 
     // Reduce the pieces, one batch column at a time (workgroup memory holds one).
     piece_rows[2u * lid] = head_row;
-    piece_rows[2u * lid + 1u] = row;
+    piece_rows[2u * lid + 1u] = tail_row;
     let block_weights = block_range(block, params.n);
     for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
         piece_sums[2u * lid] = pick(head_lo, head_hi, b);
