@@ -9,6 +9,7 @@
 
 pub mod core;
 pub mod quant;
+pub mod topk;
 
 /// One WGSL source file: its path inside this crate and its text.
 #[derive(Debug)]
@@ -91,7 +92,14 @@ macro_rules! part {
 pub(crate) use part;
 
 /// Every registered module, in family order.
-pub static MODULES: &[&Module] = &[&core::COPY, &core::WIDEN, &quant::DEQUANT];
+pub static MODULES: &[&Module] = &[
+    &core::COPY,
+    &core::WIDEN,
+    &quant::DEQUANT,
+    &topk::SELECT,
+    &topk::SORT,
+    &topk::GATHER,
+];
 
 /// The registered module called `name`.
 pub fn module(name: &str) -> Option<&'static Module> {

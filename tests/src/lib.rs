@@ -8,6 +8,7 @@ pub mod core;
 pub mod probes;
 pub mod quant;
 pub mod rng;
+pub mod topk;
 
 use squeeze::Gpu;
 
@@ -100,6 +101,7 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(core::cases());
     all.extend(quant::cases());
+    all.extend(topk::cases());
     all
 }
 
@@ -154,11 +156,15 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::core::dispatch::GridParams;
     use squeeze::core::{copy::Copy, widen::Widen};
     use squeeze::quant::Dequantize;
+    use squeeze::topk::params::TopkParams;
     use std::mem::size_of;
     vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
         (Widen::SHADER.name, size_of::<GridParams>()),
         (Dequantize::SHADER.name, size_of::<GridParams>()),
+        (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
+        (squeeze::shaders::topk::SORT.name, size_of::<TopkParams>()),
+        (squeeze::shaders::topk::GATHER.name, size_of::<TopkParams>()),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

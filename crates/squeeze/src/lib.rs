@@ -27,3 +27,4 @@ pub use squeeze_core::{
 };
 pub use squeeze_quant as quant;
 pub use squeeze_shaders as shaders;
+pub use squeeze_topk as topk;

@@ -1,0 +1,294 @@
+//! [`TopK`]: exact top-k of each row, as three recorded passes with no host readback between
+//! them: radix selection of the winners ([`crate::select`]), their bitonic sort, which writes
+//! the indices ([`crate::sort`]), and, unless only indices are wanted, the gather of their
+//! values ([`crate::gather`]).
+
+use squeeze_core::{Binding, DType, Error, Gpu, Result, wgpu};
+
+use crate::Order;
+use crate::gather::Gather;
+use crate::params::TopkParams;
+use crate::reference::{Score, check_lengths, is_score};
+use crate::select::Select;
+use crate::sort::{Sort, pair_bytes};
+
+/// The buffers of one top-k (or argsort) of `[rows, n]` scores.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreBindings<'a> {
+    /// The scores, `[rows, n]` row-major in the kernel's dtype (16-bit formats packed two per
+    /// word, the binding rounded up to whole words).
+    pub x: Binding<'a>,
+    /// Optional valid length of each row, `[rows]` u32. Entries above `n` are clamped to `n` on
+    /// the device ([`TopK::run`] refuses them on the host).
+    pub lengths: Option<Binding<'a>>,
+    /// Scratch for the (key, index) pairs: [`TopK::scratch_bytes`].
+    pub scratch: Binding<'a>,
+    /// Output `[rows, k]` i32 indices, best first; -1 in slots past a short row's length.
+    pub indices: Binding<'a>,
+    /// Output `[rows, k]` values in the input dtype, or `None` for indices only.
+    pub values: Option<Binding<'a>>,
+}
+
+/// The `FORMAT` override of a score dtype.
+pub(crate) fn format_constant(dtype: DType) -> Result<f64> {
+    match dtype {
+        DType::F32 => Ok(0.0),
+        DType::F16 => Ok(1.0),
+        DType::Bf16 => Ok(2.0),
+        other => Err(Error::invalid(
+            "dtype",
+            "score type",
+            "f32, f16 or bf16",
+            other,
+        )),
+    }
+}
+
+/// Bytes of `count` elements of `dtype` as bound: whole 4-byte words.
+fn bound_bytes(dtype: DType, count: u64) -> u64 {
+    (count * dtype.size() as u64).next_multiple_of(4)
+}
+
+/// Checks a `[rows, n]` → `[rows, k]` selection and its bindings; returns its params.
+pub(crate) fn check_scores(
+    gpu: &Gpu,
+    dtype: DType,
+    rows: u32,
+    n: u32,
+    k: u32,
+    order: Order,
+    b: &ScoreBindings<'_>,
+) -> Result<TopkParams> {
+    if n == 0 {
+        return Err(Error::invalid("n", "row length", "at least 1", n));
+    }
+    if k == 0 || k > n {
+        return Err(Error::invalid("k", "value", format!("1 ≤ k ≤ n = {n}"), k));
+    }
+    let elements = u64::from(rows) * u64::from(n);
+    if elements > u64::from(u32::MAX) {
+        return Err(Error::invalid(
+            "x",
+            "elements (rows × n)",
+            "at most u32::MAX",
+            elements,
+        ));
+    }
+    let params = TopkParams::new(rows, n, k, order, b.lengths.is_some());
+    if rows == 0 {
+        return Ok(params);
+    }
+    let outputs = u64::from(rows) * u64::from(k);
+    let scratch = pair_bytes(rows, k);
+    let max = gpu.limits().max_storage_buffer_binding_size;
+    if scratch > max {
+        return Err(Error::OverLimit {
+            arg: "scratch",
+            bytes: scratch,
+            limit: "max_storage_buffer_binding_size",
+            max,
+        });
+    }
+    let shape = format_args!("{rows} × {n} {dtype}");
+    gpu.check_storage_binding("x", &b.x)?;
+    gpu.check_binding_holds("x", &b.x, bound_bytes(dtype, elements), shape)?;
+    if let Some(lengths) = &b.lengths {
+        gpu.check_storage_binding("lengths", lengths)?;
+        gpu.check_binding_holds("lengths", lengths, u64::from(rows) * 4, "one u32 per row")?;
+    }
+    gpu.check_storage_binding("scratch", &b.scratch)?;
+    gpu.check_binding_holds(
+        "scratch",
+        &b.scratch,
+        scratch,
+        format_args!("{rows} × {k} (key, index) pairs"),
+    )?;
+    gpu.check_storage_binding("indices", &b.indices)?;
+    gpu.check_binding_holds(
+        "indices",
+        &b.indices,
+        outputs * 4,
+        format_args!("{rows} × {k} i32"),
+    )?;
+    if let Some(values) = &b.values {
+        gpu.check_storage_binding("values", values)?;
+        gpu.check_binding_holds(
+            "values",
+            values,
+            bound_bytes(dtype, outputs),
+            format_args!("{rows} × {k} {dtype}"),
+        )?;
+    }
+    Ok(params)
+}
+
+/// Exact top-k of each row for one score dtype on one device.
+pub struct TopK {
+    gpu: Gpu,
+    dtype: DType,
+    select: Select,
+    sort: Sort,
+    gather: Gather,
+}
+
+impl TopK {
+    /// Compiles the passes for scores of `dtype` (f32, f16 or bf16).
+    pub fn new(gpu: &Gpu, dtype: DType) -> Result<Self> {
+        let format = format_constant(dtype)?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            dtype,
+            select: Select::new(gpu, format)?,
+            sort: Sort::new(gpu, format)?,
+            gather: Gather::new(gpu, format)?,
+        })
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Bytes of the scratch a `rows × k` selection needs (8 per kept element).
+    pub fn scratch_bytes(rows: u32, k: u32) -> u64 {
+        pair_bytes(rows, k)
+    }
+
+    /// Records the top-k of each of `rows` rows of `n` scores: indices (and values, if bound),
+    /// best first. 1 ≤ k ≤ n; every binding is checked before anything is recorded.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        rows: u32,
+        n: u32,
+        k: u32,
+        order: Order,
+        b: &ScoreBindings<'_>,
+    ) -> Result<()> {
+        let params = check_scores(&self.gpu, self.dtype, rows, n, k, order, b)?;
+        if rows == 0 {
+            return Ok(());
+        }
+        // Without lengths the shader never reads slot 2; any read-only binding fills it.
+        let lengths = b.lengths.unwrap_or(b.x);
+        self.select
+            .encode(encoder, &params, b.x, lengths, b.scratch)?;
+        self.sort.encode(encoder, &params, b.scratch, b.indices)?;
+        if let Some(values) = b.values {
+            self.gather
+                .encode(encoder, &params, b.x, b.indices, values)?;
+        }
+        Ok(())
+    }
+
+    /// Uploads `x` (`[rows, n]`), runs top-k on the device and reads back (values, indices),
+    /// each `[rows, k]` best first. `lengths`, if given, has one entry per row, each ≤ n.
+    pub fn run<T: Score>(
+        &self,
+        x: &[T],
+        n: usize,
+        k: usize,
+        order: Order,
+        lengths: Option<&[u32]>,
+    ) -> Result<(Vec<T>, Vec<i32>)> {
+        let (values, indices) = self.run_inner(x, n, k, order, lengths, true)?;
+        Ok((values, indices))
+    }
+
+    /// [`TopK::run`] of the indices-only variant (no value gather).
+    pub fn run_indices<T: Score>(
+        &self,
+        x: &[T],
+        n: usize,
+        k: usize,
+        order: Order,
+        lengths: Option<&[u32]>,
+    ) -> Result<Vec<i32>> {
+        Ok(self.run_inner(x, n, k, order, lengths, false)?.1)
+    }
+
+    fn run_inner<T: Score>(
+        &self,
+        x: &[T],
+        n: usize,
+        k: usize,
+        order: Order,
+        lengths: Option<&[u32]>,
+        with_values: bool,
+    ) -> Result<(Vec<T>, Vec<i32>)> {
+        let (rows, n32, k32) = host_shape(self.dtype, T::DTYPE, x.len(), n, k, lengths)?;
+        if rows == 0 {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let gpu = &self.gpu;
+        let input = gpu.upload("x", x)?;
+        let lengths_buf = lengths.map(|l| gpu.upload("lengths", l)).transpose()?;
+        let outputs = rows as usize * k;
+        let scratch = gpu.storage_buffer("scratch", pair_bytes(rows, k32))?;
+        let indices = gpu.storage_buffer("indices", outputs as u64 * 4)?;
+        let values = gpu.storage_buffer("values", bound_bytes(T::DTYPE, outputs as u64))?;
+        let mut encoder = gpu.encoder("topk");
+        self.encode(
+            &mut encoder,
+            rows,
+            n32,
+            k32,
+            order,
+            &ScoreBindings {
+                x: Binding::whole(&input),
+                lengths: lengths_buf.as_ref().map(Binding::whole),
+                scratch: Binding::whole(&scratch),
+                indices: Binding::whole(&indices),
+                values: with_values.then(|| Binding::whole(&values)),
+            },
+        )?;
+        gpu.submit_and_wait(encoder)?;
+        let got_indices = gpu.read_back("indices", &indices, 0, outputs)?;
+        let got_values = if with_values {
+            gpu.read_back("values", &values, 0, outputs)?
+        } else {
+            Vec::new()
+        };
+        Ok((got_values, got_indices))
+    }
+}
+
+/// Checks a host-side call: element type, `x` a whole number of rows, 1 ≤ k ≤ n, lengths.
+/// Returns (rows, n, k) as u32.
+pub(crate) fn host_shape(
+    kernel: DType,
+    given: DType,
+    len: usize,
+    n: usize,
+    k: usize,
+    lengths: Option<&[u32]>,
+) -> Result<(u32, u32, u32)> {
+    if !is_score(given) || given != kernel {
+        return Err(Error::invalid(
+            "x",
+            "dtype",
+            format!("{kernel} (the kernel's)"),
+            given,
+        ));
+    }
+    if n == 0 || !len.is_multiple_of(n) {
+        return Err(Error::invalid(
+            "x",
+            "length",
+            format!("a multiple of n = {n} (n ≥ 1)"),
+            len,
+        ));
+    }
+    if k == 0 || k > n {
+        return Err(Error::invalid("k", "value", format!("1 ≤ k ≤ n = {n}"), k));
+    }
+    let rows = len / n;
+    if let Some(lengths) = lengths {
+        check_lengths(lengths, rows, n)?;
+    }
+    let too_big = |what| Error::invalid("x", what, "at most u32::MAX", len);
+    Ok((
+        u32::try_from(rows).map_err(|_| too_big("rows"))?,
+        u32::try_from(n).map_err(|_| too_big("n"))?,
+        k as u32,
+    ))
+}
