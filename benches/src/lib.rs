@@ -5,6 +5,7 @@
 
 pub mod core;
 pub mod quant;
+pub mod topk;
 
 use std::fmt;
 
@@ -36,6 +37,7 @@ pub struct Bench {
 pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     let mut all = core::benches(gpu);
     all.extend(quant::benches(gpu));
+    all.extend(topk::benches(gpu));
     all
 }
 

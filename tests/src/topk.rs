@@ -173,7 +173,7 @@ const S: Order = Order::Smallest;
 
 pub fn cases() -> Vec<Case> {
     use Fill::*;
-    let f32_problems: [(&'static str, Problem); 16] = [
+    let f32_problems: Vec<(&'static str, Problem)> = vec![
         (
             "random, 7 rows × 1000, k = 50",
             Problem::new(7, 1000, 50, Random, L),
@@ -193,6 +193,10 @@ pub fn cases() -> Vec<Case> {
         (
             "many ties and ±0, smallest",
             Problem::new(4, 3001, 999, FewValues, S),
+        ),
+        (
+            "ties past the candidate capacity",
+            Problem::new(2, 20000, 3000, FewValues, L),
         ),
         (
             "NaN, ±inf, ±0 mixed",
@@ -237,7 +241,7 @@ pub fn cases() -> Vec<Case> {
             Case::portable("topk/f32", name, move |g| problem::<f32>(g, p, i as u64))
         })
         .collect();
-    let half_problems: [(&'static str, Problem); 4] = [
+    let half_problems: Vec<(&'static str, Problem)> = vec![
         (
             "NaN, ±inf, ±0 mixed",
             Problem::new(5, 513, 200, Specials, L),
