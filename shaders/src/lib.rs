@@ -97,6 +97,7 @@ pub static MODULES: &[&Module] = &[
     &core::WIDEN,
     &quant::DEQUANT,
     &topk::SELECT,
+    &topk::COOPERATIVE,
     &topk::SORT,
     &topk::GATHER,
 ];

@@ -11,15 +11,42 @@ pub const PARAMS: Part = part!("topk/params.wgsl");
 pub const KEYS: Part = part!("topk/keys.wgsl");
 /// The scores and per-row lengths, read as rank keys.
 pub const INPUT: Part = part!("topk/input.wgsl");
+/// The composite (key, index key), its digit prefix, and the workgroup digit pick.
+pub const RADIX: Part = part!("topk/radix.wgsl");
 
 const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
 
 /// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
 pub static SELECT: Module = Module {
     name: "topk/select",
-    parts: &[PARAMS, HALVES, KEYS, INPUT, part!("topk/select.wgsl")],
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        part!("topk/select.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["select_rows"],
+    override_sets: &FORMATS,
+};
+
+/// Radix selection of a few huge rows by many workgroups each, through global histograms;
+/// entries `coop_init`, `coop_histogram`, `coop_pick` (one round is a histogram and a pick) and
+/// `coop_compact`.
+pub static COOPERATIVE: Module = Module {
+    name: "topk/cooperative",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        part!("topk/cooperative.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["coop_init", "coop_histogram", "coop_pick", "coop_compact"],
     override_sets: &FORMATS,
 };
 

@@ -21,69 +21,19 @@
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;
 
-const RADIX_BITS: u32 = 8u;
-const KEY_PASSES: u32 = 4u;
-
 // Candidates (rank key, index) kept in workgroup memory once the chosen bin is this small:
 // 1536 × 8 bytes, so the module stays within the portable 16 KiB of workgroup storage.
 const CANDIDATE_CAPACITY: u32 = 1536u;
 
 var<workgroup> histogram: array<atomic<u32>, 256>;
-var<workgroup> suffix: array<u32, 256>;
 var<workgroup> candidates: array<vec2<u32>, CANDIDATE_CAPACITY>;
 var<workgroup> candidate_count: atomic<u32>;
-// (digit, elements still needed, elements in the chosen bin, 1 when those are exactly the needed)
-var<workgroup> chosen: vec4<u32>;
 var<workgroup> row_valid: u32;
 var<workgroup> slots: atomic<u32>;
 
-// Bits of the index key: enough for `n - 1`.
-fn index_bits() -> u32 {
-    return firstLeadingBit(max(params.n - 1u, 1u)) + 1u;
-}
-
-// Workgroup-wide inclusive scan of `value` over invocations in order; returns this
-// invocation's sum.
-fn inclusive_scan(lid: u32, value: u32) -> u32 {
-    suffix[lid] = value;
-    workgroupBarrier();
-    for (var offset = 1u; offset < WORKGROUP_SIZE; offset <<= 1u) {
-        var add = 0u;
-        if (lid >= offset) {
-            add = suffix[lid - offset];
-        }
-        workgroupBarrier();
-        suffix[lid] += add;
-        workgroupBarrier();
-    }
-    return suffix[lid];
-}
-
-// The prefix chosen so far: composite (key, index key) bits under the masks.
-struct Prefix {
-    key: u32,
-    key_mask: u32,
-    index: u32,
-    index_mask: u32,
-}
-
-// -1, 0 or 1 as the composite of (key, ikey) under `p`'s masks is below, equal to or above it.
-fn compare_prefix(p: Prefix, key: u32, ikey: u32) -> i32 {
-    let k = key & p.key_mask;
-    let i = ikey & p.index_mask;
-    if (k != p.key) {
-        return select(-1, 1, k > p.key);
-    }
-    if (i != p.index) {
-        return select(-1, 1, i > p.index);
-    }
-    return 0;
-}
-
 fn count_digit(p: Prefix, key: u32, ikey: u32, key_pass: bool, shift: u32) {
     if (compare_prefix(p, key, ikey) == 0) {
-        let digit = (select(ikey, key, key_pass) >> shift) & 0xffu;
-        atomicAdd(&histogram[digit], 1u);
+        atomicAdd(&histogram[digit_at(key, ikey, key_pass, shift)], 1u);
     }
 }
 
@@ -111,20 +61,16 @@ fn select_row(row: u32, lid: u32) {
         return;
     }
 
-    let ibits = index_bits();
-    let index_passes = (ibits + RADIX_BITS - 1u) / RADIX_BITS;
-    let imax = select((1u << ibits) - 1u, 0xffffffffu, ibits >= 32u);
+    let index_passes = index_rounds();
+    let imax = index_key_max();
     var p = Prefix(0u, 0u, 0u, 0u);
     var needed = kept;
     // Whether the contenders left are the `in_memory` candidates rather than the whole row.
     var local = false;
     var in_memory = 0u;
-    for (var round = 0u; round < KEY_PASSES + index_passes; round++) {
-        let key_pass = round < KEY_PASSES;
-        var shift = (index_passes - 1u - (round - KEY_PASSES)) * RADIX_BITS;
-        if (key_pass) {
-            shift = (KEY_PASSES - 1u - round) * RADIX_BITS;
-        }
+    for (var round = 0u; round < KEY_ROUNDS + index_passes; round++) {
+        let key_pass = round < KEY_ROUNDS;
+        let shift = digit_shift(round);
         atomicStore(&histogram[lid], 0u);
         workgroupBarrier();
         if (local) {
@@ -138,24 +84,9 @@ fn select_row(row: u32, lid: u32) {
             }
         }
         workgroupBarrier();
-        // Invocation `lid` holds bin 255 - lid, so its inclusive scan counts the elements whose
-        // digit is at least that bin's.
-        let bin = 255u - lid;
-        let count = atomicLoad(&histogram[bin]);
-        let at_least = inclusive_scan(lid, count);
-        let above = at_least - count;
-        if (above < needed && needed <= at_least) {
-            chosen = vec4<u32>(bin, needed - above, count, u32(count == needed - above));
-        }
-        let pick = workgroupUniformLoad(&chosen);
+        let pick = pick_digit(lid, atomicLoad(&histogram[255u - lid]), needed);
         needed = pick.y;
-        if (key_pass) {
-            p.key |= pick.x << shift;
-            p.key_mask |= 0xffu << shift;
-        } else {
-            p.index |= pick.x << shift;
-            p.index_mask |= 0xffu << shift;
-        }
+        p = extend_prefix(p, round, pick.x);
         if (pick.w != 0u) {
             break;
         }

@@ -163,6 +163,10 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (Widen::SHADER.name, size_of::<GridParams>()),
         (Dequantize::SHADER.name, size_of::<GridParams>()),
         (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
+        (
+            squeeze::shaders::topk::COOPERATIVE.name,
+            size_of::<TopkParams>(),
+        ),
         (squeeze::shaders::topk::SORT.name, size_of::<TopkParams>()),
         (squeeze::shaders::topk::GATHER.name, size_of::<TopkParams>()),
         (

@@ -6,7 +6,7 @@
 
 use half::{bf16, f16};
 use squeeze::topk::reference::{Score, top_k};
-use squeeze::topk::{Argsort, Order, ScoreBindings, TopK};
+use squeeze::topk::{Argsort, Order, ScoreBindings, Strategy, TopK};
 use squeeze::{Binding, Gpu};
 
 use crate::rng::SplitMix64;
@@ -109,7 +109,20 @@ pub fn check_topk<T: Score>(
     order: Order,
     lengths: Option<&[u32]>,
 ) -> Result<(), Failure> {
-    let kernel = TopK::new(gpu, T::DTYPE)?;
+    check_topk_with(gpu, Strategy::Auto, x, n, k, order, lengths)
+}
+
+/// [`check_topk`] with the selection strategy forced.
+pub fn check_topk_with<T: Score>(
+    gpu: &Gpu,
+    strategy: Strategy,
+    x: &[T],
+    n: usize,
+    k: usize,
+    order: Order,
+    lengths: Option<&[u32]>,
+) -> Result<(), Failure> {
+    let kernel = TopK::new(gpu, T::DTYPE)?.with_strategy(strategy);
     let (values, indices) = kernel.run(x, n, k, order, lengths)?;
     let (want_values, want_indices) = top_k(x, n, k, order, lengths)?;
     expect_equal("indices", &indices, &want_indices)?;
@@ -126,11 +139,27 @@ fn problem<T: Narrow>(gpu: &Gpu, p: Problem, seed: u64) -> Result<(), Failure> {
     check_topk(gpu, &x, p.n, p.k, p.order, None)
 }
 
-fn with_lengths(gpu: &Gpu, order: Order) -> Result<(), Failure> {
+fn cooperative<T: Narrow>(gpu: &Gpu, groups: u32, p: Problem, seed: u64) -> Result<(), Failure> {
+    let x: Vec<T> = scores(p.fill, p.rows * p.n, seed)
+        .into_iter()
+        .map(T::narrow)
+        .collect();
+    check_topk_with(
+        gpu,
+        Strategy::Cooperative(groups),
+        &x,
+        p.n,
+        p.k,
+        p.order,
+        None,
+    )
+}
+
+fn with_lengths(gpu: &Gpu, strategy: Strategy, order: Order) -> Result<(), Failure> {
     let (n, k) = (300, 64);
     let lengths = [0u32, 1, 50, 64, 299, 300, 63];
     let x = scores(Fill::Specials, lengths.len() * n, 5);
-    check_topk(gpu, &x, n, k, order, Some(&lengths))
+    check_topk_with(gpu, strategy, &x, n, k, order, Some(&lengths))
 }
 
 /// The argsort baseline (k = n) against the reference.
@@ -230,7 +259,7 @@ pub fn cases() -> Vec<Case> {
             Problem::new(2, 9000, 9000, FewValues, S),
         ),
         (
-            "one row over 1M elements",
+            "one row over 1M elements (cooperative)",
             Problem::new(1, (1 << 20) + 3, 50, Random, L),
         ),
     ];
@@ -266,10 +295,31 @@ pub fn cases() -> Vec<Case> {
     }
     all.extend([
         Case::portable("topk/f32", "per-row lengths (0, 1, < k, = n)", |g| {
-            with_lengths(g, L)
+            with_lengths(g, Strategy::Auto, L)
         }),
         Case::portable("topk/f32", "per-row lengths, smallest", |g| {
-            with_lengths(g, S)
+            with_lengths(g, Strategy::Auto, S)
+        }),
+        Case::portable("topk/coop", "per-row lengths, 3 workgroups per row", |g| {
+            with_lengths(g, Strategy::Cooperative(3), L)
+        }),
+        Case::portable("topk/coop", "random, 3 rows × 5000, 4 per row", |g| {
+            cooperative::<f32>(g, 4, Problem::new(3, 5000, 300, Fill::Random, L), 41)
+        }),
+        Case::portable("topk/coop", "all equal, 2 rows × 4099, 1 per row", |g| {
+            cooperative::<f32>(g, 1, Problem::new(2, 4099, 2500, Fill::AllEqual, S), 42)
+        }),
+        Case::portable("topk/coop", "ties and specials, 7 per row, k = n", |g| {
+            cooperative::<bf16>(g, 7, Problem::new(2, 3001, 3001, Fill::Specials, L), 43)
+        }),
+        Case::portable(
+            "topk/coop",
+            "f16 ties, more workgroups than elements",
+            |g| cooperative::<f16>(g, 64, Problem::new(3, 37, 5, Fill::FewValues, S), 44),
+        ),
+        Case::portable("topk/f32", "one row of 100003, one workgroup", |g| {
+            let x = scores(Fill::Random, 100_003, 45);
+            check_topk_with(g, Strategy::PerRow, &x, 100_003, 2048, L, None)
         }),
         Case::portable("argsort", "f32, 3 rows × 700", |g| {
             check_argsort::<f32>(g, 3, 700, Fill::Specials)

@@ -8,6 +8,7 @@
 //! infinity. [`reference`] is the CPU definition; [`TopK`] the GPU kernel: a radix select over
 //! order-preserving keys, then a bitonic sort of the k winners ([`sort`]).
 
+pub mod cooperative;
 pub mod gather;
 pub mod keys;
 pub mod params;
@@ -17,7 +18,7 @@ pub mod sort;
 pub mod topk;
 
 pub use sort::Argsort;
-pub use topk::{ScoreBindings, TopK};
+pub use topk::{ScoreBindings, Strategy, TopK};
 
 /// Which end of the order top-k keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

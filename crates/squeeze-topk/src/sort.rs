@@ -158,7 +158,8 @@ impl Argsort {
         order: Order,
         b: &ScoreBindings<'_>,
     ) -> Result<()> {
-        let params = check_scores(&self.gpu, self.dtype, rows, n, n, order, b)?;
+        let scratch = Self::scratch_bytes(rows, n);
+        let params = check_scores(&self.gpu, self.dtype, (rows, n, n), order, b, scratch)?;
         if rows == 0 {
             return Ok(());
         }

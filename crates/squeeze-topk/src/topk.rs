@@ -6,6 +6,7 @@
 use squeeze_core::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use crate::Order;
+use crate::cooperative::{Cooperative, state_bytes};
 use crate::gather::Gather;
 use crate::params::TopkParams;
 use crate::reference::{Score, check_lengths, is_score};
@@ -21,7 +22,8 @@ pub struct ScoreBindings<'a> {
     /// Optional valid length of each row, `[rows]` u32. Entries above `n` are clamped to `n` on
     /// the device ([`TopK::run`] refuses them on the host).
     pub lengths: Option<Binding<'a>>,
-    /// Scratch for the (key, index) pairs: [`TopK::scratch_bytes`].
+    /// Scratch for the (key, index) pairs and the selection state: [`TopK::scratch_bytes`]
+    /// ([`Argsort::scratch_bytes`](crate::Argsort::scratch_bytes) for a full sort).
     pub scratch: Binding<'a>,
     /// Output `[rows, k]` i32 indices, best first; -1 in slots past a short row's length.
     pub indices: Binding<'a>,
@@ -49,15 +51,29 @@ fn bound_bytes(dtype: DType, count: u64) -> u64 {
     (count * dtype.size() as u64).next_multiple_of(4)
 }
 
-/// Checks a `[rows, n]` → `[rows, k]` selection and its bindings; returns its params.
+/// Alignment of the state inside the scratch: the largest `min_storage_buffer_offset_alignment`
+/// WebGPU allows.
+const STATE_ALIGN: u64 = 256;
+
+/// The scratch of a top-k: the pairs at its start, the cooperative state after them.
+fn split_scratch<'a>(scratch: Binding<'a>, rows: u32, k: u32) -> (Binding<'a>, Binding<'a>) {
+    let pairs = pair_bytes(rows, k);
+    let state_at = pairs.next_multiple_of(STATE_ALIGN);
+    (
+        Binding::new(scratch.buffer, scratch.offset, pairs),
+        Binding::new(scratch.buffer, scratch.offset + state_at, state_bytes(rows)),
+    )
+}
+
+/// Checks a `[rows, n]` → `[rows, k]` selection and its bindings (the scratch must hold
+/// `scratch_bytes`); returns its params.
 pub(crate) fn check_scores(
     gpu: &Gpu,
     dtype: DType,
-    rows: u32,
-    n: u32,
-    k: u32,
+    (rows, n, k): (u32, u32, u32),
     order: Order,
     b: &ScoreBindings<'_>,
+    scratch_bytes: u64,
 ) -> Result<TopkParams> {
     if n == 0 {
         return Err(Error::invalid("n", "row length", "at least 1", n));
@@ -100,8 +116,8 @@ pub(crate) fn check_scores(
     gpu.check_binding_holds(
         "scratch",
         &b.scratch,
-        scratch,
-        format_args!("{rows} × {k} (key, index) pairs"),
+        scratch_bytes,
+        format_args!("{rows} × {k} (key, index) pairs and the selection state"),
     )?;
     gpu.check_storage_binding("indices", &b.indices)?;
     gpu.check_binding_holds(
@@ -122,11 +138,46 @@ pub(crate) fn check_scores(
     Ok(params)
 }
 
+/// How the winners of each row are selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// [`Strategy::PerRow`] when rows are many or short, else cooperative with enough
+    /// workgroups per row to fill the device ([`auto_groups_per_row`]).
+    #[default]
+    Auto,
+    /// One workgroup per row, one dispatch (`shaders/topk/select.wgsl`).
+    PerRow,
+    /// This many workgroups share each row, through global histograms
+    /// (`shaders/topk/cooperative.wgsl`).
+    Cooperative(u32),
+}
+
+/// Rows from which one workgroup per row already fills a GPU.
+const MANY_ROWS: u32 = 64;
+/// Row length below which one workgroup per row is enough.
+const LONG_ROW: u32 = 1 << 16;
+/// Elements each cooperating workgroup covers at least.
+const SLICE: u32 = 1 << 14;
+/// Workgroups a cooperative selection aims for in all.
+const TARGET_WORKGROUPS: u32 = 256;
+
+/// Workgroups per row [`Strategy::Auto`] uses (1: the per-row kernel).
+pub fn auto_groups_per_row(rows: u32, n: u32) -> u32 {
+    if rows >= MANY_ROWS || n < LONG_ROW {
+        return 1;
+    }
+    n.div_ceil(SLICE)
+        .min(TARGET_WORKGROUPS.div_ceil(rows.max(1)))
+        .max(1)
+}
+
 /// Exact top-k of each row for one score dtype on one device.
 pub struct TopK {
     gpu: Gpu,
     dtype: DType,
+    strategy: Strategy,
     select: Select,
+    cooperative: Cooperative,
     sort: Sort,
     gather: Gather,
 }
@@ -138,19 +189,28 @@ impl TopK {
         Ok(Self {
             gpu: gpu.clone(),
             dtype,
+            strategy: Strategy::Auto,
             select: Select::new(gpu, format)?,
+            cooperative: Cooperative::new(gpu, format)?,
             sort: Sort::new(gpu, format)?,
             gather: Gather::new(gpu, format)?,
         })
+    }
+
+    /// The same kernel selecting with `strategy`.
+    pub fn with_strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
     }
 
     pub fn dtype(&self) -> DType {
         self.dtype
     }
 
-    /// Bytes of the scratch a `rows × k` selection needs (8 per kept element).
+    /// Bytes of the scratch a `rows × k` top-k needs: 8 per kept element, then (at a 256-byte
+    /// boundary) 1056 per row of selection state.
     pub fn scratch_bytes(rows: u32, k: u32) -> u64 {
-        pair_bytes(rows, k)
+        pair_bytes(rows, k).next_multiple_of(STATE_ALIGN) + state_bytes(rows)
     }
 
     /// Records the top-k of each of `rows` rows of `n` scores: indices (and values, if bound),
@@ -164,15 +224,26 @@ impl TopK {
         order: Order,
         b: &ScoreBindings<'_>,
     ) -> Result<()> {
-        let params = check_scores(&self.gpu, self.dtype, rows, n, k, order, b)?;
+        let scratch = Self::scratch_bytes(rows, k);
+        let params = check_scores(&self.gpu, self.dtype, (rows, n, k), order, b, scratch)?;
         if rows == 0 {
             return Ok(());
         }
-        // Without lengths the shader never reads slot 2; any read-only binding fills it.
-        let lengths = b.lengths.unwrap_or(b.x);
-        self.select
-            .encode(encoder, &params, b.x, lengths, b.scratch)?;
-        self.sort.encode(encoder, &params, b.scratch, b.indices)?;
+        let (pairs, state) = split_scratch(b.scratch, rows, k);
+        let groups = match self.strategy {
+            Strategy::Auto => auto_groups_per_row(rows, n),
+            Strategy::PerRow => 1,
+            Strategy::Cooperative(groups) => groups.max(1),
+        };
+        if groups == 1 && self.strategy != Strategy::Cooperative(1) {
+            // Without lengths the shader never reads slot 2; any read-only binding fills it.
+            let lengths = b.lengths.unwrap_or(b.x);
+            self.select.encode(encoder, &params, b.x, lengths, pairs)?;
+        } else {
+            self.cooperative
+                .encode(encoder, &params, groups, b, pairs, state)?;
+        }
+        self.sort.encode(encoder, &params, pairs, b.indices)?;
         if let Some(values) = b.values {
             self.gather
                 .encode(encoder, &params, b.x, b.indices, values)?;
@@ -223,7 +294,7 @@ impl TopK {
         let input = gpu.upload("x", x)?;
         let lengths_buf = lengths.map(|l| gpu.upload("lengths", l)).transpose()?;
         let outputs = rows as usize * k;
-        let scratch = gpu.storage_buffer("scratch", pair_bytes(rows, k32))?;
+        let scratch = gpu.storage_buffer("scratch", Self::scratch_bytes(rows, k32))?;
         let indices = gpu.storage_buffer("indices", outputs as u64 * 4)?;
         let values = gpu.storage_buffer("values", bound_bytes(T::DTYPE, outputs as u64))?;
         let mut encoder = gpu.encoder("topk");
