@@ -1,114 +1,99 @@
-//! GPU dequantization (`shaders/quant/dequant.wgsl`): GGUF Q8_0, Q4_0 and Q4_1 blocks to f32,
-//! equal to [`crate::reference::dequantize`] bit for bit.
+//! GPU dequantization (`shaders/quant/dequant.wgsl`): GGUF blocks or affine int4/int8 weights to
+//! f32, equal to the CPU reference ([`crate::reference::dequantize`],
+//! [`crate::affine::dequantize`]) bit for bit.
 
-use squeeze_core::{Binding, Error, Gpu, Result};
-use squeeze_shaders::{Module, quant::DEQUANT};
+use squeeze_core::{Binding, Gpu, Result};
+use squeeze_shaders::{
+    Module,
+    quant::{DEQUANT, DEQUANT_AFFINE},
+};
 
-use crate::format::Format;
+use crate::matrix::{CHUNK, HostWeights, QuantWeights, Scheme, Shape, Uploaded};
 
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// Dequantization of one format on one device.
+/// Dequantization of one weight scheme on one device.
 pub struct Dequantize {
     gpu: Gpu,
-    format: Format,
+    scheme: Scheme,
     pipeline: squeeze_core::wgpu::ComputePipeline,
-}
-
-fn format_constant(format: Format) -> f64 {
-    match format {
-        Format::Q8_0 => 0.0,
-        Format::Q4_0 => 1.0,
-        Format::Q4_1 => 2.0,
-    }
 }
 
 impl Dequantize {
     pub const SHADER: &'static Module = &DEQUANT;
+    pub const AFFINE_SHADER: &'static Module = &DEQUANT_AFFINE;
 
-    pub fn new(gpu: &Gpu, format: Format) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            Self::SHADER,
-            "dequant",
-            &[
-                ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
-                ("FORMAT", format_constant(format)),
-            ],
-        )?;
+    /// For a GGUF [`crate::Format`] or an [`crate::Affine`] scheme.
+    pub fn new(gpu: &Gpu, scheme: impl Into<Scheme>) -> Result<Self> {
+        let scheme = scheme.into();
+        let shader = match scheme {
+            Scheme::Gguf(_) => Self::SHADER,
+            Scheme::Affine(_) => Self::AFFINE_SHADER,
+        };
+        let overrides = scheme.overrides(&[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))]);
+        let pipeline = gpu.pipeline(shader, "dequant", &overrides)?;
         Ok(Self {
             gpu: gpu.clone(),
-            format,
+            scheme,
             pipeline,
         })
     }
 
-    /// Records `dst = dequantize(blocks)` for `rows` rows of `cols` weights: `blocks` holds at
-    /// least `rows × row_bytes(cols)` bytes, `dst` at least `rows × cols` f32.
-    pub fn encode(
+    /// Records `dst = dequantize(w)` for `rows` rows of `cols` weights into `dst` (at least
+    /// `rows × cols` f32). `w` is the GGUF block binding, or the affine bindings.
+    pub fn encode<'a>(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
-        rows: u32,
-        cols: u32,
-        blocks: Binding<'_>,
-        dst: Binding<'_>,
+        rows: usize,
+        cols: usize,
+        w: impl Into<QuantWeights<'a>>,
+        dst: Binding<'a>,
     ) -> Result<()> {
-        let row_bytes = self.format.row_bytes(cols as usize)? as u64;
-        let n = u64::from(rows) * u64::from(cols);
+        let shape = Shape::new(self.scheme, rows, cols)?;
         if rows == 0 {
             return Ok(());
         }
-        let n32 = u32::try_from(n)
-            .map_err(|_| Error::invalid("rows × cols", "weights", "at most u32::MAX", n))?;
-        self.gpu.check_storage_binding("w", &blocks)?;
+        let mut bindings = shape.weight_bindings(&self.gpu, w.into())?;
         self.gpu.check_storage_binding("y", &dst)?;
         self.gpu.check_binding_holds(
-            "w",
-            &blocks,
-            u64::from(rows) * row_bytes,
-            format_args!("{rows} rows of {cols} {} weights", self.format),
+            "y",
+            &dst,
+            shape.weights() * 4,
+            format_args!("{rows} × {cols} f32"),
         )?;
-        self.gpu
-            .check_binding_holds("y", &dst, n * 4, format_args!("{rows} × {cols} f32"))?;
-        self.gpu.dispatch_grid_stride(
+        bindings.push(dst);
+        let chunks = shape.weights() / CHUNK as u64;
+        let groups = squeeze_core::dispatch::grid_stride_workgroups(
+            chunks,
+            WORKGROUP_SIZE,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        self.gpu.dispatch(
             encoder,
             "dequant",
             &self.pipeline,
-            &[blocks, dst],
-            n32,
-            WORKGROUP_SIZE,
+            &shape.params(0),
+            &bindings,
+            groups,
         )
     }
 
-    /// Uploads raw blocks of `cols`-weight rows, dequantizes them on the device and reads back
-    /// the f32 weights, row-major.
-    pub fn run(&self, blocks: &[u8], cols: usize) -> Result<Vec<f32>> {
-        let row_bytes = self.format.row_bytes(cols)?;
-        if !blocks.len().is_multiple_of(row_bytes) {
-            return Err(Error::invalid(
-                "w",
-                "byte length",
-                format!("a multiple of the row size {row_bytes}"),
-                blocks.len(),
-            ));
-        }
-        let rows = blocks.len() / row_bytes;
+    /// Uploads weights (GGUF blocks as `&[u8]`, or an [`crate::AffineRef`]) of `cols`-weight
+    /// rows, dequantizes them on the device and reads back the f32 weights, row-major.
+    pub fn run<'w>(&self, w: impl Into<HostWeights<'w>>, cols: usize) -> Result<Vec<f32>> {
+        let uploaded = Uploaded::new(&self.gpu, self.scheme, w.into(), cols)?;
+        let rows = uploaded.rows;
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let too_big = |what| Error::invalid("w", what, "at most u32::MAX", rows * cols);
-        let (rows32, cols32) = (
-            u32::try_from(rows).map_err(|_| too_big("rows"))?,
-            u32::try_from(cols).map_err(|_| too_big("cols"))?,
-        );
-        let input = self.gpu.upload("w", blocks)?;
         let output = self.gpu.storage_buffer("y", (rows * cols * 4) as u64)?;
         let mut encoder = self.gpu.encoder("dequant");
         self.encode(
             &mut encoder,
-            rows32,
-            cols32,
-            Binding::whole(&input),
+            rows,
+            cols,
+            uploaded.bindings(),
             Binding::whole(&output),
         )?;
         self.gpu.submit_and_wait(encoder)?;
