@@ -3,9 +3,10 @@
 //! and the full GPU sort ([`Argsort`]) of the same rows, so the speed-up of top-k over sorting is
 //! read off two rows of one report. Scores are random f32 (uniform bit patterns of finite
 //! values, so few ties), uploaded once. Bytes moved are the input bytes read once: GB/s is the
-//! input rate.
+//! input rate. Where [`Strategy::Auto`] shares each row among workgroups, a `topk-rowwise` row
+//! measures the one-workgroup-per-row kernel on the same shape.
 
-use squeeze::topk::{Argsort, Order, ScoreBindings, TopK};
+use squeeze::topk::{Argsort, Order, ScoreBindings, Strategy, TopK, auto_groups_per_row};
 use squeeze::{Binding, DType, Gpu, Result};
 
 use crate::{Bench, Workload};
@@ -38,9 +39,9 @@ fn label(rows: u32, n: u32) -> String {
     format!("{rows}×{n} f32")
 }
 
-/// Top-k of `rows × n` random f32 scores, values and indices.
-pub fn topk_workload(gpu: &Gpu, rows: u32, n: u32, k: u32) -> Result<Workload> {
-    let topk = TopK::new(gpu, DType::F32)?;
+/// Top-k of `rows × n` random f32 scores, values and indices, selected with `strategy`.
+pub fn topk_workload(gpu: &Gpu, rows: u32, n: u32, k: u32, strategy: Strategy) -> Result<Workload> {
+    let topk = TopK::new(gpu, DType::F32)?.with_strategy(strategy);
     let x = gpu.upload("x", &scores(rows as usize * n as usize))?;
     let scratch = gpu.storage_buffer("scratch", TopK::scratch_bytes(rows, k))?;
     let indices = gpu.storage_buffer("indices", u64::from(rows) * u64::from(k) * 4)?;
@@ -99,7 +100,15 @@ pub fn benches(_gpu: &Gpu) -> Vec<Bench> {
             all.push(Bench {
                 kernel: "topk",
                 shape: format!("{} k={k}", label(rows, n)),
-                prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, k)),
+                prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, k, Strategy::Auto)),
+            });
+        }
+        if auto_groups_per_row(rows, n) > 1 {
+            // Where Auto shares rows among workgroups: the one-workgroup-per-row kernel beside it.
+            all.push(Bench {
+                kernel: "topk-rowwise",
+                shape: format!("{} k=50, one workgroup per row", label(rows, n)),
+                prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, 50, Strategy::PerRow)),
             });
         }
         all.push(Bench {

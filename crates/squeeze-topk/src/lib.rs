@@ -18,7 +18,7 @@ pub mod sort;
 pub mod topk;
 
 pub use sort::Argsort;
-pub use topk::{ScoreBindings, Strategy, TopK};
+pub use topk::{ScoreBindings, Strategy, TopK, auto_groups_per_row};
 
 /// Which end of the order top-k keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

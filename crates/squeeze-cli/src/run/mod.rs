@@ -7,6 +7,7 @@
 
 mod dequant;
 mod tensors;
+mod topk;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,7 +45,7 @@ pub struct Kernel {
 }
 
 /// Every kernel `squeeze run` offers, in `--list` order.
-pub const KERNELS: &[&Kernel] = &[&dequant::DEQUANT];
+pub const KERNELS: &[&Kernel] = &[&dequant::DEQUANT, &topk::TOPK];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
     KERNELS
