@@ -147,13 +147,16 @@ pub enum Strategy {
     Auto,
     /// One workgroup per row, one dispatch (`shaders/topk/select.wgsl`).
     PerRow,
-    /// This many workgroups share each row, through global histograms
+    /// This many workgroups (at most n) share each row, through global histograms
     /// (`shaders/topk/cooperative.wgsl`).
     Cooperative(u32),
 }
 
-/// Rows from which one workgroup per row already fills a GPU.
-const MANY_ROWS: u32 = 64;
+/// Rows from which one workgroup per row is used however long the rows: on lavapipe 32 rows of
+/// 128K select faster one workgroup per row (each cooperative round reads the whole row, while
+/// the per-row kernel narrows to workgroup memory), and one row of 1M faster cooperatively
+/// (`squeeze bench topk`, rows `topk` against `topk-rowwise`).
+const MANY_ROWS: u32 = 8;
 /// Row length below which one workgroup per row is enough.
 const LONG_ROW: u32 = 1 << 16;
 /// Elements each cooperating workgroup covers at least.
@@ -233,7 +236,8 @@ impl TopK {
         let groups = match self.strategy {
             Strategy::Auto => auto_groups_per_row(rows, n),
             Strategy::PerRow => 1,
-            Strategy::Cooperative(groups) => groups.max(1),
+            // At most one workgroup per element, so rows × groups stays within u32.
+            Strategy::Cooperative(groups) => groups.clamp(1, n),
         };
         if groups == 1 && self.strategy != Strategy::Cooperative(1) {
             // Without lengths the shader never reads slot 2; any read-only binding fills it.
