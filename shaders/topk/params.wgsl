@@ -3,7 +3,8 @@
 //
 // `rows` × `n` scores, `k` kept per row. `flags`: bit 0 = a `lengths` buffer gives each row's valid
 // length, bit 1 = smallest first (else largest), bit 2 = the last sort pass writes i32 indices.
-// `block`, `stride` and `span` drive one bitonic stage (topk/sort.wgsl); other kernels ignore them.
+// `block`, `stride` and `span` drive one bitonic stage (topk/sort.wgsl); topk/cooperative.wgsl
+// reads `block` as its round and `stride` as its workgroups per row; other kernels ignore them.
 
 struct TopkParams {
     rows: u32,

@@ -26,9 +26,11 @@ pub struct TopkParams {
     pub n: u32,
     pub k: u32,
     pub flags: u32,
-    /// Bitonic merge size of this stage (0: sort each chunk fully).
+    /// Bitonic merge size of this stage (0: sort each chunk fully); the round of a cooperative
+    /// selection.
     pub block: u32,
-    /// Bitonic comparator distance of this stage.
+    /// Bitonic comparator distance of this stage; the workgroups per row of a cooperative
+    /// selection.
     pub stride: u32,
     /// Power of two at least k: the length each row sorts as.
     pub span: u32,

@@ -1,7 +1,9 @@
-//! [`TopK`]: exact top-k of each row, as three recorded passes with no host readback between
-//! them: radix selection of the winners ([`crate::select`]), their bitonic sort, which writes
-//! the indices ([`crate::sort`]), and, unless only indices are wanted, the gather of their
-//! values ([`crate::gather`]).
+//! [`TopK`]: exact top-k of each row, recorded with no host readback between passes: radix
+//! selection of the winners ([`crate::select`], one workgroup per row and one dispatch, or
+//! [`crate::cooperative`], several workgroups per row for a few huge rows; see [`Strategy`]),
+//! their bitonic sort, which writes the indices ([`crate::sort`]), and, unless only indices are
+//! wanted, the gather of their values ([`crate::gather`]). k ≤ 2048 costs three dispatches per
+//! call on the per-row path.
 
 use squeeze_core::{Binding, DType, Error, Gpu, Result, wgpu};
 
