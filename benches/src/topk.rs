@@ -43,7 +43,7 @@ fn label(rows: u32, n: u32) -> String {
 pub fn topk_workload(gpu: &Gpu, rows: u32, n: u32, k: u32, strategy: Strategy) -> Result<Workload> {
     let topk = TopK::new(gpu, DType::F32)?.with_strategy(strategy);
     let x = gpu.upload("x", &scores(rows as usize * n as usize))?;
-    let scratch = gpu.storage_buffer("scratch", TopK::scratch_bytes(rows, k))?;
+    let scratch = gpu.storage_buffer("scratch", topk.scratch_bytes(rows, n, k))?;
     let indices = gpu.storage_buffer("indices", u64::from(rows) * u64::from(k) * 4)?;
     let values = gpu.storage_buffer("values", u64::from(rows) * u64::from(k) * 4)?;
     Ok(Workload {

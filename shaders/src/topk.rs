@@ -13,8 +13,20 @@ pub const KEYS: Part = part!("topk/keys.wgsl");
 pub const INPUT: Part = part!("topk/input.wgsl");
 /// The composite (key, index key), its digit prefix, and the workgroup digit pick.
 pub const RADIX: Part = part!("topk/radix.wgsl");
+/// The workgroup histogram and the candidates narrowed in workgroup memory.
+pub const CANDIDATES: Part = part!("topk/candidates.wgsl");
 
 const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
+
+/// Each format with the full candidate capacity and with the GL one (`CANDIDATE_CAPACITY`).
+const FORMATS_CANDIDATES: [Overrides; 6] = [
+    &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 256.0)],
+    &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 256.0)],
+    &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 256.0)],
+];
 
 /// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
 pub static SELECT: Module = Module {
@@ -25,16 +37,17 @@ pub static SELECT: Module = Module {
         KEYS,
         INPUT,
         RADIX,
+        CANDIDATES,
         part!("topk/select.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["select_rows"],
-    override_sets: &FORMATS,
+    override_sets: &FORMATS_CANDIDATES,
 };
 
 /// Radix selection of a few huge rows by many workgroups each, through global histograms;
-/// entries `coop_init`, `coop_histogram`, `coop_pick` (one round is a histogram and a pick) and
-/// `coop_compact`.
+/// entries `coop_init`, `coop_histogram`, `coop_pick`, `coop_gather` (one round is a histogram, a
+/// pick and a gather), `coop_compact` and `coop_finish`.
 pub static COOPERATIVE: Module = Module {
     name: "topk/cooperative",
     parts: &[
@@ -43,11 +56,19 @@ pub static COOPERATIVE: Module = Module {
         KEYS,
         INPUT,
         RADIX,
+        CANDIDATES,
         part!("topk/cooperative.wgsl"),
     ],
     requires: Requirements::PORTABLE,
-    entry_points: &["coop_init", "coop_histogram", "coop_pick", "coop_compact"],
-    override_sets: &FORMATS,
+    entry_points: &[
+        "coop_init",
+        "coop_histogram",
+        "coop_pick",
+        "coop_gather",
+        "coop_compact",
+        "coop_finish",
+    ],
+    override_sets: &FORMATS_CANDIDATES,
 };
 
 /// Bitonic sort of (key, index) pairs per row; entries `bitonic_local`, `bitonic_global` and
@@ -61,6 +82,9 @@ pub static SORT: Module = Module {
         &[("FORMAT", 0.0), ("SORT_CAPACITY", 2048.0)],
         &[("FORMAT", 1.0), ("SORT_CAPACITY", 2048.0)],
         &[("FORMAT", 2.0), ("SORT_CAPACITY", 2048.0)],
+        &[("FORMAT", 0.0), ("SORT_CAPACITY", 512.0)],
+        &[("FORMAT", 1.0), ("SORT_CAPACITY", 512.0)],
+        &[("FORMAT", 2.0), ("SORT_CAPACITY", 512.0)],
     ],
 };
 

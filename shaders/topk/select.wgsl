@@ -21,21 +21,9 @@
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;
 
-// Candidates (rank key, index) kept in workgroup memory once the chosen bin is this small:
-// 1536 × 8 bytes, so the module stays within the portable 16 KiB of workgroup storage.
-const CANDIDATE_CAPACITY: u32 = 1536u;
-
-var<workgroup> histogram: array<atomic<u32>, 256>;
-var<workgroup> candidates: array<vec2<u32>, CANDIDATE_CAPACITY>;
 var<workgroup> candidate_count: atomic<u32>;
 var<workgroup> row_valid: u32;
 var<workgroup> slots: atomic<u32>;
-
-fn count_digit(p: Prefix, key: u32, ikey: u32, key_pass: bool, shift: u32) {
-    if (compare_prefix(p, key, ikey) == 0) {
-        atomicAdd(&histogram[digit_at(key, ikey, key_pass, shift)], 1u);
-    }
-}
 
 fn append_winner(out: u32, kept: u32, key: u32, i: u32) {
     let slot = atomicAdd(&slots, 1u);
@@ -61,27 +49,19 @@ fn select_row(row: u32, lid: u32) {
         return;
     }
 
-    let index_passes = index_rounds();
     let imax = index_key_max();
     var p = Prefix(0u, 0u, 0u, 0u);
     var needed = kept;
-    // Whether the contenders left are the `in_memory` candidates rather than the whole row.
-    var local = false;
+    // Set once the contenders left are the `in_memory` candidates, to the next round.
+    var next_round = 0u;
     var in_memory = 0u;
-    for (var round = 0u; round < KEY_ROUNDS + index_passes; round++) {
-        let key_pass = round < KEY_ROUNDS;
+    for (var round = 0u; round < KEY_ROUNDS + index_rounds(); round++) {
+        let key_round = round < KEY_ROUNDS;
         let shift = digit_shift(round);
         atomicStore(&histogram[lid], 0u);
         workgroupBarrier();
-        if (local) {
-            for (var c = lid; c < in_memory; c += WORKGROUP_SIZE) {
-                let pair = candidates[c];
-                count_digit(p, pair.x, imax - pair.y, key_pass, shift);
-            }
-        } else {
-            for (var i = lid; i < length; i += WORKGROUP_SIZE) {
-                count_digit(p, element_key(base + i), imax - i, key_pass, shift);
-            }
+        for (var i = lid; i < length; i += WORKGROUP_SIZE) {
+            count_digit(p, element_key(base + i), imax - i, key_round, shift);
         }
         workgroupBarrier();
         let pick = pick_digit(lid, atomicLoad(&histogram[255u - lid]), needed);
@@ -90,8 +70,8 @@ fn select_row(row: u32, lid: u32) {
         if (pick.w != 0u) {
             break;
         }
-        if (!local && pick.z <= CANDIDATE_CAPACITY) {
-            // One more read of the row instead of a full pass: elements above the prefix are
+        if (pick.z <= CANDIDATE_CAPACITY) {
+            // One more read of the row instead of a full round: elements above the prefix are
             // winners now, elements on it become the candidates the remaining rounds narrow.
             for (var i = lid; i < length; i += WORKGROUP_SIZE) {
                 let key = element_key(base + i);
@@ -106,13 +86,15 @@ fn select_row(row: u32, lid: u32) {
                 }
             }
             workgroupBarrier();
-            local = true;
+            next_round = round + 1u;
             in_memory = pick.z;
+            break;
         }
     }
 
     // Winners: every contender whose prefix is at least the chosen one.
-    if (local) {
+    if (next_round != 0u) {
+        p = narrow_in_memory(lid, p, needed, next_round, in_memory);
         for (var c = lid; c < in_memory; c += WORKGROUP_SIZE) {
             let pair = candidates[c];
             if (compare_prefix(p, pair.x, imax - pair.y) >= 0) {

@@ -13,7 +13,8 @@
 // `sort_init` fills the pairs of a full sort (k = n) straight from the scores.
 
 // Pairs sorted in workgroup memory at once: 2048 × 8 bytes = 16 KiB, the portable minimum of
-// `max_compute_workgroup_storage_size`.
+// `max_compute_workgroup_storage_size`; 512 on GL (see CANDIDATE_CAPACITY in
+// topk/candidates.wgsl: Mesa's compile time of the workgroup zero-fill).
 override SORT_CAPACITY: u32 = 2048u;
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;

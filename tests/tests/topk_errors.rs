@@ -76,7 +76,7 @@ fn short_bindings_are_refused_naming_the_buffer() {
     let x = gpu.storage_buffer("x", 32).unwrap(); // 15 bf16 = 30 bytes -> 32 bound
     let lengths = gpu.storage_buffer("lengths", 12).unwrap();
     let scratch = gpu
-        .storage_buffer("scratch", TopK::scratch_bytes(rows, k))
+        .storage_buffer("scratch", topk.scratch_bytes(rows, n, k))
         .unwrap();
     let indices = gpu.storage_buffer("indices", 36).unwrap();
     let values = gpu.storage_buffer("values", 20).unwrap(); // 9 bf16 -> 20 bytes

@@ -18,6 +18,38 @@ pub const FLAG_SMALLEST: u32 = 2;
 /// `flags` bit: the sort pass writes i32 indices instead of pairs.
 pub const FLAG_WRITE_INDICES: u32 = 4;
 
+/// Workgroup-memory capacities of the top-k pipelines on one device (overrides
+/// `SORT_CAPACITY` and `CANDIDATE_CAPACITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacities {
+    /// Pairs one workgroup sorts in workgroup memory.
+    pub sort: u32,
+    /// Candidates one workgroup narrows in workgroup memory.
+    pub candidates: u32,
+}
+
+impl Capacities {
+    /// 16 KiB of workgroup memory or less per module, the portable minimum.
+    pub const FULL: Self = Self {
+        sort: 2048,
+        candidates: 1536,
+    };
+    /// GL: the backend zero-fills workgroup memory with one array constructor, which Mesa
+    /// compiles in time superlinear in its length (tens of seconds per pipeline at full size).
+    pub const GL: Self = Self {
+        sort: 512,
+        candidates: 256,
+    };
+
+    pub fn for_gpu(gpu: &Gpu) -> Self {
+        if gpu.info().backend == wgpu::Backend::Gl {
+            Self::GL
+        } else {
+            Self::FULL
+        }
+    }
+}
+
 /// Rust twin of `TopkParams`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]

@@ -5,7 +5,7 @@
 use squeeze_core::{Binding, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::SELECT};
 
-use crate::params::{TopkParams, per_item_workgroups, record};
+use crate::params::{Capacities, TopkParams, per_item_workgroups, record};
 
 /// The selection pass for one score format on one device.
 pub(crate) struct Select {
@@ -16,8 +16,12 @@ pub(crate) struct Select {
 impl Select {
     pub const SHADER: &'static Module = &SELECT;
 
-    pub fn new(gpu: &Gpu, format: f64) -> Result<Self> {
-        let pipeline = gpu.pipeline(Self::SHADER, "select_rows", &[("FORMAT", format)])?;
+    pub fn new(gpu: &Gpu, format: f64, capacities: Capacities) -> Result<Self> {
+        let overrides = [
+            ("FORMAT", format),
+            ("CANDIDATE_CAPACITY", f64::from(capacities.candidates)),
+        ];
+        let pipeline = gpu.pipeline(Self::SHADER, "select_rows", &overrides)?;
         Ok(Self {
             gpu: gpu.clone(),
             pipeline,

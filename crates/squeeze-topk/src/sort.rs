@@ -2,26 +2,25 @@
 //! the final ordering of top-k's winners, and [`Argsort`], a full sort of every row used as the
 //! baseline top-k is measured against (and an exact argsort in its own right).
 //!
-//! A row of k pairs sorts as if padded to `span`, the next power of two. Up to
-//! [`SORT_CAPACITY`] pairs that is one pass in workgroup memory; beyond it, one pass sorts each
-//! chunk of [`SORT_CAPACITY`], then every larger merge runs its strides of at least
-//! [`SORT_CAPACITY`] as one grid-wide pass each and finishes the smaller strides in workgroup
-//! memory: log2(span / SORT_CAPACITY) · (log2(span / SORT_CAPACITY) + 3) / 2 + 1 passes in all.
+//! A row of k pairs sorts as if padded to `span`, the next power of two. Up to C pairs (the
+//! sort capacity, [`Capacities`]) that is one pass in workgroup memory; beyond it, one pass sorts
+//! each chunk of C, then every larger merge runs its strides of at least C as one grid-wide pass
+//! each and finishes the smaller strides in workgroup memory: log2(span / C) · (log2(span / C) +
+//! 3) / 2 + 1 passes in all.
 
 use squeeze_core::{Binding, DType, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::SORT};
 
 use crate::Order;
-use crate::params::{FLAG_WRITE_INDICES, TopkParams, grid_workgroups, per_item_workgroups, record};
+use crate::params::{
+    Capacities, FLAG_WRITE_INDICES, TopkParams, grid_workgroups, per_item_workgroups, record,
+};
 use crate::topk::{ScoreBindings, check_scores, format_constant};
-
-/// Pairs one workgroup sorts in workgroup memory (the `SORT_CAPACITY` override): 16 KiB, the
-/// portable minimum of `max_compute_workgroup_storage_size`.
-pub const SORT_CAPACITY: u32 = 2048;
 
 /// The sorting passes on one device.
 pub(crate) struct Sort {
     gpu: Gpu,
+    capacity: u32,
     local: wgpu::ComputePipeline,
     global: wgpu::ComputePipeline,
     init: wgpu::ComputePipeline,
@@ -30,13 +29,12 @@ pub(crate) struct Sort {
 impl Sort {
     pub const SHADER: &'static Module = &SORT;
 
-    pub fn new(gpu: &Gpu, format: f64) -> Result<Self> {
-        let overrides = [
-            ("FORMAT", format),
-            ("SORT_CAPACITY", f64::from(SORT_CAPACITY)),
-        ];
+    pub fn new(gpu: &Gpu, format: f64, capacities: Capacities) -> Result<Self> {
+        let capacity = capacities.sort;
+        let overrides = [("FORMAT", format), ("SORT_CAPACITY", f64::from(capacity))];
         Ok(Self {
             gpu: gpu.clone(),
+            capacity,
             local: gpu.pipeline(Self::SHADER, "bitonic_local", &overrides)?,
             global: gpu.pipeline(Self::SHADER, "bitonic_global", &overrides)?,
             init: gpu.pipeline(Self::SHADER, "sort_init", &overrides)?,
@@ -75,7 +73,8 @@ impl Sort {
         indices: Binding<'_>,
     ) -> Result<()> {
         let span = params.span;
-        let chunks = params.rows * span.div_ceil(SORT_CAPACITY);
+        let capacity = self.capacity;
+        let chunks = params.rows * span.div_ceil(capacity);
         let local = |encoder: &mut wgpu::CommandEncoder, block: u32, last: bool| {
             let mut p = TopkParams { block, ..*params };
             if last {
@@ -91,12 +90,12 @@ impl Sort {
                 per_item_workgroups(&self.gpu, chunks),
             )
         };
-        local(encoder, 0, span <= SORT_CAPACITY)?;
+        local(encoder, 0, span <= capacity)?;
         let comparators = u64::from(params.rows) * u64::from(span / 2);
-        let mut block = SORT_CAPACITY * 2;
+        let mut block = capacity * 2;
         while block <= span {
             let mut stride = block / 2;
-            while stride >= SORT_CAPACITY {
+            while stride >= capacity {
                 let p = TopkParams {
                     block,
                     stride,
@@ -135,7 +134,7 @@ pub struct Argsort {
 
 impl Argsort {
     pub fn new(gpu: &Gpu, dtype: DType) -> Result<Self> {
-        let sort = Sort::new(gpu, format_constant(dtype)?)?;
+        let sort = Sort::new(gpu, format_constant(dtype)?, Capacities::for_gpu(gpu))?;
         Ok(Self {
             gpu: gpu.clone(),
             dtype,

@@ -8,9 +8,9 @@
 use squeeze_core::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use crate::Order;
-use crate::cooperative::{Cooperative, state_bytes};
+use crate::cooperative::{Cooperative, spill_bytes, state_bytes};
 use crate::gather::Gather;
-use crate::params::TopkParams;
+use crate::params::{Capacities, TopkParams};
 use crate::reference::{Score, check_lengths, is_score};
 use crate::select::Select;
 use crate::sort::{Sort, pair_bytes};
@@ -57,14 +57,23 @@ fn bound_bytes(dtype: DType, count: u64) -> u64 {
 /// WebGPU allows.
 const STATE_ALIGN: u64 = 256;
 
-/// The scratch of a top-k: the pairs at its start, the cooperative state after them.
-fn split_scratch<'a>(scratch: Binding<'a>, rows: u32, k: u32) -> (Binding<'a>, Binding<'a>) {
+/// The scratch of a top-k: the pairs at its start, then the cooperative state and spilled
+/// candidates, each at a [`STATE_ALIGN`] boundary.
+fn split_scratch<'a>(
+    scratch: Binding<'a>,
+    rows: u32,
+    k: u32,
+    capacities: Capacities,
+) -> [Binding<'a>; 3] {
     let pairs = pair_bytes(rows, k);
     let state_at = pairs.next_multiple_of(STATE_ALIGN);
-    (
+    let spill_at = (state_at + state_bytes(rows)).next_multiple_of(STATE_ALIGN);
+    let spill = spill_bytes(rows, capacities);
+    [
         Binding::new(scratch.buffer, scratch.offset, pairs),
         Binding::new(scratch.buffer, scratch.offset + state_at, state_bytes(rows)),
-    )
+        Binding::new(scratch.buffer, scratch.offset + spill_at, spill),
+    ]
 }
 
 /// Checks a `[rows, n]` → `[rows, k]` selection and its bindings (the scratch must hold
@@ -181,6 +190,7 @@ pub struct TopK {
     gpu: Gpu,
     dtype: DType,
     strategy: Strategy,
+    capacities: Capacities,
     select: Select,
     cooperative: Cooperative,
     sort: Sort,
@@ -191,13 +201,15 @@ impl TopK {
     /// Compiles the passes for scores of `dtype` (f32, f16 or bf16).
     pub fn new(gpu: &Gpu, dtype: DType) -> Result<Self> {
         let format = format_constant(dtype)?;
+        let capacities = Capacities::for_gpu(gpu);
         Ok(Self {
             gpu: gpu.clone(),
             dtype,
             strategy: Strategy::Auto,
-            select: Select::new(gpu, format)?,
-            cooperative: Cooperative::new(gpu, format)?,
-            sort: Sort::new(gpu, format)?,
+            capacities,
+            select: Select::new(gpu, format, capacities)?,
+            cooperative: Cooperative::new(gpu, format, capacities)?,
+            sort: Sort::new(gpu, format, capacities)?,
             gather: Gather::new(gpu, format)?,
         })
     }
@@ -212,10 +224,32 @@ impl TopK {
         self.dtype
     }
 
-    /// Bytes of the scratch a `rows × k` top-k needs: 8 per kept element, then (at a 256-byte
-    /// boundary) 1056 per row of selection state.
-    pub fn scratch_bytes(rows: u32, k: u32) -> u64 {
-        pair_bytes(rows, k).next_multiple_of(STATE_ALIGN) + state_bytes(rows)
+    /// Workgroups per row this kernel's strategy gives `rows × n` (1: the per-row kernel,
+    /// unless the strategy forces the cooperative one).
+    fn groups_per_row(&self, rows: u32, n: u32) -> u32 {
+        match self.strategy {
+            Strategy::Auto => auto_groups_per_row(rows, n),
+            Strategy::PerRow => 1,
+            // At most one workgroup per element, so rows × groups stays within u32.
+            Strategy::Cooperative(groups) => groups.clamp(1, n.max(1)),
+        }
+    }
+
+    fn cooperates(&self, rows: u32, n: u32) -> bool {
+        matches!(self.strategy, Strategy::Cooperative(_)) || self.groups_per_row(rows, n) > 1
+    }
+
+    /// Bytes of the scratch a `rows × n` → `rows × k` top-k needs: 8 per kept element; on the
+    /// cooperative path also (each at a 256-byte boundary) 1088 per row of selection state and
+    /// 8 per candidate per row of spilled candidates (12 KiB; 2 KiB on GL).
+    pub fn scratch_bytes(&self, rows: u32, n: u32, k: u32) -> u64 {
+        let pairs = pair_bytes(rows, k);
+        if !self.cooperates(rows, n) {
+            return pairs;
+        }
+        let state_at = pairs.next_multiple_of(STATE_ALIGN);
+        (state_at + state_bytes(rows)).next_multiple_of(STATE_ALIGN)
+            + spill_bytes(rows, self.capacities)
     }
 
     /// Records the top-k of each of `rows` rows of `n` scores: indices (and values, if bound),
@@ -229,25 +263,24 @@ impl TopK {
         order: Order,
         b: &ScoreBindings<'_>,
     ) -> Result<()> {
-        let scratch = Self::scratch_bytes(rows, k);
+        let scratch = self.scratch_bytes(rows, n, k);
         let params = check_scores(&self.gpu, self.dtype, (rows, n, k), order, b, scratch)?;
         if rows == 0 {
             return Ok(());
         }
-        let (pairs, state) = split_scratch(b.scratch, rows, k);
-        let groups = match self.strategy {
-            Strategy::Auto => auto_groups_per_row(rows, n),
-            Strategy::PerRow => 1,
-            // At most one workgroup per element, so rows × groups stays within u32.
-            Strategy::Cooperative(groups) => groups.clamp(1, n),
-        };
-        if groups == 1 && self.strategy != Strategy::Cooperative(1) {
+        let parts = split_scratch(b.scratch, rows, k, self.capacities);
+        let pairs = parts[0];
+        if self.cooperates(rows, n) {
+            // Inside the checked scratch; each part must also fit one binding.
+            self.gpu.check_storage_binding("scratch", &parts[1])?;
+            self.gpu.check_storage_binding("scratch", &parts[2])?;
+            let groups = self.groups_per_row(rows, n);
+            self.cooperative
+                .encode(encoder, &params, groups, b, parts)?;
+        } else {
             // Without lengths the shader never reads slot 2; any read-only binding fills it.
             let lengths = b.lengths.unwrap_or(b.x);
             self.select.encode(encoder, &params, b.x, lengths, pairs)?;
-        } else {
-            self.cooperative
-                .encode(encoder, &params, groups, b, pairs, state)?;
         }
         self.sort.encode(encoder, &params, pairs, b.indices)?;
         if let Some(values) = b.values {
@@ -300,7 +333,7 @@ impl TopK {
         let input = gpu.upload("x", x)?;
         let lengths_buf = lengths.map(|l| gpu.upload("lengths", l)).transpose()?;
         let outputs = rows as usize * k;
-        let scratch = gpu.storage_buffer("scratch", Self::scratch_bytes(rows, k32))?;
+        let scratch = gpu.storage_buffer("scratch", self.scratch_bytes(rows, n32, k32))?;
         let indices = gpu.storage_buffer("indices", outputs as u64 * 4)?;
         let values = gpu.storage_buffer("values", bound_bytes(T::DTYPE, outputs as u64))?;
         let mut encoder = gpu.encoder("topk");
