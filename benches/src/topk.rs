@@ -3,8 +3,8 @@
 //! and the full GPU sort ([`Argsort`]) of the same rows, so the speed-up of top-k over sorting is
 //! read off two rows of one report. Scores are random f32 (uniform bit patterns of finite
 //! values, so few ties), uploaded once. Bytes moved are the input bytes read once: GB/s is the
-//! input rate. Where [`Strategy::Auto`] shares each row among workgroups, a `topk-rowwise` row
-//! measures the one-workgroup-per-row kernel on the same shape.
+//! input rate. Where [`Strategy::Auto`] shares each row among workgroups on a GPU, `topk-rowwise`
+//! and `topk-coop` rows measure both selection paths, forced, on the same shape.
 
 use squeeze::topk::{Argsort, Order, ScoreBindings, Strategy, TopK, auto_groups_per_row};
 use squeeze::{Binding, DType, Gpu, Result};
@@ -103,12 +103,20 @@ pub fn benches(_gpu: &Gpu) -> Vec<Bench> {
                 prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, k, Strategy::Auto)),
             });
         }
-        if auto_groups_per_row(rows, n) > 1 {
-            // Where Auto shares rows among workgroups: the one-workgroup-per-row kernel beside it.
+        let groups = auto_groups_per_row(rows, n);
+        if groups > 1 {
+            // Where Auto shares rows among workgroups on a GPU: both paths, forced.
             all.push(Bench {
                 kernel: "topk-rowwise",
                 shape: format!("{} k=50, one workgroup per row", label(rows, n)),
                 prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, 50, Strategy::PerRow)),
+            });
+            all.push(Bench {
+                kernel: "topk-coop",
+                shape: format!("{} k=50, {groups} workgroups per row", label(rows, n)),
+                prepare: Box::new(move |gpu| {
+                    topk_workload(gpu, rows, n, 50, Strategy::Cooperative(groups))
+                }),
             });
         }
         all.push(Bench {

@@ -258,10 +258,6 @@ pub fn cases() -> Vec<Case> {
             "k = n = 9000, ties (global merges)",
             Problem::new(2, 9000, 9000, FewValues, S),
         ),
-        (
-            "one row over 1M elements (cooperative)",
-            Problem::new(1, (1 << 20) + 3, 50, Random, L),
-        ),
     ];
     let mut all: Vec<Case> = f32_problems
         .into_iter()
@@ -317,9 +313,9 @@ pub fn cases() -> Vec<Case> {
             "f16 ties, more workgroups than elements",
             |g| cooperative::<f16>(g, 64, Problem::new(3, 37, 5, Fill::FewValues, S), 44),
         ),
-        Case::portable("topk/f32", "one row of 100003, one workgroup", |g| {
-            let x = scores(Fill::Random, 100_003, 45);
-            check_topk_with(g, Strategy::PerRow, &x, 100_003, 2048, L, None)
+        Case::portable("topk/coop", "one row over 1M elements, 64 per row", |g| {
+            let p = Problem::new(1, (1 << 20) + 3, 50, Fill::Random, L);
+            cooperative::<f32>(g, 64, p, 15)
         }),
         Case::portable("argsort", "f32, 3 rows × 700", |g| {
             check_argsort::<f32>(g, 3, 700, Fill::Specials)

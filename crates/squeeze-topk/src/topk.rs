@@ -152,8 +152,8 @@ pub(crate) fn check_scores(
 /// How the winners of each row are selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
-    /// [`Strategy::PerRow`] when rows are many or short, else cooperative with enough
-    /// workgroups per row to fill the device ([`auto_groups_per_row`]).
+    /// [`Strategy::PerRow`] when rows are many or short, or when the adapter is a CPU; else
+    /// cooperative with enough workgroups per row to fill the device ([`auto_groups_per_row`]).
     #[default]
     Auto,
     /// One workgroup per row, one dispatch (`shaders/topk/select.wgsl`).
@@ -163,10 +163,8 @@ pub enum Strategy {
     Cooperative(u32),
 }
 
-/// Rows from which one workgroup per row is used however long the rows: on lavapipe 32 rows of
-/// 128K select faster one workgroup per row (each cooperative round reads the whole row, while
-/// the per-row kernel narrows to workgroup memory), and one row of 1M faster cooperatively
-/// (`squeeze bench topk`, rows `topk` against `topk-rowwise`).
+/// Rows from which one workgroup per row is used however long the rows: 8 rows already keep
+/// 8 × 32 = 256 workgroups busy at the cooperative split below.
 const MANY_ROWS: u32 = 8;
 /// Row length below which one workgroup per row is enough.
 const LONG_ROW: u32 = 1 << 16;
@@ -175,7 +173,9 @@ const SLICE: u32 = 1 << 14;
 /// Workgroups a cooperative selection aims for in all.
 const TARGET_WORKGROUPS: u32 = 256;
 
-/// Workgroups per row [`Strategy::Auto`] uses (1: the per-row kernel).
+/// Workgroups per row [`Strategy::Auto`] uses on a GPU (1: the per-row kernel). On a CPU adapter
+/// (lavapipe) Auto always uses the per-row kernel: there the cooperative path's ~25 dispatches
+/// cost more than the parallelism gains (`squeeze bench topk`: `topk-coop` against `topk`).
 pub fn auto_groups_per_row(rows: u32, n: u32) -> u32 {
     if rows >= MANY_ROWS || n < LONG_ROW {
         return 1;
@@ -228,6 +228,7 @@ impl TopK {
     /// unless the strategy forces the cooperative one).
     fn groups_per_row(&self, rows: u32, n: u32) -> u32 {
         match self.strategy {
+            Strategy::Auto if self.gpu.info().device_type == wgpu::DeviceType::Cpu => 1,
             Strategy::Auto => auto_groups_per_row(rows, n),
             Strategy::PerRow => 1,
             // At most one workgroup per element, so rows × groups stays within u32.
