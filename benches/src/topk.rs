@@ -48,6 +48,7 @@ pub fn topk_workload(gpu: &Gpu, rows: u32, n: u32, k: u32, strategy: Strategy) -
     let values = gpu.storage_buffer("values", u64::from(rows) * u64::from(k) * 4)?;
     Ok(Workload {
         bytes_moved: u64::from(rows) * u64::from(n) * 4,
+        flops: 0,
         record: Box::new(move |encoder| {
             topk.encode(
                 encoder,
@@ -75,6 +76,7 @@ pub fn sort_workload(gpu: &Gpu, rows: u32, n: u32) -> Result<Workload> {
     let indices = gpu.storage_buffer("indices", u64::from(rows) * u64::from(n) * 4)?;
     Ok(Workload {
         bytes_moved: u64::from(rows) * u64::from(n) * 4,
+        flops: 0,
         record: Box::new(move |encoder| {
             sort.encode(
                 encoder,

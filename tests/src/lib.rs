@@ -165,7 +165,9 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::core::dispatch::GridParams;
     use squeeze::core::{copy::Copy, widen::Widen};
     use squeeze::quant::{Dequantize, matrix::MatrixParams};
-    use squeeze::shaders::quant::{GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP};
+    use squeeze::shaders::quant::{
+        GEMM, GEMM_AFFINE, GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP,
+    };
     use squeeze::topk::params::TopkParams;
     use std::mem::size_of;
     vec![
@@ -177,6 +179,8 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (Dequantize::AFFINE_SHADER.name, size_of::<MatrixParams>()),
         (GEMV_AFFINE.name, size_of::<MatrixParams>()),
         (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
+        (GEMM.name, size_of::<MatrixParams>()),
+        (GEMM_AFFINE.name, size_of::<MatrixParams>()),
         (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
         (
             squeeze::shaders::topk::COOPERATIVE.name,
