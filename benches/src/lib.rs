@@ -6,6 +6,7 @@
 pub mod core;
 pub mod dfloat11;
 pub mod quant;
+pub mod topk;
 
 use std::fmt;
 
@@ -41,6 +42,7 @@ pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     let mut all = core::benches(gpu);
     all.extend(quant::benches(gpu));
     all.extend(dfloat11::benches(gpu));
+    all.extend(topk::benches(gpu));
     all
 }
 

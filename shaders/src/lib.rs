@@ -10,6 +10,7 @@
 pub mod core;
 pub mod dfloat11;
 pub mod quant;
+pub mod topk;
 
 /// One WGSL source file: its path inside this crate and its text.
 #[derive(Debug)]
@@ -109,6 +110,10 @@ pub static MODULES: &[&Module] = &[
     &dfloat11::GEMV_SUBGROUP,
     &dfloat11::GEMV_COMBINE,
     &dfloat11::BF16_GEMV,
+    &topk::SELECT,
+    &topk::COOPERATIVE,
+    &topk::SORT,
+    &topk::GATHER,
 ];
 
 /// The registered module called `name`.

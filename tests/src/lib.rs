@@ -10,6 +10,7 @@ pub mod dfloat11_gemv;
 pub mod probes;
 pub mod quant;
 pub mod rng;
+pub mod topk;
 
 use squeeze::Gpu;
 
@@ -113,6 +114,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(quant::cases());
     all.extend(dfloat11::cases());
     all.extend(dfloat11_gemv::cases());
+    all.extend(topk::cases());
     all
 }
 
@@ -170,6 +172,7 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::shaders::quant::{
         GEMM, GEMM_AFFINE, GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP,
     };
+    use squeeze::topk::params::TopkParams;
     use std::mem::size_of;
     vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
@@ -182,6 +185,13 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
         (GEMM.name, size_of::<MatrixParams>()),
         (GEMM_AFFINE.name, size_of::<MatrixParams>()),
+        (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
+        (
+            squeeze::shaders::topk::COOPERATIVE.name,
+            size_of::<TopkParams>(),
+        ),
+        (squeeze::shaders::topk::SORT.name, size_of::<TopkParams>()),
+        (squeeze::shaders::topk::GATHER.name, size_of::<TopkParams>()),
         (
             squeeze::dfloat11::Decode::SHADER.name,
             size_of::<squeeze::dfloat11::decode::DecodeParams>(),

@@ -199,3 +199,66 @@ fn matmul_matches_the_f64_reference_for_gemv_and_gemm_batches() {
         let _ = std::fs::remove_file(output);
     }
 }
+
+#[test]
+fn topk_equals_the_cpu_reference_with_ties_nan_and_lengths() {
+    use half::bf16;
+    use squeeze::topk::{Order, reference::top_k};
+    let (rows, n, k) = (3usize, 70usize, 9usize);
+    let x: Vec<bf16> = (0..rows * n)
+        .map(|i| match i % 11 {
+            0 => bf16::NAN,
+            1 => bf16::NEG_INFINITY,
+            2 => bf16::from_f32(-0.0),
+            _ => bf16::from_f32((i * 7 % 13) as f32 - 6.0),
+        })
+        .collect();
+    let lengths = [70i32, 5, 0];
+    let input = scratch("topk-in.safetensors");
+    let output = scratch("topk-out.safetensors");
+    write_tensors(
+        &input,
+        &[
+            ("x", Dtype::BF16, vec![rows, n], bytemuck::cast_slice(&x)),
+            (
+                "lengths",
+                Dtype::I32,
+                vec![rows],
+                bytemuck::cast_slice(&lengths),
+            ),
+        ],
+    );
+    for (largest, order) in [("true", Order::Largest), ("false", Order::Smallest)] {
+        let out = squeeze(&[
+            "run",
+            "topk",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "--set",
+            &format!("k={k}"),
+            "--set",
+            &format!("largest={largest}"),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (want_values, want_indices) = top_k(&x, n, k, order, Some(&[70, 5, 0])).unwrap();
+        let (dtype, shape, data) = read_tensor(&output, "indices");
+        assert_eq!((dtype, shape), (Dtype::I32, vec![rows, k]));
+        assert_eq!(bytemuck::pod_collect_to_vec::<u8, i32>(&data), want_indices);
+        let (dtype, shape, data) = read_tensor(&output, "values");
+        assert_eq!((dtype, shape), (Dtype::BF16, vec![rows, k]));
+        let want: Vec<u16> = want_values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bytemuck::pod_collect_to_vec::<u8, u16>(&data), want);
+    }
+    let out = squeeze(&[
+        "run",
+        "topk",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--set",
+        "k=71",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("`k`"), "{}", stderr(&out));
+    let _ = std::fs::remove_file(input);
+    let _ = std::fs::remove_file(output);
+}

@@ -28,3 +28,4 @@ pub use squeeze_core::{
 pub use squeeze_dfloat11 as dfloat11;
 pub use squeeze_quant as quant;
 pub use squeeze_shaders as shaders;
+pub use squeeze_topk as topk;

@@ -8,6 +8,7 @@
 mod dfloat11;
 mod quant;
 mod tensors;
+mod topk;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,6 +51,7 @@ pub const KERNELS: &[&Kernel] = &[
     &quant::MATMUL,
     &dfloat11::DFLOAT11_DECODE,
     &dfloat11::DFLOAT11_GEMV,
+    &topk::TOPK,
 ];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
