@@ -3,6 +3,7 @@
 
 mod bench;
 mod conform;
+mod gguf;
 mod info;
 
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ enum Command {
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform,
+    /// GGUF files: dequantize every tensor to f32 safetensors.
+    Gguf {
+        #[command(subcommand)]
+        command: gguf::GgufCommand,
+    },
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
         Command::Info => info::run(&options),
         Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
         Command::Conform => conform::run(&options),
+        Command::Gguf { command } => Ok(gguf::run(options, command)),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 
 pub mod dequant;
 pub mod format;
+pub mod gguf;
 pub mod reference;
 
 pub use dequant::Dequantize;
