@@ -1,0 +1,209 @@
+//! End-to-end `squeeze gguf dequantize`: a GGUF file made with squeeze's writer, converted by the
+//! real binary on this machine's adapter, read back with the `safetensors` crate and compared
+//! bit for bit with the CPU reference.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use half::{bf16, f16};
+use safetensors::{Dtype, SafeTensors};
+use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
+use squeeze::quant::{Format, reference};
+
+fn squeeze(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_squeeze"))
+        .args(args)
+        .env_remove("SQUEEZE_BACKEND")
+        .env_remove("SQUEEZE_ADAPTER")
+        .output()
+        .expect("run squeeze")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A fresh folder for one test's files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("squeeze-gguf-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn weights(n: usize, seed: u32) -> Vec<f32> {
+    (0..n as u32)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) ^ seed) % 2001) as f32 / 250.0 - 4.0)
+        .collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// `(name, ggml type, dims innermost first, raw data, the f32 values squeeze must write)`.
+type Case = (&'static str, GgmlType, Vec<u64>, Vec<u8>, Vec<f32>);
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (name, format, dims) in [
+        ("blk.0.q8_0", Format::Q8_0, vec![64u64, 5]),
+        ("blk.0.q4_0", Format::Q4_0, vec![32, 3]),
+        ("blk.0.q4_1.3d", Format::Q4_1, vec![96, 2, 3]),
+        ("one_block", Format::Q8_0, vec![32]),
+    ] {
+        let n = dims.iter().product::<u64>() as usize;
+        let data = reference::quantize(format, &weights(n, dims[0] as u32)).unwrap();
+        let want = reference::dequantize(format, &data, dims[0] as usize).unwrap();
+        let ty = GgmlType::from_id(format.ggml_type()).unwrap();
+        out.push((name, ty, dims, data, want));
+    }
+    let specials = [
+        0.0f32,
+        -0.0,
+        1.5,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-40,
+    ];
+    out.push((
+        "norm.f32",
+        GgmlType::F32,
+        vec![7],
+        specials.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        specials.to_vec(),
+    ));
+    let halves: Vec<f16> = weights(6, 9).iter().map(|&v| f16::from_f32(v)).collect();
+    out.push((
+        "emb.f16",
+        GgmlType::F16,
+        vec![3, 2],
+        halves.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        halves.iter().map(|v| v.to_f32()).collect(),
+    ));
+    let brains: Vec<bf16> = specials.iter().map(|&v| bf16::from_f32(v)).collect();
+    out.push((
+        "out.bf16",
+        GgmlType::Bf16,
+        vec![7, 1],
+        brains.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        brains.iter().map(|v| v.to_f32()).collect(),
+    ));
+    out
+}
+
+fn write_gguf(path: &Path, cases: &[Case], extra: Option<(&str, GgmlType, &[u64], Vec<u8>)>) {
+    let mut w = GgufWriter::new().metadata("general.architecture", Value::String("test".into()));
+    for (name, ty, dims, data, _) in cases {
+        w = w.tensor(*name, *ty, dims, data.clone());
+    }
+    if let Some((name, ty, dims, data)) = extra {
+        w = w.tensor(name, ty, dims, data);
+    }
+    w.write(path).unwrap();
+}
+
+fn check_output(path: &Path, cases: &[Case]) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.len(), cases.len());
+    for (name, _, dims, _, want) in cases {
+        let t = st.tensor(name).unwrap();
+        assert_eq!(t.dtype(), Dtype::F32, "{name}");
+        let shape: Vec<usize> = dims.iter().rev().map(|&d| d as usize).collect();
+        assert_eq!(t.shape(), &shape[..], "{name}");
+        let got: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(bits(&got), bits(want), "{name}");
+    }
+}
+
+#[test]
+fn dequantize_writes_every_tensor_as_f32_equal_to_the_cpu_reference() {
+    let dir = scratch("all");
+    let (gguf, out) = (dir.join("model.gguf"), dir.join("model.safetensors"));
+    let cases = cases();
+    write_gguf(&gguf, &cases, None);
+    let o = squeeze(&[
+        Path::new("gguf"),
+        Path::new("dequantize"),
+        &gguf,
+        Path::new("-o"),
+        &out,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("wrote 7 tensors"), "{}", text(&o));
+    check_output(&out, &cases);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unsupported_types_fail_by_name_unless_skipped() {
+    let dir = scratch("unsupported");
+    let (gguf, out) = (dir.join("model.gguf"), dir.join("model.safetensors"));
+    let cases = cases();
+    write_gguf(
+        &gguf,
+        &cases,
+        Some(("blk.1.q6_k", GgmlType::Q6K, &[256, 2], vec![0; 420])),
+    );
+    let args = [
+        Path::new("gguf"),
+        Path::new("dequantize"),
+        &gguf,
+        Path::new("-o"),
+        &out,
+    ];
+    let o = squeeze(&args);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("tensor `blk.1.q6_k`: squeeze cannot convert q6_k"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists() && !dir.join("model.safetensors.partial").exists());
+
+    let mut skip = args.to_vec();
+    skip.push(Path::new("--skip-unsupported"));
+    let o = squeeze(&skip);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("skipping tensor `blk.1.q6_k`"),
+        "{}",
+        text(&o)
+    );
+    check_output(&out, &cases);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn corrupt_files_are_reported_not_converted() {
+    let dir = scratch("corrupt");
+    let (gguf, out) = (dir.join("model.gguf"), dir.join("model.safetensors"));
+    write_gguf(&gguf, &cases(), None);
+    let bytes = std::fs::read(&gguf).unwrap();
+    std::fs::write(&gguf, &bytes[..bytes.len() - 64]).unwrap();
+    let o = squeeze(&[
+        Path::new("gguf"),
+        Path::new("dequantize"),
+        &gguf,
+        Path::new("-o"),
+        &out,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("must lie inside the file"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
