@@ -1,10 +1,11 @@
-//! `squeeze`: adapter facts, benchmarks against the adapter's own copy bandwidth, and
-//! GPU-vs-CPU conformance on every adapter.
+//! `squeeze`: adapter facts, benchmarks against the adapter's own copy bandwidth, GPU-vs-CPU
+//! conformance on every adapter, and single kernels run on safetensors files.
 
 mod bench;
 mod conform;
 mod gguf;
 mod info;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,11 +44,32 @@ enum Command {
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform,
+    /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
+    Run(RunArgs),
     /// GGUF files: dequantize every tensor to f32 safetensors.
     Gguf {
         #[command(subcommand)]
         command: gguf::GgufCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Print every kernel with its tensors, dtypes, shapes and parameters.
+    #[arg(long, exclusive = true)]
+    list: bool,
+    /// Kernel name (see --list).
+    #[arg(required_unless_present = "list")]
+    kernel: Option<String>,
+    /// Input safetensors file.
+    #[arg(required_unless_present = "list")]
+    input: Option<PathBuf>,
+    /// Output safetensors file.
+    #[arg(required_unless_present = "list")]
+    output: Option<PathBuf>,
+    /// A kernel parameter as key=value; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -64,6 +86,12 @@ fn main() -> ExitCode {
         Command::Info => info::run(&options),
         Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
         Command::Conform => conform::run(&options),
+        Command::Run(args) => match (args.kernel, args.input, args.output) {
+            (Some(kernel), Some(input), Some(output)) => {
+                run::run(options, &kernel, &input, &output, &args.set)
+            }
+            _ => Ok(run::list()),
+        },
         Command::Gguf { command } => Ok(gguf::run(options, command)),
     };
     match result {

@@ -1,23 +1,8 @@
 //! End-to-end: the real `squeeze` binary on whatever adapter this machine has (lavapipe in CI).
 
-use std::process::{Command, Output};
+mod common;
 
-fn squeeze(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squeeze"))
-        .args(args)
-        .env_remove("SQUEEZE_BACKEND")
-        .env_remove("SQUEEZE_ADAPTER")
-        .output()
-        .expect("run squeeze")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{squeeze, stderr, stdout};
 
 #[test]
 fn info_lists_adapters_with_features_and_limits() {

@@ -2,37 +2,35 @@
 //! real binary on this machine's adapter, read back with the `safetensors` crate and compared
 //! bit for bit with the CPU reference.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{read_tensor, squeeze, stderr, stdout};
 use half::{bf16, f16};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
 use squeeze::quant::{Format, reference};
 
-fn squeeze(args: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squeeze"))
-        .args(args)
-        .env_remove("SQUEEZE_BACKEND")
-        .env_remove("SQUEEZE_ADAPTER")
-        .output()
-        .expect("run squeeze")
-}
-
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", stdout(o), stderr(o))
 }
 
 /// A fresh folder for one test's files.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("squeeze-gguf-cli-{}-{test}", std::process::id()));
+    let dir = common::scratch(&format!("gguf-{test}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `squeeze gguf dequantize GGUF -o OUT [extra]`.
+fn dequantize(gguf: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (gguf, out) = (gguf.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec!["gguf", "dequantize", gguf, "-o", out];
+    args.extend_from_slice(extra);
+    squeeze(&args)
 }
 
 fn weights(n: usize, seed: u32) -> Vec<f32> {
@@ -110,15 +108,17 @@ fn write_gguf(path: &Path, cases: &[Case], extra: Option<(&str, GgmlType, &[u64]
 
 fn check_output(path: &Path, cases: &[Case]) {
     let bytes = std::fs::read(path).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(st.len(), cases.len());
+    let names = safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .names()
+        .len();
+    assert_eq!(names, cases.len());
     for (name, _, dims, _, want) in cases {
-        let t = st.tensor(name).unwrap();
-        assert_eq!(t.dtype(), Dtype::F32, "{name}");
-        let shape: Vec<usize> = dims.iter().rev().map(|&d| d as usize).collect();
-        assert_eq!(t.shape(), &shape[..], "{name}");
-        let got: Vec<f32> = t
-            .data()
+        let (dtype, shape, data) = read_tensor(path, name);
+        assert_eq!(dtype, Dtype::F32, "{name}");
+        let want_shape: Vec<usize> = dims.iter().rev().map(|&d| d as usize).collect();
+        assert_eq!(shape, want_shape, "{name}");
+        let got: Vec<f32> = data
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
@@ -132,13 +132,7 @@ fn dequantize_writes_every_tensor_as_f32_equal_to_the_cpu_reference() {
     let (gguf, out) = (dir.join("model.gguf"), dir.join("model.safetensors"));
     let cases = cases();
     write_gguf(&gguf, &cases, None);
-    let o = squeeze(&[
-        Path::new("gguf"),
-        Path::new("dequantize"),
-        &gguf,
-        Path::new("-o"),
-        &out,
-    ]);
+    let o = dequantize(&gguf, &out, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("wrote 7 tensors"), "{}", text(&o));
     check_output(&out, &cases);
@@ -155,14 +149,7 @@ fn unsupported_types_fail_by_name_unless_skipped() {
         &cases,
         Some(("blk.1.q6_k", GgmlType::Q6K, &[256, 2], vec![0; 420])),
     );
-    let args = [
-        Path::new("gguf"),
-        Path::new("dequantize"),
-        &gguf,
-        Path::new("-o"),
-        &out,
-    ];
-    let o = squeeze(&args);
+    let o = dequantize(&gguf, &out, &[]);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("tensor `blk.1.q6_k`: squeeze cannot convert q6_k"),
@@ -171,9 +158,7 @@ fn unsupported_types_fail_by_name_unless_skipped() {
     );
     assert!(!out.exists() && !dir.join("model.safetensors.partial").exists());
 
-    let mut skip = args.to_vec();
-    skip.push(Path::new("--skip-unsupported"));
-    let o = squeeze(&skip);
+    let o = dequantize(&gguf, &out, &["--skip-unsupported"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("skipping tensor `blk.1.q6_k`"),
@@ -191,13 +176,7 @@ fn corrupt_files_are_reported_not_converted() {
     write_gguf(&gguf, &cases(), None);
     let bytes = std::fs::read(&gguf).unwrap();
     std::fs::write(&gguf, &bytes[..bytes.len() - 64]).unwrap();
-    let o = squeeze(&[
-        Path::new("gguf"),
-        Path::new("dequantize"),
-        &gguf,
-        Path::new("-o"),
-        &out,
-    ]);
+    let o = dequantize(&gguf, &out, &[]);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("must lie inside the file"),

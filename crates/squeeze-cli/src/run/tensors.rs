@@ -1,0 +1,217 @@
+//! Named tensors in and out of `squeeze run`: a memory-mapped safetensors input checked against
+//! the kernel's specs, `--set` parameters checked against its parameter list, and the output file.
+
+use std::fs::File;
+use std::path::Path;
+use std::str::FromStr;
+
+use memmap2::Mmap;
+use safetensors::tensor::{Metadata, TensorView};
+use safetensors::{Dtype, SafeTensors};
+use squeeze::Error;
+
+use super::{ParamSpec, TensorSpec};
+
+/// The input file, mapped once; tensors are borrowed views into it.
+pub struct Inputs {
+    map: Mmap,
+    header: usize,
+    metadata: Metadata,
+}
+
+/// One input tensor.
+pub struct Tensor<'a> {
+    pub name: &'static str,
+    pub dtype: Dtype,
+    pub shape: &'a [usize],
+    pub data: &'a [u8],
+}
+
+fn file_error(path: &Path, what: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::invalid(
+        "IN",
+        what,
+        "a readable safetensors file",
+        format!("{}: {e}", path.display()),
+    )
+}
+
+impl Inputs {
+    /// Maps `path` and checks that it holds every required tensor of `specs` and nothing else.
+    pub fn open(path: &Path, specs: &[TensorSpec]) -> Result<Self, Error> {
+        let file = File::open(path).map_err(|e| file_error(path, "file", e))?;
+        // SAFETY: the map is read-only and lives as long as `Inputs`; a file truncated by another
+        // process while we run is outside what a command-line tool can defend against.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| file_error(path, "file", e))?;
+        let (header, metadata) =
+            SafeTensors::read_metadata(&map).map_err(|e| file_error(path, "header", e))?;
+        let inputs = Self {
+            map,
+            header,
+            metadata,
+        };
+        let accepted: Vec<_> = specs.iter().map(|s| s.name).collect();
+        for name in inputs.metadata.tensors().keys() {
+            if !accepted.contains(&name.as_str()) {
+                return Err(Error::invalid(
+                    "IN",
+                    "tensor name",
+                    accepted.join(" | "),
+                    name,
+                ));
+            }
+        }
+        for spec in specs.iter().filter(|s| s.required) {
+            if inputs.metadata.info(spec.name).is_none() {
+                return Err(Error::invalid(
+                    spec.name,
+                    "tensor",
+                    format!("present in {}", path.display()),
+                    "missing",
+                ));
+            }
+        }
+        Ok(inputs)
+    }
+
+    /// The tensor `name`, if the file has it.
+    pub fn optional(&self, name: &'static str) -> Option<Tensor<'_>> {
+        let info = self.metadata.info(name)?;
+        let start = 8 + self.header + info.data_offsets.0;
+        let end = 8 + self.header + info.data_offsets.1;
+        Some(Tensor {
+            name,
+            dtype: info.dtype,
+            shape: &info.shape,
+            data: &self.map[start..end],
+        })
+    }
+
+    /// The tensor `name`; [`Inputs::open`] already checked that required tensors exist.
+    pub fn get(&self, name: &'static str) -> Result<Tensor<'_>, Error> {
+        self.optional(name)
+            .ok_or_else(|| Error::invalid(name, "tensor", "present", "missing"))
+    }
+}
+
+impl Tensor<'_> {
+    /// Checks the dtype is one of `accepted`.
+    pub fn expect_dtype(&self, accepted: &[Dtype]) -> Result<Dtype, Error> {
+        if accepted.contains(&self.dtype) {
+            return Ok(self.dtype);
+        }
+        let names: Vec<_> = accepted.iter().map(|d| format!("{d:?}")).collect();
+        Err(Error::invalid(
+            self.name,
+            "dtype",
+            names.join(" | "),
+            format!("{:?}", self.dtype),
+        ))
+    }
+
+    /// The shape, which must have `N` dimensions.
+    pub fn dims<const N: usize>(&self) -> Result<[usize; N], Error> {
+        self.shape.try_into().map_err(|_| {
+            Error::invalid(
+                self.name,
+                "shape",
+                format!("{N} dimensions"),
+                format!("{:?}", self.shape),
+            )
+        })
+    }
+}
+
+/// `--set key=value` parameters of one kernel.
+pub struct Settings {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Settings {
+    /// Parses `key=value` pairs; unknown keys, repeats and missing required keys are errors.
+    pub fn parse(specs: &'static [ParamSpec], pairs: &[String]) -> Result<Self, Error> {
+        let mut values: Vec<(&'static str, String)> = Vec::new();
+        for pair in pairs {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::invalid("--set", "parameter", "key=value", pair))?;
+            let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
+                let names: Vec<_> = specs.iter().map(|s| s.name).collect();
+                Error::invalid("--set", "parameter name", names.join(" | "), key)
+            })?;
+            if values.iter().any(|(k, _)| *k == spec.name) {
+                return Err(Error::invalid("--set", spec.name, "set once", "set twice"));
+            }
+            values.push((spec.name, value.to_string()));
+        }
+        for spec in specs {
+            if !values.iter().any(|(k, _)| *k == spec.name) {
+                let default = spec.default.ok_or_else(|| {
+                    Error::invalid(spec.name, "parameter", "--set with a value", "missing")
+                })?;
+                values.push((spec.name, default.to_string()));
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// The raw text of `key` (set or defaulted), or `None` for an optional parameter left unset.
+    pub fn text(&self, key: &'static str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `key` parsed as `T`.
+    pub fn get<T: FromStr>(&self, key: &'static str) -> Result<T, Error>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let text = self
+            .text(key)
+            .ok_or_else(|| Error::invalid(key, "parameter", "a value", "unset"))?;
+        text.parse()
+            .map_err(|e: T::Err| Error::invalid(key, "parameter", e.to_string(), text))
+    }
+}
+
+/// One output tensor, owned.
+pub struct Output {
+    pub name: &'static str,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+impl Output {
+    pub fn f32(name: &'static str, shape: Vec<usize>, values: &[f32]) -> Self {
+        Self {
+            name,
+            dtype: Dtype::F32,
+            shape,
+            data: bytemuck::cast_slice(values).to_vec(),
+        }
+    }
+}
+
+/// Writes `outputs` to one safetensors file.
+pub fn write(path: &Path, outputs: &[Output]) -> Result<(), Error> {
+    let views = outputs
+        .iter()
+        .map(|o| {
+            TensorView::new(o.dtype, o.shape.clone(), &o.data)
+                .map(|v| (o.name, v))
+                .map_err(|e| Error::invalid(o.name, "output tensor", "consistent shape", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize_to_file(views, None, path).map_err(|e| {
+        Error::invalid(
+            "OUT",
+            "file",
+            "writable",
+            format!("{}: {e}", path.display()),
+        )
+    })
+}
