@@ -613,8 +613,18 @@ fn value_strategy() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::I64),
         any::<u64>().prop_map(|b| Value::F64(f64::from_bits(b))),
     ];
+    // Arrays keep the elements of the first one's type (an empty array is of u8).
     leaf.prop_recursive(2, 16, 4, |inner| {
-        (inner, 0..4usize).prop_map(|(v, n)| Value::Array(v.value_type(), vec![v; n]))
+        prop::collection::vec(inner, 0..5).prop_map(|values| {
+            let ty = values.first().map_or(ValueType::U8, Value::value_type);
+            Value::Array(
+                ty,
+                values
+                    .into_iter()
+                    .filter(|v| v.value_type() == ty)
+                    .collect(),
+            )
+        })
     })
 }
 

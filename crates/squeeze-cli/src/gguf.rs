@@ -60,6 +60,9 @@ fn dequantize(
     let gguf = GgufFile::open(file)?;
     let mut tensors = Vec::new();
     for t in gguf.tensors() {
+        if t.name == "__metadata__" {
+            return Err("tensor `__metadata__`: the name is reserved in safetensors files".into());
+        }
         if t.ggml_type.to_f32().is_some() {
             tensors.push(t);
         } else if skip_unsupported {

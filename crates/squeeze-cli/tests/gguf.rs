@@ -186,3 +186,22 @@ fn corrupt_files_are_reported_not_converted() {
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A tensor whose f32 output (4096 × 8448 × 4 B = 132 MiB) exceeds lavapipe's 128 MiB storage
+/// binding: it must be split across dispatches, not rejected. Ignored by default for its size;
+/// run with `cargo test -p squeeze-cli --test gguf -- --ignored`.
+#[test]
+#[ignore = "writes ~170 MB; run with --ignored"]
+fn a_tensor_over_the_binding_limit_is_split_not_rejected() {
+    let dir = scratch("big");
+    let (gguf, out) = (dir.join("big.gguf"), dir.join("big.safetensors"));
+    let dims = vec![4096u64, 8448];
+    let data = reference::quantize(Format::Q8_0, &weights(4096 * 8448, 5)).unwrap();
+    let want = reference::dequantize(Format::Q8_0, &data, 4096).unwrap();
+    let case = ("big", GgmlType::Q8_0, dims, data, want);
+    write_gguf(&gguf, std::slice::from_ref(&case), None);
+    let o = dequantize(&gguf, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    check_output(&out, &[case]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
