@@ -91,7 +91,13 @@ macro_rules! part {
 pub(crate) use part;
 
 /// Every registered module, in family order.
-pub static MODULES: &[&Module] = &[&core::COPY, &core::WIDEN, &quant::DEQUANT];
+pub static MODULES: &[&Module] = &[
+    &core::COPY,
+    &core::WIDEN,
+    &quant::DEQUANT,
+    &quant::GEMV,
+    &quant::GEMV_SUBGROUP,
+];
 
 /// The registered module called `name`.
 pub fn module(name: &str) -> Option<&'static Module> {

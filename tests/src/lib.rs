@@ -62,18 +62,27 @@ pub struct Case {
 }
 
 impl Case {
+    pub fn new(
+        kernel: &'static str,
+        path: Path,
+        name: &'static str,
+        check: impl Fn(&Gpu) -> Result<(), Failure> + 'static,
+    ) -> Self {
+        Self {
+            kernel,
+            path,
+            name,
+            check: Box::new(check),
+        }
+    }
+
     /// A case of the portable path.
     pub fn portable(
         kernel: &'static str,
         name: &'static str,
         check: impl Fn(&Gpu) -> Result<(), Failure> + 'static,
     ) -> Self {
-        Self {
-            kernel,
-            path: Path::Portable,
-            name,
-            check: Box::new(check),
-        }
+        Self::new(kernel, Path::Portable, name, check)
     }
 }
 
@@ -153,12 +162,15 @@ pub fn all_modules() -> Vec<&'static squeeze::shaders::Module> {
 pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::core::dispatch::GridParams;
     use squeeze::core::{copy::Copy, widen::Widen};
-    use squeeze::quant::Dequantize;
+    use squeeze::quant::{Dequantize, matrix::MatrixParams};
+    use squeeze::shaders::quant::{GEMV, GEMV_SUBGROUP};
     use std::mem::size_of;
     vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
         (Widen::SHADER.name, size_of::<GridParams>()),
-        (Dequantize::SHADER.name, size_of::<GridParams>()),
+        (Dequantize::SHADER.name, size_of::<MatrixParams>()),
+        (GEMV.name, size_of::<MatrixParams>()),
+        (GEMV_SUBGROUP.name, size_of::<MatrixParams>()),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

@@ -1,35 +1,72 @@
 //! Conformance of the quant family: GPU dequantization equals the CPU reference exactly (NaN
 //! compared as "any NaN": an f16 scale of inf or NaN is legal bytes, and the NaN it yields has no
-//! defined payload).
+//! defined payload); GEMV equals the f64 reference within `GEMV_TOLERANCE` on both reduction
+//! paths, f32 and f16 activations, batch 1 to 8.
 
 use half::f16;
 use squeeze::Gpu;
-use squeeze::quant::{Dequantize, Format, reference};
+use squeeze::quant::{Activations, Dequantize, Format, Gemv, Reduction, reference};
 
 use crate::core::GRID_ITEMS;
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, expect_equal};
+use crate::{Case, Failure, Path, expect_equal};
+
+/// |gpu − f64| ≤ GEMV_TOLERANCE · Σ|w·x| (+ 1e-30 for products in the f32 subnormal range,
+/// which a GPU may flush): f32 accumulation over a few thousand terms in any order stays
+/// well inside it.
+const GEMV_TOLERANCE: f64 = 1e-5;
+
+fn names(format: Format) -> (&'static str, &'static str) {
+    match format {
+        Format::Q8_0 => ("dequant/q8_0", "gemv/q8_0"),
+        Format::Q4_0 => ("dequant/q4_0", "gemv/q4_0"),
+        Format::Q4_1 => ("dequant/q4_1", "gemv/q4_1"),
+        Format::Q4K => ("dequant/q4_k", "gemv/q4_k"),
+        Format::Q6K => ("dequant/q6_k", "gemv/q6_k"),
+        Format::Mxfp4 => ("dequant/mxfp4", "gemv/mxfp4"),
+    }
+}
 
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     for format in Format::ALL {
-        let kernel = match format {
-            Format::Q8_0 => "dequant/q8_0",
-            Format::Q4_0 => "dequant/q4_0",
-            Format::Q4_1 => "dequant/q4_1",
-        };
+        let (dequant, gemv) = names(format);
+        let bw = format.block_weights();
         all.extend([
-            Case::portable(kernel, "one block", move |g| quantized(g, format, 1, 32)),
-            Case::portable(kernel, "odd rows, several blocks", move |g| {
-                quantized(g, format, 7, 96)
+            Case::portable(dequant, "one block", move |g| {
+                check_dequant(g, format, &sample_blocks(format, 1, bw), bw)
             }),
-            Case::portable(kernel, "grid-stride, random bytes", move |g| {
-                random_bytes(g, format, 40, GRID_ITEMS / 32)
+            Case::portable(dequant, "odd rows, several blocks", move |g| {
+                check_dequant(g, format, &sample_blocks(format, 7, 3 * bw), 3 * bw)
             }),
-            Case::portable(kernel, "edge scales and codes", move |g| {
-                edge_scales(g, format)
+            Case::portable(dequant, "grid-stride, random bytes", move |g| {
+                let rows = GRID_ITEMS / 8 / bw + 3;
+                check_dequant(g, format, &random_bytes(format, rows, bw), bw)
+            }),
+            Case::portable(dequant, "edge scales and codes", move |g| {
+                check_dequant(g, format, &edge_blocks(format, false), bw)
             }),
         ]);
+        for path in [Path::Portable, Path::Subgroup] {
+            all.extend([
+                Case::new(gemv, path, "one block, batch 1", move |g| {
+                    check_gemv(g, path, format, 1, bw, &[1])
+                }),
+                Case::new(gemv, path, "odd rows, batch 2..8", move |g| {
+                    check_gemv(g, path, format, 7, 3 * bw, &[2, 3, 4, 5, 6, 7, 8])
+                }),
+                Case::new(gemv, path, "more rows than workgroups", move |g| {
+                    check_gemv(g, path, format, 4099, bw, &[3])
+                }),
+                Case::new(gemv, path, "long rows, batch 8", move |g| {
+                    check_gemv(g, path, format, 5, 4096.max(2 * bw) + bw, &[8])
+                }),
+                Case::new(gemv, path, "edge scales, inf and NaN", move |g| {
+                    let blocks = edge_blocks(format, true);
+                    gemv_against_reference(g, path, format, &blocks, bw, 2)
+                }),
+            ]);
+        }
     }
     all
 }
@@ -42,48 +79,161 @@ fn canonical(values: &[f32]) -> Vec<u32> {
         .collect()
 }
 
-fn check(gpu: &Gpu, format: Format, bytes: &[u8], cols: usize) -> Result<(), Failure> {
+fn check_dequant(gpu: &Gpu, format: Format, bytes: &[u8], cols: usize) -> Result<(), Failure> {
     let got = Dequantize::new(gpu, format)?.run(bytes, cols)?;
     let want = reference::dequantize(format, bytes, cols)?;
     expect_equal("y", &canonical(&got), &canonical(&want))
 }
 
-fn quantized(gpu: &Gpu, format: Format, rows: usize, cols: usize) -> Result<(), Failure> {
-    let mut rng = SplitMix64::new((rows * cols) as u64);
-    let weights: Vec<f32> = (0..rows * cols)
-        .map(|_| (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 0.2)
-        .collect();
-    let bytes = reference::quantize(format, &weights)?;
-    check(gpu, format, &bytes, cols)
+fn uniform(rng: &mut SplitMix64) -> f32 {
+    rng.next_u32() as f32 / u32::MAX as f32 - 0.5
 }
 
-fn random_bytes(gpu: &Gpu, format: Format, rows: usize, cols: usize) -> Result<(), Failure> {
-    let mut rng = SplitMix64::new(99);
-    let len = rows * format.row_bytes(cols)?;
-    let bytes: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
-    check(gpu, format, &bytes, cols)
+/// Blocks as a model file has them: quantized from random weights where squeeze has the
+/// quantizer, else random codes under moderate scales.
+fn sample_blocks(format: Format, rows: usize, cols: usize) -> Vec<u8> {
+    let mut rng = SplitMix64::new((rows * cols) as u64 ^ format.ggml_type() as u64);
+    if let Ok(bytes) = reference::quantize(
+        format,
+        &(0..rows * cols)
+            .map(|_| uniform(&mut rng) * 0.2)
+            .collect::<Vec<_>>(),
+    ) {
+        return bytes;
+    }
+    let mut bytes = random_bytes(format, rows, cols);
+    for block in bytes.chunks_exact_mut(format.block_bytes()) {
+        let mut scale = || f16::from_f32(0.001 + uniform(&mut rng).abs() * 0.01).to_le_bytes();
+        match format {
+            Format::Q4K => {
+                block[0..2].copy_from_slice(&scale());
+                block[2..4].copy_from_slice(&scale());
+            }
+            Format::Q6K => block[208..210].copy_from_slice(&scale()),
+            Format::Mxfp4 => block[0] = 118 + (rng.next_u32() % 12) as u8,
+            Format::Q8_0 | Format::Q4_0 | Format::Q4_1 => unreachable!("quantized above"),
+        }
+    }
+    bytes
 }
 
-/// One block per scale in ±0, the smallest subnormal, 1, the largest finite, ±inf and NaN, each
-/// with codes at both extremes and in between.
-fn edge_scales(gpu: &Gpu, format: Format) -> Result<(), Failure> {
-    let scales = [
+fn random_bytes(format: Format, rows: usize, cols: usize) -> Vec<u8> {
+    let mut rng = SplitMix64::new(99 + format.ggml_type() as u64);
+    let len = rows * cols / format.block_weights() * format.block_bytes();
+    (0..len).map(|_| rng.next_u32() as u8).collect()
+}
+
+/// One block per edge scale, each with codes at both extremes and in between. f16 scales: ±0,
+/// the smallest subnormal, 1, ±the largest finite, ±inf and NaN. MXFP4 E8M0 scales: the two
+/// subnormal results, 1, and (unless `for_gemv`, whose f32 sums must not overflow where the f64
+/// reference does not) the top of the range, where products overflow to inf.
+fn edge_blocks(format: Format, for_gemv: bool) -> Vec<u8> {
+    let f16_scales = [
         0x0000u16, 0x8000, 0x0001, 0x3c00, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e01,
     ];
+    let e8m0_scales: &[u8] = if for_gemv {
+        &[0, 1, 2, 127, 128, 150]
+    } else {
+        &[0, 1, 2, 127, 128, 200, 252, 253, 254, 255]
+    };
+    let count = if format == Format::Mxfp4 {
+        e8m0_scales.len()
+    } else {
+        f16_scales.len()
+    };
     let mut bytes = Vec::new();
-    for (k, &d) in scales.iter().enumerate() {
-        bytes.extend(d.to_le_bytes());
-        if format == Format::Q4_1 {
-            bytes.extend(scales[(k + 3) % scales.len()].to_le_bytes());
+    for k in 0..count {
+        let mut block: Vec<u8> = (0..format.block_bytes())
+            .map(|j| [0x00, 0xff, 0x80, 0x7f, 0x11 * (j % 16) as u8][j % 5])
+            .collect();
+        let d = f16_scales[k % f16_scales.len()].to_le_bytes();
+        let m = f16_scales[(k + 3) % f16_scales.len()].to_le_bytes();
+        match format {
+            Format::Q8_0 | Format::Q4_0 => block[0..2].copy_from_slice(&d),
+            Format::Q4_1 | Format::Q4K => {
+                block[0..2].copy_from_slice(&d);
+                block[2..4].copy_from_slice(&m);
+            }
+            Format::Q6K => block[208..210].copy_from_slice(&d),
+            Format::Mxfp4 => block[0] = e8m0_scales[k],
         }
-        let payload = format.block_bytes() - bytes.len() % format.block_bytes();
-        bytes.extend((0..payload).map(|j| match j % 4 {
-            0 => 0x00,
-            1 => 0xff,
-            2 => 0x80,
-            _ => 0x7f,
-        }));
+        bytes.extend(block);
     }
     debug_assert_eq!(f16::from_bits(0x7bff).to_f32(), 65504.0);
-    check(gpu, format, &bytes, 32)
+    bytes
+}
+
+fn gemv(gpu: &Gpu, path: Path, format: Format) -> Result<Gemv, Failure> {
+    let reduction = match path {
+        Path::Subgroup => Reduction::Subgroup,
+        _ => Reduction::Workgroup,
+    };
+    Ok(Gemv::with_reduction(gpu, format, reduction)?)
+}
+
+fn check_gemv(
+    gpu: &Gpu,
+    path: Path,
+    format: Format,
+    rows: usize,
+    cols: usize,
+    batches: &[usize],
+) -> Result<(), Failure> {
+    let blocks = sample_blocks(format, rows, cols);
+    for &batch in batches {
+        gemv_against_reference(gpu, path, format, &blocks, cols, batch)?;
+    }
+    Ok(())
+}
+
+/// Runs the GEMV with f32 and with f16 activations and compares each with the f64 reference.
+fn gemv_against_reference(
+    gpu: &Gpu,
+    path: Path,
+    format: Format,
+    blocks: &[u8],
+    cols: usize,
+    batch: usize,
+) -> Result<(), Failure> {
+    let kernel = gemv(gpu, path, format)?;
+    let w = reference::dequantize(format, blocks, cols)?;
+    let mut rng = SplitMix64::new((batch * cols) as u64);
+    let x16: Vec<f16> = (0..batch * cols)
+        .map(|_| f16::from_f32(uniform(&mut rng)))
+        .collect();
+    let x32: Vec<f32> = x16.iter().map(|v| v.to_f32()).collect();
+    let (want, magnitude) = reference::matmul(&w, cols, &x32);
+    for (dtype, x) in [
+        ("f32", Activations::F32(&x32)),
+        ("f16", Activations::F16(&x16)),
+    ] {
+        let got = kernel.run(blocks, cols, x)?;
+        let what = format!("y ({dtype} x, batch {batch})");
+        expect_close(&what, &got, &want, &magnitude)?;
+    }
+    Ok(())
+}
+
+fn expect_close(what: &str, got: &[f32], want: &[f64], magnitude: &[f64]) -> Result<(), Failure> {
+    if got.len() != want.len() {
+        return Err(Failure::Mismatch(format!(
+            "{what}: {} elements, expected {}",
+            got.len(),
+            want.len()
+        )));
+    }
+    for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(magnitude).enumerate() {
+        let g = f64::from(g);
+        let ok = if w.is_finite() {
+            (g - w).abs() <= GEMV_TOLERANCE * m + 1e-30
+        } else {
+            g.is_nan() == w.is_nan() && (w.is_nan() || g == w)
+        };
+        if !ok {
+            return Err(Failure::Mismatch(format!(
+                "{what}: element {i} is {g}, expected {w} (Σ|w·x| = {m})"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
-//! Bad input to GPU dequantization: typed errors naming the argument, before any dispatch.
+//! Bad input to GPU dequantization and GEMV: typed errors naming the argument, before any
+//! dispatch.
 
-use squeeze::quant::{Dequantize, Format};
-use squeeze::{Binding, Error, Gpu, GpuOptions};
+use half::f16;
+use squeeze::quant::{Activations, Dequantize, Format, Gemv, Reduction};
+use squeeze::{Binding, DType, Error, Gpu, GpuOptions, enumerate_adapters};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
 fn gpu() -> Gpu {
@@ -52,4 +54,97 @@ fn short_bindings_are_refused() {
         matches!(err, Error::InvalidArgument { arg: "y", .. }),
         "{err}"
     );
+}
+
+#[test]
+fn unknown_format_names_every_format() {
+    let err = "q5_9".parse::<Format>().unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("q4_k") && text.contains("mxfp4"), "{text}");
+}
+
+fn arg_of(err: &Error) -> &'static str {
+    match err {
+        Error::InvalidArgument { arg, .. } => arg,
+        other => panic!("expected an invalid argument, got {other}"),
+    }
+}
+
+#[test]
+fn gemv_checks_batch_dtype_and_sizes() {
+    let gpu = gpu();
+    let gemv = Gemv::with_reduction(&gpu, Format::Q8_0, Reduction::Workgroup).unwrap();
+    let block = [0u8; 34];
+    // x is not a whole number of rows; empty x is batch 0.
+    let x = vec![0.0f32; 33];
+    assert_eq!(
+        arg_of(&gemv.run(&block, 32, Activations::F32(&x)).unwrap_err()),
+        "x"
+    );
+    assert_eq!(
+        arg_of(&gemv.run(&block, 32, Activations::F32(&[])).unwrap_err()),
+        "batch"
+    );
+    // Batch 9 is past what one GEMV dispatch takes.
+    let x = vec![f16::ZERO; 9 * 32];
+    assert_eq!(
+        arg_of(&gemv.run(&block, 32, Activations::F16(&x)).unwrap_err()),
+        "batch"
+    );
+    // Weights not a whole number of rows; cols not whole blocks.
+    let x = vec![0.0f32; 32];
+    assert_eq!(
+        arg_of(
+            &gemv
+                .run(&block[..33], 32, Activations::F32(&x))
+                .unwrap_err()
+        ),
+        "w"
+    );
+    assert_eq!(
+        arg_of(
+            &gemv
+                .run(&block, 16, Activations::F32(&x[..16]))
+                .unwrap_err()
+        ),
+        "cols"
+    );
+
+    let w = gpu.storage_buffer("w", 34).unwrap();
+    let xb = gpu.storage_buffer("x", 2 * 32 * 4).unwrap();
+    let y = gpu.storage_buffer("y", 16).unwrap();
+    let mut encoder = gpu.encoder("test");
+    let mut encode = |rows, batch, dtype, w_size, x_size, y_size| {
+        gemv.encode(
+            &mut encoder,
+            rows,
+            32,
+            batch,
+            dtype,
+            Binding::new(&w, 0, w_size),
+            Binding::new(&xb, 0, x_size),
+            Binding::new(&y, 0, y_size),
+        )
+        .map_err(|e| arg_of(&e))
+    };
+    assert_eq!(encode(1, 2, DType::U32, 36, 256, 8), Err("x"));
+    assert_eq!(encode(2, 1, DType::F32, 36, 128, 8), Err("w"));
+    assert_eq!(encode(1, 2, DType::F32, 36, 128, 8), Err("x"));
+    assert_eq!(encode(1, 2, DType::F16, 36, 128, 4), Err("y"));
+    assert_eq!(encode(1, 2, DType::F16, 36, 128, 8), Ok(()));
+}
+
+#[test]
+fn subgroup_gemv_without_the_feature_is_a_typed_error() {
+    for entry in enumerate_adapters() {
+        let Ok(gpu) = Gpu::open(&entry) else { continue };
+        match Gemv::with_reduction(&gpu, Format::Q4_0, Reduction::Subgroup) {
+            Ok(_) => assert!(gpu.has_subgroups(), "{}", gpu.label()),
+            Err(e) => assert!(
+                !gpu.has_subgroups() && matches!(e, Error::MissingFeature { .. }),
+                "{}: {e}",
+                gpu.label()
+            ),
+        }
+    }
 }

@@ -113,7 +113,17 @@ fn translate(
         shader_stage: stage,
         entry_point: entry.to_string(),
     };
-    match spv::write_vec(&ir, &info, &spv::Options::default(), Some(&spv_pipeline)) {
+    // Subgroup operations need SPIR-V 1.3; wgpu picks the device's highest version, which is
+    // at least that wherever subgroups exist.
+    let spv_options = spv::Options {
+        lang_version: if module.requires.subgroups {
+            (1, 3)
+        } else {
+            (1, 0)
+        },
+        ..Default::default()
+    };
+    match spv::write_vec(&ir, &info, &spv_options, Some(&spv_pipeline)) {
         Ok(words) if check_spirv => {
             if let Err(e) = spirv_val(&label, &words) {
                 errors.push(format!("{label} → SPIR-V: {e}"));

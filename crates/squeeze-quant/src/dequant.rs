@@ -1,10 +1,11 @@
-//! GPU dequantization (`shaders/quant/dequant.wgsl`): GGUF Q8_0, Q4_0 and Q4_1 blocks to f32,
-//! equal to [`crate::reference::dequantize`] bit for bit.
+//! GPU dequantization (`shaders/quant/dequant.wgsl`): GGUF blocks to f32, equal to
+//! [`crate::reference::dequantize`] bit for bit.
 
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::{Module, quant::DEQUANT};
 
 use crate::format::Format;
+use crate::matrix::{CHUNK, Shape};
 
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
@@ -16,14 +17,6 @@ pub struct Dequantize {
     pipeline: squeeze_core::wgpu::ComputePipeline,
 }
 
-fn format_constant(format: Format) -> f64 {
-    match format {
-        Format::Q8_0 => 0.0,
-        Format::Q4_0 => 1.0,
-        Format::Q4_1 => 2.0,
-    }
-}
-
 impl Dequantize {
     pub const SHADER: &'static Module = &DEQUANT;
 
@@ -33,7 +26,7 @@ impl Dequantize {
             "dequant",
             &[
                 ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
-                ("FORMAT", format_constant(format)),
+                ("FORMAT", format.shader_constant()),
             ],
         )?;
         Ok(Self {
@@ -43,40 +36,41 @@ impl Dequantize {
         })
     }
 
-    /// Records `dst = dequantize(blocks)` for `rows` rows of `cols` weights: `blocks` holds at
-    /// least `rows × row_bytes(cols)` bytes, `dst` at least `rows × cols` f32.
+    /// Records `dst = dequantize(w)` for `rows` rows of `cols` weights: `w` holds at least
+    /// `rows × row_bytes(cols)` bytes, `dst` at least `rows × cols` f32.
     pub fn encode(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
-        rows: u32,
-        cols: u32,
-        blocks: Binding<'_>,
+        rows: usize,
+        cols: usize,
+        w: Binding<'_>,
         dst: Binding<'_>,
     ) -> Result<()> {
-        let row_bytes = self.format.row_bytes(cols as usize)? as u64;
-        let n = u64::from(rows) * u64::from(cols);
+        let shape = Shape::new(self.format, rows, cols)?;
         if rows == 0 {
             return Ok(());
         }
-        let n32 = u32::try_from(n)
-            .map_err(|_| Error::invalid("rows × cols", "weights", "at most u32::MAX", n))?;
-        self.gpu.check_storage_binding("w", &blocks)?;
+        shape.check_weights(&self.gpu, &w)?;
         self.gpu.check_storage_binding("y", &dst)?;
         self.gpu.check_binding_holds(
-            "w",
-            &blocks,
-            u64::from(rows) * row_bytes,
-            format_args!("{rows} rows of {cols} {} weights", self.format),
+            "y",
+            &dst,
+            shape.weights() * 4,
+            format_args!("{rows} × {cols} f32"),
         )?;
-        self.gpu
-            .check_binding_holds("y", &dst, n * 4, format_args!("{rows} × {cols} f32"))?;
-        self.gpu.dispatch_grid_stride(
+        let chunks = shape.weights() / CHUNK as u64;
+        let groups = squeeze_core::dispatch::grid_stride_workgroups(
+            chunks,
+            WORKGROUP_SIZE,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        self.gpu.dispatch(
             encoder,
             "dequant",
             &self.pipeline,
-            &[blocks, dst],
-            n32,
-            WORKGROUP_SIZE,
+            &shape.params(0),
+            &[w, dst],
+            groups,
         )
     }
 
@@ -96,18 +90,13 @@ impl Dequantize {
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let too_big = |what| Error::invalid("w", what, "at most u32::MAX", rows * cols);
-        let (rows32, cols32) = (
-            u32::try_from(rows).map_err(|_| too_big("rows"))?,
-            u32::try_from(cols).map_err(|_| too_big("cols"))?,
-        );
         let input = self.gpu.upload("w", blocks)?;
         let output = self.gpu.storage_buffer("y", (rows * cols * 4) as u64)?;
         let mut encoder = self.gpu.encoder("dequant");
         self.encode(
             &mut encoder,
-            rows32,
-            cols32,
+            rows,
+            cols,
             Binding::whole(&input),
             Binding::whole(&output),
         )?;

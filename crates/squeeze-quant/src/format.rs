@@ -1,10 +1,22 @@
 //! GGUF block formats: byte layouts as ggml defines them (`ggml-common.h`), little-endian.
 //!
 //! ```text
-//! Q8_0  34 bytes / 32 weights   [d: f16][q0 .. q31: i8]                  w = d·q
-//! Q4_0  18 bytes / 32 weights   [d: f16][b0 .. b15: u8]                  w = d·(q − 8)
-//! Q4_1  20 bytes / 32 weights   [d: f16][m: f16][b0 .. b15: u8]          w = d·q + m
-//!       4-bit q: weight j < 16 is the low nibble of b_j, weight j + 16 its high nibble.
+//! Q8_0   34 B / 32 w   [d: f16][q0 .. q31: i8]                       w = d·q
+//! Q4_0   18 B / 32 w   [d: f16][b0 .. b15: u8]                       w = d·(q − 8)
+//! Q4_1   20 B / 32 w   [d: f16][m: f16][b0 .. b15: u8]               w = d·q + m
+//!        4-bit q: weight j < 16 is the low nibble of b_j, weight j + 16 its high nibble.
+//! MXFP4  17 B / 32 w   [e: u8][b0 .. b15: u8]                        w = K[q]·2^(e − 128)
+//!        q as in Q4_0; K = kvalues_mxfp4 = 2 × E2M1 = {0 1 2 3 4 6 8 12, 0 −1 −2 −3 −4 −6 −8 −12}.
+//! Q4_K  144 B / 256 w  [d: f16][dmin: f16][scales: 12 B][qs: 128 B]
+//!        8 sub-blocks of 32 with 6-bit scale sc_s and min m_s packed in `scales`
+//!        (s < 4: sc = scales[s] & 63, m = scales[s+4] & 63; s ≥ 4: sc = scales[s+4] & 15 |
+//!        (scales[s−4] >> 6) << 4, m = scales[s+4] >> 4 | (scales[s] >> 6) << 4).
+//!        Weights 64p .. 64p+32 are the low nibbles of qs[32p .. 32p+32], the next 32 the high
+//!        nibbles; sub-block s = 2p (low) or 2p + 1 (high).       w = (d·sc)·q − dmin·m
+//! Q6_K  210 B / 256 w  [ql: 128 B][qh: 64 B][scales: 16 × i8][d: f16]
+//!        Half h (128 w) uses ql[64h ..], qh[32h ..], scales[8h ..]; within it weight 32k + l
+//!        (k < 4, l < 32) is q = (ql[l + 32(k & 1)] low nibble if k < 2 else high nibble)
+//!        | ((qh[l] >> 2k) & 3) << 4, scale scales[l/16 + 2k].    w = (d·sc)·(q − 32)
 //! ```
 
 use std::fmt;
@@ -18,14 +30,27 @@ pub enum Format {
     Q8_0,
     Q4_0,
     Q4_1,
+    Q4K,
+    Q6K,
+    Mxfp4,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Q8_0, Format::Q4_0, Format::Q4_1];
+    pub const ALL: [Format; 6] = [
+        Format::Q8_0,
+        Format::Q4_0,
+        Format::Q4_1,
+        Format::Q4K,
+        Format::Q6K,
+        Format::Mxfp4,
+    ];
 
     /// Weights per block.
     pub const fn block_weights(self) -> usize {
-        32
+        match self {
+            Format::Q4K | Format::Q6K => 256,
+            _ => 32,
+        }
     }
 
     /// Bytes per block.
@@ -34,6 +59,9 @@ impl Format {
             Format::Q8_0 => 34,
             Format::Q4_0 => 18,
             Format::Q4_1 => 20,
+            Format::Q4K => 144,
+            Format::Q6K => 210,
+            Format::Mxfp4 => 17,
         }
     }
 
@@ -43,6 +71,9 @@ impl Format {
             Format::Q4_0 => 2,
             Format::Q4_1 => 3,
             Format::Q8_0 => 8,
+            Format::Q4K => 12,
+            Format::Q6K => 14,
+            Format::Mxfp4 => 39,
         }
     }
 
@@ -51,6 +82,21 @@ impl Format {
             Format::Q8_0 => "q8_0",
             Format::Q4_0 => "q4_0",
             Format::Q4_1 => "q4_1",
+            Format::Q4K => "q4_k",
+            Format::Q6K => "q6_k",
+            Format::Mxfp4 => "mxfp4",
+        }
+    }
+
+    /// The `FORMAT` override of `shaders/quant/gguf_blocks.wgsl`.
+    pub(crate) const fn shader_constant(self) -> f64 {
+        match self {
+            Format::Q8_0 => 0.0,
+            Format::Q4_0 => 1.0,
+            Format::Q4_1 => 2.0,
+            Format::Q4K => 3.0,
+            Format::Q6K => 4.0,
+            Format::Mxfp4 => 5.0,
         }
     }
 
@@ -81,6 +127,9 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|x| x.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| Error::invalid("format", "name", "one of q8_0, q4_0, q4_1", s))
+            .ok_or_else(|| {
+                let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+                Error::invalid("format", "name", names.join(" | "), s)
+            })
     }
 }

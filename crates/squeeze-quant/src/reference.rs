@@ -1,5 +1,6 @@
-//! CPU reference: dequantization exactly as GGUF defines each block, and the round-to-nearest
-//! quantizers ggml uses to write Q8_0, Q4_0 and Q4_1 (`quantize_row_*_ref`).
+//! CPU reference: dequantization exactly as GGUF defines each block (ggml's
+//! `dequantize_row_*`, same operation order), and the round-to-nearest quantizers ggml uses to
+//! write Q8_0, Q4_0 and Q4_1 (`quantize_row_*_ref`).
 
 use half::f16;
 use squeeze_core::Error;
@@ -19,7 +20,31 @@ fn nibble(qs: &[u8], j: usize) -> u8 {
     }
 }
 
-/// Dequantizes one block into `out` (32 weights).
+/// MXFP4 codes: E2M1 values doubled (ggml's `kvalues_mxfp4`); the block scale is halved to match.
+const MXFP4_VALUES: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+/// 2^(e − 128): the E8M0 scale halved (ggml's `ggml_e8m0_to_fp32_half`), subnormal for e < 2.
+fn e8m0_half(e: u8) -> f32 {
+    if e < 2 {
+        f32::from_bits(0x0020_0000 << e)
+    } else {
+        f32::from_bits(u32::from(e - 1) << 23)
+    }
+}
+
+/// The 6-bit scale and min of sub-block `j` of a Q4_K block (ggml's `get_scale_min_k4`).
+fn q4_k_scale_min(scales: &[u8], j: usize) -> (u8, u8) {
+    if j < 4 {
+        (scales[j] & 63, scales[j + 4] & 63)
+    } else {
+        (
+            (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4),
+            (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4),
+        )
+    }
+}
+
+/// Dequantizes one block into `out` (`format.block_weights()` weights).
 pub fn dequantize_block(format: Format, block: &[u8], out: &mut [f32]) {
     match format {
         Format::Q8_0 => {
@@ -38,6 +63,51 @@ pub fn dequantize_block(format: Format, block: &[u8], out: &mut [f32]) {
             let (d, m) = (f16_at(block, 0), f16_at(block, 2));
             for (j, o) in out.iter_mut().enumerate() {
                 *o = d * f32::from(nibble(&block[4..], j)) + m;
+            }
+        }
+        Format::Mxfp4 => {
+            let d = e8m0_half(block[0]);
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = f32::from(MXFP4_VALUES[usize::from(nibble(&block[1..], j))]) * d;
+            }
+        }
+        Format::Q4K => {
+            let (d, min) = (f16_at(block, 0), f16_at(block, 2));
+            let (scales, qs) = (&block[4..16], &block[16..144]);
+            for (p, (out, qs)) in out
+                .chunks_exact_mut(64)
+                .zip(qs.chunks_exact(32))
+                .enumerate()
+            {
+                let (sc1, m1) = q4_k_scale_min(scales, 2 * p);
+                let (sc2, m2) = q4_k_scale_min(scales, 2 * p + 1);
+                let (d1, m1) = (d * f32::from(sc1), min * f32::from(m1));
+                let (d2, m2) = (d * f32::from(sc2), min * f32::from(m2));
+                for (l, &q) in qs.iter().enumerate() {
+                    out[l] = d1 * f32::from(q & 0x0f) - m1;
+                    out[l + 32] = d2 * f32::from(q >> 4) - m2;
+                }
+            }
+        }
+        Format::Q6K => {
+            let d = f16_at(block, 208);
+            for (h, out) in out.chunks_exact_mut(128).enumerate() {
+                let ql = &block[64 * h..64 * h + 64];
+                let qh = &block[128 + 32 * h..128 + 32 * h + 32];
+                let sc = &block[192 + 8 * h..192 + 8 * h + 8];
+                for l in 0..32 {
+                    let is = l / 16;
+                    let q = [
+                        (ql[l] & 0x0f) | ((qh[l] & 3) << 4),
+                        (ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4),
+                        (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4),
+                        (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4),
+                    ];
+                    for (k, q) in q.into_iter().enumerate() {
+                        let scale = f32::from(sc[is + 2 * k] as i8);
+                        out[l + 32 * k] = d * scale * f32::from(q as i8 - 32);
+                    }
+                }
             }
         }
     }
@@ -64,17 +134,31 @@ pub fn dequantize(format: Format, bytes: &[u8], cols: usize) -> Result<Vec<f32>,
     Ok(out)
 }
 
-/// Quantizes `weights` (a whole number of 32-weight blocks) the way ggml's reference
-/// quantizers do.
+/// The formats [`quantize`] writes.
+pub const QUANTIZERS: [Format; 3] = [Format::Q8_0, Format::Q4_0, Format::Q4_1];
+
+/// Quantizes `weights` (a whole number of 32-weight blocks) to Q8_0, Q4_0 or Q4_1 the way
+/// ggml's reference quantizers do. The other formats come from converters that pick their
+/// scales by search (llama.cpp's `llama-quantize`); squeeze only reads them.
 pub fn quantize(format: Format, weights: &[f32]) -> Result<Vec<u8>, Error> {
+    let quantize_block: fn(&[f32], &mut Vec<u8>) = match format {
+        Format::Q8_0 => quantize_q8_0,
+        Format::Q4_0 => quantize_q4_0,
+        Format::Q4_1 => quantize_q4_1,
+        Format::Q4K | Format::Q6K | Format::Mxfp4 => {
+            let names: Vec<_> = QUANTIZERS.iter().map(|f| f.name()).collect();
+            return Err(Error::invalid(
+                "format",
+                "quantizer",
+                names.join(" | "),
+                format,
+            ));
+        }
+    };
     format.row_bytes(weights.len())?;
     let mut out = Vec::with_capacity(weights.len() / 32 * format.block_bytes());
     for x in weights.chunks_exact(32) {
-        match format {
-            Format::Q8_0 => quantize_q8_0(x, &mut out),
-            Format::Q4_0 => quantize_q4_0(x, &mut out),
-            Format::Q4_1 => quantize_q4_1(x, &mut out),
-        }
+        quantize_block(x, &mut out);
     }
     Ok(out)
 }
@@ -124,6 +208,27 @@ fn quantize_q4_1(x: &[f32], out: &mut Vec<u8>) {
     pack_nibbles(&q, out);
 }
 
+/// `y[b, r] = Σ_c w[r, c] · x[b, c]` in f64 for dequantized weights `w` (`[rows, cols]`) and
+/// activations `x` (`[batch, cols]`), with `Σ_c |w[r, c] · x[b, c]|` beside each result: the
+/// scale a floating-point tolerance is stated against.
+pub fn matmul(w: &[f32], cols: usize, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let (rows, batch) = (w.len() / cols.max(1), x.len() / cols.max(1));
+    let mut y = Vec::with_capacity(batch * rows);
+    let mut magnitude = Vec::with_capacity(batch * rows);
+    for xb in x.chunks_exact(cols) {
+        for wr in w.chunks_exact(cols) {
+            let terms = wr
+                .iter()
+                .zip(xb)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b));
+            let (sum, abs) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + t.abs()));
+            y.push(sum);
+            magnitude.push(abs);
+        }
+    }
+    (y, magnitude)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +258,48 @@ mod tests {
         assert_eq!((w[0], w[16], w[1]), (-2.0, -1.0, -3.0));
     }
 
+    #[test]
+    fn k_quants_and_mxfp4_follow_ggml_by_hand() {
+        // Q4_K: d = dmin = 1. Sub-block 0: sc 2, m 3; sub-block 1: sc 1, m 0; sub-block 4 takes
+        // its top scale/min bits from bytes 0 and 4: sc = 1 | 1 << 4 = 17, m = 2 | 0 = 2.
+        let mut b = vec![0u8; 144];
+        b[0..2].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        b[2..4].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        b[4] = 2 | 1 << 6;
+        b[5] = 1;
+        b[8] = 3;
+        b[12] = 0x21;
+        b[16] = 0x5a; // weight 0 = 10 (low), weight 32 = 5 (high)
+        b[16 + 64] = 0x03; // weight 128 = 3
+        let w = dequantize(Format::Q4K, &b, 256).unwrap();
+        assert_eq!(
+            (w[0], w[32], w[128]),
+            (2.0 * 10.0 - 3.0, 5.0, 17.0 * 3.0 - 2.0)
+        );
+
+        // Q6_K: d = 1; scales 2, −1, 1 for weights 0, 32, 64 of the first half.
+        let mut b = vec![0u8; 210];
+        b[208..210].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        b[192] = 2;
+        b[194] = 0xff;
+        b[196] = 1;
+        b[0] = 0x21; // low nibble 1 (weight 0), high nibble 2 (weight 64)
+        b[32] = 0x07; // weight 32 low bits
+        b[128] = 0b0000_1001; // qh: weight 0 gets 1 << 4, weight 32 gets 2 << 4
+        let w = dequantize(Format::Q6K, &b, 256).unwrap();
+        assert_eq!((w[0], w[32], w[64]), (2.0 * -15.0, -(39.0 - 32.0), -30.0));
+
+        // MXFP4: e = 128 is a scale of 1 for the doubled E2M1 codes; e = 0 is 2^-128.
+        let mut b = vec![128u8, 0x97];
+        b.extend([0u8; 15]);
+        b.push(0);
+        b.push(0x07);
+        b.extend([0u8; 15]);
+        let w = dequantize(Format::Mxfp4, &b, 32).unwrap();
+        assert_eq!((w[0], w[16], w[1]), (12.0, -1.0, 0.0));
+        assert_eq!(w[32], 12.0 * f32::from_bits(0x0020_0000));
+    }
+
     /// Largest error the round-to-nearest quantizers allow for a block: half a step, except
     /// Q4_0, whose code range −8..7 clips the extreme of the opposite sign by one step.
     fn tolerance(format: Format, x: &[f32]) -> f32 {
@@ -166,6 +313,7 @@ mod tests {
             Format::Q8_0 => amax / 127.0 * 0.5,
             Format::Q4_0 => amax / 8.0,
             Format::Q4_1 => (max - min) / 15.0 * 0.5,
+            Format::Q4K | Format::Q6K | Format::Mxfp4 => unreachable!("no quantizer"),
         };
         // The scale is stored as f16: relative error 2^-11 on up to 127 steps.
         step_error + amax * 1e-3
@@ -176,7 +324,7 @@ mod tests {
         let x: Vec<f32> = (0..96)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
             .collect();
-        for format in Format::ALL {
+        for format in QUANTIZERS {
             let q = quantize(format, &x).unwrap();
             assert_eq!(q.len(), 3 * format.block_bytes());
             let y = dequantize(format, &q, 96).unwrap();
@@ -194,7 +342,7 @@ mod tests {
 
     #[test]
     fn all_zero_blocks_quantize_to_zero() {
-        for format in Format::ALL {
+        for format in QUANTIZERS {
             let q = quantize(format, &[0.0; 32]).unwrap();
             assert!(
                 dequantize(format, &q, 32)

@@ -1,0 +1,71 @@
+// Shared core of the quantized GEMV, y[b, r] = Σ_c W[r, c] · x[b, c] for batch b < 8: a team of
+// threads (a subgroup, or a slice of the workgroup) shares each row's chunks, decodes every chunk
+// once (`load_chunk` of the weight layout) and uses it for all batch columns, so the weights
+// stream from memory once whatever the batch. Each thread leaves one partial sum per column; the
+// entry point (gemv_workgroup.wgsl or gemv_subgroup.wgsl) reduces them. f32 accumulation.
+//
+// The batch is a uniform, not a constant, so one pipeline serves every batch size; the columns'
+// sums live in the eight components of a `Chunk`.
+
+// Invocations per workgroup; a multiple of the portable path's threads per row.
+override WORKGROUP_SIZE: u32 = 64u;
+
+const MAX_BATCH: u32 = 8u;
+
+// Activations are f16 (two per word) rather than f32: a pipeline constant, because a uniform
+// branch between the two still costs both sides on some compilers (lavapipe).
+override X_F16: bool = false;
+
+// Activations [batch, cols], read as vec4 words (cols is a multiple of 32, so every chunk starts
+// on one).
+@group(0) @binding(KERNEL_BINDING) var<storage, read> x: array<vec4<u32>>;
+@group(0) @binding(KERNEL_BINDING + 1u) var<storage, read_write> y: array<f32>;
+
+// Activations 8c .. 8c+8 of batch column `b`. f16 activations take the branch-free widening of
+// halves.wgsl; only weights need its exact integer conversion.
+fn x_chunk(b: u32, c: u32) -> Chunk {
+    let first = b * params.cols + c * CHUNK;
+    if (X_F16) {
+        let w = x[first / 8u];
+        let lo = vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu);
+        let hi = vec4<u32>(w.z, w.z >> 16u, w.w, w.w >> 16u) & vec4<u32>(0xffffu);
+        return Chunk(f16x4_to_f32_fast(lo), f16x4_to_f32_fast(hi));
+    }
+    return Chunk(bitcast<vec4<f32>>(x[first / 4u]), bitcast<vec4<f32>>(x[first / 4u + 1u]));
+}
+
+fn dot8(w: Chunk, a: Chunk) -> f32 {
+    return dot(w.lo, a.lo) + dot(w.hi, a.hi);
+}
+
+// This thread's share of row `row`, chunks first, first + step, …: the partial dot product of
+// each batch column b, at component b of (lo, hi). Written out per column rather than as a loop
+// over an array, which some compilers (lavapipe's) keep in memory instead of registers.
+fn row_partials(row: u32, first: u32, step: u32) -> Chunk {
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
+    let n = params.batch;
+    let chunks = params.cols / CHUNK;
+    for (var c = first; c < chunks; c += step) {
+        let w = load_chunk(row, c);
+        lo.x += dot8(w, x_chunk(0u, c));
+        if (n > 1u) { lo.y += dot8(w, x_chunk(1u, c)); }
+        if (n > 2u) { lo.z += dot8(w, x_chunk(2u, c)); }
+        if (n > 3u) { lo.w += dot8(w, x_chunk(3u, c)); }
+        if (n > 4u) { hi.x += dot8(w, x_chunk(4u, c)); }
+        if (n > 5u) { hi.y += dot8(w, x_chunk(5u, c)); }
+        if (n > 6u) { hi.z += dot8(w, x_chunk(6u, c)); }
+        if (n > 7u) { hi.w += dot8(w, x_chunk(7u, c)); }
+    }
+    return Chunk(lo, hi);
+}
+
+// Writes the sums of row `row` for every batch column (component b of `sums`).
+fn store_row(row: u32, sums: Chunk) {
+    for (var b = 0u; b < params.batch && b < MAX_BATCH; b++) {
+        let i = b * params.rows + row;
+        if (i < arrayLength(&y)) {
+            y[i] = select(sums.hi, sums.lo, b < 4u)[b % 4u];
+        }
+    }
+}

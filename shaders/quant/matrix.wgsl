@@ -1,0 +1,24 @@
+// Shared part of the quantized-matrix kernels (dequant, gemv): the `params` uniform and the unit
+// every weight layout hands to them. Its Rust twin is `squeeze_quant::matrix::MatrixParams`; the
+// validation suite holds the two layouts equal.
+
+struct MatrixParams {
+    // Weight rows (output features) and weights per row (input features).
+    rows: u32,
+    cols: u32,
+    // Bytes per row of a GGUF block format; unused by the affine layouts.
+    row_bytes: u32,
+    // Activation columns of a GEMV (1..=8); unused by dequant.
+    batch: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: MatrixParams;
+
+// Eight consecutive weights of a row (or eight activations): `lo` holds the first four.
+struct Chunk {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+// Weights per chunk: every block and group size is a multiple of it.
+const CHUNK: u32 = 8u;
