@@ -1,14 +1,16 @@
 //! The GGUF reader and writer: round trips of every value type and odd tensor shapes, every
 //! corruption the reader checks mapped to its typed error, property tests (random valid files
-//! round-trip; truncated or byte-flipped files never panic), and conversion to f32 on the GPU
-//! (bit-exact against the CPU reference, split across dispatches when rows exceed the limit).
+//! round-trip; truncated or byte-flipped files never panic), conversion to f32 on the GPU
+//! (bit-exact against the CPU reference, split across dispatches when rows exceed the limit),
+//! and matmul with a weight tensor (within the GEMV tolerance of the f64 reference).
 
 use half::{bf16, f16};
 use proptest::prelude::*;
 use squeeze::quant::gguf::{
-    F32Converter, GgmlType, GgufError, GgufFile, GgufWriter, MAX_NESTING, ToF32, Value, ValueType,
+    F32Converter, GgmlType, GgufError, GgufFile, GgufWriter, MAX_NESTING, TensorMatmul, ToF32,
+    Value, ValueType,
 };
-use squeeze::quant::{Format, reference};
+use squeeze::quant::{Activations, Format, reference};
 use squeeze::{Error, Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 use squeeze_conformance::rng::SplitMix64;
@@ -796,7 +798,7 @@ fn a_row_over_the_chunk_limit_is_a_typed_error() {
         .to_vec(&t)
         .unwrap_err();
     assert!(
-        matches!(e, GgufError::Device { ref tensor, source: Error::OverLimit { bytes: 256, max: 255, .. } } if tensor == "w"),
+        matches!(e, GgufError::Kernel { ref tensor, source: Error::OverLimit { bytes: 256, max: 255, .. } } if tensor == "w"),
         "{e}"
     );
 }
@@ -879,4 +881,130 @@ fn ggml_type_ids_are_unique_and_agree_with_every_squeeze_format() {
     }
     assert_eq!(GgmlType::F16.to_f32(), Some(ToF32::F16));
     assert_eq!(GgmlType::I32.to_f32(), None);
+}
+
+/// Blocks of `format` whose weights are finite and moderate, so f32 sums stay finite: quantized
+/// where squeeze has the quantizer, else the first random bytes (by seed) that qualify.
+fn finite_blocks(format: Format, dims: &[u64]) -> Vec<u8> {
+    (0..)
+        .map(|seed| quantized(&mut SplitMix64::new(seed), format, dims))
+        .find(|b| {
+            let w = reference::dequantize(format, b, dims[0] as usize).unwrap();
+            w.iter().all(|v| v.abs() < 1e20)
+        })
+        .unwrap()
+}
+
+/// |gpu − f64| ≤ 1e-5 · Σ|w·x| (+ 1e-30 for subnormal products a GPU may flush), as the GEMV
+/// conformance cases state it.
+fn expect_close(what: &str, got: &[f32], want: &[f64], magnitude: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(magnitude).enumerate() {
+        let ok = (f64::from(g) - w).abs() <= 1e-5 * m + 1e-30;
+        assert!(ok, "{what}: y[{i}] = {g}, expected {w} (Σ|w·x| = {m})");
+    }
+}
+
+#[test]
+fn matmul_with_a_gguf_tensor_matches_the_f64_reference_split_or_not() {
+    let gpu = gpu();
+    for format in Format::ALL {
+        let ty = GgmlType::from_id(format.ggml_type()).unwrap();
+        let cols = 2 * format.block_weights();
+        let dims = [cols as u64, 7];
+        let data = finite_blocks(format, &dims);
+        let file = parse(
+            GgufWriter::new()
+                .tensor("w", ty, &dims, data.clone())
+                .to_bytes()
+                .unwrap(),
+        )
+        .unwrap();
+        let t = file.tensor("w").unwrap();
+        let w = reference::dequantize(format, &data, cols).unwrap();
+        for batch in [1, 3, 8, 9, 17] {
+            let mut rng = SplitMix64::new(batch as u64);
+            let x16: Vec<f16> = (0..batch * cols)
+                .map(|_| f16::from_f32(rng.next_u32() as f32 / u32::MAX as f32 - 0.5))
+                .collect();
+            let x32: Vec<f32> = x16.iter().map(|v| v.to_f32()).collect();
+            let (want, magnitude) = reference::matmul(&w, cols, &x32);
+            let whole = TensorMatmul::new(&gpu);
+            assert_eq!(whole.rows_per_dispatch(&t, batch as u64).unwrap(), 7);
+            // Two weight rows per dispatch: 7 rows take 4 chunks.
+            let row_bytes = data.len() as u64 / 7;
+            let split =
+                TensorMatmul::new(&gpu).with_max_chunk_bytes(2 * row_bytes.max(batch as u64 * 4));
+            assert_eq!(split.rows_per_dispatch(&t, batch as u64).unwrap(), 2);
+            for (dtype, x) in [
+                ("f32", Activations::F32(&x32)),
+                ("f16", Activations::F16(&x16)),
+            ] {
+                let what = format!("{format} batch {batch} {dtype} x");
+                let got = whole.run(&t, x).unwrap();
+                expect_close(&what, &got, &want, &magnitude);
+                // Rows are independent sums: splitting W by rows changes no bit.
+                assert_eq!(bits(&split.run(&t, x).unwrap()), bits(&got), "{what} split");
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_refuses_plain_tensors_non_matrices_and_bad_activations() {
+    let gpu = gpu();
+    let q = quantized(&mut SplitMix64::new(5), Format::Q8_0, &[32, 2, 2]);
+    let file = parse(
+        GgufWriter::new()
+            .tensor("plain", GgmlType::F32, &[32, 2], vec![0; 256])
+            .tensor("cube", GgmlType::Q8_0, &[32, 2, 2], q.clone())
+            .tensor("w", GgmlType::Q8_0, &[32, 4], q)
+            .to_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let mm = TensorMatmul::new(&gpu);
+    let x = vec![1.0f32; 32];
+    let e = mm
+        .run(&file.tensor("plain").unwrap(), Activations::F32(&x))
+        .unwrap_err();
+    assert!(
+        matches!(e, GgufError::Unsupported { ref tensor, .. } if tensor == "plain"),
+        "{e}"
+    );
+    let e = mm
+        .run(&file.tensor("cube").unwrap(), Activations::F32(&x))
+        .unwrap_err();
+    assert!(
+        matches!(e, GgufError::NotAMatrix { ref dims, .. } if *dims == [32, 2, 2]),
+        "{e}"
+    );
+    let w = file.tensor("w").unwrap();
+    for len in [0, 31, 33] {
+        let e = mm.run(&w, Activations::F32(&vec![1.0; len])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                GgufError::Kernel {
+                    source: Error::InvalidArgument { arg: "x", .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    let e = TensorMatmul::new(&gpu)
+        .with_max_chunk_bytes(33)
+        .run(&w, Activations::F32(&x))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GgufError::Kernel {
+                source: Error::OverLimit { bytes: 34, .. },
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

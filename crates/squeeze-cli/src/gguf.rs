@@ -74,6 +74,7 @@ fn dequantize(
             return Err(GgufError::Unsupported {
                 tensor: t.name.into(),
                 ggml_type: t.ggml_type.to_string(),
+                op: "convert to f32",
             }
             .into());
         }

@@ -172,7 +172,7 @@ fn unsupported_types_fail_by_name_unless_skipped() {
     let o = dequantize(&gguf, &out, &[]);
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("tensor `blk.1.iq2_xxs`: squeeze cannot convert iq2_xxs"),
+        text(&o).contains("tensor `blk.1.iq2_xxs` is iq2_xxs (ggml type 16), which squeeze cannot convert to f32 yet"),
         "{}",
         text(&o)
     );

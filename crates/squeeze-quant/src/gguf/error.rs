@@ -152,11 +152,20 @@ pub enum GgufError {
     #[error("tensor `{tensor}` not found")]
     NoSuchTensor { tensor: String },
 
-    #[error("tensor `{tensor}`: squeeze cannot convert {ggml_type} to f32 yet")]
-    Unsupported { tensor: String, ggml_type: String },
+    #[error("tensor `{tensor}` is {ggml_type}, which squeeze cannot {op} yet")]
+    Unsupported {
+        tensor: String,
+        ggml_type: String,
+        /// What was asked: "convert to f32", "multiply (matmul)".
+        op: &'static str,
+    },
 
+    #[error("tensor `{tensor}`: matmul needs a 2-D weight matrix, got dims {dims:?}")]
+    NotAMatrix { tensor: String, dims: Vec<u64> },
+
+    /// A squeeze kernel refused the tensor (a device limit, a bad activation shape) or failed.
     #[error("tensor `{tensor}`: {source}")]
-    Device {
+    Kernel {
         tensor: String,
         #[source]
         source: squeeze_core::Error,

@@ -1,5 +1,6 @@
-//! GGUF files (versions 2 and 3, little-endian): a strict memory-mapped reader, a writer, and
-//! conversion of every tensor to f32 with quantized blocks dequantized on the GPU.
+//! GGUF files (versions 2 and 3, little-endian): a strict memory-mapped reader, a writer,
+//! conversion of every tensor to f32 with quantized blocks dequantized on the GPU, and
+//! matrix-vector products with a quantized weight tensor on the GPU.
 //!
 //! ```text
 //! magic "GGUF" | version u32 | tensor_count u64 | metadata_kv_count u64
@@ -24,6 +25,7 @@
 
 mod error;
 mod ggml_type;
+mod matmul;
 mod read;
 mod to_f32;
 mod value;
@@ -36,6 +38,7 @@ use memmap2::Mmap;
 
 pub use error::GgufError;
 pub use ggml_type::{GgmlType, ToF32};
+pub use matmul::TensorMatmul;
 pub use read::{
     ALIGNMENT_KEY, DEFAULT_ALIGNMENT, Layout, MAGIC, MAX_DIMS, MAX_NESTING, TensorInfo, parse,
     tensor_bytes,

@@ -51,7 +51,7 @@ impl F32Converter {
         let widest = row_in.max(row_out);
         let fit = self.max_chunk_bytes / widest;
         if fit == 0 {
-            return Err(GgufError::Device {
+            return Err(GgufError::Kernel {
                 tensor: tensor.name.into(),
                 source: Error::OverLimit {
                     arg: "one row",
@@ -73,6 +73,7 @@ impl F32Converter {
         let unsupported = || GgufError::Unsupported {
             tensor: tensor.name.into(),
             ggml_type: tensor.ggml_type.to_string(),
+            op: "convert to f32",
         };
         match tensor.ggml_type.to_f32().ok_or_else(unsupported)? {
             ToF32::F32 => host(tensor.data, 4, &mut sink, |b| {
@@ -85,7 +86,7 @@ impl F32Converter {
                 bf16::from_le_bytes([b[0], b[1]]).to_f32()
             }),
             ToF32::Dequantize(format) => {
-                let device = |source| GgufError::Device {
+                let device = |source| GgufError::Kernel {
                     tensor: tensor.name.into(),
                     source,
                 };

@@ -1,0 +1,162 @@
+//! `y = x · Wᵀ` for a block-quantized GGUF weight matrix W (`dims = [cols, rows]`, so W is
+//! `[rows, cols]` row-major) and activations x `[batch, cols]` (f32 or f16), on the GPU with
+//! [`Gemv`]. Activation rows go in groups of up to [`MAX_BATCH`], each group reading every
+//! weight block once; W is split by rows into as many dispatches as the binding limit needs, so
+//! an output projection larger than one storage binding still runs. (Batches past 8 run one
+//! GEMV per group of 8 until squeeze has a GEMM.)
+
+use half::f16;
+use squeeze_core::wgpu::Buffer;
+use squeeze_core::{Binding, DType, Error, Gpu};
+
+use crate::gemv::{Activations, Gemv, MAX_BATCH};
+use crate::gguf::Tensor;
+use crate::gguf::error::GgufError;
+
+/// Matrix-vector products with GGUF weight tensors on one device.
+pub struct TensorMatmul {
+    gpu: Gpu,
+    max_chunk_bytes: u64,
+}
+
+impl TensorMatmul {
+    /// Chunks as large as one storage binding (and one buffer) allows, at most 4 GiB − 1.
+    pub fn new(gpu: &Gpu) -> Self {
+        let limits = gpu.limits();
+        Self {
+            gpu: gpu.clone(),
+            max_chunk_bytes: limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size)
+                .min(u64::from(u32::MAX)),
+        }
+    }
+
+    /// Caps each dispatch's weights, and each chunk's outputs, at `bytes` (at most the device
+    /// limit): tests use it to exercise the row split on small matrices.
+    pub fn with_max_chunk_bytes(mut self, bytes: u64) -> Self {
+        self.max_chunk_bytes = self.max_chunk_bytes.min(bytes);
+        self
+    }
+
+    /// Rows of `w` per chunk for `batch` activation rows: the chunk's weights fit one binding,
+    /// and so do its `batch` outputs per row together.
+    pub fn rows_per_dispatch(&self, w: &Tensor<'_>, batch: u64) -> Result<u64, GgufError> {
+        let rows = w.rows();
+        let row_bytes = w.data.len() as u64 / rows;
+        let widest = row_bytes.max(batch * 4);
+        let fit = self.max_chunk_bytes / widest;
+        if fit == 0 {
+            return Err(GgufError::Kernel {
+                tensor: w.name.into(),
+                source: Error::OverLimit {
+                    arg: "one row",
+                    bytes: widest,
+                    limit: "max_storage_buffer_binding_size",
+                    max: self.max_chunk_bytes,
+                },
+            });
+        }
+        Ok(fit.min(rows))
+    }
+
+    /// `y = x · Wᵀ` as `[batch, rows]` f32, row-major, where `batch = x.len() / cols`.
+    pub fn run(&self, w: &Tensor<'_>, x: Activations<'_>) -> Result<Vec<f32>, GgufError> {
+        let kernel = |source| GgufError::Kernel {
+            tensor: w.name.into(),
+            source,
+        };
+        let format = w.ggml_type.format().ok_or_else(|| GgufError::Unsupported {
+            tensor: w.name.into(),
+            ggml_type: w.ggml_type.to_string(),
+            op: "multiply (matmul takes block-quantized weights)",
+        })?;
+        if w.dims.len() != 2 {
+            return Err(GgufError::NotAMatrix {
+                tensor: w.name.into(),
+                dims: w.dims.to_vec(),
+            });
+        }
+        let (cols, rows) = (w.dims[0] as usize, w.dims[1] as usize);
+        let (len, dtype) = match x {
+            Activations::F32(v) => (v.len(), DType::F32),
+            Activations::F16(v) => (v.len(), DType::F16),
+        };
+        if len == 0 || !len.is_multiple_of(cols) {
+            return Err(kernel(Error::invalid(
+                "x",
+                "length",
+                format!("a positive multiple of cols = {cols}"),
+                len,
+            )));
+        }
+        let batch = len / cols;
+        let gemv = Gemv::new(&self.gpu, format).map_err(kernel)?;
+        let groups = self.upload_groups(x, cols, batch).map_err(kernel)?;
+        let row_bytes = w.data.len() / rows;
+        let chunk = self.rows_per_dispatch(w, batch as u64)? as usize;
+
+        let mut y = vec![0.0f32; batch * rows];
+        for r0 in (0..rows).step_by(chunk) {
+            let n = chunk.min(rows - r0);
+            let w_buf = self
+                .gpu
+                .upload("w", &w.data[r0 * row_bytes..(r0 + n) * row_bytes])
+                .map_err(kernel)?;
+            let mut encoder = self.gpu.encoder("gguf matmul");
+            let mut outputs = Vec::with_capacity(groups.len());
+            for (b0, size, x_buf) in &groups {
+                let y_buf = self
+                    .gpu
+                    .storage_buffer("y", (size * n * 4) as u64)
+                    .map_err(kernel)?;
+                gemv.encode(
+                    &mut encoder,
+                    n,
+                    cols,
+                    *size,
+                    dtype,
+                    Binding::whole(&w_buf),
+                    Binding::whole(x_buf),
+                    Binding::whole(&y_buf),
+                )
+                .map_err(kernel)?;
+                outputs.push((*b0, *size, y_buf));
+            }
+            self.gpu.submit_and_wait(encoder).map_err(kernel)?;
+            for (b0, size, y_buf) in outputs {
+                let part: Vec<f32> = self
+                    .gpu
+                    .read_back("y", &y_buf, 0, size * n)
+                    .map_err(kernel)?;
+                for (b, values) in part.chunks_exact(n).enumerate() {
+                    let at = (b0 + b) * rows + r0;
+                    y[at..at + n].copy_from_slice(values);
+                }
+            }
+        }
+        Ok(y)
+    }
+
+    /// Each group of up to [`MAX_BATCH`] activation rows in its own buffer, uploaded once for
+    /// every row chunk: `(first row, rows, buffer)`.
+    fn upload_groups(
+        &self,
+        x: Activations<'_>,
+        cols: usize,
+        batch: usize,
+    ) -> squeeze_core::Result<Vec<(usize, usize, Buffer)>> {
+        (0..batch)
+            .step_by(MAX_BATCH)
+            .map(|b0| {
+                let size = MAX_BATCH.min(batch - b0);
+                let range = b0 * cols..(b0 + size) * cols;
+                let buf = match x {
+                    Activations::F32(v) => self.gpu.upload("x", &v[range])?,
+                    Activations::F16(v) => self.gpu.upload::<f16>("x", &v[range])?,
+                };
+                Ok((b0, size, buf))
+            })
+            .collect()
+    }
+}
