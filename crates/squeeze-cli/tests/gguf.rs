@@ -225,3 +225,108 @@ fn a_tensor_over_the_binding_limit_is_split_not_rejected() {
     check_output(&out, &[case]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `squeeze gguf matmul GGUF --tensor NAME --x X -o OUT`.
+fn matmul(gguf: &Path, tensor: &str, x: &Path, out: &Path) -> Output {
+    let (gguf, x, out) = (
+        gguf.to_str().unwrap(),
+        x.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    squeeze(&[
+        "gguf", "matmul", gguf, "--tensor", tensor, "--x", x, "-o", out,
+    ])
+}
+
+#[test]
+fn matmul_matches_the_f64_reference_for_f32_f16_and_bf16_activations() {
+    let dir = scratch("matmul");
+    let (gguf, xs, out) = (
+        dir.join("model.gguf"),
+        dir.join("x.safetensors"),
+        dir.join("y.safetensors"),
+    );
+    let cases = cases();
+    write_gguf(&gguf, &cases, None);
+    for (name, _, dims, _, w) in cases.iter().filter(|c| c.0.starts_with("every.")) {
+        let format: Format = name.trim_start_matches("every.").parse().unwrap();
+        let cols = dims[0] as usize;
+        for (dtype, batch) in [(Dtype::F32, 1), (Dtype::F16, 3), (Dtype::BF16, 10)] {
+            let x32: Vec<f32> = weights(batch * cols, batch as u32)
+                .iter()
+                .map(|v| f16::from_f32(v / 4.0).to_f32())
+                .collect();
+            let bytes: Vec<u8> = match dtype {
+                Dtype::F32 => x32.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                Dtype::F16 => x32
+                    .iter()
+                    .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                    .collect(),
+                _ => x32
+                    .iter()
+                    .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
+                    .collect(),
+            };
+            let x_used: Vec<f32> = match dtype {
+                Dtype::BF16 => x32.iter().map(|v| bf16::from_f32(*v).to_f32()).collect(),
+                _ => x32.clone(),
+            };
+            common::write_tensors(&xs, &[("x", dtype, vec![batch, cols], &bytes)]);
+            let o = matmul(&gguf, name, &xs, &out);
+            assert!(o.status.success(), "{}", text(&o));
+            let (ydtype, shape, ybytes) = read_tensor(&out, "y");
+            assert_eq!((ydtype, shape), (Dtype::F32, vec![batch, 3]), "{name}");
+            let got: Vec<f32> = bytemuck::pod_collect_to_vec(&ybytes);
+            let (want, magnitude) = reference::matmul(w, cols, &x_used);
+            for (i, ((&g, &w), &m)) in got.iter().zip(&want).zip(&magnitude).enumerate() {
+                let ok = if w.is_finite() {
+                    (f64::from(g) - w).abs() <= 1e-5 * m + 1e-30
+                } else {
+                    g.is_nan() == w.is_nan() && (w.is_nan() || f64::from(g) == w)
+                };
+                assert!(
+                    ok,
+                    "{format} {dtype:?} batch {batch}: y[{i}] = {g}, expected {w}"
+                );
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn matmul_errors_name_the_tensor_or_argument() {
+    let dir = scratch("matmul-errors");
+    let (gguf, xs, out) = (
+        dir.join("model.gguf"),
+        dir.join("x.safetensors"),
+        dir.join("y.safetensors"),
+    );
+    write_gguf(&gguf, &cases(), None);
+    let x = vec![0u8; 4 * 64];
+    common::write_tensors(&xs, &[("x", Dtype::F32, vec![1, 64], &x)]);
+    for (tensor, message) in [
+        ("nope", "tensor `nope` not found"),
+        ("norm.f32", "which squeeze cannot multiply"),
+        ("blk.0.q4_0", "[batch, 32] (the row length of `blk.0.q4_0`)"),
+        ("blk.0.q4_1.3d", "matmul needs a 2-D weight matrix"),
+    ] {
+        let o = matmul(&gguf, tensor, &xs, &out);
+        assert!(!o.status.success(), "{tensor}");
+        assert!(text(&o).contains(message), "{tensor}: {}", text(&o));
+    }
+    common::write_tensors(
+        &xs,
+        &[
+            ("a", Dtype::F32, vec![1, 64], &x),
+            ("b", Dtype::F32, vec![1, 64], &x),
+        ],
+    );
+    let o = matmul(&gguf, "blk.0.q8_0", &xs, &out);
+    assert!(
+        text(&o).contains("a tensor named `x`, or exactly one tensor"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

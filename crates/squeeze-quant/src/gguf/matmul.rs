@@ -9,6 +9,7 @@ use half::f16;
 use squeeze_core::wgpu::Buffer;
 use squeeze_core::{Binding, DType, Error, Gpu};
 
+use crate::format::Format;
 use crate::gemv::{Activations, Gemv, MAX_BATCH};
 use crate::gguf::Tensor;
 use crate::gguf::error::GgufError;
@@ -60,24 +61,30 @@ impl TensorMatmul {
         Ok(fit.min(rows))
     }
 
+    /// The format, rows and columns of `w`, if it is a weight matrix this can multiply: a
+    /// 2-D tensor in a block format squeeze has.
+    pub fn matrix(w: &Tensor<'_>) -> Result<(Format, usize, usize), GgufError> {
+        let format = w.ggml_type.format().ok_or_else(|| GgufError::Unsupported {
+            tensor: w.name.into(),
+            ggml_type: w.ggml_type.to_string(),
+            op: "multiply (matmul takes block-quantized weights)",
+        })?;
+        match *w.dims {
+            [cols, rows] => Ok((format, rows as usize, cols as usize)),
+            _ => Err(GgufError::NotAMatrix {
+                tensor: w.name.into(),
+                dims: w.dims.to_vec(),
+            }),
+        }
+    }
+
     /// `y = x · Wᵀ` as `[batch, rows]` f32, row-major, where `batch = x.len() / cols`.
     pub fn run(&self, w: &Tensor<'_>, x: Activations<'_>) -> Result<Vec<f32>, GgufError> {
         let kernel = |source| GgufError::Kernel {
             tensor: w.name.into(),
             source,
         };
-        let format = w.ggml_type.format().ok_or_else(|| GgufError::Unsupported {
-            tensor: w.name.into(),
-            ggml_type: w.ggml_type.to_string(),
-            op: "multiply (matmul takes block-quantized weights)",
-        })?;
-        if w.dims.len() != 2 {
-            return Err(GgufError::NotAMatrix {
-                tensor: w.name.into(),
-                dims: w.dims.to_vec(),
-            });
-        }
-        let (cols, rows) = (w.dims[0] as usize, w.dims[1] as usize);
+        let (format, rows, cols) = Self::matrix(w)?;
         let (len, dtype) = match x {
             Activations::F32(v) => (v.len(), DType::F32),
             Activations::F16(v) => (v.len(), DType::F16),

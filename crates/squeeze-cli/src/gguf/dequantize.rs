@@ -6,52 +6,16 @@
 //! GGUF tensor infos alone, so tensors stream to disk one dispatch chunk at a time and a model
 //! larger than RAM converts. Output goes to `OUT.partial` and is renamed only on success.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json, json};
 use squeeze::quant::gguf::{F32Converter, GgufError, GgufFile, Tensor};
 use squeeze::{Gpu, GpuOptions};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-#[derive(Subcommand)]
-pub enum GgufCommand {
-    /// Every tensor to f32 in a safetensors file, same names, shapes outermost first.
-    Dequantize {
-        /// The GGUF file (version 2 or 3).
-        file: PathBuf,
-        /// The safetensors file to write.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Leave out tensors of types squeeze cannot convert yet (each is named on stderr)
-        /// instead of failing before any work is done.
-        #[arg(long)]
-        skip_unsupported: bool,
-    },
-}
-
-/// Runs a `gguf` subcommand, printing its error.
-pub fn run(options: GpuOptions, command: GgufCommand) -> ExitCode {
-    let result = match command {
-        GgufCommand::Dequantize {
-            file,
-            output,
-            skip_unsupported,
-        } => dequantize(options, &file, &output, skip_unsupported),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("squeeze: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn dequantize(
+/// Converts `file` to `output`; see the module doc.
+pub fn run(
     options: GpuOptions,
     file: &Path,
     output: &Path,
