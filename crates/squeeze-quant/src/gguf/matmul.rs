@@ -13,6 +13,7 @@ use crate::format::Format;
 use crate::gemv::{Activations, Gemv, MAX_BATCH};
 use crate::gguf::Tensor;
 use crate::gguf::error::GgufError;
+use crate::gguf::row_chunks;
 
 /// Matrix-vector products with GGUF weight tensors on one device.
 pub struct TensorMatmul {
@@ -21,15 +22,11 @@ pub struct TensorMatmul {
 }
 
 impl TensorMatmul {
-    /// Chunks as large as one storage binding (and one buffer) allows, at most 4 GiB − 1.
+    /// Chunks as large as one binding allows ([`row_chunks::device_limit`]).
     pub fn new(gpu: &Gpu) -> Self {
-        let limits = gpu.limits();
         Self {
             gpu: gpu.clone(),
-            max_chunk_bytes: limits
-                .max_storage_buffer_binding_size
-                .min(limits.max_buffer_size)
-                .min(u64::from(u32::MAX)),
+            max_chunk_bytes: row_chunks::device_limit(gpu),
         }
     }
 
@@ -43,22 +40,8 @@ impl TensorMatmul {
     /// Rows of `w` per chunk for `batch` activation rows: the chunk's weights fit one binding,
     /// and so do its `batch` outputs per row together.
     pub fn rows_per_dispatch(&self, w: &Tensor<'_>, batch: u64) -> Result<u64, GgufError> {
-        let rows = w.rows();
-        let row_bytes = w.data.len() as u64 / rows;
-        let widest = row_bytes.max(batch * 4);
-        let fit = self.max_chunk_bytes / widest;
-        if fit == 0 {
-            return Err(GgufError::Kernel {
-                tensor: w.name.into(),
-                source: Error::OverLimit {
-                    arg: "one row",
-                    bytes: widest,
-                    limit: "max_storage_buffer_binding_size",
-                    max: self.max_chunk_bytes,
-                },
-            });
-        }
-        Ok(fit.min(rows))
+        let row_bytes = w.data.len() as u64 / w.rows();
+        row_chunks::rows_per_dispatch(w, row_bytes.max(batch * 4), self.max_chunk_bytes)
     }
 
     /// The format, rows and columns of `w`, if it is a weight matrix this can multiply: a

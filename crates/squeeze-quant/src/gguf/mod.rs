@@ -27,6 +27,7 @@ mod error;
 mod ggml_type;
 mod matmul;
 mod read;
+mod row_chunks;
 mod to_f32;
 mod value;
 mod write;

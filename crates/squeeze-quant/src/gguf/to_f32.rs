@@ -5,12 +5,13 @@
 //! trip would only add transfers.
 
 use half::{bf16, f16};
-use squeeze_core::{Error, Gpu};
+use squeeze_core::Gpu;
 
 use crate::dequant::Dequantize;
 use crate::gguf::Tensor;
 use crate::gguf::error::GgufError;
 use crate::gguf::ggml_type::ToF32;
+use crate::gguf::row_chunks;
 
 /// Elements converted per host chunk, so a huge plain tensor streams in bounded memory.
 const HOST_CHUNK: usize = 1 << 20;
@@ -22,16 +23,11 @@ pub struct F32Converter {
 }
 
 impl F32Converter {
-    /// Chunks as large as one storage binding (and one buffer) allows, and at most 4 GiB − 1
-    /// so every element index of a dispatch fits the kernels' u32 indices.
+    /// Chunks as large as one binding allows ([`row_chunks::device_limit`]).
     pub fn new(gpu: &Gpu) -> Self {
-        let limits = gpu.limits();
         Self {
             gpu: gpu.clone(),
-            max_chunk_bytes: limits
-                .max_storage_buffer_binding_size
-                .min(limits.max_buffer_size)
-                .min(u64::from(u32::MAX)),
+            max_chunk_bytes: row_chunks::device_limit(gpu),
         }
     }
 
@@ -45,23 +41,9 @@ impl F32Converter {
     /// How many rows of `tensor` one dispatch converts: as many as fit the chunk limit both as
     /// quantized input and as f32 output.
     pub fn rows_per_dispatch(&self, tensor: &Tensor<'_>) -> Result<u64, GgufError> {
-        let rows = tensor.rows();
-        let row_in = tensor.data.len() as u64 / rows;
+        let row_in = tensor.data.len() as u64 / tensor.rows();
         let row_out = tensor.row_len() * 4;
-        let widest = row_in.max(row_out);
-        let fit = self.max_chunk_bytes / widest;
-        if fit == 0 {
-            return Err(GgufError::Kernel {
-                tensor: tensor.name.into(),
-                source: Error::OverLimit {
-                    arg: "one row",
-                    bytes: widest,
-                    limit: "max_storage_buffer_binding_size",
-                    max: self.max_chunk_bytes,
-                },
-            });
-        }
-        Ok(fit.min(rows))
+        row_chunks::rows_per_dispatch(tensor, row_in.max(row_out), self.max_chunk_bytes)
     }
 
     /// Converts `tensor`, handing its f32 values to `sink` in row order, a chunk at a time.
