@@ -95,8 +95,11 @@ pub static MODULES: &[&Module] = &[
     &core::COPY,
     &core::WIDEN,
     &quant::DEQUANT,
+    &quant::DEQUANT_AFFINE,
     &quant::GEMV,
     &quant::GEMV_SUBGROUP,
+    &quant::GEMV_AFFINE,
+    &quant::GEMV_AFFINE_SUBGROUP,
 ];
 
 /// The registered module called `name`.

@@ -1,71 +1,101 @@
-//! `shaders/quant/`: quantized weight matrices — dequantization and GEMV over GGUF block formats.
+//! `shaders/quant/`: quantized weight matrices — dequantization and GEMV.
 //!
 //! Kernels (`dequant.wgsl`, `gemv.wgsl` + an entry part per reduction path) read weights only
-//! through a layout part's `load_chunk` (`gguf_blocks.wgsl`), so each format is written once.
+//! through a layout part's `load_chunk` — `gguf_blocks.wgsl` (GGUF block formats) or
+//! `affine_blocks.wgsl` (group-wise int4/int8) — so each format is written once and every kernel
+//! exists for both layouts.
 
 use crate::core::{BITS, HALVES};
-use crate::{Module, Part, Requirements, part};
+use crate::{Module, Overrides, Part, Requirements, part};
 
 /// `MatrixParams` uniform and the `Chunk` of eight weights.
 pub const MATRIX: Part = part!("quant/matrix.wgsl");
 /// GGUF block formats; `FORMAT` 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4.
 pub const GGUF_BLOCKS: Part = part!("quant/gguf_blocks.wgsl");
+/// Group-wise affine weights; `BITS` 4 | 8, `GROUP` 32 | 64 | 128, `HAS_ZEROS`.
+pub const AFFINE_BLOCKS: Part = part!("quant/affine_blocks.wgsl");
 /// The GEMV core shared by both reduction paths.
 pub const GEMV_CORE: Part = part!("quant/gemv.wgsl");
+const DEQUANT_KERNEL: Part = part!("quant/dequant.wgsl");
+const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
+const GEMV_SUBGROUP_ENTRY: Part = part!("quant/gemv_subgroup.wgsl");
 
-/// One override set per GGUF format for dequant.
-const DEQUANT_SETS: &[crate::Overrides] = &[
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 0.0)],
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 1.0)],
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 2.0)],
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 3.0)],
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 4.0)],
-    &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 5.0)],
-];
+const SUBGROUPS: Requirements = Requirements {
+    f16: false,
+    subgroups: true,
+};
 
-/// GEMV override sets: every GGUF format × f32 (`X_F16` 0) or f16 (1) activations.
-macro_rules! gemv_sets {
-    ($($format:literal),*) => {
+/// Every GGUF format after each list of kernel overrides.
+macro_rules! gguf_sets {
+    ($([$($kernel:expr),*]),*) => {
         &[$(
-            &[("WORKGROUP_SIZE", 64.0), ("FORMAT", $format), ("X_F16", 0.0)],
-            &[("WORKGROUP_SIZE", 64.0), ("FORMAT", $format), ("X_F16", 1.0)],
+            &[$($kernel,)* ("FORMAT", 0.0)],
+            &[$($kernel,)* ("FORMAT", 1.0)],
+            &[$($kernel,)* ("FORMAT", 2.0)],
+            &[$($kernel,)* ("FORMAT", 3.0)],
+            &[$($kernel,)* ("FORMAT", 4.0)],
+            &[$($kernel,)* ("FORMAT", 5.0)],
         )*]
     };
 }
-const GEMV_SETS: &[crate::Overrides] = gemv_sets!(0.0, 1.0, 2.0, 3.0, 4.0, 5.0);
+
+/// Every affine scheme (bits × group × zero points) after each list of kernel overrides.
+macro_rules! affine_sets {
+    ($([$($kernel:expr),*]),*) => {
+        &[$(
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 32.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 32.0), ("HAS_ZEROS", 1.0)],
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 64.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 64.0), ("HAS_ZEROS", 1.0)],
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 128.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 4.0), ("GROUP", 128.0), ("HAS_ZEROS", 1.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 32.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 32.0), ("HAS_ZEROS", 1.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 64.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 64.0), ("HAS_ZEROS", 1.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 128.0), ("HAS_ZEROS", 0.0)],
+            &[$($kernel,)* ("BITS", 8.0), ("GROUP", 128.0), ("HAS_ZEROS", 1.0)],
+        )*]
+    };
+}
+
+const GEMV_GGUF_SETS: &[Overrides] = gguf_sets!(
+    [("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
+    [("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)]
+);
+const GEMV_AFFINE_SETS: &[Overrides] = affine_sets!(
+    [("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
+    [("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)]
+);
 
 /// GGUF blocks -> f32; entry `dequant`.
 pub static DEQUANT: Module = Module {
     name: "quant/dequant",
-    parts: &[
-        HALVES,
-        BITS,
-        MATRIX,
-        GGUF_BLOCKS,
-        part!("quant/dequant.wgsl"),
-    ],
+    parts: &[HALVES, BITS, MATRIX, GGUF_BLOCKS, DEQUANT_KERNEL],
     requires: Requirements::PORTABLE,
     entry_points: &["dequant"],
-    override_sets: DEQUANT_SETS,
+    override_sets: gguf_sets!([("WORKGROUP_SIZE", 256.0)]),
+};
+
+/// Affine int4/int8 -> f32; entry `dequant`.
+pub static DEQUANT_AFFINE: Module = Module {
+    name: "quant/dequant_affine",
+    parts: &[HALVES, MATRIX, AFFINE_BLOCKS, DEQUANT_KERNEL],
+    requires: Requirements::PORTABLE,
+    entry_points: &["dequant"],
+    override_sets: affine_sets!([("WORKGROUP_SIZE", 256.0)]),
 };
 
 /// GEMV over GGUF blocks, workgroup-memory reduction; entry `gemv`.
 pub static GEMV: Module = Module {
     name: "quant/gemv",
-    parts: &[
-        HALVES,
-        BITS,
-        MATRIX,
-        GGUF_BLOCKS,
-        GEMV_CORE,
-        part!("quant/gemv_workgroup.wgsl"),
-    ],
+    parts: &[HALVES, BITS, MATRIX, GGUF_BLOCKS, GEMV_CORE, GEMV_WORKGROUP],
     requires: Requirements::PORTABLE,
     entry_points: &["gemv"],
-    override_sets: GEMV_SETS,
+    override_sets: GEMV_GGUF_SETS,
 };
 
-/// GEMV over GGUF blocks, subgroup reduction; entry `gemv`.
+/// GEMV over GGUF blocks, one subgroup per row; entry `gemv`.
 pub static GEMV_SUBGROUP: Module = Module {
     name: "quant/gemv_subgroup",
     parts: &[
@@ -74,12 +104,33 @@ pub static GEMV_SUBGROUP: Module = Module {
         MATRIX,
         GGUF_BLOCKS,
         GEMV_CORE,
-        part!("quant/gemv_subgroup.wgsl"),
+        GEMV_SUBGROUP_ENTRY,
     ],
-    requires: Requirements {
-        f16: false,
-        subgroups: true,
-    },
+    requires: SUBGROUPS,
     entry_points: &["gemv"],
-    override_sets: GEMV_SETS,
+    override_sets: GEMV_GGUF_SETS,
+};
+
+/// GEMV over affine weights, workgroup-memory reduction; entry `gemv`.
+pub static GEMV_AFFINE: Module = Module {
+    name: "quant/gemv_affine",
+    parts: &[HALVES, MATRIX, AFFINE_BLOCKS, GEMV_CORE, GEMV_WORKGROUP],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gemv"],
+    override_sets: GEMV_AFFINE_SETS,
+};
+
+/// GEMV over affine weights, one subgroup per row; entry `gemv`.
+pub static GEMV_AFFINE_SUBGROUP: Module = Module {
+    name: "quant/gemv_affine_subgroup",
+    parts: &[
+        HALVES,
+        MATRIX,
+        AFFINE_BLOCKS,
+        GEMV_CORE,
+        GEMV_SUBGROUP_ENTRY,
+    ],
+    requires: SUBGROUPS,
+    entry_points: &["gemv"],
+    override_sets: GEMV_AFFINE_SETS,
 };

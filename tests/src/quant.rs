@@ -1,11 +1,15 @@
-//! Conformance of the quant family: GPU dequantization equals the CPU reference exactly (NaN
-//! compared as "any NaN": an f16 scale of inf or NaN is legal bytes, and the NaN it yields has no
-//! defined payload); GEMV equals the f64 reference within `GEMV_TOLERANCE` on both reduction
-//! paths, f32 and f16 activations, batch 1 to 8.
+//! Conformance of the quant family, GGUF formats and affine int4/int8 schemes: GPU
+//! dequantization equals the CPU reference exactly (NaN compared as "any NaN": an f16 scale of
+//! inf or NaN is legal bytes, and the NaN it yields has no defined payload); GEMV equals the f64
+//! reference within `GEMV_TOLERANCE` on both reduction paths, f32 and f16 activations, batch 1
+//! to 8.
 
 use half::f16;
 use squeeze::Gpu;
-use squeeze::quant::{Activations, Dequantize, Format, Gemv, Reduction, reference};
+use squeeze::quant::{
+    Activations, Affine, Dequantize, Format, Gemv, HostWeights, Reduction, Scheme, affine,
+    reference,
+};
 
 use crate::core::GRID_ITEMS;
 use crate::rng::SplitMix64;
@@ -63,12 +67,97 @@ pub fn cases() -> Vec<Case> {
                 }),
                 Case::new(gemv, path, "edge scales, inf and NaN", move |g| {
                     let blocks = edge_blocks(format, true);
-                    gemv_against_reference(g, path, format, &blocks, bw, 2)
+                    gemv_against_reference(g, path, format.into(), (&blocks).into(), bw, 2)
                 }),
             ]);
         }
     }
+    for bits in [4, 8] {
+        for group in Affine::GROUPS {
+            for zeros in [false, true] {
+                let Ok(scheme) = Affine::new(bits, group, zeros) else {
+                    unreachable!("every listed scheme is valid")
+                };
+                all.extend(affine_cases(scheme));
+            }
+        }
+    }
     all
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// Dequant and GEMV cases of one affine scheme, named after it (`dequant/int4 g32 sym`).
+fn affine_cases(scheme: Affine) -> Vec<Case> {
+    let dequant = leak(format!("dequant/{scheme}"));
+    let gemv = leak(format!("gemv/{scheme}"));
+    let g = scheme.group() as usize;
+    let mut all = vec![
+        Case::portable(dequant, "odd rows, several groups", move |gpu| {
+            let w = affine_weights(scheme, 5, 3 * g);
+            check_affine_dequant(gpu, scheme, &w, 3 * g)
+        }),
+        Case::portable(dequant, "random codes, edge scales and zeros", move |gpu| {
+            check_affine_dequant(gpu, scheme, &affine_edges(scheme, 9, g), g)
+        }),
+    ];
+    for path in [Path::Portable, Path::Subgroup] {
+        all.push(Case::new(gemv, path, "odd rows, batch 1..8", move |gpu| {
+            let cols = 4 * g;
+            let w = affine_weights(scheme, 7, cols);
+            for batch in 1..=8 {
+                gemv_against_reference(gpu, path, scheme.into(), w.as_ref().into(), cols, batch)?;
+            }
+            Ok(())
+        }));
+    }
+    all
+}
+
+fn check_affine_dequant(
+    gpu: &Gpu,
+    scheme: Affine,
+    w: &affine::AffineWeights,
+    cols: usize,
+) -> Result<(), Failure> {
+    let got = Dequantize::new(gpu, scheme)?.run(w.as_ref(), cols)?;
+    let want = affine::dequantize(scheme, w.as_ref(), cols)?;
+    expect_equal("y", &canonical(&got), &canonical(&want))
+}
+
+/// Affine weights quantized from random values.
+fn affine_weights(scheme: Affine, rows: usize, cols: usize) -> affine::AffineWeights {
+    let mut rng = SplitMix64::new((rows * cols) as u64 + u64::from(scheme.bits()));
+    let x: Vec<f32> = (0..rows * cols).map(|_| uniform(&mut rng) * 0.2).collect();
+    match affine::quantize(scheme, &x, cols) {
+        Ok(w) => w,
+        Err(e) => unreachable!("cols is a multiple of the group: {e}"),
+    }
+}
+
+/// Random codes under edge scales (±0, subnormal, ±max, ±inf, NaN) and zero points (0, the top
+/// code, fractional, negative).
+fn affine_edges(scheme: Affine, rows: usize, cols: usize) -> affine::AffineWeights {
+    let mut rng = SplitMix64::new(7 + u64::from(scheme.bits()));
+    let words = rows * cols * scheme.bits() as usize / 32;
+    let edge = [
+        0x0000u16, 0x8000, 0x0001, 0x3c00, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e01,
+    ];
+    let zeros = [0.0f32, 15.0, 255.0, 7.5, -3.0, 1e-3, 128.0, 8.0, 0.25];
+    let groups = rows * cols / scheme.group() as usize;
+    affine::AffineWeights {
+        qweight: (0..words).map(|_| rng.next_u32()).collect(),
+        scales: (0..groups)
+            .map(|i| f16::from_bits(edge[i % edge.len()]))
+            .collect(),
+        zeros: scheme.has_zeros().then(|| {
+            (0..groups)
+                .map(|i| f16::from_f32(zeros[(i + 4) % zeros.len()]))
+                .collect()
+        }),
+    }
 }
 
 /// f32 bits with every NaN made one NaN.
@@ -163,12 +252,23 @@ fn edge_blocks(format: Format, for_gemv: bool) -> Vec<u8> {
     bytes
 }
 
-fn gemv(gpu: &Gpu, path: Path, format: Format) -> Result<Gemv, Failure> {
+fn gemv(gpu: &Gpu, path: Path, scheme: Scheme) -> Result<Gemv, Failure> {
     let reduction = match path {
         Path::Subgroup => Reduction::Subgroup,
         _ => Reduction::Workgroup,
     };
-    Ok(Gemv::with_reduction(gpu, format, reduction)?)
+    Ok(Gemv::with_reduction(gpu, scheme, reduction)?)
+}
+
+/// The CPU reference's dequantized weights.
+fn reference_weights(scheme: Scheme, w: HostWeights<'_>, cols: usize) -> Result<Vec<f32>, Failure> {
+    Ok(match (scheme, w) {
+        (Scheme::Gguf(format), HostWeights::Gguf(blocks)) => {
+            reference::dequantize(format, blocks, cols)?
+        }
+        (Scheme::Affine(a), HostWeights::Affine(w)) => affine::dequantize(a, w, cols)?,
+        _ => return Err(Failure::Mismatch("weights of the other scheme".into())),
+    })
 }
 
 fn check_gemv(
@@ -181,7 +281,7 @@ fn check_gemv(
 ) -> Result<(), Failure> {
     let blocks = sample_blocks(format, rows, cols);
     for &batch in batches {
-        gemv_against_reference(gpu, path, format, &blocks, cols, batch)?;
+        gemv_against_reference(gpu, path, format.into(), (&blocks).into(), cols, batch)?;
     }
     Ok(())
 }
@@ -190,13 +290,13 @@ fn check_gemv(
 fn gemv_against_reference(
     gpu: &Gpu,
     path: Path,
-    format: Format,
-    blocks: &[u8],
+    scheme: Scheme,
+    weights: HostWeights<'_>,
     cols: usize,
     batch: usize,
 ) -> Result<(), Failure> {
-    let kernel = gemv(gpu, path, format)?;
-    let w = reference::dequantize(format, blocks, cols)?;
+    let kernel = gemv(gpu, path, scheme)?;
+    let w = reference_weights(scheme, weights, cols)?;
     let mut rng = SplitMix64::new((batch * cols) as u64);
     let x16: Vec<f16> = (0..batch * cols)
         .map(|_| f16::from_f32(uniform(&mut rng)))
@@ -207,7 +307,7 @@ fn gemv_against_reference(
         ("f32", Activations::F32(&x32)),
         ("f16", Activations::F16(&x16)),
     ] {
-        let got = kernel.run(blocks, cols, x)?;
+        let got = kernel.run(weights, cols, x)?;
         let what = format!("y ({dtype} x, batch {batch})");
         expect_close(&what, &got, &want, &magnitude)?;
     }

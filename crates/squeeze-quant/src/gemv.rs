@@ -1,17 +1,16 @@
 //! Quantized GEMV (`shaders/quant/gemv.wgsl` with `gemv_workgroup.wgsl` or `gemv_subgroup.wgsl`):
 //! `y[b, r] = Σ_c W[r, c] · x[b, c]` for a batch of 1 to 8 activation rows, W in a GGUF block
-//! format, x f32 or f16, f32 accumulation and output. Every weight block is read once for the
-//! whole batch.
+//! format or an affine int4/int8 scheme, x f32 or f16, f32 accumulation and output. Every weight
+//! is read once for the whole batch.
 
 use half::f16;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::{
     Module,
-    quant::{GEMV, GEMV_SUBGROUP},
+    quant::{GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP},
 };
 
-use crate::format::Format;
-use crate::matrix::Shape;
+use crate::matrix::{HostWeights, QuantWeights, Scheme, Shape, Uploaded};
 
 /// Threads per row (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 64;
@@ -46,10 +45,12 @@ impl Reduction {
         }
     }
 
-    fn shader(self) -> &'static Module {
-        match self {
-            Reduction::Workgroup => &GEMV,
-            Reduction::Subgroup => &GEMV_SUBGROUP,
+    fn shader(self, scheme: Scheme) -> &'static Module {
+        match (self, scheme) {
+            (Reduction::Workgroup, Scheme::Gguf(_)) => &GEMV,
+            (Reduction::Subgroup, Scheme::Gguf(_)) => &GEMV_SUBGROUP,
+            (Reduction::Workgroup, Scheme::Affine(_)) => &GEMV_AFFINE,
+            (Reduction::Subgroup, Scheme::Affine(_)) => &GEMV_AFFINE_SUBGROUP,
         }
     }
 }
@@ -77,10 +78,10 @@ impl Activations<'_> {
     }
 }
 
-/// GEMV for one format and reduction path on one device.
+/// GEMV for one weight scheme and reduction path on one device.
 pub struct Gemv {
     gpu: Gpu,
-    format: Format,
+    scheme: Scheme,
     reduction: Reduction,
     /// One pipeline per activation dtype.
     f32_pipeline: squeeze_core::wgpu::ComputePipeline,
@@ -89,25 +90,26 @@ pub struct Gemv {
 
 impl Gemv {
     /// The fastest path the device has.
-    pub fn new(gpu: &Gpu, format: Format) -> Result<Self> {
-        Self::with_reduction(gpu, format, Reduction::best(gpu))
+    pub fn new(gpu: &Gpu, scheme: impl Into<Scheme>) -> Result<Self> {
+        Self::with_reduction(gpu, scheme, Reduction::best(gpu))
     }
 
-    pub fn with_reduction(gpu: &Gpu, format: Format, reduction: Reduction) -> Result<Self> {
+    pub fn with_reduction(
+        gpu: &Gpu,
+        scheme: impl Into<Scheme>,
+        reduction: Reduction,
+    ) -> Result<Self> {
+        let scheme = scheme.into();
         let pipeline = |x_f16: bool| {
-            gpu.pipeline(
-                reduction.shader(),
-                "gemv",
-                &[
-                    ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
-                    ("FORMAT", format.shader_constant()),
-                    ("X_F16", f64::from(u8::from(x_f16))),
-                ],
-            )
+            let overrides = scheme.overrides(&[
+                ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+                ("X_F16", f64::from(u8::from(x_f16))),
+            ]);
+            gpu.pipeline(reduction.shader(scheme), "gemv", &overrides)
         };
         Ok(Self {
             gpu: gpu.clone(),
-            format,
+            scheme,
             reduction,
             f32_pipeline: pipeline(false)?,
             f16_pipeline: pipeline(true)?,
@@ -118,21 +120,22 @@ impl Gemv {
         self.reduction
     }
 
-    /// Records `y = x · Wᵀ`: `w` holds `rows × row_bytes(cols)` block bytes, `x` is
-    /// `[batch, cols]` of `x_dtype` (f32 or f16), `y` receives `[batch, rows]` f32.
+    /// Records `y = x · Wᵀ`: `w` holds the `rows × cols` weights (GGUF block binding or affine
+    /// bindings), `x` is `[batch, cols]` of `x_dtype` (f32 or f16), `y` receives `[batch, rows]`
+    /// f32.
     #[allow(clippy::too_many_arguments)] // the matrix shape, then the bindings in shader order
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
         rows: usize,
         cols: usize,
         batch: usize,
         x_dtype: DType,
-        w: Binding<'_>,
-        x: Binding<'_>,
-        y: Binding<'_>,
+        w: impl Into<QuantWeights<'a>>,
+        x: Binding<'a>,
+        y: Binding<'a>,
     ) -> Result<()> {
-        let shape = Shape::new(self.format, rows, cols)?;
+        let shape = Shape::new(self.scheme, rows, cols)?;
         if !(1..=MAX_BATCH).contains(&batch) {
             return Err(Error::invalid(
                 "batch",
@@ -147,7 +150,7 @@ impl Gemv {
         if rows == 0 {
             return Ok(());
         }
-        shape.check_weights(&self.gpu, &w)?;
+        let mut bindings = shape.weight_bindings(&self.gpu, w.into())?;
         self.gpu.check_storage_binding("x", &x)?;
         self.gpu.check_storage_binding("y", &y)?;
         let x_bytes = (batch * cols * x_dtype.size()) as u64;
@@ -161,6 +164,7 @@ impl Gemv {
         self.gpu
             .check_binding_holds("y", &y, y_bytes, format_args!("{batch} × {rows} f32"))?;
         // Enough workgroups for one row per team, with a row stride past MAX_GRID_WORKGROUPS.
+        bindings.extend([x, y]);
         let groups = squeeze_core::dispatch::grid_stride_workgroups(
             u64::from(shape.rows),
             self.reduction.rows_per_workgroup(&self.gpu),
@@ -176,24 +180,22 @@ impl Gemv {
             "gemv",
             pipeline,
             &shape.params(batch as u32),
-            &[w, x, y],
+            &bindings,
             groups,
         )
     }
 
-    /// Uploads blocks (rows of `cols` weights) and activations, runs on the device and reads
-    /// back `y` as `[batch, rows]`, where `batch = x.len() / cols`.
-    pub fn run(&self, blocks: &[u8], cols: usize, x: Activations<'_>) -> Result<Vec<f32>> {
-        let row_bytes = self.format.row_bytes(cols)?;
-        if !blocks.len().is_multiple_of(row_bytes) {
-            return Err(Error::invalid(
-                "w",
-                "byte length",
-                format!("a multiple of the row size {row_bytes}"),
-                blocks.len(),
-            ));
-        }
-        if !x.len().is_multiple_of(cols) {
+    /// Uploads weights (GGUF blocks as `&[u8]`, or an [`crate::AffineRef`]) of `cols`-weight
+    /// rows and activations, runs on the device and reads back `y` as `[batch, rows]`, where
+    /// `batch = x.len() / cols`.
+    pub fn run<'w>(
+        &self,
+        w: impl Into<HostWeights<'w>>,
+        cols: usize,
+        x: Activations<'_>,
+    ) -> Result<Vec<f32>> {
+        let uploaded = Uploaded::new(&self.gpu, self.scheme, w.into(), cols)?;
+        if cols == 0 || !x.len().is_multiple_of(cols) {
             return Err(Error::invalid(
                 "x",
                 "length",
@@ -201,8 +203,7 @@ impl Gemv {
                 x.len(),
             ));
         }
-        let (rows, batch) = (blocks.len() / row_bytes, x.len() / cols);
-        let w_buf = self.gpu.upload("w", blocks)?;
+        let (rows, batch) = (uploaded.rows, x.len() / cols);
         let x_buf = match x {
             Activations::F32(v) => self.gpu.upload("x", v)?,
             Activations::F16(v) => self.gpu.upload("x", v)?,
@@ -217,7 +218,7 @@ impl Gemv {
             cols,
             batch,
             x.dtype(),
-            Binding::whole(&w_buf),
+            uploaded.bindings(),
             Binding::whole(&x_buf),
             Binding::whole(&y_buf),
         )?;
