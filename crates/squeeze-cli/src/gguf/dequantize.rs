@@ -6,13 +6,14 @@
 //! GGUF tensor infos alone, so tensors stream to disk one dispatch chunk at a time and a model
 //! larger than RAM converts. Output goes to `OUT.partial` and is renamed only on success.
 
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json, json};
 use squeeze::quant::gguf::{F32Converter, GgufError, GgufFile, Tensor};
 use squeeze::{Gpu, GpuOptions};
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
 
 /// Converts `file` to `output`; see the module doc.
 pub fn run(
