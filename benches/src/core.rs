@@ -15,6 +15,7 @@ pub fn copy_workload(gpu: &Gpu, bytes: u64) -> Result<Workload> {
     let dst = gpu.storage_buffer("dst", bytes)?;
     Ok(Workload {
         bytes_moved: 2 * bytes,
+        flops: 0,
         record: Box::new(move |encoder| {
             copy.encode(encoder, Binding::whole(&src), Binding::whole(&dst))
         }),
@@ -28,6 +29,7 @@ pub fn widen_workload(gpu: &Gpu, format: Half, n: u32) -> Result<Workload> {
     let dst = gpu.storage_buffer("dst", u64::from(n) * 4)?;
     Ok(Workload {
         bytes_moved: u64::from(n) * 6,
+        flops: 0,
         record: Box::new(move |encoder| {
             widen.encode(encoder, n, Binding::whole(&src), Binding::whole(&dst))
         }),

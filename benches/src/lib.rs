@@ -20,6 +20,9 @@ pub type Prepare = Box<dyn Fn(&Gpu) -> Result<Workload>>;
 /// Work recorded into an encoder, repeatable, and the bytes one repetition reads plus writes.
 pub struct Workload {
     pub bytes_moved: u64,
+    /// Floating-point operations of one repetition, for compute-bound kernels (GEMM); 0 where
+    /// bandwidth is the figure.
+    pub flops: u64,
     pub record: Record,
 }
 
@@ -78,6 +81,8 @@ pub struct Row {
     /// `gb_per_s` over the copy kernel's read+write GB/s in the same run.
     pub copy_fraction: f64,
     pub clock: &'static str,
+    /// GFLOP/s, for workloads that state their floating-point operations.
+    pub gflop_per_s: Option<f64>,
 }
 
 /// A whole `squeeze bench` run on one adapter.
@@ -102,6 +107,7 @@ fn row(bench: &Bench, workload: &Workload, timing: Timing, copy_gb_per_s: f64) -
         gb_per_s,
         copy_fraction: gb_per_s / copy_gb_per_s,
         clock: timing.clock.name(),
+        gflop_per_s: (workload.flops > 0).then(|| workload.flops as f64 / timing.seconds / 1e9),
     }
 }
 
@@ -149,14 +155,14 @@ pub fn run(gpu: &Gpu, filter: Option<&str>, mut progress: impl FnMut(&Row)) -> R
 
 impl Row {
     /// The header matching [`Row`]'s `Display`.
-    pub const HEADER: &'static str = "kernel       shape                              time (µs)    bytes moved    GB/s     × copy  clock";
+    pub const HEADER: &'static str = "kernel       shape                                          time (µs)    bytes moved    GB/s     × copy  clock          GFLOP/s";
 }
 
 impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<12} {:<34} {:>10.1} {:>14} {:>8.2} {:>9.3}  {}",
+            "{:<12} {:<46} {:>10.1} {:>14} {:>8.2} {:>9.3}  {:<13}",
             self.kernel,
             self.shape,
             self.seconds * 1e6,
@@ -164,6 +170,10 @@ impl fmt::Display for Row {
             self.gb_per_s,
             self.copy_fraction,
             self.clock
-        )
+        )?;
+        match self.gflop_per_s {
+            Some(g) => write!(f, " {g:>8.1}"),
+            None => Ok(()),
+        }
     }
 }

@@ -1,60 +1,129 @@
-//! Benchmarks of the quant family: dequantization to f32 and GEMV, every format, at the shapes
-//! of a 7B-class model's projections.
+//! Benchmarks of the quant family at the shapes of a 7B-class model's projections: dequantization
+//! to f32, GEMV at batch 1, 2, 4 and 8, and GEMM at a prefill of many tokens, for every GGUF
+//! format and the int4 / int8 affine schemes.
 
-use squeeze::quant::gemv::Reduction;
-use squeeze::quant::{Dequantize, Format, Gemv};
+use squeeze::quant::{Affine, Dequantize, Format, Gemm, Gemv, Problem, Reduction, Scheme};
 use squeeze::{Binding, DType, Gpu, Result};
 
 use crate::{Bench, Workload, is_emulated};
 
-/// Dequantizing `rows × cols` weights: reads the blocks, writes 4 bytes per weight.
-pub fn dequant_workload(gpu: &Gpu, format: Format, rows: usize, cols: usize) -> Result<Workload> {
-    let kernel = Dequantize::new(gpu, format)?;
-    let block_bytes = (rows * format.row_bytes(cols)?) as u64;
+/// Every scheme benchmarked: the GGUF formats, then symmetric int4 and int8 at group 128 (the
+/// common GPTQ / AWQ setting).
+fn schemes() -> Vec<Scheme> {
+    let mut all: Vec<Scheme> = Format::ALL.into_iter().map(Scheme::from).collect();
+    for bits in [4, 8] {
+        if let Ok(affine) = Affine::new(bits, 128, false) {
+            all.push(affine.into());
+        }
+    }
+    all
+}
+
+/// Device buffers holding a `rows × cols` matrix of `scheme` (contents do not matter for time).
+struct Weights {
+    data: squeeze::wgpu::Buffer,
+    tables: Option<squeeze::wgpu::Buffer>,
+    bytes: u64,
+}
+
+impl Weights {
+    fn new(gpu: &Gpu, scheme: Scheme, rows: usize, cols: usize) -> Result<Self> {
+        let data_bytes = (rows * scheme.row_bytes(cols)?) as u64;
+        let (tables, table_bytes) = match scheme {
+            Scheme::Gguf(_) => (None, 0),
+            Scheme::Affine(a) => {
+                let bytes = (rows * cols / a.group() as usize * 2) as u64;
+                (Some(gpu.storage_buffer("scales", bytes)?), bytes)
+            }
+        };
+        Ok(Self {
+            data: gpu.storage_buffer("w", data_bytes)?,
+            tables,
+            bytes: data_bytes + table_bytes,
+        })
+    }
+
+    fn bindings(&self) -> squeeze::quant::QuantWeights<'_> {
+        squeeze::quant::QuantWeights {
+            data: Binding::whole(&self.data),
+            scales: self.tables.as_ref().map(Binding::whole),
+            zeros: None,
+        }
+    }
+}
+
+/// Dequantizing `rows × cols` weights: reads the weights, writes 4 bytes per weight.
+pub fn dequant_workload(gpu: &Gpu, scheme: Scheme, rows: usize, cols: usize) -> Result<Workload> {
+    let kernel = Dequantize::new(gpu, scheme)?;
+    let w = Weights::new(gpu, scheme, rows, cols)?;
     let out_bytes = (rows * cols * 4) as u64;
-    let blocks = gpu.storage_buffer("w", block_bytes)?;
     let out = gpu.storage_buffer("y", out_bytes)?;
     Ok(Workload {
-        bytes_moved: block_bytes + out_bytes,
+        bytes_moved: w.bytes + out_bytes,
+        flops: 0,
         record: Box::new(move |encoder| {
-            kernel.encode(
-                encoder,
-                rows,
-                cols,
-                Binding::whole(&blocks),
-                Binding::whole(&out),
-            )
+            kernel.encode(encoder, rows, cols, w.bindings(), Binding::whole(&out))
         }),
     })
 }
 
-/// `y = x · Wᵀ` for `batch` f32 activation rows: reads the blocks and x once, writes y.
-pub fn gemv_workload(
+/// Which matmul kernel a workload times.
+#[derive(Clone, Copy)]
+enum Kernel {
+    Gemv(Reduction),
+    Gemm,
+}
+
+/// `y = x · Wᵀ` for `batch` f32 activation rows: reads the weights and x once, writes y.
+fn matmul_workload(
     gpu: &Gpu,
-    format: Format,
-    reduction: Reduction,
-    (rows, cols, batch): (usize, usize, usize),
+    scheme: Scheme,
+    kernel: Kernel,
+    problem: Problem,
 ) -> Result<Workload> {
-    let kernel = Gemv::with_reduction(gpu, format, reduction)?;
-    let block_bytes = (rows * format.row_bytes(cols)?) as u64;
+    let Problem {
+        rows, cols, batch, ..
+    } = problem;
+    let w = Weights::new(gpu, scheme, rows, cols)?;
     let (x_bytes, y_bytes) = ((batch * cols * 4) as u64, (batch * rows * 4) as u64);
-    let w = gpu.storage_buffer("w", block_bytes)?;
     let x = gpu.storage_buffer("x", x_bytes)?;
     let y = gpu.storage_buffer("y", y_bytes)?;
+    let bytes_moved = w.bytes + x_bytes + y_bytes;
+    let flops = 2 * (rows * cols * batch) as u64;
+    let record: crate::Record = match kernel {
+        Kernel::Gemv(reduction) => {
+            let gemv = Gemv::with_reduction(gpu, scheme, reduction)?;
+            Box::new(move |encoder| {
+                gemv.encode(
+                    encoder,
+                    problem,
+                    w.bindings(),
+                    Binding::whole(&x),
+                    Binding::whole(&y),
+                )
+            })
+        }
+        Kernel::Gemm => {
+            let gemm = Gemm::new(gpu, scheme)?;
+            Box::new(move |encoder| {
+                gemm.encode(
+                    encoder,
+                    problem,
+                    w.bindings(),
+                    Binding::whole(&x),
+                    Binding::whole(&y),
+                )
+            })
+        }
+    };
     Ok(Workload {
-        bytes_moved: block_bytes + x_bytes + y_bytes,
-        record: Box::new(move |encoder| {
-            kernel.encode(
-                encoder,
-                rows,
-                cols,
-                batch,
-                DType::F32,
-                Binding::whole(&w),
-                Binding::whole(&x),
-                Binding::whole(&y),
-            )
-        }),
+        bytes_moved,
+        flops: if matches!(kernel, Kernel::Gemm) {
+            flops
+        } else {
+            0
+        },
+        record,
     })
 }
 
@@ -63,36 +132,50 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
     // A 4096 × 4096 projection; its f32 output (64 MiB) fits every adapter's default storage
     // binding limit (128 MiB).
     let (rows, cols) = (4096, 4096);
-    for format in Format::ALL {
+    for scheme in schemes() {
         all.push(Bench {
             kernel: "dequant",
-            shape: format!("{format} {rows}×{cols} → f32"),
-            prepare: Box::new(move |gpu| dequant_workload(gpu, format, rows, cols)),
+            shape: format!("{scheme} {rows}×{cols} → f32"),
+            prepare: Box::new(move |gpu| dequant_workload(gpu, scheme, rows, cols)),
         });
     }
-    // Attention projection, MLP up (11008 × 4096) and MLP down (4096 × 14336); on an emulated
-    // adapter only the first, where every shape costs CPU time and the ratios are the same.
-    let shapes: &[(usize, usize)] = if is_emulated(gpu) {
-        &[(4096, 4096)]
+    // Attention projection, MLP up (11008 × 4096) and MLP down (4096 × 14336), and a 512-token
+    // prefill; on an emulated adapter (a CPU) only the first shape and 128 tokens, which give
+    // the same ratios in far less time.
+    let (shapes, tokens): (&[(usize, usize)], usize) = if is_emulated(gpu) {
+        (&[(4096, 4096)], 128)
     } else {
-        &[(4096, 4096), (11008, 4096), (4096, 14336)]
+        (&[(4096, 4096), (11008, 4096), (4096, 14336)], 512)
     };
     let reduction = Reduction::best(gpu);
     let path = match reduction {
         Reduction::Subgroup => "subgroup",
         Reduction::Workgroup => "workgroup",
     };
-    for format in Format::ALL {
+    for scheme in schemes() {
         for &(rows, cols) in shapes {
+            let problem = move |batch| Problem {
+                rows,
+                cols,
+                batch,
+                x_dtype: DType::F32,
+            };
             for batch in [1, 2, 4, 8] {
                 all.push(Bench {
                     kernel: "gemv",
-                    shape: format!("{format} {rows}×{cols} batch {batch} f32 ({path})"),
+                    shape: format!("{scheme} {rows}×{cols} b{batch} ({path})"),
                     prepare: Box::new(move |gpu| {
-                        gemv_workload(gpu, format, reduction, (rows, cols, batch))
+                        matmul_workload(gpu, scheme, Kernel::Gemv(reduction), problem(batch))
                     }),
                 });
             }
+            all.push(Bench {
+                kernel: "gemm",
+                shape: format!("{scheme} {rows}×{cols} × {tokens} tokens"),
+                prepare: Box::new(move |gpu| {
+                    matmul_workload(gpu, scheme, Kernel::Gemm, problem(tokens))
+                }),
+            });
         }
     }
     all

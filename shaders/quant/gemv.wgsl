@@ -10,29 +10,9 @@
 // Invocations per workgroup; a multiple of the portable path's threads per row.
 override WORKGROUP_SIZE: u32 = 64u;
 
+// `x` and `y`: activations.wgsl.
+
 const MAX_BATCH: u32 = 8u;
-
-// Activations are f16 (two per word) rather than f32: a pipeline constant, because a uniform
-// branch between the two still costs both sides on some compilers (lavapipe).
-override X_F16: bool = false;
-
-// Activations [batch, cols], read as vec4 words (cols is a multiple of 32, so every chunk starts
-// on one).
-@group(0) @binding(KERNEL_BINDING) var<storage, read> x: array<vec4<u32>>;
-@group(0) @binding(KERNEL_BINDING + 1u) var<storage, read_write> y: array<f32>;
-
-// Activations 8c .. 8c+8 of batch column `b`. f16 activations take the branch-free widening of
-// halves.wgsl; only weights need its exact integer conversion.
-fn x_chunk(b: u32, c: u32) -> Chunk {
-    let first = b * params.cols + c * CHUNK;
-    if (X_F16) {
-        let w = x[first / 8u];
-        let lo = vec4<u32>(w.x, w.x >> 16u, w.y, w.y >> 16u) & vec4<u32>(0xffffu);
-        let hi = vec4<u32>(w.z, w.z >> 16u, w.w, w.w >> 16u) & vec4<u32>(0xffffu);
-        return Chunk(f16x4_to_f32_fast(lo), f16x4_to_f32_fast(hi));
-    }
-    return Chunk(bitcast<vec4<f32>>(x[first / 4u]), bitcast<vec4<f32>>(x[first / 4u + 1u]));
-}
 
 fn dot8(w: Chunk, a: Chunk) -> f32 {
     return dot(w.lo, a.lo) + dot(w.hi, a.hi);

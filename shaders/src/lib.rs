@@ -100,6 +100,8 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMV_SUBGROUP,
     &quant::GEMV_AFFINE,
     &quant::GEMV_AFFINE_SUBGROUP,
+    &quant::GEMM,
+    &quant::GEMM_AFFINE,
 ];
 
 /// The registered module called `name`.

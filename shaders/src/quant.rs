@@ -1,6 +1,7 @@
-//! `shaders/quant/`: quantized weight matrices — dequantization and GEMV.
+//! `shaders/quant/`: quantized weight matrices — dequantization, GEMV and GEMM.
 //!
-//! Kernels (`dequant.wgsl`, `gemv.wgsl` + an entry part per reduction path) read weights only
+//! Kernels (`dequant.wgsl`, `gemv.wgsl` + an entry part per reduction path, `gemm.wgsl`) read
+//! weights only
 //! through a layout part's `load_chunk` — `gguf_blocks.wgsl` (GGUF block formats) or
 //! `affine_blocks.wgsl` (group-wise int4/int8) — so each format is written once and every kernel
 //! exists for both layouts.
@@ -14,8 +15,11 @@ pub const MATRIX: Part = part!("quant/matrix.wgsl");
 pub const GGUF_BLOCKS: Part = part!("quant/gguf_blocks.wgsl");
 /// Group-wise affine weights; `BITS` 4 | 8, `GROUP` 32 | 64 | 128, `HAS_ZEROS`.
 pub const AFFINE_BLOCKS: Part = part!("quant/affine_blocks.wgsl");
+/// Activations in and results out of the matmul kernels (`X_F16`).
+pub const ACTIVATIONS: Part = part!("quant/activations.wgsl");
 /// The GEMV core shared by both reduction paths.
 pub const GEMV_CORE: Part = part!("quant/gemv.wgsl");
+const GEMM_KERNEL: Part = part!("quant/gemm.wgsl");
 const DEQUANT_KERNEL: Part = part!("quant/dequant.wgsl");
 const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
 const GEMV_SUBGROUP_ENTRY: Part = part!("quant/gemv_subgroup.wgsl");
@@ -67,6 +71,8 @@ const GEMV_AFFINE_SETS: &[Overrides] = affine_sets!(
     [("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
     [("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)]
 );
+const GEMM_GGUF_SETS: &[Overrides] = gguf_sets!([("X_F16", 0.0)], [("X_F16", 1.0)]);
+const GEMM_AFFINE_SETS: &[Overrides] = affine_sets!([("X_F16", 0.0)], [("X_F16", 1.0)]);
 
 /// GGUF blocks -> f32; entry `dequant`.
 pub static DEQUANT: Module = Module {
@@ -89,7 +95,15 @@ pub static DEQUANT_AFFINE: Module = Module {
 /// GEMV over GGUF blocks, workgroup-memory reduction; entry `gemv`.
 pub static GEMV: Module = Module {
     name: "quant/gemv",
-    parts: &[HALVES, BITS, MATRIX, GGUF_BLOCKS, GEMV_CORE, GEMV_WORKGROUP],
+    parts: &[
+        HALVES,
+        BITS,
+        MATRIX,
+        GGUF_BLOCKS,
+        ACTIVATIONS,
+        GEMV_CORE,
+        GEMV_WORKGROUP,
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["gemv"],
     override_sets: GEMV_GGUF_SETS,
@@ -103,6 +117,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         BITS,
         MATRIX,
         GGUF_BLOCKS,
+        ACTIVATIONS,
         GEMV_CORE,
         GEMV_SUBGROUP_ENTRY,
     ],
@@ -114,7 +129,14 @@ pub static GEMV_SUBGROUP: Module = Module {
 /// GEMV over affine weights, workgroup-memory reduction; entry `gemv`.
 pub static GEMV_AFFINE: Module = Module {
     name: "quant/gemv_affine",
-    parts: &[HALVES, MATRIX, AFFINE_BLOCKS, GEMV_CORE, GEMV_WORKGROUP],
+    parts: &[
+        HALVES,
+        MATRIX,
+        AFFINE_BLOCKS,
+        ACTIVATIONS,
+        GEMV_CORE,
+        GEMV_WORKGROUP,
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["gemv"],
     override_sets: GEMV_AFFINE_SETS,
@@ -127,10 +149,29 @@ pub static GEMV_AFFINE_SUBGROUP: Module = Module {
         HALVES,
         MATRIX,
         AFFINE_BLOCKS,
+        ACTIVATIONS,
         GEMV_CORE,
         GEMV_SUBGROUP_ENTRY,
     ],
     requires: SUBGROUPS,
     entry_points: &["gemv"],
     override_sets: GEMV_AFFINE_SETS,
+};
+
+/// Tiled GEMM over GGUF blocks (batch ≥ 9); entry `gemm`.
+pub static GEMM: Module = Module {
+    name: "quant/gemm",
+    parts: &[HALVES, BITS, MATRIX, GGUF_BLOCKS, ACTIVATIONS, GEMM_KERNEL],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gemm"],
+    override_sets: GEMM_GGUF_SETS,
+};
+
+/// Tiled GEMM over affine weights (batch ≥ 9); entry `gemm`.
+pub static GEMM_AFFINE: Module = Module {
+    name: "quant/gemm_affine",
+    parts: &[HALVES, MATRIX, AFFINE_BLOCKS, ACTIVATIONS, GEMM_KERNEL],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gemm"],
+    override_sets: GEMM_AFFINE_SETS,
 };

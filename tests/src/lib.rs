@@ -163,7 +163,9 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::core::dispatch::GridParams;
     use squeeze::core::{copy::Copy, widen::Widen};
     use squeeze::quant::{Dequantize, matrix::MatrixParams};
-    use squeeze::shaders::quant::{GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP};
+    use squeeze::shaders::quant::{
+        GEMM, GEMM_AFFINE, GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP,
+    };
     use std::mem::size_of;
     vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
@@ -174,6 +176,8 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (Dequantize::AFFINE_SHADER.name, size_of::<MatrixParams>()),
         (GEMV_AFFINE.name, size_of::<MatrixParams>()),
         (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
+        (GEMM.name, size_of::<MatrixParams>()),
+        (GEMM_AFFINE.name, size_of::<MatrixParams>()),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

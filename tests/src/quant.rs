@@ -1,13 +1,13 @@
 //! Conformance of the quant family, GGUF formats and affine int4/int8 schemes: GPU
 //! dequantization equals the CPU reference exactly (NaN compared as "any NaN": an f16 scale of
-//! inf or NaN is legal bytes, and the NaN it yields has no defined payload); GEMV equals the f64
-//! reference within `GEMV_TOLERANCE` on both reduction paths, f32 and f16 activations, batch 1
-//! to 8.
+//! inf or NaN is legal bytes, and the NaN it yields has no defined payload); GEMV (both reduction
+//! paths, batch 1 to 8) and GEMM (partial tiles, batch ≥ 9) equal the f64 reference within
+//! `MATMUL_TOLERANCE`, with f32 and f16 activations.
 
 use half::f16;
 use squeeze::Gpu;
 use squeeze::quant::{
-    Activations, Affine, Dequantize, Format, Gemv, HostWeights, Reduction, Scheme, affine,
+    Activations, Affine, Dequantize, Format, Gemm, Gemv, HostWeights, Reduction, Scheme, affine,
     reference,
 };
 
@@ -15,27 +15,48 @@ use crate::core::GRID_ITEMS;
 use crate::rng::SplitMix64;
 use crate::{Case, Failure, Path, expect_equal};
 
-/// |gpu − f64| ≤ GEMV_TOLERANCE · Σ|w·x| (+ 1e-30 for products in the f32 subnormal range,
+/// |gpu − f64| ≤ MATMUL_TOLERANCE · Σ|w·x| (+ 1e-30 for products in the f32 subnormal range,
 /// which a GPU may flush): f32 accumulation over a few thousand terms in any order stays
 /// well inside it.
-const GEMV_TOLERANCE: f64 = 1e-5;
+const MATMUL_TOLERANCE: f64 = 1e-5;
 
-fn names(format: Format) -> (&'static str, &'static str) {
-    match format {
-        Format::Q8_0 => ("dequant/q8_0", "gemv/q8_0"),
-        Format::Q4_0 => ("dequant/q4_0", "gemv/q4_0"),
-        Format::Q4_1 => ("dequant/q4_1", "gemv/q4_1"),
-        Format::Q4K => ("dequant/q4_k", "gemv/q4_k"),
-        Format::Q6K => ("dequant/q6_k", "gemv/q6_k"),
-        Format::Mxfp4 => ("dequant/mxfp4", "gemv/mxfp4"),
+/// The matmul kernel a case runs.
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Gemv(Path),
+    Gemm,
+}
+
+impl Kernel {
+    fn run(
+        self,
+        gpu: &Gpu,
+        scheme: Scheme,
+        w: HostWeights<'_>,
+        cols: usize,
+        x: Activations<'_>,
+    ) -> Result<Vec<f32>, Failure> {
+        Ok(match self {
+            Kernel::Gemv(path) => {
+                let reduction = match path {
+                    Path::Subgroup => Reduction::Subgroup,
+                    _ => Reduction::Workgroup,
+                };
+                Gemv::with_reduction(gpu, scheme, reduction)?.run(w, cols, x)?
+            }
+            Kernel::Gemm => Gemm::new(gpu, scheme)?.run(w, cols, x)?,
+        })
     }
 }
 
 pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     for format in Format::ALL {
-        let (dequant, gemv) = names(format);
+        let dequant = leak(format!("dequant/{format}"));
+        let gemv = leak(format!("gemv/{format}"));
+        let gemm = leak(format!("gemm/{format}"));
         let bw = format.block_weights();
+        let scheme = Scheme::from(format);
         all.extend([
             Case::portable(dequant, "one block", move |g| {
                 check_dequant(g, format, &sample_blocks(format, 1, bw), bw)
@@ -54,23 +75,50 @@ pub fn cases() -> Vec<Case> {
         for path in [Path::Portable, Path::Subgroup] {
             all.extend([
                 Case::new(gemv, path, "one block, batch 1", move |g| {
-                    check_gemv(g, path, format, 1, bw, &[1])
+                    check_matmul(g, Kernel::Gemv(path), format, 1, bw, &[1])
                 }),
                 Case::new(gemv, path, "odd rows, batch 2..8", move |g| {
-                    check_gemv(g, path, format, 7, 3 * bw, &[2, 3, 4, 5, 6, 7, 8])
+                    check_matmul(
+                        g,
+                        Kernel::Gemv(path),
+                        format,
+                        7,
+                        3 * bw,
+                        &[2, 3, 4, 5, 6, 7, 8],
+                    )
                 }),
                 Case::new(gemv, path, "more rows than workgroups", move |g| {
-                    check_gemv(g, path, format, 4099, bw, &[3])
+                    check_matmul(g, Kernel::Gemv(path), format, 4099, bw, &[3])
                 }),
                 Case::new(gemv, path, "long rows, batch 8", move |g| {
-                    check_gemv(g, path, format, 5, 4096.max(2 * bw) + bw, &[8])
+                    check_matmul(
+                        g,
+                        Kernel::Gemv(path),
+                        format,
+                        5,
+                        4096.max(2 * bw) + bw,
+                        &[8],
+                    )
                 }),
                 Case::new(gemv, path, "edge scales, inf and NaN", move |g| {
                     let blocks = edge_blocks(format, true);
-                    gemv_against_reference(g, path, format.into(), (&blocks).into(), bw, 2)
+                    let kernel = Kernel::Gemv(path);
+                    matmul_against_reference(g, kernel, scheme, (&blocks).into(), bw, 2)
                 }),
             ]);
         }
+        all.extend([
+            Case::portable(gemm, "partial tiles, batch 9 and 130", move |g| {
+                check_matmul(g, Kernel::Gemm, format, 70, 2 * bw, &[9, 130])
+            }),
+            Case::portable(gemm, "one block, batch 64", move |g| {
+                check_matmul(g, Kernel::Gemm, format, 1, bw, &[64])
+            }),
+            Case::portable(gemm, "edge scales, inf and NaN", move |g| {
+                let blocks = edge_blocks(format, true);
+                matmul_against_reference(g, Kernel::Gemm, scheme, (&blocks).into(), bw, 11)
+            }),
+        ]);
     }
     for bits in [4, 8] {
         for group in Affine::GROUPS {
@@ -93,6 +141,7 @@ fn leak(text: String) -> &'static str {
 fn affine_cases(scheme: Affine) -> Vec<Case> {
     let dequant = leak(format!("dequant/{scheme}"));
     let gemv = leak(format!("gemv/{scheme}"));
+    let gemm = leak(format!("gemm/{scheme}"));
     let g = scheme.group() as usize;
     let mut all = vec![
         Case::portable(dequant, "odd rows, several groups", move |gpu| {
@@ -108,11 +157,35 @@ fn affine_cases(scheme: Affine) -> Vec<Case> {
             let cols = 4 * g;
             let w = affine_weights(scheme, 7, cols);
             for batch in 1..=8 {
-                gemv_against_reference(gpu, path, scheme.into(), w.as_ref().into(), cols, batch)?;
+                let kernel = Kernel::Gemv(path);
+                matmul_against_reference(
+                    gpu,
+                    kernel,
+                    scheme.into(),
+                    w.as_ref().into(),
+                    cols,
+                    batch,
+                )?;
             }
             Ok(())
         }));
     }
+    all.push(Case::portable(
+        gemm,
+        "partial tiles, batch 65",
+        move |gpu| {
+            let cols = 2 * g;
+            let w = affine_weights(scheme, 67, cols);
+            matmul_against_reference(
+                gpu,
+                Kernel::Gemm,
+                scheme.into(),
+                w.as_ref().into(),
+                cols,
+                65,
+            )
+        },
+    ));
     all
 }
 
@@ -252,14 +325,6 @@ fn edge_blocks(format: Format, for_gemv: bool) -> Vec<u8> {
     bytes
 }
 
-fn gemv(gpu: &Gpu, path: Path, scheme: Scheme) -> Result<Gemv, Failure> {
-    let reduction = match path {
-        Path::Subgroup => Reduction::Subgroup,
-        _ => Reduction::Workgroup,
-    };
-    Ok(Gemv::with_reduction(gpu, scheme, reduction)?)
-}
-
 /// The CPU reference's dequantized weights.
 fn reference_weights(scheme: Scheme, w: HostWeights<'_>, cols: usize) -> Result<Vec<f32>, Failure> {
     Ok(match (scheme, w) {
@@ -271,9 +336,9 @@ fn reference_weights(scheme: Scheme, w: HostWeights<'_>, cols: usize) -> Result<
     })
 }
 
-fn check_gemv(
+fn check_matmul(
     gpu: &Gpu,
-    path: Path,
+    kernel: Kernel,
     format: Format,
     rows: usize,
     cols: usize,
@@ -281,21 +346,20 @@ fn check_gemv(
 ) -> Result<(), Failure> {
     let blocks = sample_blocks(format, rows, cols);
     for &batch in batches {
-        gemv_against_reference(gpu, path, format.into(), (&blocks).into(), cols, batch)?;
+        matmul_against_reference(gpu, kernel, format.into(), (&blocks).into(), cols, batch)?;
     }
     Ok(())
 }
 
-/// Runs the GEMV with f32 and with f16 activations and compares each with the f64 reference.
-fn gemv_against_reference(
+/// Runs the kernel with f32 and with f16 activations and compares each with the f64 reference.
+fn matmul_against_reference(
     gpu: &Gpu,
-    path: Path,
+    kernel: Kernel,
     scheme: Scheme,
     weights: HostWeights<'_>,
     cols: usize,
     batch: usize,
 ) -> Result<(), Failure> {
-    let kernel = gemv(gpu, path, scheme)?;
     let w = reference_weights(scheme, weights, cols)?;
     let mut rng = SplitMix64::new((batch * cols) as u64);
     let x16: Vec<f16> = (0..batch * cols)
@@ -307,7 +371,7 @@ fn gemv_against_reference(
         ("f32", Activations::F32(&x32)),
         ("f16", Activations::F16(&x16)),
     ] {
-        let got = kernel.run(weights, cols, x)?;
+        let got = kernel.run(gpu, scheme, weights, cols, x)?;
         let what = format!("y ({dtype} x, batch {batch})");
         expect_close(&what, &got, &want, &magnitude)?;
     }
@@ -325,7 +389,7 @@ fn expect_close(what: &str, got: &[f32], want: &[f64], magnitude: &[f64]) -> Res
     for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(magnitude).enumerate() {
         let g = f64::from(g);
         let ok = if w.is_finite() {
-            (g - w).abs() <= GEMV_TOLERANCE * m + 1e-30
+            (g - w).abs() <= MATMUL_TOLERANCE * m + 1e-30
         } else {
             g.is_nan() == w.is_nan() && (w.is_nan() || g == w)
         };

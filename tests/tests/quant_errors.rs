@@ -2,7 +2,7 @@
 //! dispatch.
 
 use half::f16;
-use squeeze::quant::{Activations, Dequantize, Format, Gemv, Reduction};
+use squeeze::quant::{Activations, Dequantize, Format, Gemv, Problem, Reduction};
 use squeeze::{Binding, DType, Error, Gpu, GpuOptions, enumerate_adapters};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
@@ -115,12 +115,15 @@ fn gemv_checks_batch_dtype_and_sizes() {
     let y = gpu.storage_buffer("y", 16).unwrap();
     let mut encoder = gpu.encoder("test");
     let mut encode = |rows, batch, dtype, w_size, x_size, y_size| {
+        let problem = Problem {
+            rows,
+            cols: 32,
+            batch,
+            x_dtype: dtype,
+        };
         gemv.encode(
             &mut encoder,
-            rows,
-            32,
-            batch,
-            dtype,
+            problem,
             Binding::new(&w, 0, w_size),
             Binding::new(&xb, 0, x_size),
             Binding::new(&y, 0, y_size),

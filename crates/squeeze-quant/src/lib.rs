@@ -1,18 +1,25 @@
 //! Dequantize-matmul family: GGUF block formats Q8_0, Q4_0, Q4_1, Q4_K, Q6_K and MXFP4 (byte
 //! layouts in [`format`], CPU reference and ggml-compatible quantizers in [`reference`]) and
 //! group-wise affine int4/int8 weights ([`affine`]); GPU dequantization to f32 ([`dequant`],
-//! bit-exact against the references) and GEMV for batches of 1 to 8 ([`gemv`]).
+//! bit-exact against the references), GEMV for batches of 1 to 8 ([`gemv`]), tiled GEMM for
+//! prefill ([`gemm`]) and [`matmul`], which picks between them.
 
+pub mod activations;
 pub mod affine;
 pub mod dequant;
 pub mod format;
+pub mod gemm;
 pub mod gemv;
 pub mod gguf;
+pub mod matmul;
 pub mod matrix;
 pub mod reference;
 
+pub use activations::{Activations, Problem};
 pub use affine::{Affine, AffineRef, AffineWeights};
 pub use dequant::Dequantize;
 pub use format::Format;
-pub use gemv::{Activations, Gemv, Reduction};
+pub use gemm::Gemm;
+pub use gemv::{Gemv, Reduction};
+pub use matmul::Matmul;
 pub use matrix::{HostWeights, QuantWeights, Scheme};

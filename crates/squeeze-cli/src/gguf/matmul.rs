@@ -9,11 +9,12 @@ use half::{bf16, f16};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use squeeze::quant::Activations;
+use squeeze::quant::gemv::MAX_BATCH;
 use squeeze::quant::gguf::{GgufFile, TensorMatmul};
 use squeeze::{Error, Gpu, GpuOptions};
 
 /// Activations as read from the file: f32 and f16 go to the GPU as they are; bf16 is widened
-/// to f32 on the host (exact) since the GEMV reads f32 or f16.
+/// to f32 on the host (exact) since the matmul kernels read f32 or f16.
 enum X {
     F32(Vec<f32>),
     F16(Vec<f16>),
@@ -83,8 +84,9 @@ pub fn run(
     safetensors::serialize_to_file([("y", view)], None, output)
         .map_err(|e| format!("{}: {e}", output.display()))?;
     println!(
-        "wrote y [{batch}, {rows}] = x · {tensor}ᵀ ({} GEMV on {}) to {}",
+        "wrote y [{batch}, {rows}] = x · {tensor}ᵀ ({} {} on {}) to {}",
         w.ggml_type.name(),
+        if batch <= MAX_BATCH { "GEMV" } else { "GEMM" },
         gpu.info().name,
         output.display()
     );

@@ -5,7 +5,7 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
-mod dequant;
+mod quant;
 mod tensors;
 
 use std::path::Path;
@@ -44,7 +44,7 @@ pub struct Kernel {
 }
 
 /// Every kernel `squeeze run` offers, in `--list` order.
-pub const KERNELS: &[&Kernel] = &[&dequant::DEQUANT];
+pub const KERNELS: &[&Kernel] = &[&quant::DEQUANT, &quant::MATMUL];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
     KERNELS

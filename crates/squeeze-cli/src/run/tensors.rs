@@ -109,6 +109,11 @@ impl Tensor<'_> {
         ))
     }
 
+    /// The elements as `T` (copied: a mapped file gives no alignment guarantee).
+    pub fn to_vec<T: bytemuck::Pod>(&self) -> Vec<T> {
+        bytemuck::pod_collect_to_vec(self.data)
+    }
+
     /// The shape, which must have `N` dimensions.
     pub fn dims<const N: usize>(&self) -> Result<[usize; N], Error> {
         self.shape.try_into().map_err(|_| {

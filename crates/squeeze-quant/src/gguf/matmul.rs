@@ -1,21 +1,21 @@
 //! `y = x · Wᵀ` for a block-quantized GGUF weight matrix W (`dims = [cols, rows]`, so W is
 //! `[rows, cols]` row-major) and activations x `[batch, cols]` (f32 or f16), on the GPU with
-//! [`Gemv`]. Activation rows go in groups of up to [`MAX_BATCH`], each group reading every
-//! weight block once; W is split by rows into as many dispatches as the binding limit needs, so
-//! an output projection larger than one storage binding still runs. (Batches past 8 run one
-//! GEMV per group of 8 until squeeze has a GEMM.)
+//! [`Matmul`]: GEMV for up to 8 activation rows, tiled GEMM above. W is split by rows into as
+//! many dispatches as the binding limit needs, so an output projection larger than one storage
+//! binding still runs; x is split by rows only if it alone exceeds a binding.
 
 use half::f16;
 use squeeze_core::wgpu::Buffer;
-use squeeze_core::{Binding, DType, Error, Gpu};
+use squeeze_core::{Binding, Error, Gpu};
 
+use crate::activations::{Activations, Problem};
 use crate::format::Format;
-use crate::gemv::{Activations, Gemv, MAX_BATCH};
 use crate::gguf::Tensor;
 use crate::gguf::error::GgufError;
 use crate::gguf::row_chunks;
+use crate::matmul::Matmul;
 
-/// Matrix-vector products with GGUF weight tensors on one device.
+/// Matrix products with GGUF weight tensors on one device.
 pub struct TensorMatmul {
     gpu: Gpu,
     max_chunk_bytes: u64,
@@ -68,10 +68,7 @@ impl TensorMatmul {
             source,
         };
         let (format, rows, cols) = Self::matrix(w)?;
-        let (len, dtype) = match x {
-            Activations::F32(v) => (v.len(), DType::F32),
-            Activations::F16(v) => (v.len(), DType::F16),
-        };
+        let len = x.len();
         if len == 0 || !len.is_multiple_of(cols) {
             return Err(kernel(Error::invalid(
                 "x",
@@ -81,7 +78,7 @@ impl TensorMatmul {
             )));
         }
         let batch = len / cols;
-        let gemv = Gemv::new(&self.gpu, format).map_err(kernel)?;
+        let matmul = Matmul::new(&self.gpu, format).map_err(kernel)?;
         let groups = self.upload_groups(x, cols, batch).map_err(kernel)?;
         let row_bytes = w.data.len() / rows;
         let chunk = self.rows_per_dispatch(w, batch as u64)? as usize;
@@ -100,17 +97,21 @@ impl TensorMatmul {
                     .gpu
                     .storage_buffer("y", (size * n * 4) as u64)
                     .map_err(kernel)?;
-                gemv.encode(
-                    &mut encoder,
-                    n,
+                let problem = Problem {
+                    rows: n,
                     cols,
-                    *size,
-                    dtype,
-                    Binding::whole(&w_buf),
-                    Binding::whole(x_buf),
-                    Binding::whole(&y_buf),
-                )
-                .map_err(kernel)?;
+                    batch: *size,
+                    x_dtype: x.dtype(),
+                };
+                matmul
+                    .encode(
+                        &mut encoder,
+                        problem,
+                        Binding::whole(&w_buf),
+                        Binding::whole(x_buf),
+                        Binding::whole(&y_buf),
+                    )
+                    .map_err(kernel)?;
                 outputs.push((*b0, *size, y_buf));
             }
             self.gpu.submit_and_wait(encoder).map_err(kernel)?;
@@ -128,18 +129,20 @@ impl TensorMatmul {
         Ok(y)
     }
 
-    /// Each group of up to [`MAX_BATCH`] activation rows in its own buffer, uploaded once for
-    /// every row chunk: `(first row, rows, buffer)`.
+    /// The activations in groups of rows that each fit one binding (one group unless x alone
+    /// exceeds the limit), each uploaded once for every row chunk: `(first row, rows, buffer)`.
     fn upload_groups(
         &self,
         x: Activations<'_>,
         cols: usize,
         batch: usize,
     ) -> squeeze_core::Result<Vec<(usize, usize, Buffer)>> {
+        let row_bytes = (cols * x.dtype().size()) as u64;
+        let per_group = (self.max_chunk_bytes / row_bytes).max(1) as usize;
         (0..batch)
-            .step_by(MAX_BATCH)
+            .step_by(per_group)
             .map(|b0| {
-                let size = MAX_BATCH.min(batch - b0);
+                let size = per_group.min(batch - b0);
                 let range = b0 * cols..(b0 + size) * cols;
                 let buf = match x {
                     Activations::F32(v) => self.gpu.upload("x", &v[range])?,

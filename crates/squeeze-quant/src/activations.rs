@@ -1,0 +1,166 @@
+//! What the matmul kernels (GEMV, GEMM) share on the host, as `shaders/quant/activations.wgsl`
+//! does on the device: activations in (f32 or f16, one pipeline each), results out, the checks
+//! of a call and the upload-run-read-back convenience.
+
+use half::f16;
+use squeeze_core::wgpu::{CommandEncoder, ComputePipeline};
+use squeeze_core::{Binding, DType, Error, Gpu, Result};
+use squeeze_shaders::Module;
+
+use crate::matrix::{HostWeights, QuantWeights, Scheme, Shape, Uploaded};
+
+/// Activations for the `run` conveniences: `[batch, cols]`, row-major.
+#[derive(Debug, Clone, Copy)]
+pub enum Activations<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}
+
+impl Activations<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Activations::F32(x) => x.len(),
+            Activations::F16(x) => x.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            Activations::F32(_) => DType::F32,
+            Activations::F16(_) => DType::F16,
+        }
+    }
+}
+
+/// One matmul call: `y[batch, rows] = x[batch, cols] · W[rows, cols]ᵀ` with `x` of `x_dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Problem {
+    pub rows: usize,
+    pub cols: usize,
+    pub batch: usize,
+    pub x_dtype: DType,
+}
+
+impl Problem {
+    /// Checks the call on `gpu` and returns the matrix shape and every binding in shader order
+    /// (weights, x, y).
+    pub(crate) fn bindings<'a>(
+        &self,
+        gpu: &Gpu,
+        scheme: Scheme,
+        w: QuantWeights<'a>,
+        x: Binding<'a>,
+        y: Binding<'a>,
+    ) -> Result<(Shape, Vec<Binding<'a>>)> {
+        let Problem {
+            rows,
+            cols,
+            batch,
+            x_dtype,
+        } = *self;
+        let shape = Shape::new(scheme, rows, cols)?;
+        if !matches!(x_dtype, DType::F32 | DType::F16) {
+            return Err(Error::invalid("x", "dtype", "f32 | f16", x_dtype));
+        }
+        u32::try_from(batch)
+            .ok()
+            .and_then(|b| b.checked_mul(shape.cols.max(shape.rows)))
+            .ok_or_else(|| Error::invalid("batch", "size", "batch × cols in u32", batch))?;
+        let mut bindings = shape.weight_bindings(gpu, w)?;
+        gpu.check_storage_binding("x", &x)?;
+        gpu.check_storage_binding("y", &y)?;
+        let x_bytes = (batch * cols * x_dtype.size()) as u64;
+        gpu.check_binding_holds("x", &x, x_bytes, format_args!("{batch} × {cols} {x_dtype}"))?;
+        let y_bytes = (batch * rows * 4) as u64;
+        gpu.check_binding_holds("y", &y, y_bytes, format_args!("{batch} × {rows} f32"))?;
+        bindings.extend([x, y]);
+        Ok((shape, bindings))
+    }
+}
+
+/// A kernel's pipelines for f32 and for f16 activations (the `X_F16` override).
+pub(crate) struct ActivationPipelines {
+    f32: ComputePipeline,
+    f16: ComputePipeline,
+}
+
+impl ActivationPipelines {
+    pub fn new(
+        gpu: &Gpu,
+        module: &'static Module,
+        entry: &str,
+        scheme: Scheme,
+        kernel_overrides: &[(&'static str, f64)],
+    ) -> Result<Self> {
+        let pipeline = |x_f16: bool| {
+            let mut overrides = kernel_overrides.to_vec();
+            overrides.push(("X_F16", f64::from(u8::from(x_f16))));
+            gpu.pipeline(module, entry, &scheme.overrides(&overrides))
+        };
+        Ok(Self {
+            f32: pipeline(false)?,
+            f16: pipeline(true)?,
+        })
+    }
+
+    /// The pipeline for `dtype` ([`Problem::bindings`] has checked it is f32 or f16).
+    pub fn for_dtype(&self, dtype: DType) -> &ComputePipeline {
+        if dtype == DType::F16 {
+            &self.f16
+        } else {
+            &self.f32
+        }
+    }
+}
+
+/// Uploads `w` and `x`, records `encode` for the whole problem, and reads back `[batch, rows]`.
+pub(crate) fn run<'w>(
+    gpu: &Gpu,
+    scheme: Scheme,
+    w: HostWeights<'w>,
+    cols: usize,
+    x: Activations<'_>,
+    encode: impl FnOnce(
+        &mut CommandEncoder,
+        Problem,
+        QuantWeights<'_>,
+        Binding<'_>,
+        Binding<'_>,
+    ) -> Result<()>,
+) -> Result<Vec<f32>> {
+    let uploaded = Uploaded::new(gpu, scheme, w, cols)?;
+    if cols == 0 || !x.len().is_multiple_of(cols) {
+        return Err(Error::invalid(
+            "x",
+            "length",
+            format!("a multiple of cols = {cols}"),
+            x.len(),
+        ));
+    }
+    let problem = Problem {
+        rows: uploaded.rows,
+        cols,
+        batch: x.len() / cols,
+        x_dtype: x.dtype(),
+    };
+    let x_buf = match x {
+        Activations::F32(v) => gpu.upload("x", v)?,
+        Activations::F16(v) => gpu.upload("x", v)?,
+    };
+    let outputs = problem.batch * problem.rows;
+    let y_buf = gpu.storage_buffer("y", (outputs * 4).max(4) as u64)?;
+    let mut encoder = gpu.encoder("matmul");
+    encode(
+        &mut encoder,
+        problem,
+        uploaded.bindings(),
+        Binding::whole(&x_buf),
+        Binding::whole(&y_buf),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    gpu.read_back("y", &y_buf, 0, outputs)
+}
