@@ -4,7 +4,9 @@
 //! fraction of that copy bandwidth measured in the same run on the same adapter.
 
 pub mod core;
+pub mod dfloat11;
 pub mod quant;
+pub mod topk;
 
 use std::fmt;
 
@@ -39,6 +41,8 @@ pub struct Bench {
 pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     let mut all = core::benches(gpu);
     all.extend(quant::benches(gpu));
+    all.extend(dfloat11::benches(gpu));
+    all.extend(topk::benches(gpu));
     all
 }
 

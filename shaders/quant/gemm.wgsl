@@ -12,29 +12,18 @@ const TILE_K: u32 = 32u;
 // 16 × 16 threads, each owning 4 rows × 4 batch columns of the tile.
 const THREADS: u32 = 256u;
 
-// The weight tile (first half) and the activation tile (second half), each transposed: element
-// (k, i) at k · 64 + i, so a thread reads its four rows (or batch columns) at one k as four
-// consecutive scalars. Scalars, not vec4s: dynamic component stores make some compilers (Mesa's
-// GLSL path) unroll into enormous code.
-const X_TILE: u32 = TILE_K * TILE_ROWS;
-var<workgroup> tiles: array<f32, TILE_K * (TILE_ROWS + TILE_BATCH)>;
+// The weight tile (rows 0..64) then the activation tile (rows 64..128); row i holds its TILE_K
+// values as vec4s along k, padded by one vec4 so that consecutive rows start in different memory
+// banks. 18 KiB: more than WebGPU's default 16 KiB, so the host checks the adapter's limit.
+const ROW_VEC4: u32 = TILE_K / 4u + 1u;
+const X_TILE: u32 = TILE_ROWS * ROW_VEC4;
+var<workgroup> tiles: array<vec4<f32>, (TILE_ROWS + TILE_BATCH) * ROW_VEC4>;
 
-// Stores chunk `c` (eight consecutive k) of row or column `i` of the tile at `base`, transposed.
+// Stores chunk `c` (eight consecutive k) of row `i` of the tile at `base`.
 fn put(base: u32, i: u32, c: u32, v: Chunk) {
-    let at = base + c * CHUNK * 64u + i;
-    tiles[at] = v.lo.x;
-    tiles[at + 64u] = v.lo.y;
-    tiles[at + 128u] = v.lo.z;
-    tiles[at + 192u] = v.lo.w;
-    tiles[at + 256u] = v.hi.x;
-    tiles[at + 320u] = v.hi.y;
-    tiles[at + 384u] = v.hi.z;
-    tiles[at + 448u] = v.hi.w;
-}
-
-// Four consecutive entries of a tile from `at`.
-fn get4(at: u32) -> vec4<f32> {
-    return vec4<f32>(tiles[at], tiles[at + 1u], tiles[at + 2u], tiles[at + 3u]);
+    let at = base + i * ROW_VEC4 + c * 2u;
+    tiles[at] = v.lo;
+    tiles[at + 1u] = v.hi;
 }
 
 // Writes rows r .. r+4 of batch column b, those that exist.
@@ -83,13 +72,21 @@ fn gemm(
             put(0u, load_i, load_c, weights);
             put(X_TILE, load_i, load_c, activations);
             workgroupBarrier();
-            for (var k = 0u; k < TILE_K; k++) {
-                let w = get4(k * 64u + ty * 4u);
-                let a = get4(X_TILE + k * 64u + tx * 4u);
-                acc0 += w * a.x;
-                acc1 += w * a.y;
-                acc2 += w * a.z;
-                acc3 += w * a.w;
+            let w_at = ty * 4u * ROW_VEC4;
+            let x_at = X_TILE + tx * 4u * ROW_VEC4;
+            for (var k4 = 0u; k4 < TILE_K / 4u; k4++) {
+                let w0 = tiles[w_at + k4];
+                let w1 = tiles[w_at + ROW_VEC4 + k4];
+                let w2 = tiles[w_at + 2u * ROW_VEC4 + k4];
+                let w3 = tiles[w_at + 3u * ROW_VEC4 + k4];
+                let a0 = tiles[x_at + k4];
+                let a1 = tiles[x_at + ROW_VEC4 + k4];
+                let a2 = tiles[x_at + 2u * ROW_VEC4 + k4];
+                let a3 = tiles[x_at + 3u * ROW_VEC4 + k4];
+                acc0 += vec4<f32>(dot(w0, a0), dot(w1, a0), dot(w2, a0), dot(w3, a0));
+                acc1 += vec4<f32>(dot(w0, a1), dot(w1, a1), dot(w2, a1), dot(w3, a1));
+                acc2 += vec4<f32>(dot(w0, a2), dot(w1, a2), dot(w2, a2), dot(w3, a2));
+                acc3 += vec4<f32>(dot(w0, a3), dot(w1, a3), dot(w2, a3), dot(w3, a3));
             }
             workgroupBarrier();
         }

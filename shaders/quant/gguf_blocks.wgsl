@@ -12,8 +12,8 @@
 // fused multiply-add could change, except `d·q + m` (Q4_1) and `d·sc·q − dmin·m` (Q4_K), whose
 // products are exact, so fusing them cannot change the result.
 
-// 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4; a pipeline constant, so the
-// other formats' code folds away.
+// 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4, 6 = Q5_0, 7 = Q5_1, 8 = Q5_K,
+// 9 = IQ4_NL, 10 = Q3_K, 11 = Q2_K; a pipeline constant, so the other formats' code folds away.
 override FORMAT: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read> blocks: array<u32>;
@@ -28,12 +28,18 @@ fn block_bytes() -> u32 {
         case 2u: { return 20u; }
         case 3u: { return 144u; }
         case 4u: { return 210u; }
-        default: { return 17u; }
+        case 5u: { return 17u; }
+        case 6u: { return 22u; }
+        case 7u: { return 24u; }
+        case 8u: { return 176u; }
+        case 9u: { return 18u; }
+        case 10u: { return 110u; }
+        default: { return 84u; }
     }
 }
 
 fn block_weights() -> u32 {
-    return select(32u, 256u, FORMAT == 3u || FORMAT == 4u);
+    return select(32u, 256u, FORMAT == 3u || FORMAT == 4u || FORMAT >= 8u && FORMAT != 9u);
 }
 
 fn word(w: u32) -> u32 {
@@ -69,6 +75,47 @@ fn nibbles8(o: u32, high: bool) -> Chunk {
     let a = (bytes4_at(o) >> shift) & 0x0f0f0f0fu;
     let b = (bytes4_at(o + 4u) >> shift) & 0x0f0f0f0fu;
     return Chunk(bytes_to_f32(a), bytes_to_f32(b));
+}
+
+// Eight bits (0 or 1 each) as a chunk, bit k for weight k.
+fn bits8(b: u32) -> Chunk {
+    let v = vec4<u32>(b);
+    let one = vec4<u32>(1u);
+    return Chunk(
+        vec4<f32>((v >> vec4<u32>(0u, 1u, 2u, 3u)) & one),
+        vec4<f32>((v >> vec4<u32>(4u, 5u, 6u, 7u)) & one),
+    );
+}
+
+// Q5_0 / Q5_1 codes of chunk `s` of a block: 4-bit codes at `qs` (as Q4_0) plus bit 4 from the
+// 32-bit `qh` word at `qh`, whose bit j belongs to weight j.
+fn q5_codes(qs: u32, qh: u32, s: u32) -> Chunk {
+    let low = nibbles8(qs + (s & 1u) * 8u, s >= 2u);
+    let high = bits8((bytes4_at(qh) >> (s * 8u)) & 0xffu);
+    return Chunk(low.lo + 16.0 * high.lo, low.hi + 16.0 * high.hi);
+}
+
+// The 2-bit codes of weights 32j + l0 .. +8 of a Q2_K/Q3_K half whose 32 code bytes start at
+// `qs`: bits 2j, 2j+1 of bytes l0 .. l0+8.
+fn crumbs8(qs: u32, j: u32, l0: u32) -> Chunk {
+    let shift = 2u * j;
+    let a = (bytes4_at(qs + l0) >> shift) & 0x03030303u;
+    let b = (bytes4_at(qs + l0 + 4u) >> shift) & 0x03030303u;
+    return Chunk(bytes_to_f32(a), bytes_to_f32(b));
+}
+
+// The signed 6-bit scale `i` (0..16) of a Q3_K block whose 12 packed scale bytes start at `o`:
+// low 4 bits from byte i % 8 (low or high nibble), top 2 bits from byte 8 + i % 4.
+fn q3_k_scale(o: u32, i: u32) -> f32 {
+    let low = (byte_at(o + i % 8u) >> (4u * (i / 8u))) & 15u;
+    let high = (byte_at(o + 8u + i % 4u) >> (2u * (i / 4u))) & 3u;
+    return f32(i32(low | (high << 4u)) - 32);
+}
+
+// IQ4_NL's non-linear code book (ggml's kvalues_iq4nl).
+fn iq4_nl_value(q: u32) -> f32 {
+    var book = array<f32, 16>(-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0, 1.0, 13.0, 25.0, 38.0, 53.0, 69.0, 89.0, 113.0);
+    return book[q & 15u];
 }
 
 fn scaled(c: Chunk, d: f32) -> Chunk {
@@ -166,7 +213,7 @@ fn load_chunk(row: u32, c: u32) -> Chunk {
             let d = f16_at(base + 208u) * sc;
             return scaled(q, d);
         }
-        default: {
+        case 5u: {
             let e = byte_at(base);
             let codes = base + 1u + (s & 1u) * 8u;
             var out: array<f32, 8>;
@@ -175,6 +222,66 @@ fn load_chunk(row: u32, c: u32) -> Chunk {
                 out[j] = mxfp4_value(select(b & 0xfu, b >> 4u, s >= 2u), e);
             }
             return Chunk(vec4<f32>(out[0], out[1], out[2], out[3]), vec4<f32>(out[4], out[5], out[6], out[7]));
+        }
+        case 6u: {
+            let q = q5_codes(base + 6u, base + 2u, s);
+            return scaled(Chunk(q.lo - 16.0, q.hi - 16.0), f16_at(base));
+        }
+        case 7u: {
+            let q = scaled(q5_codes(base + 8u, base + 4u, s), f16_at(base));
+            let m = f16_at(base + 2u);
+            return Chunk(q.lo + m, q.hi + m);
+        }
+        case 8u: {
+            // Q4_K's layout plus one high bit per weight: bit 2·pair (low nibbles) or
+            // 2·pair + 1 (high nibbles) of qh[l].
+            let pair = s / 8u;
+            let within = (s % 8u) * 8u;
+            let high = within >= 32u;
+            let sub = pair * 2u + within / 32u;
+            let sm = q4_k_scale_min(base + 4u, sub);
+            let d = f16_at(base) * f32(sm.x);
+            let m = f16_at(base + 2u) * f32(sm.y);
+            let low = nibbles8(base + 48u + pair * 32u + within % 32u, high);
+            let qh = base + 16u + within % 32u;
+            let shift = sub;
+            let h0 = (bytes4_at(qh) >> shift) & 0x01010101u;
+            let h1 = (bytes4_at(qh + 4u) >> shift) & 0x01010101u;
+            let q = Chunk(low.lo + 16.0 * bytes_to_f32(h0), low.hi + 16.0 * bytes_to_f32(h1));
+            let w = scaled(q, d);
+            return Chunk(w.lo - m, w.hi - m);
+        }
+        case 9u: {
+            let q = nibbles8(base + 2u + (s & 1u) * 8u, s >= 2u);
+            let lo = vec4<f32>(iq4_nl_value(u32(q.lo.x)), iq4_nl_value(u32(q.lo.y)), iq4_nl_value(u32(q.lo.z)), iq4_nl_value(u32(q.lo.w)));
+            let hi = vec4<f32>(iq4_nl_value(u32(q.hi.x)), iq4_nl_value(u32(q.hi.y)), iq4_nl_value(u32(q.hi.z)), iq4_nl_value(u32(q.hi.w)));
+            return scaled(Chunk(lo, hi), f16_at(base));
+        }
+        case 10u: {
+            // Two halves of 128 weights; in half h, weights 32j + l take bits 2j of
+            // qs[32h + l], bit 4h + j of hmask[l] (clear: subtract 4) and scale 8h + 2j + l/16.
+            let h = s / 16u;
+            let j = (s % 16u) / 4u;
+            let l0 = (s % 4u) * 8u;
+            let q = crumbs8(base + 32u + h * 32u, j, l0);
+            let bit = 4u * h + j;
+            let m0 = (bytes4_at(base + l0) >> bit) & 0x01010101u;
+            let m1 = (bytes4_at(base + l0 + 4u) >> bit) & 0x01010101u;
+            let codes = Chunk(q.lo - 4.0 + 4.0 * bytes_to_f32(m0), q.hi - 4.0 + 4.0 * bytes_to_f32(m1));
+            let d = f16_at(base + 108u) * q3_k_scale(base + 96u, 8u * h + 2u * j + l0 / 16u);
+            return scaled(codes, d);
+        }
+        default: {
+            // Q2_K: weights 32j + l of half h take bits 2j of qs[32h + l] and the scale byte
+            // 8h + 2j + l/16 (4-bit scale, 4-bit min).
+            let h = s / 16u;
+            let j = (s % 16u) / 4u;
+            let l0 = (s % 4u) * 8u;
+            let sc = byte_at(base + 8u * h + 2u * j + l0 / 16u);
+            let d = f16_at(base + 80u) * f32(sc & 15u);
+            let m = f16_at(base + 82u) * f32(sc >> 4u);
+            let w = scaled(crumbs8(base + 16u + h * 32u, j, l0), d);
+            return Chunk(w.lo - m, w.hi - m);
         }
     }
 }

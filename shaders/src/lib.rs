@@ -8,7 +8,9 @@
 //! set, and a test checks that every `.wgsl` file in this crate belongs to a registered module.
 
 pub mod core;
+pub mod dfloat11;
 pub mod quant;
+pub mod topk;
 
 /// One WGSL source file: its path inside this crate and its text.
 #[derive(Debug)]
@@ -102,6 +104,16 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMV_AFFINE_SUBGROUP,
     &quant::GEMM,
     &quant::GEMM_AFFINE,
+    &dfloat11::DECODE,
+    &dfloat11::DECODE_SUBGROUP,
+    &dfloat11::GEMV,
+    &dfloat11::GEMV_SUBGROUP,
+    &dfloat11::GEMV_COMBINE,
+    &dfloat11::BF16_GEMV,
+    &topk::SELECT,
+    &topk::COOPERATIVE,
+    &topk::SORT,
+    &topk::GATHER,
 ];
 
 /// The registered module called `name`.

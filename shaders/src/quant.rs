@@ -11,7 +11,8 @@ use crate::{Module, Overrides, Part, Requirements, part};
 
 /// `MatrixParams` uniform and the `Chunk` of eight weights.
 pub const MATRIX: Part = part!("quant/matrix.wgsl");
-/// GGUF block formats; `FORMAT` 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4.
+/// GGUF block formats; `FORMAT` 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4,
+/// 6 = Q5_0, 7 = Q5_1, 8 = Q5_K, 9 = IQ4_NL, 10 = Q3_K, 11 = Q2_K.
 pub const GGUF_BLOCKS: Part = part!("quant/gguf_blocks.wgsl");
 /// Group-wise affine weights; `BITS` 4 | 8, `GROUP` 32 | 64 | 128, `HAS_ZEROS`.
 pub const AFFINE_BLOCKS: Part = part!("quant/affine_blocks.wgsl");
@@ -39,6 +40,12 @@ macro_rules! gguf_sets {
             &[$($kernel,)* ("FORMAT", 3.0)],
             &[$($kernel,)* ("FORMAT", 4.0)],
             &[$($kernel,)* ("FORMAT", 5.0)],
+            &[$($kernel,)* ("FORMAT", 6.0)],
+            &[$($kernel,)* ("FORMAT", 7.0)],
+            &[$($kernel,)* ("FORMAT", 8.0)],
+            &[$($kernel,)* ("FORMAT", 9.0)],
+            &[$($kernel,)* ("FORMAT", 10.0)],
+            &[$($kernel,)* ("FORMAT", 11.0)],
         )*]
     };
 }

@@ -5,9 +5,12 @@
 
 pub mod adapters;
 pub mod core;
+pub mod dfloat11;
+pub mod dfloat11_gemv;
 pub mod probes;
 pub mod quant;
 pub mod rng;
+pub mod topk;
 
 use squeeze::Gpu;
 
@@ -109,6 +112,9 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(core::cases());
     all.extend(quant::cases());
+    all.extend(dfloat11::cases());
+    all.extend(dfloat11_gemv::cases());
+    all.extend(topk::cases());
     all
 }
 
@@ -166,6 +172,7 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     use squeeze::shaders::quant::{
         GEMM, GEMM_AFFINE, GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP,
     };
+    use squeeze::topk::params::TopkParams;
     use std::mem::size_of;
     vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
@@ -178,6 +185,37 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
         (GEMM.name, size_of::<MatrixParams>()),
         (GEMM_AFFINE.name, size_of::<MatrixParams>()),
+        (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
+        (
+            squeeze::shaders::topk::COOPERATIVE.name,
+            size_of::<TopkParams>(),
+        ),
+        (squeeze::shaders::topk::SORT.name, size_of::<TopkParams>()),
+        (squeeze::shaders::topk::GATHER.name, size_of::<TopkParams>()),
+        (
+            squeeze::dfloat11::Decode::SHADER.name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
+        (
+            squeeze::dfloat11::decode::Scan::Subgroup.shader().name,
+            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::shader(squeeze::dfloat11::decode::Scan::Subgroup).name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::Gemv::COMBINE_SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::bf16_gemv::Bf16Gemv::SHADER.name,
+            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
         (
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),

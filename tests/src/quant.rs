@@ -267,11 +267,17 @@ fn sample_blocks(format: Format, rows: usize, cols: usize) -> Vec<u8> {
     for block in bytes.chunks_exact_mut(format.block_bytes()) {
         let mut scale = || f16::from_f32(0.001 + uniform(&mut rng).abs() * 0.01).to_le_bytes();
         match format {
-            Format::Q4K => {
+            Format::Q4K | Format::Q5K | Format::Q5_1 => {
                 block[0..2].copy_from_slice(&scale());
                 block[2..4].copy_from_slice(&scale());
             }
+            Format::Q5_0 | Format::Iq4Nl => block[0..2].copy_from_slice(&scale()),
             Format::Q6K => block[208..210].copy_from_slice(&scale()),
+            Format::Q3K => block[108..110].copy_from_slice(&scale()),
+            Format::Q2K => {
+                block[80..82].copy_from_slice(&scale());
+                block[82..84].copy_from_slice(&scale());
+            }
             Format::Mxfp4 => block[0] = 118 + (rng.next_u32() % 12) as u8,
             Format::Q8_0 | Format::Q4_0 | Format::Q4_1 => unreachable!("quantized above"),
         }
@@ -311,12 +317,19 @@ fn edge_blocks(format: Format, for_gemv: bool) -> Vec<u8> {
         let d = f16_scales[k % f16_scales.len()].to_le_bytes();
         let m = f16_scales[(k + 3) % f16_scales.len()].to_le_bytes();
         match format {
-            Format::Q8_0 | Format::Q4_0 => block[0..2].copy_from_slice(&d),
-            Format::Q4_1 | Format::Q4K => {
+            Format::Q8_0 | Format::Q4_0 | Format::Q5_0 | Format::Iq4Nl => {
+                block[0..2].copy_from_slice(&d)
+            }
+            Format::Q4_1 | Format::Q4K | Format::Q5_1 | Format::Q5K => {
                 block[0..2].copy_from_slice(&d);
                 block[2..4].copy_from_slice(&m);
             }
             Format::Q6K => block[208..210].copy_from_slice(&d),
+            Format::Q3K => block[108..110].copy_from_slice(&d),
+            Format::Q2K => {
+                block[80..82].copy_from_slice(&d);
+                block[82..84].copy_from_slice(&m);
+            }
             Format::Mxfp4 => block[0] = e8m0_scales[k],
         }
         bytes.extend(block);
@@ -378,7 +391,12 @@ fn matmul_against_reference(
     Ok(())
 }
 
-fn expect_close(what: &str, got: &[f32], want: &[f64], magnitude: &[f64]) -> Result<(), Failure> {
+pub(crate) fn expect_close(
+    what: &str,
+    got: &[f32],
+    want: &[f64],
+    magnitude: &[f64],
+) -> Result<(), Failure> {
     if got.len() != want.len() {
         return Err(Failure::Mismatch(format!(
             "{what}: {} elements, expected {}",

@@ -3,6 +3,7 @@
 
 mod bench;
 mod conform;
+mod dfloat11;
 mod gguf;
 mod info;
 mod run;
@@ -44,6 +45,9 @@ enum Command {
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform,
+    /// DFloat11: compress BF16 safetensors losslessly, or decompress a DF11 checkpoint.
+    #[command(subcommand)]
+    Dfloat11(dfloat11::Command),
     /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
     Run(RunArgs),
     /// GGUF files: dequantize every tensor to f32 safetensors.
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
             _ => Ok(run::list()),
         },
         Command::Gguf { command } => Ok(gguf::run(options, command)),
+        Command::Dfloat11(command) => dfloat11::run(options, command),
     };
     match result {
         Ok(code) => code,

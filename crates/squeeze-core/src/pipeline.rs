@@ -12,7 +12,25 @@ use squeeze_shaders::Module;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-type Key = (&'static str, String, Vec<(String, u64)>);
+type Key = (&'static str, String, Vec<(String, u64)>, bool);
+
+/// How a pipeline is compiled, beyond its module, entry point and overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Zero workgroup memory before the entry point runs (WGSL semantics, the default). A kernel
+    /// that writes every workgroup word before reading it may turn this off: the zeroing costs
+    /// run time, and naga's GLSL output for large workgroup arrays takes Mesa's GL compiler
+    /// seconds per pipeline.
+    pub zero_initialize_workgroup_memory: bool,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            zero_initialize_workgroup_memory: true,
+        }
+    }
+}
 
 /// The per-device cache behind [`Gpu::pipeline`].
 #[derive(Default)]
@@ -20,13 +38,18 @@ pub struct PipelineCache {
     pipelines: Mutex<HashMap<Key, wgpu::ComputePipeline>>,
 }
 
-fn key(module: &Module, entry: &str, overrides: &[(&str, f64)]) -> Key {
+fn key(module: &Module, entry: &str, overrides: &[(&str, f64)], options: PipelineOptions) -> Key {
     let mut consts: Vec<(String, u64)> = overrides
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_bits()))
         .collect();
     consts.sort();
-    (module.name, entry.to_string(), consts)
+    (
+        module.name,
+        entry.to_string(),
+        consts,
+        options.zero_initialize_workgroup_memory,
+    )
 }
 
 impl Gpu {
@@ -36,6 +59,17 @@ impl Gpu {
         module: &'static Module,
         entry: &str,
         overrides: &[(&str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_with_options(module, entry, overrides, PipelineOptions::default())
+    }
+
+    /// [`Gpu::pipeline`] with non-default [`PipelineOptions`].
+    pub fn pipeline_with_options(
+        &self,
+        module: &'static Module,
+        entry: &str,
+        overrides: &[(&str, f64)],
+        options: PipelineOptions,
     ) -> Result<wgpu::ComputePipeline> {
         if !module.entry_points.contains(&entry) {
             return Err(Error::UnknownEntryPoint {
@@ -51,12 +85,12 @@ impl Gpu {
             });
         }
         self.check_requirements(module)?;
-        let key = key(module, entry, overrides);
+        let key = key(module, entry, overrides, options);
         let cache = self.pipelines();
         if let Some(p) = lock(cache).get(&key) {
             return Ok(p.clone());
         }
-        let pipeline = self.compile(module, entry, overrides)?;
+        let pipeline = self.compile(module, entry, overrides, options)?;
         lock(cache).insert(key, pipeline.clone());
         Ok(pipeline)
     }
@@ -81,6 +115,7 @@ impl Gpu {
         module: &'static Module,
         entry: &str,
         overrides: &[(&str, f64)],
+        options: PipelineOptions,
     ) -> Result<wgpu::ComputePipeline> {
         let device = self.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -95,7 +130,7 @@ impl Gpu {
             entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: overrides,
-                zero_initialize_workgroup_memory: true,
+                zero_initialize_workgroup_memory: options.zero_initialize_workgroup_memory,
             },
             cache: None,
         });

@@ -3,6 +3,7 @@
 //! of a call and the upload-run-read-back convenience.
 
 use half::f16;
+use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::wgpu::{CommandEncoder, ComputePipeline};
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::Module;
@@ -96,10 +97,15 @@ impl ActivationPipelines {
         scheme: Scheme,
         kernel_overrides: &[(&'static str, f64)],
     ) -> Result<Self> {
+        // GEMV and GEMM write every workgroup word before reading it, so the zeroing WGSL
+        // would add (and Mesa's GL compiler takes seconds over) is left out.
+        let options = PipelineOptions {
+            zero_initialize_workgroup_memory: false,
+        };
         let pipeline = |x_f16: bool| {
             let mut overrides = kernel_overrides.to_vec();
             overrides.push(("X_F16", f64::from(u8::from(x_f16))));
-            gpu.pipeline(module, entry, &scheme.overrides(&overrides))
+            gpu.pipeline_with_options(module, entry, &scheme.overrides(&overrides), options)
         };
         Ok(Self {
             f32: pipeline(false)?,

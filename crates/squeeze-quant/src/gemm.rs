@@ -3,7 +3,7 @@
 //! memory, so each weight is decoded once per 64 batch columns. Portable WGSL only.
 
 use squeeze_core::wgpu::CommandEncoder;
-use squeeze_core::{Binding, Gpu, Result};
+use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::{
     Module,
     quant::{GEMM, GEMM_AFFINE},
@@ -14,6 +14,8 @@ use crate::matrix::{HostWeights, QuantWeights, Scheme};
 
 /// Output tile: rows × batch columns per workgroup (`TILE_ROWS`, `TILE_BATCH` in gemm.wgsl).
 pub const TILE: (usize, usize) = (64, 64);
+/// Workgroup memory of the two tiles: 128 rows of 32 f32 padded to 36 (gemm.wgsl).
+pub const WORKGROUP_BYTES: u64 = 128 * 36 * 4;
 
 /// GEMM for one weight scheme on one device.
 pub struct Gemm {
@@ -25,6 +27,15 @@ pub struct Gemm {
 impl Gemm {
     pub fn new(gpu: &Gpu, scheme: impl Into<Scheme>) -> Result<Self> {
         let scheme = scheme.into();
+        let max = u64::from(gpu.limits().max_compute_workgroup_storage_size);
+        if WORKGROUP_BYTES > max {
+            return Err(Error::OverLimit {
+                arg: "gemm tiles",
+                bytes: WORKGROUP_BYTES,
+                limit: "max_compute_workgroup_storage_size",
+                max,
+            });
+        }
         let module: &'static Module = match scheme {
             Scheme::Gguf(_) => &GEMM,
             Scheme::Affine(_) => &GEMM_AFFINE,

@@ -23,6 +23,33 @@ fn nibble(qs: &[u8], j: usize) -> u8 {
 /// MXFP4 codes: E2M1 values doubled (ggml's `kvalues_mxfp4`); the block scale is halved to match.
 const MXFP4_VALUES: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 
+/// IQ4_NL's non-linear code book (ggml's `kvalues_iq4nl`).
+const IQ4_NL_VALUES: [i8; 16] = [
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+
+/// The 5-bit code of weight `j` (0..32) of a Q5_0/Q5_1 block: nibble as in Q4_0, bit 4 from bit
+/// j of `qh`.
+fn q5_code(qs: &[u8], qh: u32, j: usize) -> u8 {
+    nibble(qs, j) | ((((qh >> j) & 1) as u8) << 4)
+}
+
+fn u32_at(block: &[u8], offset: usize) -> u32 {
+    u32::from_le_bytes([
+        block[offset],
+        block[offset + 1],
+        block[offset + 2],
+        block[offset + 3],
+    ])
+}
+
+/// The signed scale `s` (0..16) of a Q3_K block's 12 packed scale bytes: 6 bits, less 32.
+fn q3_k_scale(scales: &[u8], s: usize) -> i8 {
+    let low = (scales[s % 8] >> (4 * (s / 8))) & 0x0f;
+    let high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+    (low | (high << 4)) as i8 - 32
+}
+
 /// 2^(e − 128): the E8M0 scale halved (ggml's `ggml_e8m0_to_fp32_half`), subnormal for e < 2.
 fn e8m0_half(e: u8) -> f32 {
     if e < 2 {
@@ -71,9 +98,33 @@ pub fn dequantize_block(format: Format, block: &[u8], out: &mut [f32]) {
                 *o = f32::from(MXFP4_VALUES[usize::from(nibble(&block[1..], j))]) * d;
             }
         }
-        Format::Q4K => {
+        Format::Q5_0 => {
+            let (d, qh) = (f16_at(block, 0), u32_at(block, 2));
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = d * f32::from(q5_code(&block[6..], qh, j) as i8 - 16);
+            }
+        }
+        Format::Q5_1 => {
+            let (d, m, qh) = (f16_at(block, 0), f16_at(block, 2), u32_at(block, 4));
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = d * f32::from(q5_code(&block[8..], qh, j)) + m;
+            }
+        }
+        Format::Iq4Nl => {
+            let d = f16_at(block, 0);
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = d * f32::from(IQ4_NL_VALUES[usize::from(nibble(&block[2..], j))]);
+            }
+        }
+        Format::Q4K | Format::Q5K => {
+            // Q5_K is Q4_K with 32 bytes of high bits (qh) before the codes.
             let (d, min) = (f16_at(block, 0), f16_at(block, 2));
-            let (scales, qs) = (&block[4..16], &block[16..144]);
+            let scales = &block[4..16];
+            let (qh, qs) = if format == Format::Q5K {
+                (Some(&block[16..48]), &block[48..176])
+            } else {
+                (None, &block[16..144])
+            };
             for (p, (out, qs)) in out
                 .chunks_exact_mut(64)
                 .zip(qs.chunks_exact(32))
@@ -84,8 +135,33 @@ pub fn dequantize_block(format: Format, block: &[u8], out: &mut [f32]) {
                 let (d1, m1) = (d * f32::from(sc1), min * f32::from(m1));
                 let (d2, m2) = (d * f32::from(sc2), min * f32::from(m2));
                 for (l, &q) in qs.iter().enumerate() {
-                    out[l] = d1 * f32::from(q & 0x0f) - m1;
-                    out[l + 32] = d2 * f32::from(q >> 4) - m2;
+                    let high = |bit: usize| qh.map_or(0, |h| ((h[l] >> bit) & 1) << 4);
+                    out[l] = d1 * f32::from((q & 0x0f) + high(2 * p)) - m1;
+                    out[l + 32] = d2 * f32::from((q >> 4) + high(2 * p + 1)) - m2;
+                }
+            }
+        }
+        Format::Q3K | Format::Q2K => {
+            // Q3_K: [hmask 32][qs 64][scales 12][d]; Q2_K: [scales 16][qs 64][d][dmin].
+            for (h, out) in out.chunks_exact_mut(128).enumerate() {
+                for (j, out) in out.chunks_exact_mut(32).enumerate() {
+                    for (l, o) in out.iter_mut().enumerate() {
+                        let s = 8 * h + 2 * j + l / 16;
+                        *o = if format == Format::Q3K {
+                            let qs = block[32 + 32 * h + l];
+                            let q = ((qs >> (2 * j)) & 3) as i8;
+                            let high = block[l] & (1 << (4 * h + j)) != 0;
+                            let q = q - if high { 0 } else { 4 };
+                            let d = f16_at(block, 108) * f32::from(q3_k_scale(&block[96..108], s));
+                            d * f32::from(q)
+                        } else {
+                            let q = (block[16 + 32 * h + l] >> (2 * j)) & 3;
+                            let sc = block[s];
+                            let dl = f16_at(block, 80) * f32::from(sc & 0x0f);
+                            let ml = f16_at(block, 82) * f32::from(sc >> 4);
+                            dl * f32::from(q) - ml
+                        };
+                    }
                 }
             }
         }
@@ -145,7 +221,15 @@ pub fn quantize(format: Format, weights: &[f32]) -> Result<Vec<u8>, Error> {
         Format::Q8_0 => quantize_q8_0,
         Format::Q4_0 => quantize_q4_0,
         Format::Q4_1 => quantize_q4_1,
-        Format::Q4K | Format::Q6K | Format::Mxfp4 => {
+        Format::Q4K
+        | Format::Q5K
+        | Format::Q6K
+        | Format::Mxfp4
+        | Format::Q5_0
+        | Format::Q5_1
+        | Format::Iq4Nl
+        | Format::Q3K
+        | Format::Q2K => {
             let names: Vec<_> = QUANTIZERS.iter().map(|f| f.name()).collect();
             return Err(Error::invalid(
                 "format",
@@ -298,6 +382,70 @@ mod tests {
         let w = dequantize(Format::Mxfp4, &b, 32).unwrap();
         assert_eq!((w[0], w[16], w[1]), (12.0, -1.0, 0.0));
         assert_eq!(w[32], 12.0 * f32::from_bits(0x0020_0000));
+
+        // Q5_0: d = 1, qh bit 0 and bit 16 set; qs[0] = 0x21 -> weight 0 = (1 | 16) − 16 = 1,
+        // weight 16 = (2 | 16) − 16 = 2, weight 1 = 0 − 16.
+        let mut b = f16::from_f32(1.0).to_le_bytes().to_vec();
+        b.extend(0x0001_0001u32.to_le_bytes());
+        b.push(0x21);
+        b.extend([0u8; 15]);
+        let w = dequantize(Format::Q5_0, &b, 32).unwrap();
+        assert_eq!((w[0], w[16], w[1]), (1.0, 2.0, -16.0));
+
+        // Q5_1: d = 2, m = −1, qh bit 1 set; qs[1] = 0x03 -> weight 1 = 2·(3 | 16) − 1.
+        let mut b = f16::from_f32(2.0).to_le_bytes().to_vec();
+        b.extend(f16::from_f32(-1.0).to_le_bytes());
+        b.extend(0x0000_0002u32.to_le_bytes());
+        b.extend([0x00u8, 0x03]);
+        b.extend([0u8; 14]);
+        let w = dequantize(Format::Q5_1, &b, 32).unwrap();
+        assert_eq!((w[0], w[1]), (-1.0, 2.0 * 19.0 - 1.0));
+
+        // Q5_K: Q4_K's sub-block 0 (sc 2, m 3) with qh[0] bit 0 -> weight 0 = 2·(10 + 16) − 3;
+        // qh[0] bit 1 belongs to weight 32 (sub-block 1: sc 1, m 0) -> 5 + 16.
+        let mut b = vec![0u8; 176];
+        b[0..2].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        b[2..4].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        b[4] = 2;
+        b[5] = 1;
+        b[8] = 3;
+        b[16] = 0b11;
+        b[48] = 0x5a;
+        let w = dequantize(Format::Q5K, &b, 256).unwrap();
+        assert_eq!((w[0], w[32]), (2.0 * 26.0 - 3.0, 21.0));
+
+        // IQ4_NL: d = 0.5; nibble 0 -> −127, 15 -> 113.
+        let mut b = f16::from_f32(0.5).to_le_bytes().to_vec();
+        b.push(0xf0);
+        b.extend([0u8; 15]);
+        let w = dequantize(Format::Iq4Nl, &b, 32).unwrap();
+        assert_eq!((w[0], w[16]), (-63.5, 56.5));
+
+        // Q3_K: d = 1. Scale 0 = low nibble of scales[0] (5) | top bits of scales[8] (1) << 4,
+        // less 32 = 21 − 32 = −11. Weight 0: q = 3 (bits 0..2 of qs[0]) with hmask bit 0 set.
+        // Weight 1: q = 2 without its hmask bit, so 2 − 4 = −2. Scale 1 = 0 − 32 for weight 16.
+        let mut b = vec![0u8; 110];
+        b[0] = 1;
+        b[32] = 3;
+        b[33] = 2;
+        b[96] = 5;
+        b[104] = 1;
+        b[108..110].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        let w = dequantize(Format::Q3K, &b, 256).unwrap();
+        assert_eq!(
+            (w[0], w[1], w[16]),
+            (-11.0 * 3.0, -11.0 * -2.0, -32.0 * -4.0)
+        );
+
+        // Q2_K: d = 2, dmin = 1; scales[0] = 3 | 5 << 4; qs[0] = 0b10_01 -> weight 0 = 1,
+        // weight 32 (j = 1, scale byte 2 = 0) = 0 − 0.
+        let mut b = vec![0u8; 84];
+        b[0] = 3 | 5 << 4;
+        b[16] = 0b1001;
+        b[80..82].copy_from_slice(&f16::from_f32(2.0).to_le_bytes());
+        b[82..84].copy_from_slice(&f16::from_f32(1.0).to_le_bytes());
+        let w = dequantize(Format::Q2K, &b, 256).unwrap();
+        assert_eq!((w[0], w[32]), (2.0 * 3.0 * 1.0 - 5.0, 0.0));
     }
 
     /// Largest error the round-to-nearest quantizers allow for a block: half a step, except
@@ -313,7 +461,7 @@ mod tests {
             Format::Q8_0 => amax / 127.0 * 0.5,
             Format::Q4_0 => amax / 8.0,
             Format::Q4_1 => (max - min) / 15.0 * 0.5,
-            Format::Q4K | Format::Q6K | Format::Mxfp4 => unreachable!("no quantizer"),
+            _ => unreachable!("no quantizer for {format}"),
         };
         // The scale is stored as f16: relative error 2^-11 on up to 127 steps.
         step_error + amax * 1e-3
@@ -364,7 +512,7 @@ mod tests {
             Err(Error::InvalidArgument { arg: "w", .. })
         ));
         assert!(quantize(Format::Q8_0, &[1.0; 33]).is_err());
-        assert!("q5_k".parse::<Format>().is_err());
+        assert!("iq2_xs".parse::<Format>().is_err());
         assert_eq!("Q4_1".parse::<Format>().unwrap(), Format::Q4_1);
     }
 }

@@ -25,5 +25,7 @@ pub use squeeze_core::{
     AdapterEntry, Backend, Binding, Clock, DType, Element, Error, Gpu, GpuOptions, Profiler,
     Result, Timing, enumerate_adapters, select_adapter, wgpu,
 };
+pub use squeeze_dfloat11 as dfloat11;
 pub use squeeze_quant as quant;
 pub use squeeze_shaders as shaders;
+pub use squeeze_topk as topk;

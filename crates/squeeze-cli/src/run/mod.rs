@@ -5,8 +5,10 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
+mod dfloat11;
 mod quant;
 mod tensors;
+mod topk;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,7 +46,13 @@ pub struct Kernel {
 }
 
 /// Every kernel `squeeze run` offers, in `--list` order.
-pub const KERNELS: &[&Kernel] = &[&quant::DEQUANT, &quant::MATMUL];
+pub const KERNELS: &[&Kernel] = &[
+    &quant::DEQUANT,
+    &quant::MATMUL,
+    &dfloat11::DFLOAT11_DECODE,
+    &dfloat11::DFLOAT11_GEMV,
+    &topk::TOPK,
+];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
     KERNELS

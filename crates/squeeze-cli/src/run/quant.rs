@@ -44,7 +44,7 @@ const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "format",
         default: None,
-        help: "q8_0 | q4_0 | q4_1 | q4_k | q6_k | mxfp4 | int4 | int8",
+        help: "q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k | iq4_nl | mxfp4 | int4 | int8",
     },
     ParamSpec {
         name: "cols",

@@ -199,6 +199,16 @@ impl Output {
             data: bytemuck::cast_slice(values).to_vec(),
         }
     }
+
+    /// BF16 values given as their bits.
+    pub fn bf16(name: &'static str, shape: Vec<usize>, bits: &[u16]) -> Self {
+        Self {
+            name,
+            dtype: Dtype::BF16,
+            shape,
+            data: bits.iter().flat_map(|b| b.to_le_bytes()).collect(),
+        }
+    }
 }
 
 /// Writes `outputs` to one safetensors file.

@@ -1,0 +1,137 @@
+//! The plain BF16 GEMV (`shaders/dfloat11/bf16_gemv.wgsl`), the baseline of the fused DF11
+//! GEMV and the second half of decode-then-GEMV: y[b, r] = Σ_c W[r, c] · x[b, c] with W
+//! [rows, cols] BF16 row-major (two per u32 word, as the decoder writes them), batch 1..=8,
+//! f32 activations and accumulation. Equal to [`crate::reference::gemv`] within
+//! `1e-5 · Σ_c |W[r, c] · x[b, c]|`.
+
+use squeeze_core::{Binding, Error, Gpu};
+use squeeze_shaders::Module;
+use squeeze_shaders::dfloat11::BF16_GEMV;
+
+use crate::device::check_bindings;
+use crate::error::Result;
+use crate::gemv::{GemvParams, check_shape, check_vectors};
+
+/// Invocations per row.
+const WORKGROUP_SIZE: u32 = 64;
+
+/// The BF16 GEMV on one device.
+pub struct Bf16Gemv {
+    gpu: Gpu,
+    pipeline: squeeze_core::wgpu::ComputePipeline,
+}
+
+impl Bf16Gemv {
+    pub const SHADER: &'static Module = &BF16_GEMV;
+
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let pipeline = gpu.pipeline(
+            &BF16_GEMV,
+            "bf16_gemv",
+            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
+        )?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline,
+        })
+    }
+
+    /// The parameters of a `rows × cols` GEMV of `batch` columns (unit fields zero).
+    pub fn params(rows: usize, cols: usize, batch: usize) -> Result<GemvParams> {
+        let n = rows.checked_mul(cols).unwrap_or(0);
+        check_shape(n, rows, cols, batch)?;
+        let n = u32::try_from(n)
+            .map_err(|_| Error::invalid("shape", "rows × cols", "at most u32::MAX weights", n))?;
+        Ok(GemvParams {
+            n,
+            blocks: 0,
+            n_luts: 0,
+            rows: rows as u32,
+            cols: cols as u32,
+            batch: batch as u32,
+            _pad: [0; 2],
+        })
+    }
+
+    /// Records y = W·x: `weights` BF16 [rows, cols], `x` [batch, cols] f32, `y` [batch, rows].
+    pub fn encode(
+        &self,
+        encoder: &mut squeeze_core::wgpu::CommandEncoder,
+        params: GemvParams,
+        weights: Binding<'_>,
+        x: Binding<'_>,
+        y: Binding<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        let checked = Self::params(
+            params.rows as usize,
+            params.cols as usize,
+            params.batch as usize,
+        )?;
+        check_vectors(gpu, &checked, &x, &y)?;
+        check_bindings(
+            gpu,
+            &[(
+                "weights",
+                &weights,
+                2 * u64::from(checked.n),
+                "rows × cols BF16",
+            )],
+        )?;
+        let groups = params
+            .rows
+            .min(gpu.limits().max_compute_workgroups_per_dimension);
+        gpu.dispatch(
+            encoder,
+            "bf16 gemv",
+            &self.pipeline,
+            &checked,
+            &[weights, x, y],
+            groups,
+        )?;
+        Ok(())
+    }
+
+    /// Uploads `weights` (BF16 bits [rows, cols]) and `x` [batch, cols], runs the GEMV and reads
+    /// back y [batch, rows].
+    pub fn run(
+        &self,
+        weights: &[u16],
+        rows: usize,
+        cols: usize,
+        x: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>> {
+        if weights.len() != rows.saturating_mul(cols) {
+            return Err(Error::invalid(
+                "weights",
+                "length",
+                format!("rows × cols = {rows} × {cols}"),
+                weights.len(),
+            )
+            .into());
+        }
+        let params = Self::params(rows, cols, batch)?;
+        if x.len() != batch * cols {
+            return Err(Error::invalid("x", "length", "batch × cols", x.len()).into());
+        }
+        let gpu = &self.gpu;
+        let words: Vec<u32> = weights
+            .chunks(2)
+            .map(|p| u32::from(p[0]) | (u32::from(p.get(1).copied().unwrap_or(0)) << 16))
+            .collect();
+        let w = gpu.upload("weights", &words)?;
+        let x_buffer = gpu.upload("x", x)?;
+        let y = gpu.storage_buffer("y", 4 * (batch * rows) as u64)?;
+        let mut encoder = gpu.encoder("bf16 gemv");
+        self.encode(
+            &mut encoder,
+            params,
+            Binding::whole(&w),
+            Binding::whole(&x_buffer),
+            Binding::whole(&y),
+        )?;
+        gpu.submit_and_wait(encoder)?;
+        Ok(gpu.read_back("y", &y, 0, batch * rows)?)
+    }
+}

@@ -1,0 +1,258 @@
+//! The fused DF11 GEMV (`shaders/dfloat11/gemv.wgsl` + `gemv_combine.wgsl`): y[b, r] =
+//! Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as one DF11 unit, the exponents decoded
+//! inside the GEMV so the BF16 weights never reach memory. Batch 1..=8, f32 activations and
+//! accumulation. Pass 1 runs one workgroup per DF11 block and writes the rows that lie inside a
+//! block; pass 2 adds the per-block partial sums of rows that span blocks, in block order.
+//! Equal to [`crate::reference::gemv`] within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a
+//! different order than the f64 reference).
+
+use squeeze_core::{Binding, Error, Gpu};
+use squeeze_shaders::Module;
+use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP};
+
+use crate::decode::Scan;
+use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
+use crate::error::Result;
+use crate::format::{Checked, Layout};
+
+/// Largest batch (activation columns) of one GEMV.
+pub const MAX_BATCH: u32 = 8;
+/// Block sizes with a registered pipeline (1024 would need more than 16 KiB of workgroup
+/// memory).
+pub const THREADS_PER_BLOCK: [u32; 2] = [256, 512];
+/// Invocations per workgroup of pass 2 (one per row).
+const COMBINE_WORKGROUP: u32 = 64;
+
+/// The `params` uniform of both passes (`gemv_params.wgsl`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GemvParams {
+    /// Weights: `rows · cols`.
+    pub n: u32,
+    /// Blocks: `len(output_positions) − 1`.
+    pub blocks: u32,
+    /// Rows of `luts`, the length row included.
+    pub n_luts: u32,
+    pub rows: u32,
+    pub cols: u32,
+    /// Activation columns, 1..=8.
+    pub batch: u32,
+    pub _pad: [u32; 2],
+}
+
+impl GemvParams {
+    /// Parameters for a `rows × cols` matrix in the validated `unit`, `batch` columns of
+    /// activations; checks the shape against the unit and the batch range.
+    pub fn new(unit: &Checked<'_>, rows: usize, cols: usize, batch: usize) -> Result<Self> {
+        check_shape(unit.n, rows, cols, batch)?;
+        Ok(Self {
+            n: unit.n as u32,
+            blocks: unit.blocks as u32,
+            n_luts: unit.n_luts as u32,
+            rows: rows as u32,
+            cols: cols as u32,
+            batch: batch as u32,
+            _pad: [0; 2],
+        })
+    }
+
+    /// Bytes of the scratch buffer of per-block row sums: `blocks × 2 × 8` f32.
+    pub fn partials_bytes(&self) -> u64 {
+        u64::from(self.blocks) * 2 * u64::from(MAX_BATCH) * 4
+    }
+}
+
+/// Checks that `rows × cols` is the unit's `n` weights and `batch` is 1..=8.
+pub fn check_shape(n: usize, rows: usize, cols: usize, batch: usize) -> Result<()> {
+    if rows.checked_mul(cols) != Some(n) || n == 0 {
+        return Err(Error::invalid(
+            "shape",
+            "rows × cols",
+            format!("the unit's {n} weights (nonzero)"),
+            format!("{rows} × {cols}"),
+        )
+        .into());
+    }
+    if !(1..=MAX_BATCH as usize).contains(&batch) {
+        return Err(Error::invalid("batch", "value", format!("1..={MAX_BATCH}"), batch).into());
+    }
+    Ok(())
+}
+
+/// Checks the activation and result bindings of a GEMV: x [batch, cols] and y [batch, rows] f32.
+pub(crate) fn check_vectors(
+    gpu: &Gpu,
+    params: &GemvParams,
+    x: &Binding<'_>,
+    y: &Binding<'_>,
+) -> Result<()> {
+    let batch = u64::from(params.batch);
+    check_bindings(
+        gpu,
+        &[
+            (
+                "x",
+                x,
+                4 * batch * u64::from(params.cols),
+                "batch × cols f32",
+            ),
+            (
+                "y",
+                y,
+                4 * batch * u64::from(params.rows),
+                "batch × rows f32",
+            ),
+        ],
+    )
+}
+
+/// The fused DF11 GEMV for one layout on one device.
+pub struct Gemv {
+    gpu: Gpu,
+    layout: Layout,
+    gemv: squeeze_core::wgpu::ComputePipeline,
+    combine: squeeze_core::wgpu::ComputePipeline,
+}
+
+impl Gemv {
+    pub const SHADER: &'static Module = &GEMV;
+    pub const COMBINE_SHADER: &'static Module = &GEMV_COMBINE;
+
+    /// The pass-1 module of `scan`.
+    pub fn shader(scan: Scan) -> &'static Module {
+        match scan {
+            Scan::Workgroup => &GEMV,
+            Scan::Subgroup => &GEMV_SUBGROUP,
+        }
+    }
+
+    /// Compiles the GEMV for `layout` on the fastest scan `gpu` has.
+    pub fn new(gpu: &Gpu, layout: Layout) -> Result<Self> {
+        Self::with_scan(gpu, layout, Scan::best(gpu))
+    }
+
+    /// Compiles the GEMV for `layout` with `scan`: `threads_per_block` must be 256 or 512.
+    pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
+        let layout = layout.check()?;
+        let tpb = layout.threads_per_block;
+        check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
+        let gemv = block_pipeline(gpu, Self::shader(scan), "gemv", tpb)?;
+        let combine = gpu.pipeline(
+            &GEMV_COMBINE,
+            "combine",
+            &[("WORKGROUP_SIZE", f64::from(COMBINE_WORKGROUP))],
+        )?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            layout,
+            gemv,
+            combine,
+        })
+    }
+
+    /// Records y = W·x: `x` [batch, cols] f32, `y` [batch, rows] f32, `partials` scratch of
+    /// [`GemvParams::partials_bytes`]. Only sizes are checked — the kernels stay in bounds and
+    /// terminate on any contents; [`crate::Unit::validate`] rejects malformed units.
+    pub fn encode(
+        &self,
+        encoder: &mut squeeze_core::wgpu::CommandEncoder,
+        params: GemvParams,
+        unit: UnitBindings<'_>,
+        x: Binding<'_>,
+        y: Binding<'_>,
+        partials: Binding<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        check_shape(
+            params.n as usize,
+            params.rows as usize,
+            params.cols as usize,
+            params.batch as usize,
+        )?;
+        unit.check(gpu, params.n, params.blocks, params.n_luts)?;
+        let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
+        let max_rows = u64::from(max_groups) * u64::from(COMBINE_WORKGROUP);
+        if u64::from(params.rows) > max_rows {
+            return Err(Error::invalid(
+                "shape",
+                "rows",
+                format!("at most {max_rows} (one invocation per row)"),
+                params.rows,
+            )
+            .into());
+        }
+        check_vectors(gpu, &params, &x, &y)?;
+        check_bindings(
+            gpu,
+            &[(
+                "partials",
+                &partials,
+                params.partials_bytes().max(4),
+                "blocks × 2 × 8 f32",
+            )],
+        )?;
+        if params.blocks == 0 {
+            return Ok(());
+        }
+        let mut pass1 = unit.into_array().to_vec();
+        pass1.extend([x, y, partials]);
+        gpu.dispatch(
+            encoder,
+            "dfloat11 gemv",
+            &self.gemv,
+            &params,
+            &pass1,
+            params.blocks,
+        )?;
+        gpu.dispatch(
+            encoder,
+            "dfloat11 gemv combine",
+            &self.combine,
+            &params,
+            &[pass1[3], partials, y],
+            params.rows.div_ceil(COMBINE_WORKGROUP),
+        )?;
+        Ok(())
+    }
+
+    /// Uploads a validated unit holding W [rows, cols] and `x` [batch, cols], runs the GEMV and
+    /// reads back y [batch, rows].
+    pub fn run(
+        &self,
+        unit: &Checked<'_>,
+        rows: usize,
+        cols: usize,
+        x: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>> {
+        if unit.layout != self.layout {
+            return Err(Error::invalid(
+                "unit",
+                "layout",
+                format!("{:?} (this GEMV's)", self.layout),
+                format!("{:?}", unit.layout),
+            )
+            .into());
+        }
+        let params = GemvParams::new(unit, rows, cols, batch)?;
+        if x.len() != batch * cols {
+            return Err(Error::invalid("x", "length", "batch × cols", x.len()).into());
+        }
+        let gpu = &self.gpu;
+        let buffers = UnitBuffers::upload(gpu, unit)?;
+        let x_buffer = gpu.upload("x", x)?;
+        let y = gpu.storage_buffer("y", 4 * (batch * rows) as u64)?;
+        let partials = gpu.storage_buffer("partials", params.partials_bytes().max(4))?;
+        let mut encoder = gpu.encoder("dfloat11 gemv");
+        self.encode(
+            &mut encoder,
+            params,
+            buffers.bindings(),
+            Binding::whole(&x_buffer),
+            Binding::whole(&y),
+            Binding::whole(&partials),
+        )?;
+        gpu.submit_and_wait(encoder)?;
+        Ok(gpu.read_back("y", &y, 0, batch * rows)?)
+    }
+}

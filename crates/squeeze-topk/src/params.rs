@@ -1,0 +1,147 @@
+//! The `params` uniform every top-k module binds (`shaders/topk/params.wgsl`) and the recording
+//! of one top-k dispatch, whose bindings sit at fixed slots (the shaders share slot numbers
+//! across entry points, so an entry point may skip a slot).
+
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::{Binding, Error, Gpu, Result, wgpu};
+
+use crate::Order;
+
+/// Invocations per workgroup of every top-k kernel (`WORKGROUP_SIZE` in params.wgsl): one radix
+/// bin per invocation.
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// `flags` bit: a `lengths` buffer gives each row's valid length.
+pub const FLAG_LENGTHS: u32 = 1;
+/// `flags` bit: smallest first.
+pub const FLAG_SMALLEST: u32 = 2;
+/// `flags` bit: the sort pass writes i32 indices instead of pairs.
+pub const FLAG_WRITE_INDICES: u32 = 4;
+
+/// Workgroup-memory capacities of the top-k pipelines on one device (overrides
+/// `SORT_CAPACITY` and `CANDIDATE_CAPACITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacities {
+    /// Pairs one workgroup sorts in workgroup memory.
+    pub sort: u32,
+    /// Candidates one workgroup narrows in workgroup memory.
+    pub candidates: u32,
+}
+
+impl Capacities {
+    /// 16 KiB of workgroup memory or less per module, the portable minimum.
+    pub const FULL: Self = Self {
+        sort: 2048,
+        candidates: 1536,
+    };
+    /// GL: the backend zero-fills workgroup memory with one array constructor, which Mesa
+    /// compiles in time superlinear in its length (tens of seconds per pipeline at full size).
+    pub const GL: Self = Self {
+        sort: 512,
+        candidates: 256,
+    };
+
+    pub fn for_gpu(gpu: &Gpu) -> Self {
+        if gpu.info().backend == wgpu::Backend::Gl {
+            Self::GL
+        } else {
+            Self::FULL
+        }
+    }
+}
+
+/// Rust twin of `TopkParams`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct TopkParams {
+    pub rows: u32,
+    pub n: u32,
+    pub k: u32,
+    pub flags: u32,
+    /// Bitonic merge size of this stage (0: sort each chunk fully); the round of a cooperative
+    /// selection.
+    pub block: u32,
+    /// Bitonic comparator distance of this stage; the workgroups per row of a cooperative
+    /// selection.
+    pub stride: u32,
+    /// Power of two at least k: the length each row sorts as.
+    pub span: u32,
+    pub _pad: u32,
+}
+
+impl TopkParams {
+    pub fn new(rows: u32, n: u32, k: u32, order: Order, lengths: bool) -> Self {
+        let mut flags = 0;
+        if lengths {
+            flags |= FLAG_LENGTHS;
+        }
+        if order == Order::Smallest {
+            flags |= FLAG_SMALLEST;
+        }
+        Self {
+            rows,
+            n,
+            k,
+            flags,
+            span: k.next_power_of_two(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Workgroups for a kernel that walks `items` with a workgroup stride (one item per workgroup).
+pub fn per_item_workgroups(gpu: &Gpu, items: u32) -> u32 {
+    items.clamp(1, gpu.limits().max_compute_workgroups_per_dimension)
+}
+
+/// Workgroups for a grid-stride kernel over `items` (one item per invocation).
+pub fn grid_workgroups(gpu: &Gpu, items: u64) -> u32 {
+    grid_stride_workgroups(
+        items,
+        WORKGROUP_SIZE,
+        gpu.limits().max_compute_workgroups_per_dimension,
+    )
+}
+
+/// Records one compute pass of `pipeline`: `params` at slot 0, each binding at its slot,
+/// `workgroups` groups along x.
+pub fn record(
+    gpu: &Gpu,
+    encoder: &mut wgpu::CommandEncoder,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    params: &TopkParams,
+    bindings: &[(u32, Binding<'_>)],
+    workgroups: u32,
+) -> Result<()> {
+    let uniform = gpu.uniform(label, params);
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform.as_entire_binding(),
+    }];
+    for (slot, b) in bindings {
+        let size = std::num::NonZeroU64::new(b.size)
+            .ok_or_else(|| Error::invalid("binding", "size", "> 0 bytes", 0))?;
+        entries.push(wgpu::BindGroupEntry {
+            binding: *slot,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: b.buffer,
+                offset: b.offset,
+                size: Some(size),
+            }),
+        });
+    }
+    let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(label),
+        timestamp_writes: None,
+    });
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, &bind_group, &[]);
+    pass.dispatch_workgroups(workgroups, 1, 1);
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `shaders/dfloat11/`: DFloat11 entropy decoding.
+
+use crate::core::BITS;
+use crate::{Module, Overrides, Part, Requirements, part};
+
+/// The raking workgroup scan, core WGSL (also the subgroup scan's fallback).
+pub const SCAN: Part = part!("dfloat11/scan.wgsl");
+/// A thread's pass over its codes and the unit's bindings, shared by the decoder and the fused
+/// GEMV; it calls `block_scan_init` and `block_exclusive_scan`.
+pub const CODES: Part = part!("dfloat11/codes.wgsl");
+/// The decoder proper.
+pub const DECODE_MAIN: Part = part!("dfloat11/decode.wgsl");
+/// The fused GEMV's `params` uniform, shared by its two passes.
+pub const GEMV_PARAMS: Part = part!("dfloat11/gemv_params.wgsl");
+/// Activation reads and result writes of the BF16-weight GEMVs.
+pub const GEMV_VECTORS: Part = part!("dfloat11/gemv_vectors.wgsl");
+/// The fused GEMV's first pass.
+pub const GEMV_MAIN: Part = part!("dfloat11/gemv.wgsl");
+
+/// Block sizes with registered pipelines: DF11 checkpoints use 512; 256 and 1024 for other
+/// layouts.
+const BLOCK_SIZES: &[Overrides] = &[
+    &[("THREADS_PER_BLOCK", 256.0)],
+    &[("THREADS_PER_BLOCK", 512.0)],
+    &[("THREADS_PER_BLOCK", 1024.0)],
+];
+
+/// DF11 units -> BF16 words, block scan in core WGSL; entry `decode`, one workgroup of
+/// `THREADS_PER_BLOCK` per block.
+pub static DECODE: Module = Module {
+    name: "dfloat11/decode",
+    parts: &[
+        BITS,
+        SCAN,
+        part!("dfloat11/scan_workgroup.wgsl"),
+        CODES,
+        DECODE_MAIN,
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["decode"],
+    override_sets: BLOCK_SIZES,
+};
+
+/// [`DECODE`] with the block scan on subgroup operations (raking fallback inside).
+pub static DECODE_SUBGROUP: Module = Module {
+    name: "dfloat11/decode_subgroup",
+    parts: &[
+        BITS,
+        SCAN,
+        part!("dfloat11/scan_subgroup.wgsl"),
+        CODES,
+        DECODE_MAIN,
+    ],
+    requires: Requirements {
+        f16: false,
+        subgroups: true,
+    },
+    entry_points: &["decode"],
+    override_sets: BLOCK_SIZES,
+};
+
+/// Block sizes of the fused GEMV: its pieces and tables fill 14.8 KiB of workgroup memory at
+/// 512 threads, so 1024 would pass the 16 KiB every device has.
+const GEMV_BLOCK_SIZES: &[Overrides] = &[
+    &[("THREADS_PER_BLOCK", 256.0)],
+    &[("THREADS_PER_BLOCK", 512.0)],
+];
+
+/// Fused DF11 decode + GEMV, pass 1 (f32 activations, batch ≤ 8), block scan in core WGSL;
+/// entry `gemv`, one workgroup of `THREADS_PER_BLOCK` per block.
+pub static GEMV: Module = Module {
+    name: "dfloat11/gemv",
+    parts: &[
+        BITS,
+        SCAN,
+        part!("dfloat11/scan_workgroup.wgsl"),
+        CODES,
+        GEMV_PARAMS,
+        GEMV_VECTORS,
+        GEMV_MAIN,
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gemv"],
+    override_sets: GEMV_BLOCK_SIZES,
+};
+
+/// [`GEMV`] with the block scan on subgroup operations.
+pub static GEMV_SUBGROUP: Module = Module {
+    name: "dfloat11/gemv_subgroup",
+    parts: &[
+        BITS,
+        SCAN,
+        part!("dfloat11/scan_subgroup.wgsl"),
+        CODES,
+        GEMV_PARAMS,
+        GEMV_VECTORS,
+        GEMV_MAIN,
+    ],
+    requires: Requirements {
+        f16: false,
+        subgroups: true,
+    },
+    entry_points: &["gemv"],
+    override_sets: GEMV_BLOCK_SIZES,
+};
+
+/// The fused GEMV's pass 2: adds the partial sums of rows that span blocks; entry `combine`,
+/// one invocation per row.
+pub static GEMV_COMBINE: Module = Module {
+    name: "dfloat11/gemv_combine",
+    parts: &[GEMV_PARAMS, part!("dfloat11/gemv_combine.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["combine"],
+    override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
+};
+
+/// Plain BF16 GEMV (the fused GEMV's baseline): entry `bf16_gemv`, one workgroup of
+/// `WORKGROUP_SIZE` per row, grid-stride over rows.
+pub static BF16_GEMV: Module = Module {
+    name: "dfloat11/bf16_gemv",
+    parts: &[GEMV_PARAMS, GEMV_VECTORS, part!("dfloat11/bf16_gemv.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["bf16_gemv"],
+    override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
+};

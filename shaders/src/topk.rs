@@ -1,0 +1,98 @@
+//! `shaders/topk/`: exact row-wise top-k — radix selection of the winners, a bitonic sort of
+//! them, and the gather of their values. `FORMAT` is the score format: 0 = f32, 1 = f16,
+//! 2 = bf16 (16-bit formats two per u32 word).
+
+use crate::core::HALVES;
+use crate::{Module, Overrides, Part, Requirements, part};
+
+/// The `params` uniform (`TopkParams`), flags and shared constants.
+pub const PARAMS: Part = part!("topk/params.wgsl");
+/// Order-preserving u32 keys of f32 bit patterns.
+pub const KEYS: Part = part!("topk/keys.wgsl");
+/// The scores and per-row lengths, read as rank keys.
+pub const INPUT: Part = part!("topk/input.wgsl");
+/// The composite (key, index key), its digit prefix, and the workgroup digit pick.
+pub const RADIX: Part = part!("topk/radix.wgsl");
+/// The workgroup histogram and the candidates narrowed in workgroup memory.
+pub const CANDIDATES: Part = part!("topk/candidates.wgsl");
+
+const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
+
+/// Each format with the full candidate capacity and with the GL one (`CANDIDATE_CAPACITY`).
+const FORMATS_CANDIDATES: [Overrides; 6] = [
+    &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 1536.0)],
+    &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 256.0)],
+    &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 256.0)],
+    &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 256.0)],
+];
+
+/// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
+pub static SELECT: Module = Module {
+    name: "topk/select",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        CANDIDATES,
+        part!("topk/select.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["select_rows"],
+    override_sets: &FORMATS_CANDIDATES,
+};
+
+/// Radix selection of a few huge rows by many workgroups each, through global histograms;
+/// entries `coop_init`, `coop_histogram`, `coop_pick`, `coop_gather` (one round is a histogram, a
+/// pick and a gather), `coop_compact` and `coop_finish`.
+pub static COOPERATIVE: Module = Module {
+    name: "topk/cooperative",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        CANDIDATES,
+        part!("topk/cooperative.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &[
+        "coop_init",
+        "coop_histogram",
+        "coop_pick",
+        "coop_gather",
+        "coop_compact",
+        "coop_finish",
+    ],
+    override_sets: &FORMATS_CANDIDATES,
+};
+
+/// Bitonic sort of (key, index) pairs per row; entries `bitonic_local`, `bitonic_global` and
+/// `sort_init` (the pairs of a full sort, straight from the scores).
+pub static SORT: Module = Module {
+    name: "topk/sort",
+    parts: &[PARAMS, HALVES, KEYS, INPUT, part!("topk/sort.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["bitonic_local", "bitonic_global", "sort_init"],
+    override_sets: &[
+        &[("FORMAT", 0.0), ("SORT_CAPACITY", 2048.0)],
+        &[("FORMAT", 1.0), ("SORT_CAPACITY", 2048.0)],
+        &[("FORMAT", 2.0), ("SORT_CAPACITY", 2048.0)],
+        &[("FORMAT", 0.0), ("SORT_CAPACITY", 512.0)],
+        &[("FORMAT", 1.0), ("SORT_CAPACITY", 512.0)],
+        &[("FORMAT", 2.0), ("SORT_CAPACITY", 512.0)],
+    ],
+};
+
+/// The values at the selected indices, in the input's format; entry `gather_values`.
+pub static GATHER: Module = Module {
+    name: "topk/gather",
+    parts: &[PARAMS, HALVES, KEYS, INPUT, part!("topk/gather.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gather_values"],
+    override_sets: &FORMATS,
+};

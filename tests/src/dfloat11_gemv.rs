@@ -1,0 +1,178 @@
+//! Conformance of the fused DFloat11 GEMV and its plain BF16 baseline against the CPU reference
+//! (DF11 CPU decode, then an f64 GEMV): |gpu − f64| ≤ 1e-5 · Σ_c |W[r, c] · x[b, c]| (the quant
+//! GEMV's tolerance: f32 sums in another order), non-finite results of the same kind. Shapes
+//! whose rows cross thread and block boundaries, one row over many blocks, one-column rows
+//! (whole rows inside one thread), one element, odd sizes, batch 1, 3, 5 and 8, ±0,
+//! subnormals, the largest finite and ±inf/NaN rows, 256 and 512 threads per block, on the
+//! portable and the subgroup scan.
+
+use squeeze::Gpu;
+use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+use squeeze::dfloat11::decode::Scan;
+use squeeze::dfloat11::{Gemv, Layout, encode, reference};
+
+use crate::dfloat11::{failure, le_bytes, weights};
+use crate::quant::expect_close;
+use crate::rng::SplitMix64;
+use crate::{Case, Failure, Path};
+
+/// (rows, cols, batch) of the realistic-weights cases: rows ending mid-thread and mid-block,
+/// and a single row spanning blocks.
+const SHAPES: [(usize, usize, usize); 6] = [
+    (37, 2701, 1),
+    (37, 2701, 3),
+    (37, 2701, 8),
+    (1, 100_003, 5),
+    (4099, 17, 8),
+    (30_001, 1, 3),
+];
+
+pub fn cases() -> Vec<Case> {
+    let mut all = Vec::new();
+    for path in [Path::Portable, Path::Subgroup] {
+        all.extend([
+            Case::new(
+                "dfloat11-gemv",
+                path,
+                "one element, batch 1 and 8",
+                move |g| {
+                    for batch in [1, 8] {
+                        fused(g, path, &[0x3c23], 1, 1, batch, Layout::DF11)?;
+                    }
+                    Ok(())
+                },
+            ),
+            Case::new(
+                "dfloat11-gemv",
+                path,
+                "odd shapes across blocks, batch 1, 3, 5, 8",
+                move |g| {
+                    for (i, &(rows, cols, batch)) in SHAPES.iter().enumerate() {
+                        let w = weights(rows * cols, 20 + i as u64);
+                        fused(g, path, &w, rows, cols, batch, Layout::DF11)?;
+                    }
+                    Ok(())
+                },
+            ),
+            Case::new(
+                "dfloat11-gemv",
+                path,
+                "±0, subnormals, largest finite, inf and NaN rows",
+                move |g| {
+                    let (rows, cols) = (64, 513);
+                    fused(g, path, &specials(rows, cols), rows, cols, 3, Layout::DF11)
+                },
+            ),
+            Case::new("dfloat11-gemv", path, "256 threads per block", move |g| {
+                let layout = Layout {
+                    threads_per_block: 256,
+                    bytes_per_thread: 8,
+                };
+                fused(g, path, &weights(129 * 1001, 7), 129, 1001, 5, layout)
+            }),
+        ]);
+    }
+    all.push(Case::new(
+        "dfloat11-gemv",
+        Path::Portable,
+        "BF16 baseline GEMV: odd shapes and specials",
+        |g| {
+            let kernel = Bf16Gemv::new(g).map_err(failure)?;
+            for (rows, cols, batch) in [(1, 1, 1), (37, 2701, 8), (300, 65, 3)] {
+                let w = weights(rows * cols, 9);
+                plain(&kernel, &w, rows, cols, batch)?;
+            }
+            plain(&kernel, &specials(64, 513), 64, 513, 8)
+        },
+    ));
+    all
+}
+
+/// Realistic weights with a special pattern in some rows: ±0 and subnormals sprinkled in,
+/// one row with the largest finite values, rows with +inf, −inf, +inf and −inf (NaN), and
+/// NaN; row 0 all zeros.
+fn specials(rows: usize, cols: usize) -> Vec<u16> {
+    let mut w = weights(rows * cols, 31);
+    let mut set = |r: usize, c: usize, v: u16| w[r * cols + c] = v;
+    for c in 0..cols {
+        set(0, c, if c % 2 == 0 { 0x0000 } else { 0x8000 });
+    }
+    for (k, v) in [0x0001, 0x807f, 0x0040, 0x8000, 0x0000]
+        .into_iter()
+        .enumerate()
+    {
+        for r in 1..rows {
+            set(r, (r * 7 + k * 101) % cols, v);
+        }
+    }
+    set(5, 3, 0x7f7f);
+    set(5, 400, 0xff7f);
+    set(9, 17, 0x7f80);
+    set(11, cols - 1, 0xff80);
+    set(13, 0, 0x7f80);
+    set(13, 200, 0xff80);
+    set(17, 100, 0x7fc0);
+    set(19, 300, 0xffff);
+    w
+}
+
+/// Activations in [−1, 1) with a few exact zeros (inf · 0 = NaN must propagate).
+fn activations(batch: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::new(seed);
+    (0..batch * cols)
+        .map(|i| {
+            if i % 97 == 5 {
+                0.0
+            } else {
+                (f64::from(rng.next_u32()) / f64::from(u32::MAX) * 2.0 - 1.0) as f32
+            }
+        })
+        .collect()
+}
+
+fn fused(
+    gpu: &Gpu,
+    path: Path,
+    values: &[u16],
+    rows: usize,
+    cols: usize,
+    batch: usize,
+    layout: Layout,
+) -> Result<(), Failure> {
+    let scan = match path {
+        Path::Subgroup => Scan::Subgroup,
+        _ => Scan::Workgroup,
+    };
+    let encoded = encode(&[&le_bytes(values)], layout, 2).map_err(failure)?;
+    let checked = encoded.unit().validate("case", layout).map_err(failure)?;
+    let decoded = reference::decode_checked(&checked, "case").map_err(failure)?;
+    let x = activations(batch, cols, (rows * cols) as u64);
+    let (want, scale) = reference::gemv(&decoded, rows, cols, &x, batch);
+    let got = Gemv::with_scan(gpu, layout, scan)
+        .and_then(|k| k.run(&checked, rows, cols, &x, batch))
+        .map_err(failure)?;
+    expect_close(
+        &format!("fused GEMV {rows}×{cols} batch {batch} vs CPU"),
+        &got,
+        &want,
+        &scale,
+    )
+}
+
+fn plain(
+    kernel: &Bf16Gemv,
+    values: &[u16],
+    rows: usize,
+    cols: usize,
+    batch: usize,
+) -> Result<(), Failure> {
+    let x = activations(batch, cols, 5);
+    let (want, scale) = reference::gemv(values, rows, cols, &x, batch);
+    let got = kernel.run(values, rows, cols, &x, batch).map_err(failure)?;
+    expect_close(
+        &format!("BF16 GEMV {rows}×{cols} batch {batch} vs CPU"),
+        &got,
+        &want,
+        &scale,
+    )
+}
