@@ -4,6 +4,7 @@
 mod bench;
 mod conform;
 mod dfloat11;
+mod gguf;
 mod info;
 mod run;
 
@@ -49,6 +50,11 @@ enum Command {
     Dfloat11(dfloat11::Command),
     /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
     Run(RunArgs),
+    /// GGUF files: dequantize every tensor to f32 safetensors.
+    Gguf {
+        #[command(subcommand)]
+        command: gguf::GgufCommand,
+    },
 }
 
 #[derive(clap::Args)]
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
             }
             _ => Ok(run::list()),
         },
+        Command::Gguf { command } => Ok(gguf::run(options, command)),
         Command::Dfloat11(command) => dfloat11::run(options, command),
     };
     match result {

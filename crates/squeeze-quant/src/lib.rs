@@ -10,6 +10,7 @@ pub mod dequant;
 pub mod format;
 pub mod gemm;
 pub mod gemv;
+pub mod gguf;
 pub mod matmul;
 pub mod matrix;
 pub mod reference;
