@@ -49,3 +49,39 @@ fn store_row(row: u32, sums: Chunk) {
         }
     }
 }
+
+// Two rows' partial sums.
+struct RowPair {
+    a: Chunk,
+    b: Chunk,
+}
+
+// As `row_partials` for rows `row` and `row + 1` at once, so each activation chunk is loaded
+// once for both (at batch 1, activation words are otherwise as many as weight words). A missing
+// second row reads as zeros.
+fn row_pair_partials(row: u32, first: u32, step: u32) -> RowPair {
+    var a = Chunk(vec4<f32>(), vec4<f32>());
+    var b = a;
+    let zero = a;
+    let n = params.batch;
+    let chunks = params.cols / CHUNK;
+    let second = row + 1u < params.rows;
+    for (var c = first; c < chunks; c += step) {
+        let wa = load_chunk(row, c);
+        var wb = zero;
+        if (second) {
+            wb = load_chunk(row + 1u, c);
+        }
+        let x0 = x_chunk(0u, c);
+        a.lo.x += dot8(wa, x0);
+        b.lo.x += dot8(wb, x0);
+        if (n > 1u) { let x1 = x_chunk(1u, c); a.lo.y += dot8(wa, x1); b.lo.y += dot8(wb, x1); }
+        if (n > 2u) { let x2 = x_chunk(2u, c); a.lo.z += dot8(wa, x2); b.lo.z += dot8(wb, x2); }
+        if (n > 3u) { let x3 = x_chunk(3u, c); a.lo.w += dot8(wa, x3); b.lo.w += dot8(wb, x3); }
+        if (n > 4u) { let x4 = x_chunk(4u, c); a.hi.x += dot8(wa, x4); b.hi.x += dot8(wb, x4); }
+        if (n > 5u) { let x5 = x_chunk(5u, c); a.hi.y += dot8(wa, x5); b.hi.y += dot8(wb, x5); }
+        if (n > 6u) { let x6 = x_chunk(6u, c); a.hi.z += dot8(wa, x6); b.hi.z += dot8(wb, x6); }
+        if (n > 7u) { let x7 = x_chunk(7u, c); a.hi.w += dot8(wa, x7); b.hi.w += dot8(wb, x7); }
+    }
+    return RowPair(a, b);
+}

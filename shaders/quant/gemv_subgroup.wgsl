@@ -10,12 +10,16 @@ fn gemv(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) lanes: u32,
 ) {
-    let stride = groups.x * subgroups;
-    for (var row = wg.x * subgroups + sg; row < params.rows; row += stride) {
-        let partials = row_partials(row, lane, lanes);
-        let sums = Chunk(subgroupAdd(partials.lo), subgroupAdd(partials.hi));
+    let stride = 2u * groups.x * subgroups;
+    for (var row = 2u * (wg.x * subgroups + sg); row < params.rows; row += stride) {
+        let p = row_pair_partials(row, lane, lanes);
+        let a = Chunk(subgroupAdd(p.a.lo), subgroupAdd(p.a.hi));
+        let b = Chunk(subgroupAdd(p.b.lo), subgroupAdd(p.b.hi));
         if (lane == 0u) {
-            store_row(row, sums);
+            store_row(row, a);
+            if (row + 1u < params.rows) {
+                store_row(row + 1u, b);
+            }
         }
     }
 }

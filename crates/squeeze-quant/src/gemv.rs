@@ -41,7 +41,9 @@ impl Reduction {
     /// adapter's subgroups are smaller than its largest), or one per `ROW_THREADS` = 16 threads.
     fn rows_per_workgroup(self, gpu: &Gpu) -> u32 {
         match self {
-            Reduction::Subgroup => (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1),
+            Reduction::Subgroup => {
+                2 * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
+            }
             Reduction::Workgroup => WORKGROUP_SIZE / 16,
         }
     }
