@@ -85,6 +85,8 @@ impl Problem {
 
 /// A kernel's pipelines for f32 and for f16 activations (the `X_F16` override).
 pub(crate) struct ActivationPipelines {
+    gpu: Gpu,
+    entry: &'static str,
     f32: ComputePipeline,
     f16: ComputePipeline,
 }
@@ -93,7 +95,7 @@ impl ActivationPipelines {
     pub fn new(
         gpu: &Gpu,
         module: &'static Module,
-        entry: &str,
+        entry: &'static str,
         scheme: Scheme,
         kernel_overrides: &[(&'static str, f64)],
     ) -> Result<Self> {
@@ -108,18 +110,43 @@ impl ActivationPipelines {
             gpu.pipeline_with_options(module, entry, &scheme.overrides(&overrides), options)
         };
         Ok(Self {
+            gpu: gpu.clone(),
+            entry,
             f32: pipeline(false)?,
             f16: pipeline(true)?,
         })
     }
 
-    /// The pipeline for `dtype` ([`Problem::bindings`] has checked it is f32 or f16).
-    pub fn for_dtype(&self, dtype: DType) -> &ComputePipeline {
-        if dtype == DType::F16 {
+    /// Records one pass of `problem` (checked by [`Problem::bindings`], which gave `shape` and
+    /// `bindings`) over `items` work items, `per_group` to a workgroup, with an item stride past
+    /// `MAX_GRID_WORKGROUPS`.
+    pub fn dispatch(
+        &self,
+        encoder: &mut CommandEncoder,
+        problem: &Problem,
+        shape: &Shape,
+        bindings: &[Binding<'_>],
+        items: u64,
+        per_group: u32,
+    ) -> Result<()> {
+        let groups = squeeze_core::dispatch::grid_stride_workgroups(
+            items,
+            per_group,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let pipeline = if problem.x_dtype == DType::F16 {
             &self.f16
         } else {
             &self.f32
-        }
+        };
+        self.gpu.dispatch(
+            encoder,
+            self.entry,
+            pipeline,
+            &shape.params(problem.batch as u32),
+            bindings,
+            groups,
+        )
     }
 }
 

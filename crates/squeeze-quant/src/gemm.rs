@@ -61,21 +61,10 @@ impl Gemm {
         if shape.rows == 0 || problem.batch == 0 {
             return Ok(());
         }
+        // One output tile per workgroup.
         let tiles = problem.rows.div_ceil(TILE.0) * problem.batch.div_ceil(TILE.1);
-        // One tile per workgroup, with a tile stride past MAX_GRID_WORKGROUPS.
-        let groups = squeeze_core::dispatch::grid_stride_workgroups(
-            tiles as u64,
-            1,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        self.gpu.dispatch(
-            encoder,
-            "gemm",
-            self.pipelines.for_dtype(problem.x_dtype),
-            &shape.params(problem.batch as u32),
-            &bindings,
-            groups,
-        )
+        self.pipelines
+            .dispatch(encoder, &problem, &shape, &bindings, tiles as u64, 1)
     }
 
     /// Uploads weights and activations, runs on the device and reads back `[batch, rows]`.

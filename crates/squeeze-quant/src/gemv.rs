@@ -120,19 +120,15 @@ impl Gemv {
         if shape.rows == 0 {
             return Ok(());
         }
-        // Enough workgroups for one row per team, with a row stride past MAX_GRID_WORKGROUPS.
-        let groups = squeeze_core::dispatch::grid_stride_workgroups(
-            u64::from(shape.rows),
-            self.reduction.rows_per_workgroup(&self.gpu),
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        self.gpu.dispatch(
+        // Enough workgroups for one row per team.
+        let per_group = self.reduction.rows_per_workgroup(&self.gpu);
+        self.pipelines.dispatch(
             encoder,
-            "gemv",
-            self.pipelines.for_dtype(problem.x_dtype),
-            &shape.params(problem.batch as u32),
+            &problem,
+            &shape,
             &bindings,
-            groups,
+            u64::from(shape.rows),
+            per_group,
         )
     }
 
