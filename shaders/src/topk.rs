@@ -15,17 +15,22 @@ pub const INPUT: Part = part!("topk/input.wgsl");
 pub const RADIX: Part = part!("topk/radix.wgsl");
 /// The workgroup histogram and the candidates narrowed in workgroup memory.
 pub const CANDIDATES: Part = part!("topk/candidates.wgsl");
+/// The doubling workgroup scan in workgroup memory (core WGSL; the subgroup scan's fallback).
+pub const SCAN: Part = part!("topk/scan.wgsl");
+/// `inclusive_scan` of the portable modules.
+pub const SCAN_WORKGROUP: Part = part!("topk/scan_workgroup.wgsl");
+/// `inclusive_scan` on subgroup operations (doubling-scan fallback inside).
+pub const SCAN_SUBGROUP: Part = part!("topk/scan_subgroup.wgsl");
+/// The bitonic network over pairs in workgroup memory.
+pub const BITONIC: Part = part!("topk/bitonic.wgsl");
 
 const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
 
-/// Each format with the full candidate capacity and with the GL one (`CANDIDATE_CAPACITY`).
-const FORMATS_CANDIDATES: [Overrides; 6] = [
+/// Each format with the candidate capacity (`CANDIDATE_CAPACITY`).
+const FORMATS_CANDIDATES: [Overrides; 3] = [
     &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 1536.0)],
     &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 1536.0)],
     &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 1536.0)],
-    &[("FORMAT", 0.0), ("CANDIDATE_CAPACITY", 256.0)],
-    &[("FORMAT", 1.0), ("CANDIDATE_CAPACITY", 256.0)],
-    &[("FORMAT", 2.0), ("CANDIDATE_CAPACITY", 256.0)],
 ];
 
 /// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
@@ -37,12 +42,90 @@ pub static SELECT: Module = Module {
         KEYS,
         INPUT,
         RADIX,
+        SCAN,
+        SCAN_WORKGROUP,
         CANDIDATES,
         part!("topk/select.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
+};
+
+/// [`SELECT`] with the scan of each radix round on subgroup operations.
+pub static SELECT_SUBGROUP: Module = Module {
+    name: "topk/select_subgroup",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        SCAN,
+        SCAN_SUBGROUP,
+        CANDIDATES,
+        part!("topk/select.wgsl"),
+    ],
+    requires: Requirements {
+        f16: false,
+        subgroups: true,
+    },
+    entry_points: &["select_rows"],
+    override_sets: &FORMATS_CANDIDATES,
+};
+
+/// Each format with each `SMALL_CAPACITY` (32 KiB and 16 KiB of workgroup storage).
+const FORMATS_SMALL: [Overrides; 6] = [
+    &[("FORMAT", 0.0), ("SMALL_CAPACITY", 3072.0)],
+    &[("FORMAT", 1.0), ("SMALL_CAPACITY", 3072.0)],
+    &[("FORMAT", 2.0), ("SMALL_CAPACITY", 3072.0)],
+    &[("FORMAT", 0.0), ("SMALL_CAPACITY", 1536.0)],
+    &[("FORMAT", 1.0), ("SMALL_CAPACITY", 1536.0)],
+    &[("FORMAT", 2.0), ("SMALL_CAPACITY", 1536.0)],
+];
+
+/// Top-k of rows that fit workgroup memory in one dispatch (select, sort and write in place);
+/// entries `small_topk` (indices and values) and `small_indices`.
+pub static SMALL: Module = Module {
+    name: "topk/small",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        SCAN,
+        SCAN_WORKGROUP,
+        CANDIDATES,
+        BITONIC,
+        part!("topk/small.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["small_topk", "small_indices"],
+    override_sets: &FORMATS_SMALL,
+};
+
+/// [`SMALL`] with the scan of each radix round on subgroup operations.
+pub static SMALL_SUBGROUP: Module = Module {
+    name: "topk/small_subgroup",
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        RADIX,
+        SCAN,
+        SCAN_SUBGROUP,
+        CANDIDATES,
+        BITONIC,
+        part!("topk/small.wgsl"),
+    ],
+    requires: Requirements {
+        f16: false,
+        subgroups: true,
+    },
+    entry_points: &["small_topk", "small_indices"],
+    override_sets: &FORMATS_SMALL,
 };
 
 /// Radix selection of a few huge rows by many workgroups each, through global histograms;
@@ -56,6 +139,8 @@ pub static COOPERATIVE: Module = Module {
         KEYS,
         INPUT,
         RADIX,
+        SCAN,
+        SCAN_WORKGROUP,
         CANDIDATES,
         part!("topk/cooperative.wgsl"),
     ],
@@ -75,16 +160,20 @@ pub static COOPERATIVE: Module = Module {
 /// `sort_init` (the pairs of a full sort, straight from the scores).
 pub static SORT: Module = Module {
     name: "topk/sort",
-    parts: &[PARAMS, HALVES, KEYS, INPUT, part!("topk/sort.wgsl")],
+    parts: &[
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        BITONIC,
+        part!("topk/sort.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["bitonic_local", "bitonic_global", "sort_init"],
     override_sets: &[
         &[("FORMAT", 0.0), ("SORT_CAPACITY", 2048.0)],
         &[("FORMAT", 1.0), ("SORT_CAPACITY", 2048.0)],
         &[("FORMAT", 2.0), ("SORT_CAPACITY", 2048.0)],
-        &[("FORMAT", 0.0), ("SORT_CAPACITY", 512.0)],
-        &[("FORMAT", 1.0), ("SORT_CAPACITY", 512.0)],
-        &[("FORMAT", 2.0), ("SORT_CAPACITY", 512.0)],
     ],
 };
 

@@ -1,14 +1,9 @@
 // Shared part of the radix selection: the workgroup histogram of a round and the contenders kept
-// in workgroup memory once few are left, narrowed there by the remaining rounds.
-
-// Candidates (rank key, index) kept in workgroup memory once the chosen bin is this small:
-// 1536 × 8 bytes keeps each module within the portable 16 KiB of workgroup storage. The GL
-// backend uses 256: it zero-fills workgroup memory with one array constructor, which Mesa compiles
-// in time superlinear in its length (tens of seconds per pipeline at 1536 on llvmpipe).
-override CANDIDATE_CAPACITY: u32 = 1536u;
+// in workgroup memory once few are left, narrowed there by the remaining rounds. The module that
+// includes it declares `held`, its workgroup array of (rank key, index) pairs, with its own
+// capacity.
 
 var<workgroup> histogram: array<atomic<u32>, 256>;
-var<workgroup> candidates: array<vec2<u32>, CANDIDATE_CAPACITY>;
 
 // Counts (key, ikey) in this round's histogram if it lies on prefix `p`.
 fn count_digit(p: Prefix, key: u32, ikey: u32, key_round: bool, shift: u32) {
@@ -17,10 +12,10 @@ fn count_digit(p: Prefix, key: u32, ikey: u32, key_round: bool, shift: u32) {
     }
 }
 
-// Runs rounds `first`, `first + 1`, … over the `count` (≤ CANDIDATE_CAPACITY) candidates in
-// workgroup memory, from prefix `start` with `needed_at_start` of them still needed, until the
-// chosen bin holds exactly the needed ones; returns the final prefix: the winners among the
-// candidates are those at or above it.
+// Runs rounds `first`, `first + 1`, … over the `count` candidates in `held[0..count)`, from
+// prefix `start` with `needed_at_start` of them still needed, until the chosen bin holds exactly
+// the needed ones; returns the final prefix: the winners among the candidates are those at or
+// above it.
 fn narrow_in_memory(lid: u32, start: Prefix, needed_at_start: u32, first: u32, count: u32) -> Prefix {
     let imax = index_key_max();
     var p = start;
@@ -31,7 +26,7 @@ fn narrow_in_memory(lid: u32, start: Prefix, needed_at_start: u32, first: u32, c
         atomicStore(&histogram[lid], 0u);
         workgroupBarrier();
         for (var c = lid; c < count; c += WORKGROUP_SIZE) {
-            let pair = candidates[c];
+            let pair = held[c];
             count_digit(p, pair.x, imax - pair.y, key_round, shift);
         }
         workgroupBarrier();

@@ -30,6 +30,11 @@
 @group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> spill: array<vec2<u32>>;
 
+// Candidates per row spilled and then narrowed in workgroup memory (see topk/select.wgsl).
+override CANDIDATE_CAPACITY: u32 = 1536u;
+
+var<workgroup> held: array<vec2<u32>, CANDIDATE_CAPACITY>;
+
 const STATE_WORDS: u32 = 272u;
 const NEEDED: u32 = 4u;
 const DONE: u32 = 5u;
@@ -245,12 +250,12 @@ fn coop_finish(
         }
         let count = min(s[9], CANDIDATE_CAPACITY);
         for (var c = lid; c < count; c += WORKGROUP_SIZE) {
-            candidates[c] = spill[row * CANDIDATE_CAPACITY + c];
+            held[c] = spill[row * CANDIDATE_CAPACITY + c];
         }
         workgroupBarrier();
         let p = narrow_in_memory(lid, prefix_of(s), s[4], s[8], count);
         for (var c = lid; c < count; c += WORKGROUP_SIZE) {
-            let pair = candidates[c];
+            let pair = held[c];
             if (compare_prefix(p, pair.x, imax - pair.y) >= 0) {
                 append_winner(row, s[6], pair.x, pair.y);
             }

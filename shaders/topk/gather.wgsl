@@ -13,12 +13,7 @@ fn picked_raw(e: u32) -> u32 {
     if (index >= 0 && u32(index) < params.n) {
         return element_raw(row * params.n + u32(index));
     }
-    let smallest = (params.flags & FLAG_SMALLEST) != 0u;
-    switch FORMAT {
-        case 0u: { return select(0xff800000u, 0x7f800000u, smallest); }
-        case 1u: { return select(0xfc00u, 0x7c00u, smallest); }
-        default: { return select(0xff80u, 0x7f80u, smallest); }
-    }
+    return padding_raw();
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -34,3 +34,14 @@ fn row_length(row: u32) -> u32 {
     }
     return min(lengths[row], params.n);
 }
+
+// The stored bits of a padding slot's value (past a row's length): the order's worst infinity,
+// -inf when largest first and +inf when smallest first, in the input's format.
+fn padding_raw() -> u32 {
+    let smallest = (params.flags & FLAG_SMALLEST) != 0u;
+    switch FORMAT {
+        case 0u: { return select(0xff800000u, 0x7f800000u, smallest); }
+        case 1u: { return select(0xfc00u, 0x7c00u, smallest); }
+        default: { return select(0xff80u, 0x7f80u, smallest); }
+    }
+}

@@ -72,25 +72,7 @@ fn compare_prefix(p: Prefix, key: u32, ikey: u32) -> i32 {
     return 0;
 }
 
-var<workgroup> suffix: array<u32, 256>;
 var<workgroup> chosen: vec4<u32>;
-
-// Workgroup-wide inclusive scan of `value` over invocations in order (256 of them); returns
-// this invocation's sum.
-fn inclusive_scan(lid: u32, value: u32) -> u32 {
-    suffix[lid] = value;
-    workgroupBarrier();
-    for (var offset = 1u; offset < WORKGROUP_SIZE; offset <<= 1u) {
-        var add = 0u;
-        if (lid >= offset) {
-            add = suffix[lid - offset];
-        }
-        workgroupBarrier();
-        suffix[lid] += add;
-        workgroupBarrier();
-    }
-    return suffix[lid];
-}
 
 // The bin that holds the `needed`-th best contender, given that invocation `lid` holds the count
 // of bin 255 - lid (so its inclusive scan counts the contenders whose digit is at least that

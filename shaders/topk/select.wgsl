@@ -21,6 +21,12 @@
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;
 
+// Candidates (rank key, index) kept in workgroup memory once the chosen bin is this small:
+// 1536 × 8 bytes keeps the module within the portable 16 KiB of workgroup storage.
+override CANDIDATE_CAPACITY: u32 = 1536u;
+
+var<workgroup> held: array<vec2<u32>, CANDIDATE_CAPACITY>;
+
 var<workgroup> candidate_count: atomic<u32>;
 var<workgroup> row_valid: u32;
 var<workgroup> slots: atomic<u32>;
@@ -81,7 +87,7 @@ fn select_row(row: u32, lid: u32) {
                 } else if (side == 0) {
                     let c = atomicAdd(&candidate_count, 1u);
                     if (c < CANDIDATE_CAPACITY) {
-                        candidates[c] = vec2<u32>(key, i);
+                        held[c] = vec2<u32>(key, i);
                     }
                 }
             }
@@ -96,7 +102,7 @@ fn select_row(row: u32, lid: u32) {
     if (next_round != 0u) {
         p = narrow_in_memory(lid, p, needed, next_round, in_memory);
         for (var c = lid; c < in_memory; c += WORKGROUP_SIZE) {
-            let pair = candidates[c];
+            let pair = held[c];
             if (compare_prefix(p, pair.x, imax - pair.y) >= 0) {
                 append_winner(out, kept, pair.x, pair.y);
             }

@@ -1,9 +1,6 @@
-// Sorting (rank key, index) pairs best first, each row's `k` pairs on their own, with a bitonic
-// network whose comparators all put the better pair at the lower position: the first stage of
-// each merge compares mirrored positions (`i ^ (block - 1)`), later stages `i` with `i + stride`.
-// With that orientation a row of any length sorts as if padded to a power of two (`span`) with
-// pairs worse than all: a comparator whose partner is past the row's end never swaps, so it is
-// skipped (in workgroup memory the padding is the sentinel).
+// Sorting (rank key, index) pairs best first, each row's `k` pairs on their own, with the bitonic
+// network of topk/bitonic.wgsl: a row of any length sorts as if padded to a power of two (`span`)
+// with pairs worse than all, and a comparator whose partner is past the row's end is skipped.
 //
 // `bitonic_local` sorts chunks of SORT_CAPACITY pairs in workgroup memory (`block` = 0: every
 // stage up to the chunk size) or finishes a large merge (`block` > SORT_CAPACITY: the strides
@@ -13,41 +10,13 @@
 // `sort_init` fills the pairs of a full sort (k = n) straight from the scores.
 
 // Pairs sorted in workgroup memory at once: 2048 × 8 bytes = 16 KiB, the portable minimum of
-// `max_compute_workgroup_storage_size`; 512 on GL (see CANDIDATE_CAPACITY in
-// topk/candidates.wgsl: Mesa's compile time of the workgroup zero-fill).
+// `max_compute_workgroup_storage_size`.
 override SORT_CAPACITY: u32 = 2048u;
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;
 @group(0) @binding(4) var<storage, read_write> indices: array<i32>;
 
-var<workgroup> chunk: array<vec2<u32>, SORT_CAPACITY>;
-
-// Position of comparator `c`'s first element at `stride` (pairs within 2 × stride blocks).
-fn comparator_low(c: u32, stride: u32) -> u32 {
-    return (c / stride) * 2u * stride + (c % stride);
-}
-
-// Partner of position `i` in the stage (`block`, `stride`): mirrored on the merge's first stage.
-fn comparator_high(i: u32, block: u32, stride: u32) -> u32 {
-    if (stride * 2u == block) {
-        return i ^ (block - 1u);
-    }
-    return i + stride;
-}
-
-fn local_stage(lid: u32, size: u32, block: u32, stride: u32) {
-    for (var c = lid; c < size / 2u; c += WORKGROUP_SIZE) {
-        let i = comparator_low(c, stride);
-        let j = comparator_high(i, block, stride);
-        let a = chunk[i];
-        let b = chunk[j];
-        if (ranks_before(b, a)) {
-            chunk[i] = b;
-            chunk[j] = a;
-        }
-    }
-    workgroupBarrier();
-}
+var<workgroup> held: array<vec2<u32>, SORT_CAPACITY>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn bitonic_local(
@@ -65,30 +34,23 @@ fn bitonic_local(
         if (first >= k) {
             continue;
         }
-        for (var t = lid; t < size; t += WORKGROUP_SIZE) {
-            var pair = SENTINEL;
-            if (first + t < k) {
-                pair = pairs[row * k + first + t];
-            }
-            chunk[t] = pair;
+        let count = min(size, k - first);
+        for (var t = lid; t < count; t += WORKGROUP_SIZE) {
+            held[t] = pairs[row * k + first + t];
         }
         workgroupBarrier();
         if (params.block == 0u) {
-            for (var block = 2u; block <= size; block <<= 1u) {
-                for (var stride = block / 2u; stride > 0u; stride >>= 1u) {
-                    local_stage(lid, size, block, stride);
-                }
-            }
+            sort_held(lid, count);
         } else {
             for (var stride = size / 2u; stride > 0u; stride >>= 1u) {
-                local_stage(lid, size, params.block, stride);
+                held_stage(lid, count, size, params.block, stride);
             }
         }
-        for (var t = lid; t < size && first + t < k; t += WORKGROUP_SIZE) {
+        for (var t = lid; t < count; t += WORKGROUP_SIZE) {
             if ((params.flags & FLAG_WRITE_INDICES) != 0u) {
-                indices[row * k + first + t] = bitcast<i32>(chunk[t].y);
+                indices[row * k + first + t] = bitcast<i32>(held[t].y);
             } else {
-                pairs[row * k + first + t] = chunk[t];
+                pairs[row * k + first + t] = held[t];
             }
         }
         workgroupBarrier();

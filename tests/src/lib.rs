@@ -187,6 +187,15 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (GEMM_AFFINE.name, size_of::<MatrixParams>()),
         (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
         (
+            squeeze::shaders::topk::SELECT_SUBGROUP.name,
+            size_of::<TopkParams>(),
+        ),
+        (squeeze::shaders::topk::SMALL.name, size_of::<TopkParams>()),
+        (
+            squeeze::shaders::topk::SMALL_SUBGROUP.name,
+            size_of::<TopkParams>(),
+        ),
+        (
             squeeze::shaders::topk::COOPERATIVE.name,
             size_of::<TopkParams>(),
         ),

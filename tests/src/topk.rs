@@ -1,16 +1,18 @@
 //! Conformance of the top-k family: GPU values (bit for bit) and indices exactly equal to the CPU
 //! reference, over random rows, ties, NaN/±inf/±0, the size edges (k = 1, k = n, n = 1, n not a
-//! multiple of the workgroup, k past the workgroup sort), many rows, a row over 1M elements,
-//! per-row lengths, every dtype and both orders; and the argsort baseline against the reference
-//! with k = n.
+//! multiple of the workgroup, k past the workgroup sort, n at the small-row limit and one past
+//! it), many rows, a row over 1M elements, per-row lengths (0, 1, < k, = n), every dtype and both
+//! orders; on each selection path (small rows, one workgroup per row, cooperative) with the
+//! portable scan, and the small and per-row paths again with the subgroup scan; and the argsort
+//! baseline against the reference with k = n.
 
 use half::{bf16, f16};
 use squeeze::topk::reference::{Score, top_k};
-use squeeze::topk::{Argsort, Order, ScoreBindings, Strategy, TopK};
+use squeeze::topk::{Argsort, Order, Scan, ScoreBindings, Strategy, TopK};
 use squeeze::{Binding, Gpu};
 
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, expect_equal};
+use crate::{Case, Failure, Path, expect_equal};
 
 /// How a test row is filled.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +102,8 @@ fn bits<T: Score>(values: &[T]) -> Vec<u32> {
     values.iter().map(|v| v.f32_bits()).collect()
 }
 
-/// Runs `x` through the GPU top-k (values and the indices-only variant) and the reference.
+/// Runs `x` through the GPU top-k (values and the indices-only variant) and the reference, with
+/// the device's default scan and [`Strategy::Auto`].
 pub fn check_topk<T: Score>(
     gpu: &Gpu,
     x: &[T],
@@ -109,20 +112,33 @@ pub fn check_topk<T: Score>(
     order: Order,
     lengths: Option<&[u32]>,
 ) -> Result<(), Failure> {
-    check_topk_with(gpu, Strategy::Auto, x, n, k, order, lengths)
+    let kernel = TopK::new(gpu, T::DTYPE)?;
+    compare(&kernel, x, n, k, order, lengths)
 }
 
-/// [`check_topk`] with the selection strategy forced.
+/// [`check_topk`] on a forced path: `strategy` with `scan`.
+#[allow(clippy::too_many_arguments)]
 pub fn check_topk_with<T: Score>(
     gpu: &Gpu,
-    strategy: Strategy,
+    (strategy, scan): (Strategy, Scan),
     x: &[T],
     n: usize,
     k: usize,
     order: Order,
     lengths: Option<&[u32]>,
 ) -> Result<(), Failure> {
-    let kernel = TopK::new(gpu, T::DTYPE)?.with_strategy(strategy);
+    let kernel = TopK::with_scan(gpu, T::DTYPE, scan)?.with_strategy(strategy);
+    compare(&kernel, x, n, k, order, lengths)
+}
+
+fn compare<T: Score>(
+    kernel: &TopK,
+    x: &[T],
+    n: usize,
+    k: usize,
+    order: Order,
+    lengths: Option<&[u32]>,
+) -> Result<(), Failure> {
     let (values, indices) = kernel.run(x, n, k, order, lengths)?;
     let (want_values, want_indices) = top_k(x, n, k, order, lengths)?;
     expect_equal("indices", &indices, &want_indices)?;
@@ -131,35 +147,45 @@ pub fn check_topk_with<T: Score>(
     expect_equal("indices (indices-only run)", &only, &want_indices)
 }
 
-fn problem<T: Narrow>(gpu: &Gpu, p: Problem, seed: u64) -> Result<(), Failure> {
+/// `p`'s scores (narrowed to `T`) through the path `(strategy, scan)`, with `lengths` if given.
+fn generated<T: Narrow>(
+    gpu: &Gpu,
+    path: (Strategy, Scan),
+    p: Problem,
+    lengths: Option<&[u32]>,
+    seed: u64,
+) -> Result<(), Failure> {
     let x: Vec<T> = scores(p.fill, p.rows * p.n, seed)
         .into_iter()
         .map(T::narrow)
         .collect();
-    check_topk(gpu, &x, p.n, p.k, p.order, None)
+    check_topk_with(gpu, path, &x, p.n, p.k, p.order, lengths)
 }
 
-fn cooperative<T: Narrow>(gpu: &Gpu, groups: u32, p: Problem, seed: u64) -> Result<(), Failure> {
-    let x: Vec<T> = scores(p.fill, p.rows * p.n, seed)
-        .into_iter()
-        .map(T::narrow)
-        .collect();
-    check_topk_with(
+/// Rows of 300 with lengths 0, 1, < k, = k, = n, and one short of k and of n.
+const LENGTHS: [u32; 7] = [0, 1, 50, 64, 299, 300, 63];
+
+fn with_lengths(gpu: &Gpu, path: (Strategy, Scan), order: Order) -> Result<(), Failure> {
+    let p = Problem::new(LENGTHS.len(), 300, 64, Fill::Specials, order);
+    generated::<f32>(gpu, path, p, Some(&LENGTHS), 5)
+}
+
+/// Rows of exactly the device's small-row capacity (`extra` = 0) or `extra` past it, many
+/// rows, per-row lengths up to n, through [`Strategy::Auto`] (the small kernel, then the per-row
+/// one) with `scan`.
+fn at_small_limit(gpu: &Gpu, scan: Scan, extra: usize) -> Result<(), Failure> {
+    let n = TopK::with_scan(gpu, squeeze::DType::F32, scan)?.small_capacity() as usize + extra;
+    let lengths: Vec<u32> = [n, n - 1, 7, 0, n / 2].map(|l| l as u32).to_vec();
+    let p = Problem::new(lengths.len(), n, 50, Fill::Specials, L);
+    generated::<f32>(
         gpu,
-        Strategy::Cooperative(groups),
-        &x,
-        p.n,
-        p.k,
-        p.order,
-        None,
-    )
-}
-
-fn with_lengths(gpu: &Gpu, strategy: Strategy, order: Order) -> Result<(), Failure> {
-    let (n, k) = (300, 64);
-    let lengths = [0u32, 1, 50, 64, 299, 300, 63];
-    let x = scores(Fill::Specials, lengths.len() * n, 5);
-    check_topk_with(gpu, strategy, &x, n, k, order, Some(&lengths))
+        (Strategy::Auto, scan),
+        p,
+        Some(&lengths),
+        77 + extra as u64,
+    )?;
+    let p = Problem::new(2, n, n, Fill::FewValues, S);
+    generated::<f32>(gpu, (Strategy::Auto, scan), p, None, 78 + extra as u64)
 }
 
 /// The argsort baseline (k = n) against the reference.
@@ -199,10 +225,13 @@ pub fn check_argsort<T: Narrow>(
 
 const L: Order = Order::Largest;
 const S: Order = Order::Smallest;
+const PORTABLE: Scan = Scan::Workgroup;
 
-pub fn cases() -> Vec<Case> {
+/// The f32 problems every selection path is checked on (n ≤ 1536, the smallest small-row
+/// capacity).
+fn f32_problems() -> Vec<(&'static str, Problem)> {
     use Fill::*;
-    let f32_problems: Vec<(&'static str, Problem)> = vec![
+    vec![
         (
             "random, 7 rows × 1000, k = 50",
             Problem::new(7, 1000, 50, Random, L),
@@ -215,17 +244,10 @@ pub fn cases() -> Vec<Case> {
             "all equal: lowest indices win",
             Problem::new(3, 777, 100, AllEqual, L),
         ),
-        (
-            "many ties and ±0",
-            Problem::new(4, 3001, 1000, FewValues, L),
-        ),
+        ("many ties and ±0", Problem::new(4, 1533, 500, FewValues, L)),
         (
             "many ties and ±0, smallest",
-            Problem::new(4, 3001, 999, FewValues, S),
-        ),
-        (
-            "ties past the candidate capacity",
-            Problem::new(2, 20000, 3000, FewValues, L),
+            Problem::new(4, 1533, 499, FewValues, S),
         ),
         (
             "NaN, ±inf, ±0 mixed",
@@ -235,7 +257,7 @@ pub fn cases() -> Vec<Case> {
             "NaN, ±inf, ±0 mixed, smallest",
             Problem::new(5, 513, 200, Specials, S),
         ),
-        ("k = 1", Problem::new(9, 4099, 1, Specials, L)),
+        ("k = 1", Problem::new(9, 1031, 1, Specials, L)),
         (
             "k = n (a full sort)",
             Problem::new(3, 1500, 1500, Specials, S),
@@ -249,6 +271,26 @@ pub fn cases() -> Vec<Case> {
             "many rows (300 × 64)",
             Problem::new(300, 64, 8, FewValues, L),
         ),
+    ]
+}
+
+/// Problems too long for the small-row kernel on some devices, on the per-row path.
+fn long_problems() -> Vec<(&'static str, Problem)> {
+    use Fill::*;
+    vec![
+        (
+            "many ties and ±0",
+            Problem::new(4, 3001, 1000, FewValues, L),
+        ),
+        (
+            "many ties and ±0, smallest",
+            Problem::new(4, 3001, 999, FewValues, S),
+        ),
+        (
+            "ties past the candidate capacity",
+            Problem::new(2, 20000, 3000, FewValues, L),
+        ),
+        ("k = 1, n = 4099", Problem::new(9, 4099, 1, Specials, L)),
         ("one row", Problem::new(1, 100_003, 2048, Random, L)),
         (
             "k past the workgroup sort (4097 of 5000)",
@@ -258,15 +300,13 @@ pub fn cases() -> Vec<Case> {
             "k = n = 9000, ties (global merges)",
             Problem::new(2, 9000, 9000, FewValues, S),
         ),
-    ];
-    let mut all: Vec<Case> = f32_problems
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, p))| {
-            Case::portable("topk/f32", name, move |g| problem::<f32>(g, p, i as u64))
-        })
-        .collect();
-    let half_problems: Vec<(&'static str, Problem)> = vec![
+    ]
+}
+
+/// 16-bit problems (run for f16 and bf16).
+fn half_problems() -> Vec<(&'static str, Problem)> {
+    use Fill::*;
+    vec![
         (
             "NaN, ±inf, ±0 mixed",
             Problem::new(5, 513, 200, Specials, L),
@@ -280,43 +320,168 @@ pub fn cases() -> Vec<Case> {
             Problem::new(2, 2500, 2500, Random, L),
         ),
         ("k = 1, many rows", Problem::new(65, 31, 1, Random, S)),
-    ];
-    for (i, (name, p)) in half_problems.into_iter().enumerate() {
-        all.push(Case::portable("topk/f16", name, move |g| {
-            problem::<f16>(g, p, 100 + i as u64)
-        }));
-        all.push(Case::portable("topk/bf16", name, move |g| {
-            problem::<bf16>(g, p, 200 + i as u64)
-        }));
+        (
+            "odd k across shared words",
+            Problem::new(9, 101, 7, Specials, L),
+        ),
+        (
+            "past the small rows",
+            Problem::new(3, 5001, 333, FewValues, S),
+        ),
+    ]
+}
+
+/// One case per problem on `path`, under `kernel` and `case_path`.
+fn problem_cases<T: Narrow>(
+    kernel: &'static str,
+    case_path: Path,
+    path: (Strategy, Scan),
+    problems: Vec<(&'static str, Problem)>,
+    seed: u64,
+) -> impl Iterator<Item = Case> {
+    problems.into_iter().enumerate().map(move |(i, (name, p))| {
+        Case::new(kernel, case_path, name, move |g| {
+            generated::<T>(g, path, p, None, seed + i as u64)
+        })
+    })
+}
+
+pub fn cases() -> Vec<Case> {
+    use Path::{Portable, Subgroup};
+    let auto = (Strategy::Auto, PORTABLE);
+    let per_row = (Strategy::PerRow, PORTABLE);
+    let small = (Strategy::Small, PORTABLE);
+    let mut all: Vec<Case> = Vec::new();
+    all.extend(problem_cases::<f32>(
+        "topk/small",
+        Portable,
+        small,
+        f32_problems(),
+        0,
+    ));
+    all.extend(problem_cases::<f32>(
+        "topk/rows",
+        Portable,
+        per_row,
+        f32_problems(),
+        0,
+    ));
+    all.extend(problem_cases::<f32>(
+        "topk/rows",
+        Portable,
+        per_row,
+        long_problems(),
+        20,
+    ));
+    all.extend(problem_cases::<f16>(
+        "topk/f16",
+        Portable,
+        auto,
+        half_problems(),
+        100,
+    ));
+    all.extend(problem_cases::<bf16>(
+        "topk/bf16",
+        Portable,
+        auto,
+        half_problems(),
+        200,
+    ));
+    for (kernel, strategy) in [
+        ("topk/small", Strategy::Small),
+        ("topk/rows", Strategy::PerRow),
+    ] {
+        let path = (strategy, Scan::Subgroup);
+        all.extend(problem_cases::<f32>(
+            kernel,
+            Subgroup,
+            path,
+            f32_problems(),
+            300,
+        ));
     }
+    let auto_subgroup = (Strategy::Auto, Scan::Subgroup);
+    all.extend(problem_cases::<bf16>(
+        "topk/bf16",
+        Subgroup,
+        auto_subgroup,
+        half_problems(),
+        400,
+    ));
+    all.extend(problem_cases::<f32>(
+        "topk/rows",
+        Subgroup,
+        (Strategy::PerRow, Scan::Subgroup),
+        long_problems(),
+        500,
+    ));
+    let coop = |groups| (Strategy::Cooperative(groups), PORTABLE);
     all.extend([
-        Case::portable("topk/f32", "per-row lengths (0, 1, < k, = n)", |g| {
-            with_lengths(g, Strategy::Auto, L)
+        Case::portable("topk/small", "per-row lengths (0, 1, < k, = n)", move |g| {
+            with_lengths(g, small, L)
         }),
-        Case::portable("topk/f32", "per-row lengths, smallest", |g| {
-            with_lengths(g, Strategy::Auto, S)
+        Case::portable("topk/small", "per-row lengths, smallest", move |g| {
+            with_lengths(g, small, S)
         }),
-        Case::portable("topk/coop", "per-row lengths, 3 workgroups per row", |g| {
-            with_lengths(g, Strategy::Cooperative(3), L)
+        Case::portable("topk/rows", "per-row lengths (0, 1, < k, = n)", move |g| {
+            with_lengths(g, per_row, L)
         }),
-        Case::portable("topk/coop", "random, 3 rows × 5000, 4 per row", |g| {
-            cooperative::<f32>(g, 4, Problem::new(3, 5000, 300, Fill::Random, L), 41)
+        Case::new("topk/small", Subgroup, "per-row lengths", |g| {
+            with_lengths(g, (Strategy::Small, Scan::Subgroup), S)
         }),
-        Case::portable("topk/coop", "all equal, 2 rows × 4099, 1 per row", |g| {
-            cooperative::<f32>(g, 1, Problem::new(2, 4099, 2500, Fill::AllEqual, S), 42)
+        Case::new("topk/rows", Subgroup, "per-row lengths", |g| {
+            with_lengths(g, (Strategy::PerRow, Scan::Subgroup), L)
         }),
-        Case::portable("topk/coop", "ties and specials, 7 per row, k = n", |g| {
-            cooperative::<bf16>(g, 7, Problem::new(2, 3001, 3001, Fill::Specials, L), 43)
+        Case::portable("topk/f32", "n at the small-row limit", |g| {
+            at_small_limit(g, PORTABLE, 0)
+        }),
+        Case::portable("topk/f32", "n one past the small-row limit", |g| {
+            at_small_limit(g, PORTABLE, 1)
+        }),
+        Case::new("topk/f32", Subgroup, "n at the small-row limit", |g| {
+            at_small_limit(g, Scan::Subgroup, 0)
         }),
         Case::portable(
             "topk/coop",
-            "f16 ties, more workgroups than elements",
-            |g| cooperative::<f16>(g, 64, Problem::new(3, 37, 5, Fill::FewValues, S), 44),
+            "per-row lengths, 3 workgroups per row",
+            move |g| with_lengths(g, coop(3), L),
         ),
-        Case::portable("topk/coop", "one row over 1M elements, 64 per row", |g| {
-            let p = Problem::new(1, (1 << 20) + 3, 50, Fill::Random, L);
-            cooperative::<f32>(g, 64, p, 15)
+        Case::portable("topk/coop", "random, 3 rows × 5000, 4 per row", move |g| {
+            let p = Problem::new(3, 5000, 300, Fill::Random, L);
+            generated::<f32>(g, coop(4), p, None, 41)
         }),
+        Case::portable(
+            "topk/coop",
+            "all equal, 2 rows × 4099, 1 per row",
+            move |g| {
+                let p = Problem::new(2, 4099, 2500, Fill::AllEqual, S);
+                generated::<f32>(g, coop(1), p, None, 42)
+            },
+        ),
+        Case::portable(
+            "topk/coop",
+            "ties and specials, 7 per row, k = n",
+            move |g| {
+                let p = Problem::new(2, 3001, 3001, Fill::Specials, L);
+                generated::<bf16>(g, coop(7), p, None, 43)
+            },
+        ),
+        Case::portable(
+            "topk/coop",
+            "f16 ties, more workgroups than elements",
+            move |g| {
+                let p = Problem::new(3, 37, 5, Fill::FewValues, S);
+                generated::<f16>(g, coop(64), p, None, 44)
+            },
+        ),
+        Case::portable(
+            "topk/coop",
+            "one row over 1M elements, 64 per row",
+            move |g| {
+                let p = Problem::new(1, (1 << 20) + 3, 50, Fill::Random, L);
+                generated::<f32>(g, coop(64), p, None, 15)
+            },
+        ),
         Case::portable("argsort", "f32, 3 rows × 700", |g| {
             check_argsort::<f32>(g, 3, 700, Fill::Specials)
         }),

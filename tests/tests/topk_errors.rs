@@ -1,7 +1,7 @@
 //! Bad input to top-k and the argsort baseline: typed errors naming the argument, before
 //! anything is recorded.
 
-use squeeze::topk::{Argsort, Order, ScoreBindings, TopK};
+use squeeze::topk::{Argsort, Order, Scan, ScoreBindings, Strategy, TopK};
 use squeeze::{Binding, DType, Error, Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
@@ -177,4 +177,27 @@ fn a_scratch_over_the_binding_limit_is_refused() {
         matches!(err, Error::OverLimit { arg: "scratch", .. }),
         "{err}"
     );
+}
+
+#[test]
+fn forced_small_rows_refuse_rows_past_the_capacity_and_subgroups_need_the_feature() {
+    let gpu = gpu();
+    let topk = TopK::new(&gpu, DType::F32)
+        .unwrap()
+        .with_strategy(Strategy::Small);
+    let n = topk.small_capacity() as usize + 1;
+    let x = vec![1.0f32; n];
+    let err = topk.run(&x, n, 1, Order::Largest, None).unwrap_err();
+    assert!(
+        is_invalid(&err, "n") && err.to_string().contains("small-row capacity"),
+        "{err}"
+    );
+    let (_, indices) = topk.run(&x[1..], n - 1, 1, Order::Largest, None).unwrap();
+    assert_eq!(indices, [0]);
+    if !gpu.has_subgroups() {
+        let err = TopK::with_scan(&gpu, DType::F32, Scan::Subgroup)
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::MissingFeature { .. }), "{err}");
+    }
 }

@@ -1,15 +1,17 @@
 //! Property test: GPU top-k equals the CPU reference (values bit for bit, indices exactly) on
-//! small random problems: any rows, n, k, order, dtype, with ties, NaN, ±inf and ±0 likely.
-//! Few cases, since each runs on the GPU (lavapipe in CI).
+//! small random problems: any rows, n, k, order, dtype, per-row lengths, with ties, NaN, ±inf and
+//! ±0 likely, through every selection path (Auto, which takes the small-row kernel here, one
+//! workgroup per row, cooperative) and, where the device has subgroups, either scan. Few cases,
+//! since each runs on the GPU (lavapipe in CI).
 
 use std::sync::OnceLock;
 
 use half::{bf16, f16};
 use proptest::prelude::*;
-use squeeze::topk::Order;
+use squeeze::topk::{Order, Scan, Strategy as Path};
 use squeeze::{Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
-use squeeze_conformance::topk::check_topk;
+use squeeze_conformance::topk::{check_topk, check_topk_with};
 
 /// Scores drawn from a small pool so ties are common, plus the specials.
 fn score() -> impl Strategy<Value = f32> {
@@ -55,24 +57,29 @@ fn gpu() -> &'static Gpu {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
     fn gpu_topk_equals_the_reference(
-        (_rows, n, k, smallest, dtype, x, lengths) in problem()
+        (_rows, n, k, smallest, dtype, x, lengths) in problem(),
+        path in 0u8..4,
+        subgroups in any::<bool>(),
     ) {
         let gpu = gpu();
         let order = if smallest { Order::Smallest } else { Order::Largest };
         let lengths = lengths.as_deref();
+        let scan = if subgroups && gpu.has_subgroups() { Scan::Subgroup } else { Scan::Workgroup };
+        let strategy = [Path::Auto, Path::Small, Path::PerRow, Path::Cooperative(3)][path as usize];
         let result = match dtype {
-            0 => check_topk(gpu, &x, n, k, order, lengths),
+            0 if path == 0 => check_topk(gpu, &x, n, k, order, lengths),
+            0 => check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths),
             1 => {
                 let x: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
-                check_topk(gpu, &x, n, k, order, lengths)
+                check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths)
             }
             _ => {
                 let x: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
-                check_topk(gpu, &x, n, k, order, lengths)
+                check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths)
             }
         };
         prop_assert!(result.is_ok(), "{:?}", result.err().map(|e| e.to_string()));

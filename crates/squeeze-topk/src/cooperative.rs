@@ -8,7 +8,9 @@ use squeeze_core::{Binding, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::COOPERATIVE};
 
 use crate::ScoreBindings;
-use crate::params::{Capacities, TopkParams, grid_workgroups, per_item_workgroups, record};
+use crate::params::{
+    Capacities, TopkParams, grid_workgroups, per_item_workgroups, pipeline, record,
+};
 
 /// u32 words of one row's state (prefix, counters and a 256-bin histogram).
 pub const STATE_WORDS: u32 = 272;
@@ -48,15 +50,15 @@ impl Cooperative {
             ("FORMAT", format),
             ("CANDIDATE_CAPACITY", f64::from(capacities.candidates)),
         ];
-        let pipeline = |entry| gpu.pipeline(Self::SHADER, entry, &overrides);
+        let build = |entry| pipeline(gpu, Self::SHADER, entry, &overrides);
         Ok(Self {
             gpu: gpu.clone(),
-            init: pipeline("coop_init")?,
-            histogram: pipeline("coop_histogram")?,
-            pick: pipeline("coop_pick")?,
-            gather: pipeline("coop_gather")?,
-            compact: pipeline("coop_compact")?,
-            finish: pipeline("coop_finish")?,
+            init: build("coop_init")?,
+            histogram: build("coop_histogram")?,
+            pick: build("coop_pick")?,
+            gather: build("coop_gather")?,
+            compact: build("coop_compact")?,
+            finish: build("coop_finish")?,
         })
     }
 

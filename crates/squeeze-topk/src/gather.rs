@@ -4,7 +4,7 @@
 use squeeze_core::{Binding, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::GATHER};
 
-use crate::params::{TopkParams, grid_workgroups, record};
+use crate::params::{TopkParams, grid_workgroups, pipeline, record};
 
 /// The gather pass for one score format on one device.
 pub(crate) struct Gather {
@@ -16,7 +16,7 @@ impl Gather {
     pub const SHADER: &'static Module = &GATHER;
 
     pub fn new(gpu: &Gpu, format: f64) -> Result<Self> {
-        let pipeline = gpu.pipeline(Self::SHADER, "gather_values", &[("FORMAT", format)])?;
+        let pipeline = pipeline(gpu, Self::SHADER, "gather_values", &[("FORMAT", format)])?;
         Ok(Self {
             gpu: gpu.clone(),
             pipeline,

@@ -3,7 +3,9 @@
 //! across entry points, so an entry point may skip a slot).
 
 use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu, Result, wgpu};
+use squeeze_shaders::Module;
 
 use crate::Order;
 
@@ -18,36 +20,66 @@ pub const FLAG_SMALLEST: u32 = 2;
 /// `flags` bit: the sort pass writes i32 indices instead of pairs.
 pub const FLAG_WRITE_INDICES: u32 = 4;
 
+/// How the radix rounds scan their 256-bin histograms to pick a digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Doubling steps in workgroup memory, core WGSL (`shaders/topk/scan_workgroup.wgsl`).
+    Workgroup,
+    /// Subgroup sums and two barriers (`shaders/topk/scan_subgroup.wgsl`); needs `SUBGROUP`.
+    Subgroup,
+}
+
+impl Scan {
+    /// The subgroup scan where the device has subgroups, else the workgroup one.
+    pub fn for_gpu(gpu: &Gpu) -> Self {
+        if gpu.has_subgroups() {
+            Self::Subgroup
+        } else {
+            Self::Workgroup
+        }
+    }
+}
+
 /// Workgroup-memory capacities of the top-k pipelines on one device (overrides
-/// `SORT_CAPACITY` and `CANDIDATE_CAPACITY`).
+/// `SORT_CAPACITY`, `CANDIDATE_CAPACITY` and `SMALL_CAPACITY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacities {
     /// Pairs one workgroup sorts in workgroup memory.
     pub sort: u32,
     /// Candidates one workgroup narrows in workgroup memory.
     pub candidates: u32,
+    /// Longest row the small-row kernel holds in workgroup memory: 3072 pairs (24 KiB) where the
+    /// device gives 32 KiB of workgroup storage, else 1536 (12 KiB of the portable 16 KiB), with
+    /// room left for the histogram and the scans.
+    pub small: u32,
 }
 
 impl Capacities {
-    /// 16 KiB of workgroup memory or less per module, the portable minimum.
-    pub const FULL: Self = Self {
-        sort: 2048,
-        candidates: 1536,
-    };
-    /// GL: the backend zero-fills workgroup memory with one array constructor, which Mesa
-    /// compiles in time superlinear in its length (tens of seconds per pipeline at full size).
-    pub const GL: Self = Self {
-        sort: 512,
-        candidates: 256,
-    };
-
+    /// Sort 2048 and candidates 1536 pairs (each module within the portable 16 KiB of workgroup
+    /// memory); the small-row capacity from the device's workgroup storage.
     pub fn for_gpu(gpu: &Gpu) -> Self {
-        if gpu.info().backend == wgpu::Backend::Gl {
-            Self::GL
-        } else {
-            Self::FULL
+        let storage = gpu.limits().max_compute_workgroup_storage_size;
+        Self {
+            sort: 2048,
+            candidates: 1536,
+            small: if storage >= 32 << 10 { 3072 } else { 1536 },
         }
     }
+}
+
+/// The compute pipeline of a top-k entry point, without zero-initialised workgroup memory: every
+/// top-k kernel writes each workgroup word before reading it, and on GL the zeroing WGSL asks for
+/// (one array constructor per array) takes Mesa's compiler seconds per pipeline.
+pub fn pipeline(
+    gpu: &Gpu,
+    module: &'static Module,
+    entry: &str,
+    overrides: &[(&str, f64)],
+) -> Result<wgpu::ComputePipeline> {
+    let options = PipelineOptions {
+        zero_initialize_workgroup_memory: false,
+    };
+    gpu.pipeline_with_options(module, entry, overrides, options)
 }
 
 /// Rust twin of `TopkParams`.

@@ -3,9 +3,12 @@
 //! padded; one workgroup per row.
 
 use squeeze_core::{Binding, Gpu, Result, wgpu};
-use squeeze_shaders::{Module, topk::SELECT};
+use squeeze_shaders::{
+    Module,
+    topk::{SELECT, SELECT_SUBGROUP},
+};
 
-use crate::params::{Capacities, TopkParams, per_item_workgroups, record};
+use crate::params::{Capacities, Scan, TopkParams, per_item_workgroups, pipeline, record};
 
 /// The selection pass for one score format on one device.
 pub(crate) struct Select {
@@ -14,14 +17,20 @@ pub(crate) struct Select {
 }
 
 impl Select {
-    pub const SHADER: &'static Module = &SELECT;
+    /// The module of each scan.
+    pub fn shader(scan: Scan) -> &'static Module {
+        match scan {
+            Scan::Workgroup => &SELECT,
+            Scan::Subgroup => &SELECT_SUBGROUP,
+        }
+    }
 
-    pub fn new(gpu: &Gpu, format: f64, capacities: Capacities) -> Result<Self> {
+    pub fn new(gpu: &Gpu, format: f64, capacities: Capacities, scan: Scan) -> Result<Self> {
         let overrides = [
             ("FORMAT", format),
             ("CANDIDATE_CAPACITY", f64::from(capacities.candidates)),
         ];
-        let pipeline = gpu.pipeline(Self::SHADER, "select_rows", &overrides)?;
+        let pipeline = pipeline(gpu, Self::shader(scan), "select_rows", &overrides)?;
         Ok(Self {
             gpu: gpu.clone(),
             pipeline,

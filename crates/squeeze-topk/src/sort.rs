@@ -13,7 +13,8 @@ use squeeze_shaders::{Module, topk::SORT};
 
 use crate::Order;
 use crate::params::{
-    Capacities, FLAG_WRITE_INDICES, TopkParams, grid_workgroups, per_item_workgroups, record,
+    Capacities, FLAG_WRITE_INDICES, TopkParams, grid_workgroups, per_item_workgroups, pipeline,
+    record,
 };
 use crate::topk::{ScoreBindings, check_scores, format_constant};
 
@@ -35,9 +36,9 @@ impl Sort {
         Ok(Self {
             gpu: gpu.clone(),
             capacity,
-            local: gpu.pipeline(Self::SHADER, "bitonic_local", &overrides)?,
-            global: gpu.pipeline(Self::SHADER, "bitonic_global", &overrides)?,
-            init: gpu.pipeline(Self::SHADER, "sort_init", &overrides)?,
+            local: pipeline(gpu, Self::SHADER, "bitonic_local", &overrides)?,
+            global: pipeline(gpu, Self::SHADER, "bitonic_global", &overrides)?,
+            init: pipeline(gpu, Self::SHADER, "sort_init", &overrides)?,
         })
     }
 

@@ -1,18 +1,21 @@
-//! [`TopK`]: exact top-k of each row, recorded with no host readback between passes: radix
-//! selection of the winners ([`crate::select`], one workgroup per row and one dispatch, or
-//! [`crate::cooperative`], several workgroups per row for a few huge rows; see [`Strategy`]),
-//! their bitonic sort, which writes the indices ([`crate::sort`]), and, unless only indices are
-//! wanted, the gather of their values ([`crate::gather`]). k ≤ 2048 costs three dispatches per
-//! call on the per-row path.
+//! [`TopK`]: exact top-k of each row, recorded with no host readback between passes. Rows that
+//! fit workgroup memory take one dispatch ([`crate::small`]: select, sort and write in place).
+//! Longer rows take a radix selection of the winners ([`crate::select`], one workgroup per row
+//! and one dispatch, or [`crate::cooperative`], several workgroups per row for a few huge rows;
+//! see [`Strategy`]), their bitonic sort, which writes the indices ([`crate::sort`]), and, unless
+//! only indices are wanted, the gather of their values ([`crate::gather`]): three dispatches for
+//! k ≤ 2048 on the per-row path. The radix rounds scan on subgroups where the device has them
+//! ([`Scan`]).
 
 use squeeze_core::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use crate::Order;
 use crate::cooperative::{Cooperative, spill_bytes, state_bytes};
 use crate::gather::Gather;
-use crate::params::{Capacities, TopkParams};
+use crate::params::{Capacities, Scan, TopkParams};
 use crate::reference::{Score, check_lengths, is_score};
 use crate::select::Select;
+use crate::small::Small;
 use crate::sort::{Sort, pair_bytes};
 
 /// The buffers of one top-k (or argsort) of `[rows, n]` scores.
@@ -52,6 +55,9 @@ pub(crate) fn format_constant(dtype: DType) -> Result<f64> {
 fn bound_bytes(dtype: DType, count: u64) -> u64 {
     (count * dtype.size() as u64).next_multiple_of(4)
 }
+
+/// Scratch bytes of the small-row kernel, which binds none: the smallest non-empty binding.
+const SMALL_SCRATCH: u64 = 4;
 
 /// Alignment of the state inside the scratch: the largest `min_storage_buffer_offset_alignment`
 /// WebGPU allows.
@@ -152,10 +158,14 @@ pub(crate) fn check_scores(
 /// How the winners of each row are selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
-    /// [`Strategy::PerRow`] when rows are many or short, or when the adapter is a CPU; else
-    /// cooperative with enough workgroups per row to fill the device ([`auto_groups_per_row`]).
+    /// [`Strategy::Small`] when a row fits workgroup memory; else [`Strategy::PerRow`] when rows
+    /// are many or short, or when the adapter is a CPU; else cooperative with enough workgroups
+    /// per row to fill the device ([`auto_groups_per_row`]).
     #[default]
     Auto,
+    /// One workgroup per row holding the whole row in workgroup memory, the only dispatch
+    /// (`shaders/topk/small.wgsl`); rows of at most [`TopK::small_capacity`] elements.
+    Small,
     /// One workgroup per row, one dispatch (`shaders/topk/select.wgsl`).
     PerRow,
     /// This many workgroups (at most n) share each row, through global histograms
@@ -191,6 +201,7 @@ pub struct TopK {
     dtype: DType,
     strategy: Strategy,
     capacities: Capacities,
+    small: Small,
     select: Select,
     cooperative: Cooperative,
     sort: Sort,
@@ -198,8 +209,14 @@ pub struct TopK {
 }
 
 impl TopK {
-    /// Compiles the passes for scores of `dtype` (f32, f16 or bf16).
+    /// Compiles the passes for scores of `dtype` (f32, f16 or bf16), with the subgroup scan
+    /// where the device has subgroups.
     pub fn new(gpu: &Gpu, dtype: DType) -> Result<Self> {
+        Self::with_scan(gpu, dtype, Scan::for_gpu(gpu))
+    }
+
+    /// [`TopK::new`] with the radix rounds' scan chosen ([`Scan::Subgroup`] needs `SUBGROUP`).
+    pub fn with_scan(gpu: &Gpu, dtype: DType, scan: Scan) -> Result<Self> {
         let format = format_constant(dtype)?;
         let capacities = Capacities::for_gpu(gpu);
         Ok(Self {
@@ -207,7 +224,8 @@ impl TopK {
             dtype,
             strategy: Strategy::Auto,
             capacities,
-            select: Select::new(gpu, format, capacities)?,
+            small: Small::new(gpu, format, capacities, scan)?,
+            select: Select::new(gpu, format, capacities, scan)?,
             cooperative: Cooperative::new(gpu, format, capacities)?,
             sort: Sort::new(gpu, format, capacities)?,
             gather: Gather::new(gpu, format)?,
@@ -220,6 +238,19 @@ impl TopK {
         self
     }
 
+    /// Longest row [`Strategy::Small`] takes on this device (from its workgroup storage).
+    pub fn small_capacity(&self) -> u32 {
+        self.capacities.small
+    }
+
+    /// Whether rows of `n` take the small-row kernel.
+    fn small_rows(&self, n: u32) -> bool {
+        match self.strategy {
+            Strategy::Auto | Strategy::Small => n <= self.capacities.small,
+            Strategy::PerRow | Strategy::Cooperative(_) => false,
+        }
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }
@@ -230,7 +261,7 @@ impl TopK {
         match self.strategy {
             Strategy::Auto if self.gpu.info().device_type == wgpu::DeviceType::Cpu => 1,
             Strategy::Auto => auto_groups_per_row(rows, n),
-            Strategy::PerRow => 1,
+            Strategy::PerRow | Strategy::Small => 1,
             // At most one workgroup per element, so rows × groups stays within u32.
             Strategy::Cooperative(groups) => groups.clamp(1, n.max(1)),
         }
@@ -242,8 +273,12 @@ impl TopK {
 
     /// Bytes of the scratch a `rows × n` → `rows × k` top-k needs: 8 per kept element; on the
     /// cooperative path also (each at a 256-byte boundary) 1088 per row of selection state and
-    /// 8 per candidate per row of spilled candidates (12 KiB; 2 KiB on GL).
+    /// 12 KiB per row of spilled candidates. The small-row kernel uses none, yet the binding
+    /// must not be empty: 4 bytes.
     pub fn scratch_bytes(&self, rows: u32, n: u32, k: u32) -> u64 {
+        if self.small_rows(n) {
+            return SMALL_SCRATCH;
+        }
         let pairs = pair_bytes(rows, k);
         if !self.cooperates(rows, n) {
             return pairs;
@@ -254,7 +289,8 @@ impl TopK {
     }
 
     /// Records the top-k of each of `rows` rows of `n` scores: indices (and values, if bound),
-    /// best first. 1 ≤ k ≤ n; every binding is checked before anything is recorded.
+    /// best first. 1 ≤ k ≤ n; every binding is checked before anything is recorded. With
+    /// [`Strategy::Small`], n must be at most [`TopK::small_capacity`].
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -264,10 +300,25 @@ impl TopK {
         order: Order,
         b: &ScoreBindings<'_>,
     ) -> Result<()> {
+        if self.strategy == Strategy::Small && n > self.capacities.small {
+            return Err(Error::invalid(
+                "n",
+                "row length (Strategy::Small)",
+                format!("at most {} (the small-row capacity)", self.capacities.small),
+                n,
+            ));
+        }
         let scratch = self.scratch_bytes(rows, n, k);
         let params = check_scores(&self.gpu, self.dtype, (rows, n, k), order, b, scratch)?;
         if rows == 0 {
             return Ok(());
+        }
+        // Without lengths the shaders never read slot 2; any read-only binding fills it.
+        let lengths = b.lengths.unwrap_or(b.x);
+        if self.small_rows(n) {
+            return self
+                .small
+                .encode(encoder, &params, b.x, lengths, b.indices, b.values);
         }
         let parts = split_scratch(b.scratch, rows, k, self.capacities);
         let pairs = parts[0];
@@ -279,8 +330,6 @@ impl TopK {
             self.cooperative
                 .encode(encoder, &params, groups, b, parts)?;
         } else {
-            // Without lengths the shader never reads slot 2; any read-only binding fills it.
-            let lengths = b.lengths.unwrap_or(b.x);
             self.select.encode(encoder, &params, b.x, lengths, pairs)?;
         }
         self.sort.encode(encoder, &params, pairs, b.indices)?;
