@@ -1,20 +1,29 @@
 //! Benchmarks of the top-k family at the issue's shapes: one row of 1M, 32 rows of a 128K
 //! vocabulary, 32 rows of 32K attention scores and one row of 4K, each with k = 1, 50 and 2048,
-//! and the full GPU sort ([`Argsort`]) of the same rows, so the speed-up of top-k over sorting is
-//! read off two rows of one report. Scores are random f32 (uniform bit patterns of finite
-//! values, so few ties), uploaded once. Bytes moved are the input bytes read once: GB/s is the
-//! input rate. Where [`Strategy::Auto`] shares each row among workgroups on a GPU, `topk-rowwise`
-//! and `topk-coop` rows measure both selection paths, forced, on the same shape.
+//! plus two short-row shapes of the small-row kernel (one row of 2K candidates, 256 rows of 1K
+//! pages as in attention page selection), and the full GPU sort ([`Argsort`]) of the same rows,
+//! so the speed-up of top-k over sorting is read off two rows of one report. Scores are random
+//! f32 (uniform bit patterns of finite values, so few ties), uploaded once. Bytes moved are the
+//! input bytes read once: GB/s is the input rate.
+//!
+//! Rows besides `topk` (the default kernel: [`Strategy::Auto`], subgroup scan where available)
+//! force one path on the same shape: `topk-portable` the workgroup scan (where the device has
+//! subgroups), `topk-rowwise` the per-row radix select where Auto takes the small-row kernel or
+//! shares rows among workgroups, `topk-coop` the cooperative one.
 
-use squeeze::topk::{Argsort, Order, ScoreBindings, Strategy, TopK, auto_groups_per_row};
+use squeeze::topk::{Argsort, Order, Scan, ScoreBindings, Strategy, TopK, auto_groups_per_row};
 use squeeze::{Binding, DType, Gpu, Result};
 
 use crate::{Bench, Workload};
 
-/// (rows, n) of the benchmarked problems.
+/// (rows, n) of the benchmarked problems of the issue.
 pub const SHAPES: [(u32, u32); 4] = [(1, 1 << 20), (32, 128 << 10), (32, 32 << 10), (1, 4 << 10)];
-/// k of the benchmarked problems.
+/// k of the benchmarked problems of the issue.
 pub const KS: [u32; 3] = [1, 50, 2048];
+/// (rows, n) of short-row problems, within the small-row kernel's capacity.
+pub const SMALL_SHAPES: [(u32, u32); 2] = [(1, 2 << 10), (256, 1 << 10)];
+/// k of the short-row problems.
+pub const SMALL_KS: [u32; 2] = [1, 64];
 
 /// `len` random finite f32 scores (a fixed xorshift sequence).
 fn scores(len: usize) -> Vec<f32> {
@@ -39,87 +48,134 @@ fn label(rows: u32, n: u32) -> String {
     format!("{rows}×{n} f32")
 }
 
-/// Top-k of `rows × n` random f32 scores, values and indices, selected with `strategy`.
-pub fn topk_workload(gpu: &Gpu, rows: u32, n: u32, k: u32, strategy: Strategy) -> Result<Workload> {
-    let topk = TopK::new(gpu, DType::F32)?.with_strategy(strategy);
+/// What a workload runs on `rows × n` scores.
+enum Kernel {
+    /// Top-k with values and indices.
+    TopK(Box<TopK>, u32),
+    /// The full sort (indices).
+    Sort(Box<Argsort>),
+}
+
+/// `kernel` on `rows × n` random f32 scores, uploaded once.
+fn workload(gpu: &Gpu, rows: u32, n: u32, kernel: Kernel) -> Result<Workload> {
+    let (scratch_bytes, kept) = match &kernel {
+        Kernel::TopK(topk, k) => (topk.scratch_bytes(rows, n, *k), *k),
+        Kernel::Sort(_) => (Argsort::scratch_bytes(rows, n), n),
+    };
+    let outputs = u64::from(rows) * u64::from(kept) * 4;
     let x = gpu.upload("x", &scores(rows as usize * n as usize))?;
-    let scratch = gpu.storage_buffer("scratch", topk.scratch_bytes(rows, n, k))?;
-    let indices = gpu.storage_buffer("indices", u64::from(rows) * u64::from(k) * 4)?;
-    let values = gpu.storage_buffer("values", u64::from(rows) * u64::from(k) * 4)?;
+    let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
+    let indices = gpu.storage_buffer("indices", outputs)?;
+    let values = gpu.storage_buffer("values", outputs)?;
     Ok(Workload {
         bytes_moved: u64::from(rows) * u64::from(n) * 4,
         flops: 0,
         record: Box::new(move |encoder| {
-            topk.encode(
-                encoder,
-                rows,
-                n,
-                k,
-                Order::Largest,
-                &ScoreBindings {
-                    x: Binding::whole(&x),
-                    lengths: None,
-                    scratch: Binding::whole(&scratch),
-                    indices: Binding::whole(&indices),
-                    values: Some(Binding::whole(&values)),
-                },
-            )
+            let mut b = ScoreBindings {
+                x: Binding::whole(&x),
+                lengths: None,
+                scratch: Binding::whole(&scratch),
+                indices: Binding::whole(&indices),
+                values: None,
+            };
+            match &kernel {
+                Kernel::TopK(topk, k) => {
+                    b.values = Some(Binding::whole(&values));
+                    topk.encode(encoder, rows, n, *k, Order::Largest, &b)
+                }
+                Kernel::Sort(sort) => sort.encode(encoder, rows, n, Order::Largest, &b),
+            }
         }),
     })
+}
+
+/// Top-k of `rows × n` random f32 scores, values and indices, selected with `strategy` and the
+/// `scan` given (the device's default if `None`).
+pub fn topk_workload(
+    gpu: &Gpu,
+    (rows, n, k): (u32, u32, u32),
+    strategy: Strategy,
+    scan: Option<Scan>,
+) -> Result<Workload> {
+    let topk = TopK::with_scan(gpu, DType::F32, scan.unwrap_or(Scan::for_gpu(gpu)))?;
+    let topk = Box::new(topk.with_strategy(strategy));
+    workload(gpu, rows, n, Kernel::TopK(topk, k))
 }
 
 /// The full sort of `rows × n` random f32 scores (indices): top-k's baseline.
 pub fn sort_workload(gpu: &Gpu, rows: u32, n: u32) -> Result<Workload> {
-    let sort = Argsort::new(gpu, DType::F32)?;
-    let x = gpu.upload("x", &scores(rows as usize * n as usize))?;
-    let scratch = gpu.storage_buffer("scratch", Argsort::scratch_bytes(rows, n))?;
-    let indices = gpu.storage_buffer("indices", u64::from(rows) * u64::from(n) * 4)?;
-    Ok(Workload {
-        bytes_moved: u64::from(rows) * u64::from(n) * 4,
-        flops: 0,
-        record: Box::new(move |encoder| {
-            sort.encode(
-                encoder,
-                rows,
-                n,
-                Order::Largest,
-                &ScoreBindings {
-                    x: Binding::whole(&x),
-                    lengths: None,
-                    scratch: Binding::whole(&scratch),
-                    indices: Binding::whole(&indices),
-                    values: None,
-                },
-            )
-        }),
-    })
+    workload(
+        gpu,
+        rows,
+        n,
+        Kernel::Sort(Box::new(Argsort::new(gpu, DType::F32)?)),
+    )
 }
 
-pub fn benches(_gpu: &Gpu) -> Vec<Bench> {
+/// A top-k bench row of `kernel` at `shape` forcing `strategy` (and `scan`, if given).
+fn topk_bench(
+    kernel: &'static str,
+    (rows, n, k): (u32, u32, u32),
+    note: &str,
+    strategy: Strategy,
+    scan: Option<Scan>,
+) -> Bench {
+    Bench {
+        kernel,
+        shape: format!("{} k={k}{note}", label(rows, n)),
+        prepare: Box::new(move |gpu| topk_workload(gpu, (rows, n, k), strategy, scan)),
+    }
+}
+
+pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+    let subgroups = gpu.has_subgroups();
+    let small_capacity = TopK::new(gpu, DType::F32)
+        .map(|t| t.small_capacity())
+        .unwrap_or(0);
     let mut all = Vec::new();
-    for (rows, n) in SHAPES {
-        for k in KS {
-            all.push(Bench {
-                kernel: "topk",
-                shape: format!("{} k={k}", label(rows, n)),
-                prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, k, Strategy::Auto)),
-            });
+    let shapes = SHAPES.map(|s| (s, &KS[..]));
+    let small = SMALL_SHAPES.map(|s| (s, &SMALL_KS[..]));
+    for ((rows, n), ks) in shapes.into_iter().chain(small) {
+        for &k in ks {
+            let shape = (rows, n, k);
+            all.push(topk_bench("topk", shape, "", Strategy::Auto, None));
+            if subgroups {
+                let scan = Some(Scan::Workgroup);
+                let note = ", workgroup scan";
+                all.push(topk_bench(
+                    "topk-portable",
+                    shape,
+                    note,
+                    Strategy::Auto,
+                    scan,
+                ));
+            }
+            if n <= small_capacity {
+                let note = ", one workgroup per row, radix select + sort + gather";
+                all.push(topk_bench(
+                    "topk-rowwise",
+                    shape,
+                    note,
+                    Strategy::PerRow,
+                    None,
+                ));
+            }
         }
         let groups = auto_groups_per_row(rows, n);
         if groups > 1 {
             // Where Auto shares rows among workgroups on a GPU: both paths, forced.
-            all.push(Bench {
-                kernel: "topk-rowwise",
-                shape: format!("{} k=50, one workgroup per row", label(rows, n)),
-                prepare: Box::new(move |gpu| topk_workload(gpu, rows, n, 50, Strategy::PerRow)),
-            });
-            all.push(Bench {
-                kernel: "topk-coop",
-                shape: format!("{} k=50, {groups} workgroups per row", label(rows, n)),
-                prepare: Box::new(move |gpu| {
-                    topk_workload(gpu, rows, n, 50, Strategy::Cooperative(groups))
-                }),
-            });
+            let shape = (rows, n, 50);
+            let note = ", one workgroup per row";
+            all.push(topk_bench(
+                "topk-rowwise",
+                shape,
+                note,
+                Strategy::PerRow,
+                None,
+            ));
+            let note = format!(", {groups} workgroups per row");
+            let coop = Strategy::Cooperative(groups);
+            all.push(topk_bench("topk-coop", shape, &note, coop, None));
         }
         all.push(Bench {
             kernel: "topk-sort",

@@ -24,6 +24,20 @@ pub const SCAN_SUBGROUP: Part = part!("topk/scan_subgroup.wgsl");
 /// The bitonic network over pairs in workgroup memory.
 pub const BITONIC: Part = part!("topk/bitonic.wgsl");
 
+/// The parts of a radix-selection module: the shared ones with the scan `$scan`, then the
+/// kernel's.
+macro_rules! selection_parts {
+    ($scan:expr, $($kernel:expr),+) => {
+        &[PARAMS, HALVES, KEYS, INPUT, RADIX, SCAN, $scan, CANDIDATES, $($kernel),+]
+    };
+}
+
+/// Subgroup builtins, no f16.
+const SUBGROUPS: Requirements = Requirements {
+    f16: false,
+    subgroups: true,
+};
+
 const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
 
 /// Each format with the candidate capacity (`CANDIDATE_CAPACITY`).
@@ -36,17 +50,7 @@ const FORMATS_CANDIDATES: [Overrides; 3] = [
 /// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
 pub static SELECT: Module = Module {
     name: "topk/select",
-    parts: &[
-        PARAMS,
-        HALVES,
-        KEYS,
-        INPUT,
-        RADIX,
-        SCAN,
-        SCAN_WORKGROUP,
-        CANDIDATES,
-        part!("topk/select.wgsl"),
-    ],
+    parts: selection_parts!(SCAN_WORKGROUP, part!("topk/select.wgsl")),
     requires: Requirements::PORTABLE,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
@@ -55,21 +59,8 @@ pub static SELECT: Module = Module {
 /// [`SELECT`] with the scan of each radix round on subgroup operations.
 pub static SELECT_SUBGROUP: Module = Module {
     name: "topk/select_subgroup",
-    parts: &[
-        PARAMS,
-        HALVES,
-        KEYS,
-        INPUT,
-        RADIX,
-        SCAN,
-        SCAN_SUBGROUP,
-        CANDIDATES,
-        part!("topk/select.wgsl"),
-    ],
-    requires: Requirements {
-        f16: false,
-        subgroups: true,
-    },
+    parts: selection_parts!(SCAN_SUBGROUP, part!("topk/select.wgsl")),
+    requires: SUBGROUPS,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
 };
@@ -88,18 +79,7 @@ const FORMATS_SMALL: [Overrides; 6] = [
 /// entries `small_topk` (indices and values) and `small_indices`.
 pub static SMALL: Module = Module {
     name: "topk/small",
-    parts: &[
-        PARAMS,
-        HALVES,
-        KEYS,
-        INPUT,
-        RADIX,
-        SCAN,
-        SCAN_WORKGROUP,
-        CANDIDATES,
-        BITONIC,
-        part!("topk/small.wgsl"),
-    ],
+    parts: selection_parts!(SCAN_WORKGROUP, BITONIC, part!("topk/small.wgsl")),
     requires: Requirements::PORTABLE,
     entry_points: &["small_topk", "small_indices"],
     override_sets: &FORMATS_SMALL,
@@ -108,22 +88,8 @@ pub static SMALL: Module = Module {
 /// [`SMALL`] with the scan of each radix round on subgroup operations.
 pub static SMALL_SUBGROUP: Module = Module {
     name: "topk/small_subgroup",
-    parts: &[
-        PARAMS,
-        HALVES,
-        KEYS,
-        INPUT,
-        RADIX,
-        SCAN,
-        SCAN_SUBGROUP,
-        CANDIDATES,
-        BITONIC,
-        part!("topk/small.wgsl"),
-    ],
-    requires: Requirements {
-        f16: false,
-        subgroups: true,
-    },
+    parts: selection_parts!(SCAN_SUBGROUP, BITONIC, part!("topk/small.wgsl")),
+    requires: SUBGROUPS,
     entry_points: &["small_topk", "small_indices"],
     override_sets: &FORMATS_SMALL,
 };
@@ -133,17 +99,7 @@ pub static SMALL_SUBGROUP: Module = Module {
 /// pick and a gather), `coop_compact` and `coop_finish`.
 pub static COOPERATIVE: Module = Module {
     name: "topk/cooperative",
-    parts: &[
-        PARAMS,
-        HALVES,
-        KEYS,
-        INPUT,
-        RADIX,
-        SCAN,
-        SCAN_WORKGROUP,
-        CANDIDATES,
-        part!("topk/cooperative.wgsl"),
-    ],
+    parts: selection_parts!(SCAN_WORKGROUP, part!("topk/cooperative.wgsl")),
     requires: Requirements::PORTABLE,
     entry_points: &[
         "coop_init",

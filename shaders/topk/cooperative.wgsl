@@ -170,34 +170,39 @@ fn coop_pick(
     }
 }
 
+// Sweeps workgroup `id`'s slice of its row (state `s`) against the row's prefix: elements above
+// it are winners; elements on it are winners too once the prefix is final (`spill_ties` false),
+// else they are spilled as the candidates of the rounds left.
+fn sweep_slice(id: u32, lid: u32, s: array<u32, 10>, spill_ties: bool) {
+    let row = id / params.stride;
+    let imax = index_key_max();
+    let p = prefix_of(s);
+    let range = slice_of(id % params.stride, s[7]);
+    let base = row * params.n;
+    for (var i = range.x + lid; i < range.y; i += WORKGROUP_SIZE) {
+        let key = element_key(base + i);
+        let side = compare_prefix(p, key, imax - i);
+        if (side > 0 || (side == 0 && !spill_ties)) {
+            append_winner(row, s[6], key, i);
+        } else if (side == 0) {
+            let c = atomicAdd(&state[row * STATE_WORDS + SPILLED], 1u);
+            if (c < CANDIDATE_CAPACITY) {
+                spill[row * CANDIDATE_CAPACITY + c] = vec2<u32>(key, i);
+            }
+        }
+    }
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn coop_gather(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let imax = index_key_max();
-    let ids = params.rows * params.stride;
-    for (var id = wid.x; id < ids; id += groups.x) {
-        let row = id / params.stride;
-        let s = load_state(row, lid);
-        if (s[8] != params.block + 1u) {
-            continue;
-        }
-        let p = prefix_of(s);
-        let range = slice_of(id % params.stride, s[7]);
-        let base = row * params.n;
-        for (var i = range.x + lid; i < range.y; i += WORKGROUP_SIZE) {
-            let key = element_key(base + i);
-            let side = compare_prefix(p, key, imax - i);
-            if (side > 0) {
-                append_winner(row, s[6], key, i);
-            } else if (side == 0) {
-                let c = atomicAdd(&state[row * STATE_WORDS + SPILLED], 1u);
-                if (c < CANDIDATE_CAPACITY) {
-                    spill[row * CANDIDATE_CAPACITY + c] = vec2<u32>(key, i);
-                }
-            }
+    for (var id = wid.x; id < params.rows * params.stride; id += groups.x) {
+        let s = load_state(id / params.stride, lid);
+        if (s[8] == params.block + 1u) {
+            sweep_slice(id, lid, s, true);
         }
         workgroupBarrier();
     }
@@ -209,28 +214,16 @@ fn coop_compact(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let imax = index_key_max();
-    let ids = params.rows * params.stride;
-    for (var id = wid.x; id < ids; id += groups.x) {
+    for (var id = wid.x; id < params.rows * params.stride; id += groups.x) {
         let row = id / params.stride;
         let s = load_state(row, lid);
-        let kept = s[6];
         if (id % params.stride == 0u) {
-            for (var j = kept + lid; j < params.k; j += WORKGROUP_SIZE) {
+            for (var j = s[6] + lid; j < params.k; j += WORKGROUP_SIZE) {
                 pairs[row * params.k + j] = SENTINEL;
             }
         }
-        if (s[8] != 0u) {
-            continue;
-        }
-        let p = prefix_of(s);
-        let range = slice_of(id % params.stride, s[7]);
-        let base = row * params.n;
-        for (var i = range.x + lid; i < range.y; i += WORKGROUP_SIZE) {
-            let key = element_key(base + i);
-            if (compare_prefix(p, key, imax - i) >= 0) {
-                append_winner(row, kept, key, i);
-            }
+        if (s[8] == 0u) {
+            sweep_slice(id, lid, s, false);
         }
         workgroupBarrier();
     }

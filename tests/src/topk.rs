@@ -9,7 +9,7 @@
 use half::{bf16, f16};
 use squeeze::topk::reference::{Score, top_k};
 use squeeze::topk::{Argsort, Order, Scan, ScoreBindings, Strategy, TopK};
-use squeeze::{Binding, Gpu};
+use squeeze::{Binding, DType, Gpu};
 
 use crate::rng::SplitMix64;
 use crate::{Case, Failure, Path, expect_equal};
@@ -174,7 +174,7 @@ fn with_lengths(gpu: &Gpu, path: (Strategy, Scan), order: Order) -> Result<(), F
 /// rows, per-row lengths up to n, through [`Strategy::Auto`] (the small kernel, then the per-row
 /// one) with `scan`.
 fn at_small_limit(gpu: &Gpu, scan: Scan, extra: usize) -> Result<(), Failure> {
-    let n = TopK::with_scan(gpu, squeeze::DType::F32, scan)?.small_capacity() as usize + extra;
+    let n = TopK::with_scan(gpu, DType::F32, scan)?.small_capacity() as usize + extra;
     let lengths: Vec<u32> = [n, n - 1, 7, 0, n / 2].map(|l| l as u32).to_vec();
     let p = Problem::new(lengths.len(), n, 50, Fill::Specials, L);
     generated::<f32>(
@@ -227,108 +227,58 @@ const L: Order = Order::Largest;
 const S: Order = Order::Smallest;
 const PORTABLE: Scan = Scan::Workgroup;
 
-/// The f32 problems every selection path is checked on (n ≤ 1536, the smallest small-row
-/// capacity).
-fn f32_problems() -> Vec<(&'static str, Problem)> {
-    use Fill::*;
-    vec![
-        (
-            "random, 7 rows × 1000, k = 50",
-            Problem::new(7, 1000, 50, Random, L),
-        ),
-        (
-            "random smallest, 7 × 1000, k = 50",
-            Problem::new(7, 1000, 50, Random, S),
-        ),
-        (
-            "all equal: lowest indices win",
-            Problem::new(3, 777, 100, AllEqual, L),
-        ),
-        ("many ties and ±0", Problem::new(4, 1533, 500, FewValues, L)),
-        (
-            "many ties and ±0, smallest",
-            Problem::new(4, 1533, 499, FewValues, S),
-        ),
-        (
-            "NaN, ±inf, ±0 mixed",
-            Problem::new(5, 513, 200, Specials, L),
-        ),
-        (
-            "NaN, ±inf, ±0 mixed, smallest",
-            Problem::new(5, 513, 200, Specials, S),
-        ),
-        ("k = 1", Problem::new(9, 1031, 1, Specials, L)),
-        (
-            "k = n (a full sort)",
-            Problem::new(3, 1500, 1500, Specials, S),
-        ),
-        ("n = 1", Problem::new(37, 1, 1, Specials, L)),
-        (
-            "n = 257 (one past the workgroup)",
-            Problem::new(6, 257, 13, Random, L),
-        ),
-        (
-            "many rows (300 × 64)",
-            Problem::new(300, 64, 8, FewValues, L),
-        ),
-    ]
+/// Which problems of [`PROBLEMS`] a group of cases runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Set {
+    /// f32, n ≤ 1536 (the smallest small-row capacity): every selection path.
+    Short,
+    /// f32 rows too long for the small-row kernel on some devices: the per-row path.
+    Long,
+    /// 16-bit (f16 and bf16), through Auto.
+    Half,
 }
 
-/// Problems too long for the small-row kernel on some devices, on the per-row path.
-fn long_problems() -> Vec<(&'static str, Problem)> {
+/// (set, name, rows, n, k, fill, order) of the generated problems.
+#[rustfmt::skip]
+const PROBLEMS: &[(Set, &str, usize, usize, usize, Fill, Order)] = {
     use Fill::*;
-    vec![
-        (
-            "many ties and ±0",
-            Problem::new(4, 3001, 1000, FewValues, L),
-        ),
-        (
-            "many ties and ±0, smallest",
-            Problem::new(4, 3001, 999, FewValues, S),
-        ),
-        (
-            "ties past the candidate capacity",
-            Problem::new(2, 20000, 3000, FewValues, L),
-        ),
-        ("k = 1, n = 4099", Problem::new(9, 4099, 1, Specials, L)),
-        ("one row", Problem::new(1, 100_003, 2048, Random, L)),
-        (
-            "k past the workgroup sort (4097 of 5000)",
-            Problem::new(2, 5000, 4097, Specials, L),
-        ),
-        (
-            "k = n = 9000, ties (global merges)",
-            Problem::new(2, 9000, 9000, FewValues, S),
-        ),
+    use Set::*;
+    &[
+        (Short, "random, 7 rows × 1000, k = 50", 7, 1000, 50, Random, L),
+        (Short, "random smallest, 7 × 1000, k = 50", 7, 1000, 50, Random, S),
+        (Short, "all equal: lowest indices win", 3, 777, 100, AllEqual, L),
+        (Short, "many ties and ±0", 4, 1533, 500, FewValues, L),
+        (Short, "many ties and ±0, smallest", 4, 1533, 499, FewValues, S),
+        (Short, "NaN, ±inf, ±0 mixed", 5, 513, 200, Specials, L),
+        (Short, "NaN, ±inf, ±0 mixed, smallest", 5, 513, 200, Specials, S),
+        (Short, "k = 1", 9, 1031, 1, Specials, L),
+        (Short, "k = n (a full sort)", 3, 1500, 1500, Specials, S),
+        (Short, "n = 1", 37, 1, 1, Specials, L),
+        (Short, "n = 257 (one past the workgroup)", 6, 257, 13, Random, L),
+        (Short, "many rows (300 × 64)", 300, 64, 8, FewValues, L),
+        (Long, "many ties and ±0", 4, 3001, 1000, FewValues, L),
+        (Long, "many ties and ±0, smallest", 4, 3001, 999, FewValues, S),
+        (Long, "ties past the candidate capacity", 2, 20000, 3000, FewValues, L),
+        (Long, "k = 1, n = 4099", 9, 4099, 1, Specials, L),
+        (Long, "one row", 1, 100_003, 2048, Random, L),
+        (Long, "k past the workgroup sort (4097 of 5000)", 2, 5000, 4097, Specials, L),
+        (Long, "k = n = 9000, ties (global merges)", 2, 9000, 9000, FewValues, S),
+        (Half, "NaN, ±inf, ±0 mixed", 5, 513, 200, Specials, L),
+        (Half, "NaN, ±inf, ±0 mixed, smallest, odd n and k", 3, 333, 77, Specials, S),
+        (Half, "ties (rounded randoms), k = n", 2, 2500, 2500, Random, L),
+        (Half, "k = 1, many rows", 65, 31, 1, Random, S),
+        (Half, "odd k across shared words", 9, 101, 7, Specials, L),
+        (Half, "past the small rows", 3, 5001, 333, FewValues, S),
     ]
-}
+};
 
-/// 16-bit problems (run for f16 and bf16).
-fn half_problems() -> Vec<(&'static str, Problem)> {
-    use Fill::*;
-    vec![
-        (
-            "NaN, ±inf, ±0 mixed",
-            Problem::new(5, 513, 200, Specials, L),
-        ),
-        (
-            "NaN, ±inf, ±0 mixed, smallest, odd n and k",
-            Problem::new(3, 333, 77, Specials, S),
-        ),
-        (
-            "ties (rounded randoms), k = n",
-            Problem::new(2, 2500, 2500, Random, L),
-        ),
-        ("k = 1, many rows", Problem::new(65, 31, 1, Random, S)),
-        (
-            "odd k across shared words",
-            Problem::new(9, 101, 7, Specials, L),
-        ),
-        (
-            "past the small rows",
-            Problem::new(3, 5001, 333, FewValues, S),
-        ),
-    ]
+/// The problems of `set`, by name.
+fn problems(set: Set) -> Vec<(&'static str, Problem)> {
+    PROBLEMS
+        .iter()
+        .filter(|p| p.0 == set)
+        .map(|&(_, name, rows, n, k, fill, order)| (name, Problem::new(rows, n, k, fill, order)))
+        .collect()
 }
 
 /// One case per problem on `path`, under `kernel` and `case_path`.
@@ -346,75 +296,49 @@ fn problem_cases<T: Narrow>(
     })
 }
 
-pub fn cases() -> Vec<Case> {
+/// (kernel, case path, strategy, scan, problem set, dtype, first seed) of each group of
+/// generated cases: every short problem on the small and per-row kernels with each scan, the
+/// long ones on the per-row kernel with each scan, the 16-bit ones through Auto.
+#[rustfmt::skip]
+const GROUPS: &[(&str, Path, Strategy, Scan, Set, DType, u64)] = {
+    use DType::{Bf16, F16, F32};
     use Path::{Portable, Subgroup};
-    let auto = (Strategy::Auto, PORTABLE);
+    use Scan::Workgroup;
+    use Set::{Half, Long, Short};
+    use Strategy::{Auto, PerRow, Small};
+    &[
+        ("topk/small", Portable, Small, Workgroup, Short, F32, 0),
+        ("topk/rows", Portable, PerRow, Workgroup, Short, F32, 0),
+        ("topk/rows", Portable, PerRow, Workgroup, Long, F32, 20),
+        ("topk/f16", Portable, Auto, Workgroup, Half, F16, 100),
+        ("topk/bf16", Portable, Auto, Workgroup, Half, Bf16, 200),
+        ("topk/small", Subgroup, Small, Scan::Subgroup, Short, F32, 300),
+        ("topk/rows", Subgroup, PerRow, Scan::Subgroup, Short, F32, 300),
+        ("topk/rows", Subgroup, PerRow, Scan::Subgroup, Long, F32, 500),
+        ("topk/bf16", Subgroup, Auto, Scan::Subgroup, Half, Bf16, 400),
+    ]
+};
+
+pub fn cases() -> Vec<Case> {
+    use Path::Subgroup;
     let per_row = (Strategy::PerRow, PORTABLE);
     let small = (Strategy::Small, PORTABLE);
     let mut all: Vec<Case> = Vec::new();
-    all.extend(problem_cases::<f32>(
-        "topk/small",
-        Portable,
-        small,
-        f32_problems(),
-        0,
-    ));
-    all.extend(problem_cases::<f32>(
-        "topk/rows",
-        Portable,
-        per_row,
-        f32_problems(),
-        0,
-    ));
-    all.extend(problem_cases::<f32>(
-        "topk/rows",
-        Portable,
-        per_row,
-        long_problems(),
-        20,
-    ));
-    all.extend(problem_cases::<f16>(
-        "topk/f16",
-        Portable,
-        auto,
-        half_problems(),
-        100,
-    ));
-    all.extend(problem_cases::<bf16>(
-        "topk/bf16",
-        Portable,
-        auto,
-        half_problems(),
-        200,
-    ));
-    for (kernel, strategy) in [
-        ("topk/small", Strategy::Small),
-        ("topk/rows", Strategy::PerRow),
-    ] {
-        let path = (strategy, Scan::Subgroup);
-        all.extend(problem_cases::<f32>(
-            kernel,
-            Subgroup,
-            path,
-            f32_problems(),
-            300,
-        ));
+    for &(kernel, case_path, strategy, scan, set, dtype, seed) in GROUPS {
+        let path = (strategy, scan);
+        let problems = problems(set);
+        match dtype {
+            DType::F16 => all.extend(problem_cases::<f16>(
+                kernel, case_path, path, problems, seed,
+            )),
+            DType::Bf16 => all.extend(problem_cases::<bf16>(
+                kernel, case_path, path, problems, seed,
+            )),
+            _ => all.extend(problem_cases::<f32>(
+                kernel, case_path, path, problems, seed,
+            )),
+        }
     }
-    let auto_subgroup = (Strategy::Auto, Scan::Subgroup);
-    all.extend(problem_cases::<bf16>(
-        "topk/bf16",
-        Subgroup,
-        auto_subgroup,
-        half_problems(),
-        400,
-    ));
-    all.extend(problem_cases::<f32>(
-        "topk/rows",
-        Subgroup,
-        (Strategy::PerRow, Scan::Subgroup),
-        long_problems(),
-        500,
-    ));
     let coop = |groups| (Strategy::Cooperative(groups), PORTABLE);
     all.extend([
         Case::portable("topk/small", "per-row lengths (0, 1, < k, = n)", move |g| {

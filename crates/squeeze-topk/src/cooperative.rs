@@ -126,7 +126,7 @@ impl Cooperative {
             "topk coop compact",
             &self.compact,
             &p,
-            &[(1, x), (2, lengths), (3, pairs), (4, state)],
+            &[(1, x), (2, lengths), (3, pairs), (4, state), (5, spill)],
             spread,
         )?;
         record(
