@@ -167,7 +167,7 @@ fn sparse(gpu: &Gpu, context: u32, batch: u32, selector: Selector) -> Result<Wor
 }
 
 pub fn benches(gpu: &Gpu) -> Vec<Bench> {
-    let max_binding = u64::from(gpu.limits().max_storage_buffer_binding_size);
+    let max_binding = gpu.limits().max_storage_buffer_binding_size;
     let mut all = Vec::new();
     for context in CONTEXTS {
         for batch in BATCHES {
