@@ -69,7 +69,9 @@ impl Capacities {
 
 /// The compute pipeline of a top-k entry point, without zero-initialised workgroup memory: every
 /// top-k kernel writes each workgroup word before reading it, and on GL the zeroing WGSL asks for
-/// (one array constructor per array) takes Mesa's compiler seconds per pipeline.
+/// (one array constructor per array) is what Mesa's compiler is slow on. Measured on llvmpipe GL,
+/// the 13 pipelines of one [`crate::TopK`] at these capacities: 727 s with the zeroing, 0.45 s
+/// without (so GL no longer needs smaller capacities).
 pub fn pipeline(
     gpu: &Gpu,
     module: &'static Module,
