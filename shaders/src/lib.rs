@@ -110,6 +110,8 @@ pub static MODULES: &[&Module] = &[
     &dfloat11::GEMV_SUBGROUP,
     &dfloat11::GEMV_COMBINE,
     &dfloat11::BF16_GEMV,
+    &dfloat11::NATIVE_DECODE,
+    &dfloat11::NATIVE_GEMV,
     &topk::SELECT,
     &topk::COOPERATIVE,
     &topk::SORT,

@@ -64,6 +64,7 @@ pub mod encode;
 pub mod error;
 pub mod format;
 pub mod gemv;
+pub mod native;
 pub mod reference;
 pub mod shapes;
 
