@@ -5,6 +5,7 @@
 
 pub mod core;
 pub mod dfloat11;
+pub mod dfloat11_native;
 pub mod quant;
 pub mod topk;
 
@@ -42,6 +43,7 @@ pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     let mut all = core::benches(gpu);
     all.extend(quant::benches(gpu));
     all.extend(dfloat11::benches(gpu));
+    all.extend(dfloat11_native::benches(gpu));
     all.extend(topk::benches(gpu));
     all
 }

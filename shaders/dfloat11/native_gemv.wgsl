@@ -19,14 +19,32 @@
 
 var<workgroup> sums: array<f32, WORKGROUP_SIZE>;
 
-// (lo, hi) += chunk g's weights · x[.., first_col ..].
-fn multiply_chunk(g: u32, first_col: u32, lo: ptr<function, vec4<f32>>, hi: ptr<function, vec4<f32>>) {
+// Batch columns 0..4 (lo) and 4..8 (hi) of a chunk's sums.
+struct Sums {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+// Chunk g's weights · x[.., first_col ..]. Batch 1 keeps one scalar sum (the uniform branch
+// is cheaper than masked vec4 work per weight).
+fn multiply_chunk(g: u32, first_col: u32) -> Sums {
     let range = chunk_range(g);
     seek(chunk_start(g));
+    if (params.batch == 1u) {
+        var sum = 0.0;
+        for (var i = range.x; i < range.y; i++) {
+            let w = bitcast<f32>(bf16_at(next_exponent(), i) << 16u);
+            sum += w * x_at(0u, first_col + (i - range.x));
+        }
+        return Sums(vec4<f32>(sum, 0.0, 0.0, 0.0), vec4<f32>());
+    }
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
     for (var i = range.x; i < range.y; i++) {
         let w = bitcast<f32>(bf16_at(next_exponent(), i) << 16u);
-        accumulate(w, first_col + (i - range.x), lo, hi);
+        accumulate(w, first_col + (i - range.x), &lo, &hi);
     }
+    return Sums(lo, hi);
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -50,7 +68,9 @@ fn gemv(
         var hi = vec4<f32>();
         if (owns_row) {
             for (var k = k0; k < cpr; k += segment) {
-                multiply_chunk(row * cpr + k, k * CHUNK_SYMBOLS, &lo, &hi);
+                let sums = multiply_chunk(row * cpr + k, k * CHUNK_SYMBOLS);
+                lo += sums.lo;
+                hi += sums.hi;
             }
         }
         for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
