@@ -6,6 +6,7 @@
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
 mod dfloat11;
+mod dfloat11_native;
 mod quant;
 mod tensors;
 mod topk;
@@ -51,6 +52,8 @@ pub const KERNELS: &[&Kernel] = &[
     &quant::MATMUL,
     &dfloat11::DFLOAT11_DECODE,
     &dfloat11::DFLOAT11_GEMV,
+    &dfloat11_native::NATIVE_DECODE,
+    &dfloat11_native::NATIVE_GEMV,
     &topk::TOPK,
 ];
 
