@@ -108,6 +108,8 @@ fn run_compress(
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let converted = Converted::decode(input)?;
+    let input = converted.as_ref().map_or(input, |c| c.file.as_path());
     let bar = progress_bar("compress");
     let started = Instant::now();
     let progress = |done, total| {
@@ -145,6 +147,67 @@ fn run_compress(
     );
     println!("wrote {}", output.display());
     Ok(())
+}
+
+/// A compressed input to `compress` (a DF11 checkpoint folder, or native files) decoded by the
+/// CPU reference to one temporary BF16 file, so that DF11 and native convert into each other
+/// losslessly; removed when dropped.
+struct Converted {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Converted {
+    /// `None` when `input` is plain safetensors.
+    fn decode(input: &Path) -> Result<Option<Converted>, Df11Error> {
+        let config = input.join("config.json");
+        let df11 = input.is_dir()
+            && std::fs::read_to_string(&config).is_ok_and(|t| t.contains("\"dfloat11_config\""));
+        let files = native_file::inputs(input)?;
+        let native = !df11
+            && !files.is_empty()
+            && files
+                .iter()
+                .map(|f| native_file::is_native(f))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .all(|n| n);
+        if !df11 && !native {
+            return Ok(None);
+        }
+        let dir = std::env::temp_dir().join(format!("squeeze-convert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|source| Df11Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let converted = Converted {
+            file: dir.join("model.safetensors"),
+            dir,
+        };
+        if df11 {
+            let checkpoint = Checkpoint::open(input)?;
+            let report = decompress(
+                &checkpoint,
+                &converted.file,
+                &ShapeMap::new(),
+                Decoder::Cpu,
+                |_, _| {},
+            )?;
+            for name in &report.flat {
+                eprintln!("warning: no shape known for `{name}`: kept 1-D, so stored uncompressed");
+            }
+        } else {
+            native_file::decompress(&files, &converted.file, NativeDecoder::Cpu, |_, _| {})?;
+        }
+        eprintln!("decoded {} to BF16 first (CPU reference)", input.display());
+        Ok(Some(converted))
+    }
+}
+
+impl Drop for Converted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn run_decompress(

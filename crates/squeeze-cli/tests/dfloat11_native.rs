@@ -271,3 +271,51 @@ fn run_native_decode_and_gemv() {
         stderr(&out)
     );
 }
+
+#[test]
+fn df11_and_native_convert_into_each_other_losslessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("model.safetensors");
+    let w = le(&bf16_values(33 * 517, 6));
+    let want: Vec<(&str, Dtype, Vec<usize>, &[u8])> =
+        vec![("layers.1.down.weight", Dtype::BF16, vec![33, 517], &w)];
+    write_tensors(&input, &want);
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |args: &[&str]| ok(&squeeze(args));
+    run(&[
+        "dfloat11",
+        "compress",
+        &path("model.safetensors"),
+        "-o",
+        &path("df11"),
+    ]);
+    run(&[
+        "dfloat11",
+        "compress",
+        &path("df11"),
+        "-o",
+        &path("native"),
+        "--format",
+        "native",
+    ]);
+    run(&[
+        "dfloat11",
+        "compress",
+        &path("native"),
+        "-o",
+        &path("df11_again"),
+    ]);
+    for (from, out) in [("native", "a.safetensors"), ("df11_again", "b.safetensors")] {
+        run(&[
+            "dfloat11",
+            "decompress",
+            &path(from),
+            "-o",
+            &path(out),
+            "--cpu",
+        ]);
+        let got = read_tensor(&dir.path().join(out), "layers.1.down.weight");
+        assert_eq!((got.0, &got.1), (Dtype::BF16, &vec![33, 517]), "{from}");
+        assert!(got.2 == w, "{from}: bytes differ");
+    }
+}
