@@ -136,9 +136,8 @@ impl<'a> NativeUnit<'a> {
             ));
         }
         let mut starts = Vec::with_capacity(chunks + 1);
-        for g in 0..chunks {
+        for (g, &relative) in chunk_offsets.iter().enumerate() {
             let tile = g / TILE_CHUNKS;
-            let relative = chunk_offsets[g];
             if g % TILE_CHUNKS == 0 && relative != 0 {
                 return Err(Df11Error::native(
                     name,

@@ -23,6 +23,14 @@
 //! - **Words**: the stream is u32 words, MSB first *within each word* (not each byte), so a
 //!   kernel reads words with no byte swap.
 //!
+//! # Measured
+//!
+//! Exponent stream, 12-bit cap against DF11's unlimited code on the same weights: +0.08 % (2048²
+//! Gaussian mixture), +0.12 % (2 × 4096² sums of uniforms); whole files 67.82 % vs 68.33 % and
+//! 67.04 % vs 67.48 % of BF16 (native smaller: its offsets cost less than DF11's gaps). On
+//! lavapipe (a CPU), 4096² decode ran in ~0.4× the DF11 decoder's time, and the fused GEMV beat
+//! the BF16 GEMV at batch 1 (~0.7× its time) and about tied at batch 8; `squeeze bench native`.
+//!
 //! # Values (as DF11)
 //!
 //! ```text
