@@ -7,6 +7,7 @@
 //! `squeeze-core` builds pipelines only from `&'static Module` values with a registered override
 //! set, and a test checks that every `.wgsl` file in this crate belongs to a registered module.
 
+pub mod attention;
 pub mod core;
 pub mod dfloat11;
 pub mod quant;
@@ -116,6 +117,14 @@ pub static MODULES: &[&Module] = &[
     &topk::COOPERATIVE,
     &topk::SORT,
     &topk::GATHER,
+    &attention::DECODE,
+    &attention::MERGE,
+    &attention::APPEND,
+    &attention::QUEST_META,
+    &attention::QUEST_SCORES,
+    &attention::TOKEN_SCORES,
+    &attention::TOKEN_STATS,
+    &attention::TOKEN_VOTE,
 ];
 
 /// The registered module called `name`.

@@ -4,6 +4,7 @@
 //! reported as unsupported, never as passed.
 
 pub mod adapters;
+pub mod attention;
 pub mod core;
 pub mod dfloat11;
 pub mod dfloat11_gemv;
@@ -117,6 +118,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(dfloat11_gemv::cases());
     all.extend(dfloat11_native::cases());
     all.extend(topk::cases());
+    all.extend(attention::cases());
     all
 }
 
@@ -176,7 +178,7 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
     };
     use squeeze::topk::params::TopkParams;
     use std::mem::size_of;
-    vec![
+    let mut sizes = vec![
         (Copy::SHADER.name, size_of::<GridParams>()),
         (Widen::SHADER.name, size_of::<GridParams>()),
         (Dequantize::SHADER.name, size_of::<MatrixParams>()),
@@ -230,5 +232,13 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
             probes::BITS_PROBE.name,
             size_of::<probes::BitsProbeParams>(),
         ),
-    ]
+    ];
+    let attention = size_of::<squeeze::attention::params::AttentionParams>();
+    sizes.extend(
+        squeeze::shaders::MODULES
+            .iter()
+            .filter(|m| m.name.starts_with("attention/"))
+            .map(|m| (m.name, attention)),
+    );
+    sizes
 }

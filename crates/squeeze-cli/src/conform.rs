@@ -15,7 +15,7 @@ struct Tally {
     unsupported: usize,
 }
 
-pub fn run(options: &GpuOptions) -> Result<ExitCode, Error> {
+pub fn run(options: &GpuOptions, filter: Option<&str>) -> Result<ExitCode, Error> {
     let adapters = open_all(options.backend);
     if adapters.is_empty() {
         return Err(Error::NoAdapter {
@@ -42,7 +42,10 @@ pub fn run(options: &GpuOptions) -> Result<ExitCode, Error> {
             "{:?} #{} {}",
             entry.info.backend, entry.index, entry.info.name
         );
-        for case in cases() {
+        let wanted = |case: &squeeze_conformance::Case| {
+            filter.is_none_or(|f| case.kernel.contains(f) || case.name.contains(f))
+        };
+        for case in cases().into_iter().filter(wanted) {
             let outcome = run_case(&gpu, &case);
             let tally = table
                 .entry((backend.clone(), case.kernel, case.path.name()))

@@ -44,7 +44,10 @@ enum Command {
         json: Option<PathBuf>,
     },
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
-    Conform,
+    Conform {
+        /// Run only cases whose kernel or name contains this text.
+        filter: Option<String>,
+    },
     /// DFloat11: compress BF16 safetensors losslessly, or decompress a DF11 checkpoint.
     #[command(subcommand)]
     Dfloat11(dfloat11::Command),
@@ -89,7 +92,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => info::run(&options),
         Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
-        Command::Conform => conform::run(&options),
+        Command::Conform { filter } => conform::run(&options, filter.as_deref()),
         Command::Run(args) => match (args.kernel, args.input, args.output) {
             (Some(kernel), Some(input), Some(output)) => {
                 run::run(options, &kernel, &input, &output, &args.set)

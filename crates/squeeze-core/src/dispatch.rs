@@ -1,7 +1,7 @@
 //! Recording one kernel dispatch, and workgroup counts for grid-stride kernels.
 
 use crate::buffer::Binding;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
 /// The `params` uniform of every grid-stride kernel (`shaders/core/grid.wgsl`).
@@ -39,6 +39,36 @@ impl Gpu {
         bindings: &[Binding<'_>],
         workgroups: u32,
     ) -> Result<()> {
+        self.dispatch_groups(
+            encoder,
+            label,
+            pipeline,
+            params,
+            bindings,
+            [workgroups, 1, 1],
+        )
+    }
+
+    /// [`Gpu::dispatch`] of an x × y × z grid of workgroups, each count checked against
+    /// `max_compute_workgroups_per_dimension`.
+    pub fn dispatch_groups<P: bytemuck::Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &P,
+        bindings: &[Binding<'_>],
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        let max = self.limits().max_compute_workgroups_per_dimension;
+        if let Some(&count) = workgroups.iter().find(|&&n| n > max) {
+            return Err(Error::invalid(
+                "workgroups",
+                "count per dimension",
+                format!("at most max_compute_workgroups_per_dimension = {max}"),
+                count,
+            ));
+        }
         let params = self.uniform(label, params);
         let bind_group = self.bind_group(pipeline, &params, bindings)?;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -47,7 +77,8 @@ impl Gpu {
         });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups, 1, 1);
+        let [x, y, z] = workgroups;
+        pass.dispatch_workgroups(x, y, z);
         Ok(())
     }
 

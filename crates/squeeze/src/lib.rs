@@ -20,6 +20,7 @@
 //! # Ok::<(), squeeze::Error>(())
 //! ```
 
+pub use squeeze_attention as attention;
 pub use squeeze_core as core;
 pub use squeeze_core::{
     AdapterEntry, Backend, Binding, Clock, DType, Element, Error, Gpu, GpuOptions, Profiler,

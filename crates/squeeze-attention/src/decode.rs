@@ -1,0 +1,268 @@
+//! Decode attention (`shaders/attention/decode.wgsl` + `merge.wgsl`): one query token per
+//! sequence against its paged K and V, every query head of a KV group in one workgroup, the
+//! tokens split across workgroups (flash-decoding) and merged with their softmax statistics.
+//! What each (sequence, KV head) attends to is a [`Tokens`]: all tokens, sinks + window per
+//! head (StreamingLLM, MoA/RazorAttention-style per-head policies), or a selection list on the
+//! device (Quest pages, TidalDecode / TokenSelect tokens).
+
+use squeeze_core::pipeline::PipelineOptions;
+use squeeze_core::wgpu::{self, util::DeviceExt};
+use squeeze_core::{Binding, Error, Gpu, Result};
+use squeeze_shaders::attention::{DECODE, MERGE};
+
+use crate::layout::{KvCache, KvDtype, Query};
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+
+/// Virtual tokens one decode workgroup scores at a time (`TILE` in decode.wgsl).
+pub const TILE: u32 = 32;
+/// Fewest tokens worth a split of their own.
+const MIN_CHUNK: u32 = 256;
+/// Workgroups a decode aims for, across sequences, KV heads and splits.
+const TARGET_WORKGROUPS: u32 = 256;
+
+/// What one KV head attends to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeadPolicy {
+    /// Every token.
+    #[default]
+    Full,
+    /// The first `sink` tokens and the last `window` (StreamingLLM); all of a sequence no
+    /// longer than both.
+    SinkWindow { sink: u32, window: u32 },
+}
+
+impl HeadPolicy {
+    /// The (sink, window) pair the shader reads: a full head is an endless sink.
+    fn spec(self) -> [u32; 2] {
+        match self {
+            HeadPolicy::Full => [u32::MAX, 0],
+            HeadPolicy::SinkWindow { sink, window } => [sink, window],
+        }
+    }
+
+    /// Tokens attended in a sequence of `len`.
+    pub fn count(self, len: u32) -> u32 {
+        let [sink, window] = self.spec();
+        let sink = sink.min(len);
+        sink + window.min(len - sink)
+    }
+}
+
+/// The tokens each (sequence, KV head) attends to.
+#[derive(Debug, Clone, Copy)]
+pub enum Tokens<'a> {
+    /// One policy per KV head.
+    Policy(&'a [HeadPolicy]),
+    /// A selection on the device: i32 `[batch, kv_heads, units]`, each entry a unit of `unit`
+    /// tokens (entry e covers positions e·unit .. (e+1)·unit), −1 or past the end for none.
+    Selected {
+        list: Binding<'a>,
+        units: u32,
+        unit: u32,
+    },
+}
+
+/// Split-KV decode attention for one KV cache format.
+pub struct Decode {
+    gpu: Gpu,
+    dtype: KvDtype,
+    policy: wgpu::ComputePipeline,
+    selected: wgpu::ComputePipeline,
+    merge: wgpu::ComputePipeline,
+}
+
+/// Splits and virtual tokens per split for `tokens` virtual tokens in `rows` (sequence, KV head)
+/// rows: enough workgroups to fill a GPU, splits no shorter than [`MIN_CHUNK`], chunks whole
+/// tiles.
+pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
+    let tokens = tokens.max(1);
+    let wanted = TARGET_WORKGROUPS.div_ceil(rows.max(1));
+    let splits = wanted.min(tokens.div_ceil(MIN_CHUNK)).max(1);
+    let chunk = tokens.div_ceil(splits).next_multiple_of(TILE);
+    (tokens.div_ceil(chunk), chunk)
+}
+
+impl Decode {
+    pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        // decode.wgsl writes every workgroup word it reads.
+        let options = PipelineOptions {
+            zero_initialize_workgroup_memory: false,
+        };
+        let build = |selected: bool| {
+            let [kv] = dtype.overrides();
+            let overrides = [kv, ("SELECTED", f64::from(u8::from(selected)))];
+            gpu.pipeline_with_options(&DECODE, "decode", &overrides, options)
+        };
+        Ok(Self {
+            gpu: gpu.clone(),
+            dtype,
+            policy: build(false)?,
+            selected: build(true)?,
+            merge: gpu.pipeline(&MERGE, "merge", &[])?,
+        })
+    }
+
+    pub fn dtype(&self) -> KvDtype {
+        self.dtype
+    }
+
+    /// Most virtual tokens a row of `tokens` has in `table`'s sequences.
+    fn virtual_tokens(table: &DevicePageTable, tokens: &Tokens<'_>) -> u32 {
+        match tokens {
+            Tokens::Policy(heads) => table
+                .seq_lens()
+                .iter()
+                .flat_map(|&len| heads.iter().map(move |h| h.count(len)))
+                .max()
+                .unwrap_or(0),
+            Tokens::Selected { units, unit, .. } => units.saturating_mul(*unit),
+        }
+    }
+
+    fn splits(table: &DevicePageTable, tokens: &Tokens<'_>) -> (u32, u32) {
+        let rows = table.batch() * table.layout().kv_heads;
+        plan_splits(rows, Self::virtual_tokens(table, tokens))
+    }
+
+    /// Bytes of scratch a decode of `q_heads` query heads over `tokens` needs: the splits'
+    /// partial outputs and softmax statistics.
+    pub fn scratch_bytes(&self, table: &DevicePageTable, q_heads: u32, tokens: &Tokens<'_>) -> u64 {
+        let (splits, _) = Self::splits(table, tokens);
+        let rows = u64::from(table.batch()) * u64::from(q_heads) * u64::from(splits);
+        let partials = rows * u64::from(table.layout().head_dim) * 4;
+        partials.next_multiple_of(256) + rows * 8
+    }
+
+    /// The device copy of a per-head policy (checked), or nothing for a selection list, whose
+    /// shape is checked instead.
+    fn policy_buffer(
+        &self,
+        table: &DevicePageTable,
+        tokens: &Tokens<'_>,
+    ) -> Result<Option<wgpu::Buffer>> {
+        let layout = table.layout();
+        match *tokens {
+            Tokens::Policy(heads) => {
+                if heads.len() != layout.kv_heads as usize {
+                    return Err(Error::invalid(
+                        "policy",
+                        "length",
+                        format!("kv_heads = {}", layout.kv_heads),
+                        heads.len(),
+                    ));
+                }
+                let words: Vec<u32> = heads.iter().flat_map(|h| h.spec()).collect();
+                Ok(Some(self.gpu.device().create_buffer_init(
+                    &wgpu::util::BufferInitDescriptor {
+                        label: Some("policy"),
+                        contents: bytemuck::cast_slice(&words),
+                        usage: wgpu::BufferUsages::STORAGE,
+                    },
+                )))
+            }
+            Tokens::Selected { list, units, unit } => {
+                if units == 0 || unit == 0 {
+                    return Err(Error::invalid(
+                        "selected",
+                        "units × unit",
+                        "both ≥ 1",
+                        format!("{units} × {unit}"),
+                    ));
+                }
+                let entries =
+                    u64::from(table.batch()) * u64::from(layout.kv_heads) * u64::from(units);
+                self.gpu.check_storage_binding("selected", &list)?;
+                self.gpu.check_binding_holds(
+                    "selected",
+                    &list,
+                    entries * 4,
+                    format_args!("[{}, {}, {units}] i32", table.batch(), layout.kv_heads),
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records `out = softmax(scale · q·Kᵀ) · V` over `tokens` for each sequence of `table`;
+    /// `out` is f32 of the query's shape. Every argument is checked before anything is
+    /// recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        kv: &KvCache<'_>,
+        query: &Query<'_>,
+        tokens: &Tokens<'_>,
+        scratch: Binding<'_>,
+        out: Binding<'_>,
+    ) -> Result<()> {
+        let Query {
+            q,
+            heads: q_heads,
+            scale,
+        } = *query;
+        let gpu = &self.gpu;
+        let layout = table.layout();
+        if layout.dtype != self.dtype {
+            return Err(Error::invalid(
+                "k_pages",
+                "dtype",
+                self.dtype.dtype(),
+                layout.dtype.dtype(),
+            ));
+        }
+        kv.check(gpu, layout)?;
+        let batch = table.batch();
+        query.check(gpu, layout, batch)?;
+        gpu.check_storage_binding("o", &out)?;
+        gpu.check_binding_holds(
+            "o",
+            &out,
+            query.bytes(layout, batch),
+            format_args!("[{batch}, {q_heads}, {}] f32", layout.head_dim),
+        )?;
+        let policy = self.policy_buffer(table, tokens)?;
+        let (spec, pipeline, units, unit) = match (*tokens, &policy) {
+            (Tokens::Selected { list, units, unit }, _) => (list, &self.selected, units, unit),
+            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), &self.policy, 0, 0),
+            (Tokens::Policy(_), None) => unreachable!("policy_buffer makes one for a policy"),
+        };
+        let (splits, chunk) = Self::splits(table, tokens);
+        let scratch_bytes = self.scratch_bytes(table, q_heads, tokens);
+        gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
+        let rows = u64::from(batch) * u64::from(q_heads) * u64::from(splits);
+        let partial_bytes = (rows * u64::from(layout.head_dim) * 4).next_multiple_of(256);
+        let part_o = Binding::new(scratch.buffer, scratch.offset, partial_bytes);
+        let part_ml = Binding::new(scratch.buffer, scratch.offset + partial_bytes, rows * 8);
+        gpu.check_storage_binding("scratch", &part_o)?;
+        gpu.check_storage_binding("scratch", &part_ml)?;
+
+        let params = AttentionParams {
+            chunk,
+            splits,
+            units,
+            unit,
+            scale,
+            ..AttentionParams::for_table(table, q_heads)
+        };
+        let [indptr, indices, last] = table.bindings();
+        gpu.dispatch_groups(
+            encoder,
+            "attention decode",
+            pipeline,
+            &params,
+            &[indptr, indices, last, kv.k, kv.v, q, spec, part_o, part_ml],
+            [splits, layout.kv_heads, batch],
+        )?;
+        gpu.dispatch_groups(
+            encoder,
+            "attention merge",
+            &self.merge,
+            &params,
+            &[part_o, part_ml, out],
+            [q_heads, batch, 1],
+        )
+    }
+}

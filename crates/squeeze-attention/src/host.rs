@@ -1,0 +1,209 @@
+//! Conveniences for tests, benchmarks and the CLI: upload host tensors, run one kernel or step
+//! in one submit, read the results back.
+
+use half::f16;
+use squeeze_core::{Binding, Error, Gpu, Result};
+
+use crate::decode::{Decode, HeadPolicy, Tokens};
+use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
+use crate::pages::{DevicePageTable, PageTable};
+use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
+use crate::select::{Budget, Selector};
+use crate::sparse::Sparse;
+
+/// K and V pools on the host, `[pages, page_size, kv_heads, head_dim]` each.
+#[derive(Debug, Clone, Copy)]
+pub enum HostKv<'a> {
+    F32 { k: &'a [f32], v: &'a [f32] },
+    F16 { k: &'a [f16], v: &'a [f16] },
+}
+
+impl HostKv<'_> {
+    pub fn dtype(&self) -> KvDtype {
+        match self {
+            HostKv::F32 { .. } => KvDtype::F32,
+            HostKv::F16 { .. } => KvDtype::F16,
+        }
+    }
+
+    fn len(&self) -> (usize, usize) {
+        match self {
+            HostKv::F32 { k, v } => (k.len(), v.len()),
+            HostKv::F16 { k, v } => (k.len(), v.len()),
+        }
+    }
+}
+
+/// A KV pool, a page table and queries on the device.
+pub struct Uploaded {
+    pub table: DevicePageTable,
+    pub k: squeeze_core::wgpu::Buffer,
+    pub v: squeeze_core::wgpu::Buffer,
+    pub q: squeeze_core::wgpu::Buffer,
+    pub q_heads: u32,
+}
+
+impl Uploaded {
+    /// Checks every host tensor against `layout` and `table` and uploads them.
+    pub fn new(
+        gpu: &Gpu,
+        layout: CacheLayout,
+        table: &PageTable,
+        kv: HostKv<'_>,
+        q: &[f32],
+        q_heads: u32,
+    ) -> Result<Self> {
+        if kv.dtype() != layout.dtype {
+            return Err(Error::invalid(
+                "k_pages",
+                "dtype",
+                layout.dtype.dtype(),
+                kv.dtype().dtype(),
+            ));
+        }
+        let table = DevicePageTable::new(gpu, layout, table)?;
+        layout.check_q_heads(q_heads)?;
+        let elements = layout.elements() as usize;
+        for (arg, len) in [("k_pages", kv.len().0), ("v_pages", kv.len().1)] {
+            if len != elements {
+                return Err(Error::invalid(
+                    arg,
+                    "elements",
+                    format!("pages × page_size × kv_heads × head_dim = {elements}"),
+                    len,
+                ));
+            }
+        }
+        let q_len = table.batch() as usize * q_heads as usize * layout.head_dim as usize;
+        if q.len() != q_len {
+            return Err(Error::invalid(
+                "q",
+                "elements",
+                format!("batch × q_heads × head_dim = {q_len}"),
+                q.len(),
+            ));
+        }
+        let (k, v) = match kv {
+            HostKv::F32 { k, v } => (gpu.upload("k_pages", k)?, gpu.upload("v_pages", v)?),
+            HostKv::F16 { k, v } => (gpu.upload("k_pages", k)?, gpu.upload("v_pages", v)?),
+        };
+        Ok(Self {
+            table,
+            k,
+            v,
+            q: gpu.upload("q", q)?,
+            q_heads,
+        })
+    }
+
+    /// K and V, with `meta` as the cache's Quest metadata.
+    pub fn kv<'a>(&'a self, meta: Option<&'a squeeze_core::wgpu::Buffer>) -> KvCache<'a> {
+        KvCache {
+            k: Binding::whole(&self.k),
+            v: Binding::whole(&self.v),
+            meta: meta.map(Binding::whole),
+        }
+    }
+
+    pub fn query(&self, scale: f32) -> Query<'_> {
+        Query {
+            q: Binding::whole(&self.q),
+            heads: self.q_heads,
+            scale,
+        }
+    }
+
+    fn out_len(&self) -> usize {
+        self.table.batch() as usize * self.q_heads as usize * self.table.layout().head_dim as usize
+    }
+}
+
+/// Decode with one policy per KV head; returns `o` `[batch, q_heads, head_dim]`.
+pub fn run_decode(
+    gpu: &Gpu,
+    data: &Uploaded,
+    scale: f32,
+    policy: &[HeadPolicy],
+) -> Result<Vec<f32>> {
+    let decode = Decode::new(gpu, data.table.layout().dtype)?;
+    let tokens = Tokens::Policy(policy);
+    let scratch = gpu.storage_buffer(
+        "scratch",
+        decode.scratch_bytes(&data.table, data.q_heads, &tokens),
+    )?;
+    let out = gpu.storage_buffer("o", data.out_len() as u64 * 4)?;
+    let mut encoder = gpu.encoder("attention decode");
+    decode.encode(
+        &mut encoder,
+        &data.table,
+        &data.kv(None),
+        &data.query(scale),
+        &tokens,
+        Binding::whole(&scratch),
+        Binding::whole(&out),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    gpu.read_back("o", &out, 0, data.out_len())
+}
+
+/// What a sparse run gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseResult {
+    /// `[batch, q_heads, head_dim]`.
+    pub o: Vec<f32>,
+    /// `[batch, kv_heads, k]` page or token indices, best first, −1 for none.
+    pub selected: Vec<i32>,
+    /// Entries per row.
+    pub k: u32,
+    /// Tokens per entry.
+    pub unit: u32,
+}
+
+/// A whole sparse step (Quest metadata built first from every page, for Quest) in one submit.
+pub fn run_sparse(
+    gpu: &Gpu,
+    data: &Uploaded,
+    scale: f32,
+    selector: Selector,
+    budget: Budget,
+) -> Result<SparseResult> {
+    let layout = *data.table.layout();
+    let sparse = Sparse::new(gpu, layout.dtype)?;
+    let workspace = sparse.workspace(&data.table, data.q_heads, selector, budget)?;
+    let mut encoder = gpu.encoder("sparse step");
+    let meta = if selector == Selector::Quest {
+        let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+        QuestMeta::new(gpu, layout.dtype)?.encode(
+            &mut encoder,
+            &data.table,
+            Binding::whole(&data.k),
+            &all_pages(&data.table),
+            Binding::whole(&meta),
+        )?;
+        Some(meta)
+    } else {
+        None
+    };
+    let out = gpu.storage_buffer("o", data.out_len() as u64 * 4)?;
+    sparse.encode(
+        &mut encoder,
+        &data.table,
+        &data.kv(meta.as_ref()),
+        &data.query(scale),
+        &workspace,
+        Binding::whole(&out),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let plan = workspace.plan();
+    Ok(SparseResult {
+        o: gpu.read_back("o", &out, 0, data.out_len())?,
+        selected: gpu.read_back(
+            "selected",
+            workspace.selected().buffer,
+            0,
+            (plan.rows * plan.k) as usize,
+        )?,
+        k: plan.k,
+        unit: plan.unit,
+    })
+}

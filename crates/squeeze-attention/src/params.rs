@@ -1,0 +1,46 @@
+//! The `params` uniform every attention kernel binds at 0 (`shaders/attention/params.wgsl`).
+
+use crate::pages::DevicePageTable;
+
+/// Twin of the WGSL `AttentionParams`; each kernel documents the fields it reads.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct AttentionParams {
+    pub batch: u32,
+    pub q_heads: u32,
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    pub page_size: u32,
+    /// Pages in the pool.
+    pub pages: u32,
+    /// Row stride of per-token or per-page score rows.
+    pub max_len: u32,
+    /// Virtual tokens per decode split.
+    pub chunk: u32,
+    pub splits: u32,
+    /// Selection entries per (sequence, KV head) row, and tokens per entry.
+    pub units: u32,
+    pub unit: u32,
+    pub scale: f32,
+    /// Appended tokens or touched pages.
+    pub items: u32,
+    pub sink: u32,
+    pub window: u32,
+    pub _pad: u32,
+}
+
+impl AttentionParams {
+    /// The fields a page table and a query head count fix; the rest zero.
+    pub fn for_table(table: &DevicePageTable, q_heads: u32) -> Self {
+        let layout = table.layout();
+        Self {
+            batch: table.batch(),
+            q_heads,
+            kv_heads: layout.kv_heads,
+            head_dim: layout.head_dim,
+            page_size: layout.page_size,
+            pages: layout.pages,
+            ..Self::default()
+        }
+    }
+}

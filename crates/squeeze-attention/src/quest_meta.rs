@@ -1,0 +1,102 @@
+//! Quest's page metadata (`shaders/attention/quest_meta.wgsl`): per page and KV head, the
+//! element-wise minimum and maximum of the page's keys, `[pages, kv_heads, 2, head_dim]` f32
+//! (minimum first), the bound Quest scores pages with.
+
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Error, Gpu, Result};
+use squeeze_shaders::attention::QUEST_META;
+
+use crate::layout::{CacheLayout, KvDtype};
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+
+const WORKGROUP: u32 = 256;
+
+/// Bytes of the metadata of a cache of `layout`.
+pub fn meta_bytes(layout: &CacheLayout) -> u64 {
+    u64::from(layout.pages) * u64::from(layout.kv_heads) * 2 * u64::from(layout.head_dim) * 4
+}
+
+/// Every (sequence, logical page) pair of `table`: the list that builds metadata from scratch.
+pub fn all_pages(table: &DevicePageTable) -> Vec<[u32; 2]> {
+    let page_size = table.layout().page_size;
+    (0..table.batch())
+        .flat_map(|b| {
+            let pages = table.seq_lens()[b as usize].div_ceil(page_size);
+            (0..pages).map(move |p| [b, p])
+        })
+        .collect()
+}
+
+/// Quest metadata for a KV cache of one format.
+pub struct QuestMeta {
+    gpu: Gpu,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl QuestMeta {
+    pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(&QUEST_META, "quest_meta", &dtype.overrides())?,
+        })
+    }
+
+    /// Records the recomputation of `meta` for the (sequence, logical page) pairs `pages` from
+    /// the keys `k`.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        k: Binding<'_>,
+        pages: &[[u32; 2]],
+        meta: Binding<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        let layout = table.layout();
+        gpu.check_storage_binding("meta", &meta)?;
+        gpu.check_binding_holds(
+            "meta",
+            &meta,
+            meta_bytes(layout),
+            format_args!(
+                "[{}, {}, 2, {}] f32",
+                layout.pages, layout.kv_heads, layout.head_dim
+            ),
+        )?;
+        if let Some(bad) = pages.iter().find(|[b, p]| {
+            *b >= table.batch() || *p >= table.seq_lens()[*b as usize].div_ceil(layout.page_size)
+        }) {
+            return Err(Error::invalid(
+                "pages",
+                "(sequence, page)",
+                "a page the table holds",
+                format!("{bad:?}"),
+            ));
+        }
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let list = gpu.upload("pages", pages.as_flattened())?;
+        let params = AttentionParams {
+            items: pages.len() as u32,
+            ..AttentionParams::for_table(table, 0)
+        };
+        let work = pages.len() as u64 * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);
+        let groups = grid_stride_workgroups(
+            work,
+            WORKGROUP,
+            gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let [indptr, indices, last] = table.bindings();
+        gpu.dispatch(
+            encoder,
+            "quest meta",
+            &self.pipeline,
+            &params,
+            &[indptr, indices, last, k, Binding::whole(&list), meta],
+            groups,
+        )
+    }
+}

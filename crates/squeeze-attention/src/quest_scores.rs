@@ -1,0 +1,66 @@
+//! Quest's page scores (`shaders/attention/quest_scores.wgsl`): per (sequence, KV head) row and
+//! logical page, Σ_g Σ_d max(q·min, q·max) over the KV group's query heads — an upper bound of
+//! the page's logits — with sink and window pages at +inf, and each row's page count.
+
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+use squeeze_shaders::attention::QUEST_SCORES;
+
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+
+const WORKGROUP: u32 = 256;
+
+pub struct QuestScores {
+    gpu: Gpu,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl QuestScores {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(&QUEST_SCORES, "quest_scores", &[])?,
+        })
+    }
+
+    /// Records the scores `[batch, kv_heads, max_pages]` f32 and row lengths `[batch, kv_heads]`
+    /// u32. The caller has checked every binding ([`crate::select::Select`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        q: Binding<'_>,
+        q_heads: u32,
+        meta: Binding<'_>,
+        (sink, window): (u32, u32),
+        scores: Binding<'_>,
+        lengths: Binding<'_>,
+    ) -> Result<()> {
+        let params = AttentionParams {
+            max_len: table.max_pages(),
+            sink,
+            window,
+            ..AttentionParams::for_table(table, q_heads)
+        };
+        let items = u64::from(table.batch())
+            * u64::from(table.layout().kv_heads)
+            * u64::from(params.max_len);
+        let groups = grid_stride_workgroups(
+            items,
+            WORKGROUP,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let [indptr, indices, last] = table.bindings();
+        self.gpu.dispatch(
+            encoder,
+            "quest scores",
+            &self.pipeline,
+            &params,
+            &[indptr, indices, last, q, meta, scores, lengths],
+            groups,
+        )
+    }
+}

@@ -1,0 +1,297 @@
+//! CPU references for every attention kernel and selection policy, written plainly. Decode and
+//! token logits accumulate in f64; Quest's page scores and the votes follow the GPU's f32
+//! operation order, so that selections made from them can be compared index for index.
+
+use squeeze_core::Result;
+use squeeze_topk::Order;
+use squeeze_topk::reference::top_k;
+
+use crate::decode::HeadPolicy;
+use crate::layout::CacheLayout;
+use crate::pages::PageTable;
+
+/// A KV pool on the host, as f32 values (an f16 cache widened exactly).
+#[derive(Debug, Clone, Copy)]
+pub struct HostCache<'a> {
+    pub layout: CacheLayout,
+    pub k: &'a [f32],
+    pub v: &'a [f32],
+}
+
+/// Query heads per KV head.
+fn group(layout: &CacheLayout, q_heads: u32) -> usize {
+    (q_heads / layout.kv_heads) as usize
+}
+
+/// Each sequence's length in tokens (the table is assumed valid).
+pub fn seq_lens(table: &PageTable, page_size: u32) -> Vec<u32> {
+    (0..table.batch())
+        .map(|b| {
+            let pages = table.indptr[b + 1] - table.indptr[b];
+            pages.saturating_sub(1) * page_size + table.last_page_len[b]
+        })
+        .collect()
+}
+
+/// First element of KV head `h` of token `pos` of sequence `b` in the pool.
+pub fn element(layout: &CacheLayout, table: &PageTable, b: usize, pos: u32, h: usize) -> usize {
+    let page = table.indices[table.indptr[b] as usize + (pos / layout.page_size) as usize];
+    let row = page as usize * layout.page_size as usize + (pos % layout.page_size) as usize;
+    (row * layout.kv_heads as usize + h) * layout.head_dim as usize
+}
+
+/// The positions a head with `policy` attends to in a sequence of `len` tokens, ascending.
+pub fn policy_positions(policy: HeadPolicy, len: u32) -> Vec<u32> {
+    match policy {
+        HeadPolicy::Full => (0..len).collect(),
+        HeadPolicy::SinkWindow { sink, window } => {
+            let sink = sink.min(len);
+            let window = window.min(len - sink);
+            (0..sink).chain(len - window..len).collect()
+        }
+    }
+}
+
+/// The positions a selection row (`unit` tokens per entry, −1 for none) covers in a sequence of
+/// `len` tokens, ascending.
+pub fn selected_positions(row: &[i32], unit: u32, len: u32) -> Vec<u32> {
+    let mut positions: Vec<u32> = row
+        .iter()
+        .filter(|&&e| e >= 0)
+        .flat_map(|&e| (0..unit).map(move |s| e as u64 * u64::from(unit) + u64::from(s)))
+        .filter(|&p| p < u64::from(len))
+        .map(|p| p as u32)
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    positions
+}
+
+/// Decode attention: for each sequence and query head, softmax(scale · q·k) · v over the
+/// positions `attended(b, kv_head)` gives (f64 throughout). `q` is `[batch, q_heads, d]`; the
+/// result too. A head that attends to nothing outputs zeros.
+pub fn decode(
+    cache: &HostCache<'_>,
+    table: &PageTable,
+    q: &[f32],
+    q_heads: u32,
+    scale: f32,
+    attended: &dyn Fn(usize, usize) -> Vec<u32>,
+) -> Vec<f32> {
+    let layout = &cache.layout;
+    let d = layout.head_dim as usize;
+    let g = group(layout, q_heads);
+    let mut out = vec![0f32; table.batch() * q_heads as usize * d];
+    for b in 0..table.batch() {
+        for qh in 0..q_heads as usize {
+            let h = qh / g;
+            let positions = attended(b, h);
+            let q_row = &q[(b * q_heads as usize + qh) * d..][..d];
+            let logits: Vec<f64> = positions
+                .iter()
+                .map(|&pos| {
+                    let k = &cache.k[element(layout, table, b, pos, h)..][..d];
+                    let dot: f64 = q_row
+                        .iter()
+                        .zip(k)
+                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                        .sum();
+                    dot * f64::from(scale)
+                })
+                .collect();
+            let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let weights: Vec<f64> = logits.iter().map(|&l| (l - top).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            let o = &mut out[(b * q_heads as usize + qh) * d..][..d];
+            for (&pos, &w) in positions.iter().zip(&weights) {
+                let v = &cache.v[element(layout, table, b, pos, h)..][..d];
+                for (o, &v) in o.iter_mut().zip(v) {
+                    *o += (w / total * f64::from(v)) as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Quest metadata `[pages, kv_heads, 2, d]`: per page of every sequence and KV head, the
+/// element-wise minimum then maximum of its valid keys; pages no sequence uses stay zero.
+pub fn quest_meta(cache: &HostCache<'_>, table: &PageTable) -> Vec<f32> {
+    let layout = &cache.layout;
+    let d = layout.head_dim as usize;
+    let heads = layout.kv_heads as usize;
+    let mut meta = vec![0f32; layout.pages as usize * heads * 2 * d];
+    for (b, &len) in seq_lens(table, layout.page_size).iter().enumerate() {
+        for page in 0..len.div_ceil(layout.page_size) {
+            let first = page * layout.page_size;
+            let pool_page = table.indices[table.indptr[b] as usize + page as usize] as usize;
+            for h in 0..heads {
+                let out = (pool_page * heads + h) * 2 * d;
+                for e in 0..d {
+                    let keys = (first..len.min(first + layout.page_size))
+                        .map(|pos| cache.k[element(layout, table, b, pos, h) + e]);
+                    meta[out + e] = keys.clone().fold(f32::INFINITY, f32::min);
+                    meta[out + d + e] = keys.fold(f32::NEG_INFINITY, f32::max);
+                }
+            }
+        }
+    }
+    meta
+}
+
+/// Whether logical page `page` (of `page_size`) of a sequence of `len` tokens holds a sink or
+/// window token.
+pub fn forced_page(page: u32, page_size: u32, len: u32, sink: u32, window: u32) -> bool {
+    let window_start = len - window.min(len);
+    page * page_size < sink || (window > 0 && (page + 1) * page_size > window_start)
+}
+
+/// Whether position `pos` of a sequence of `len` tokens is a sink or window token.
+pub fn forced_token(pos: u32, len: u32, sink: u32, window: u32) -> bool {
+    pos < sink || pos >= len - window.min(len)
+}
+
+/// Quest page scores `[batch, kv_heads, max_pages]` and each row's page count: the bound
+/// Σ_g Σ_d max(q·min, q·max) over the KV group's query heads, in the GPU's f32 order (four
+/// lanes over d mod 4, summed pairwise), +inf for sink and window pages, -inf past the end.
+pub fn quest_scores(
+    layout: &CacheLayout,
+    table: &PageTable,
+    meta: &[f32],
+    q: &[f32],
+    q_heads: u32,
+    (sink, window): (u32, u32),
+) -> (Vec<f32>, Vec<u32>) {
+    let d = layout.head_dim as usize;
+    let heads = layout.kv_heads as usize;
+    let g = group(layout, q_heads);
+    let lens = seq_lens(table, layout.page_size);
+    let max_pages = lens
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1)
+        .div_ceil(layout.page_size);
+    let mut scores = vec![f32::NEG_INFINITY; lens.len() * heads * max_pages as usize];
+    let mut lengths = Vec::new();
+    for (b, &len) in lens.iter().enumerate() {
+        let pages = len.div_ceil(layout.page_size);
+        for h in 0..heads {
+            lengths.push(pages);
+            for page in 0..pages {
+                let i = (b * heads + h) * max_pages as usize + page as usize;
+                if forced_page(page, layout.page_size, len, sink, window) {
+                    scores[i] = f32::INFINITY;
+                    continue;
+                }
+                let pool_page = table.indices[table.indptr[b] as usize + page as usize] as usize;
+                let lo = &meta[(pool_page * heads + h) * 2 * d..][..d];
+                let hi = &meta[(pool_page * heads + h) * 2 * d + d..][..d];
+                let mut lanes = [0f32; 4];
+                for qh in h * g..(h + 1) * g {
+                    let q_row = &q[(b * q_heads as usize + qh) * d..][..d];
+                    for e in 0..d {
+                        lanes[e % 4] += (q_row[e] * lo[e]).max(q_row[e] * hi[e]);
+                    }
+                }
+                scores[i] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+            }
+        }
+    }
+    (scores, lengths)
+}
+
+/// Every query head's logits `[batch, q_heads, max_len]`: scale · q·k (f64, rounded to f32),
+/// -inf past a sequence's end.
+pub fn token_logits(
+    cache: &HostCache<'_>,
+    table: &PageTable,
+    q: &[f32],
+    q_heads: u32,
+    scale: f32,
+) -> Vec<f32> {
+    let layout = &cache.layout;
+    let d = layout.head_dim as usize;
+    let g = group(layout, q_heads);
+    let lens = seq_lens(table, layout.page_size);
+    let max_len = lens.iter().copied().max().unwrap_or(0).max(1) as usize;
+    let mut logits = vec![f32::NEG_INFINITY; lens.len() * q_heads as usize * max_len];
+    for (b, &len) in lens.iter().enumerate() {
+        for qh in 0..q_heads as usize {
+            let q_row = &q[(b * q_heads as usize + qh) * d..][..d];
+            for pos in 0..len {
+                let k = &cache.k[element(layout, table, b, pos, qh / g)..][..d];
+                let dot: f64 = q_row
+                    .iter()
+                    .zip(k)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
+                logits[(b * q_heads as usize + qh) * max_len + pos as usize] =
+                    (dot * f64::from(scale)) as f32;
+            }
+        }
+    }
+    logits
+}
+
+/// How a KV group's query heads vote for tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vote {
+    /// The sum of the heads' logits (TidalDecode).
+    Sum,
+    /// The sum of the heads' softmax probabilities (TokenSelect's soft voting).
+    Softmax,
+}
+
+/// Per-token votes `[batch, kv_heads, max_len]` and each row's length, from `logits` (as
+/// [`token_logits`] lays them out): +inf for sink and window tokens, -inf past the end.
+pub fn token_votes(
+    logits: &[f32],
+    seq_lens: &[u32],
+    kv_heads: u32,
+    q_heads: u32,
+    vote: Vote,
+    (sink, window): (u32, u32),
+) -> (Vec<f32>, Vec<u32>) {
+    let g = (q_heads / kv_heads) as usize;
+    let max_len = seq_lens.iter().copied().max().unwrap_or(0).max(1) as usize;
+    let stats = |head: usize, len: u32| {
+        let row = &logits[head * max_len..][..len as usize];
+        let top = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = row.iter().map(|&l| f64::from((l - top).exp())).sum();
+        (top, sum as f32)
+    };
+    let mut votes = vec![f32::NEG_INFINITY; seq_lens.len() * kv_heads as usize * max_len];
+    let mut lengths = Vec::new();
+    for (b, &len) in seq_lens.iter().enumerate() {
+        for h in 0..kv_heads as usize {
+            lengths.push(len);
+            let heads: Vec<usize> = (0..g).map(|i| b * q_heads as usize + h * g + i).collect();
+            let stat: Vec<(f32, f32)> = heads.iter().map(|&head| stats(head, len)).collect();
+            for pos in 0..len {
+                let i = (b * kv_heads as usize + h) * max_len + pos as usize;
+                if forced_token(pos, len, sink, window) {
+                    votes[i] = f32::INFINITY;
+                    continue;
+                }
+                let mut sum = 0f32;
+                for (&head, &(top, total)) in heads.iter().zip(&stat) {
+                    let l = logits[head * max_len + pos as usize];
+                    sum += match vote {
+                        Vote::Sum => l,
+                        Vote::Softmax => (l - top).exp() / total,
+                    };
+                }
+                votes[i] = sum;
+            }
+        }
+    }
+    (votes, lengths)
+}
+
+/// The `k` best entries of each row of `scores` (`n` per row, `lengths` valid), best first,
+/// −1 past a row's length: the selection top-k makes.
+pub fn select(scores: &[f32], n: usize, k: usize, lengths: &[u32]) -> Result<Vec<i32>> {
+    Ok(top_k(scores, n, k, Order::Largest, Some(lengths))?.1)
+}

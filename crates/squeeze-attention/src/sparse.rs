@@ -1,0 +1,118 @@
+//! One sparse decode step: selection ([`crate::select`]) then decode over the selection
+//! ([`crate::decode`]), recorded into one command encoder with no readback in between.
+
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+
+use crate::decode::{Decode, Tokens};
+use crate::layout::{KvCache, KvDtype, Query};
+use crate::pages::DevicePageTable;
+use crate::select::{Budget, Select, SelectPlan, SelectWorkspace, Selector};
+
+/// Selection and decode for a KV cache of one format.
+pub struct Sparse {
+    gpu: Gpu,
+    select: Select,
+    decode: Decode,
+}
+
+/// Device buffers of one sparse step's plan: the selection's, the selection list and the
+/// decode's partials.
+pub struct SparseWorkspace {
+    plan: SelectPlan,
+    select: SelectWorkspace,
+    selected: wgpu::Buffer,
+    scratch: wgpu::Buffer,
+}
+
+impl SparseWorkspace {
+    pub fn plan(&self) -> &SelectPlan {
+        &self.plan
+    }
+
+    /// The selection list of the last step (i32 `[batch, kv_heads, k]`, best first, −1 for
+    /// none): what a TidalDecode layer after the selection layer decodes over.
+    pub fn selected(&self) -> Binding<'_> {
+        Binding::whole(&self.selected)
+    }
+
+    /// The selection as decode tokens.
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens::Selected {
+            list: self.selected(),
+            units: self.plan.k,
+            unit: self.plan.unit,
+        }
+    }
+}
+
+impl Sparse {
+    pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            select: Select::new(gpu, dtype)?,
+            decode: Decode::new(gpu, dtype)?,
+        })
+    }
+
+    pub fn decode(&self) -> &Decode {
+        &self.decode
+    }
+
+    /// Checks the budget ([`Select::plan`]) and allocates the step's buffers.
+    pub fn workspace(
+        &self,
+        table: &DevicePageTable,
+        q_heads: u32,
+        selector: Selector,
+        budget: Budget,
+    ) -> Result<SparseWorkspace> {
+        let plan = self.select.plan(table, q_heads, selector, budget)?;
+        let select = self.select.workspace(table, &plan)?;
+        let list_bytes = u64::from(plan.rows) * u64::from(plan.k) * 4;
+        let selected = self.gpu.storage_buffer("selected", list_bytes)?;
+        let tokens = Tokens::Selected {
+            list: Binding::whole(&selected),
+            units: plan.k,
+            unit: plan.unit,
+        };
+        let scratch_bytes = self.decode.scratch_bytes(table, q_heads, &tokens);
+        let scratch = self.gpu.storage_buffer("decode scratch", scratch_bytes)?;
+        Ok(SparseWorkspace {
+            plan,
+            select,
+            selected,
+            scratch,
+        })
+    }
+
+    /// Records selection and sparse decode: `out` (f32 `[batch, q_heads, head_dim]`) is the
+    /// attention over the kept tokens, and the workspace keeps the selection.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        kv: &KvCache<'_>,
+        query: &Query<'_>,
+        workspace: &SparseWorkspace,
+        out: Binding<'_>,
+    ) -> Result<()> {
+        self.select.encode(
+            encoder,
+            table,
+            kv,
+            query,
+            &workspace.select,
+            workspace.selected(),
+        )?;
+        self.decode.encode(
+            encoder,
+            table,
+            kv,
+            query,
+            &workspace.tokens(),
+            Binding::whole(&workspace.scratch),
+            out,
+        )
+    }
+}

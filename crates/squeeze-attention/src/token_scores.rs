@@ -1,0 +1,63 @@
+//! Token-level selection's logits (`shaders/attention/token_scores.wgsl`): scale · q·k for every
+//! query head and token, `[batch, q_heads, max_len]` f32 with -inf past each sequence's end.
+
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+use squeeze_shaders::attention::TOKEN_SCORES;
+
+use crate::layout::KvDtype;
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+
+const WORKGROUP: u32 = 256;
+
+pub struct TokenScores {
+    gpu: Gpu,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl TokenScores {
+    pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(&TOKEN_SCORES, "token_scores", &dtype.overrides())?,
+        })
+    }
+
+    /// Records the logits. The caller has checked every binding ([`crate::select::Select`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        k: Binding<'_>,
+        q: Binding<'_>,
+        q_heads: u32,
+        scale: f32,
+        logits: Binding<'_>,
+    ) -> Result<()> {
+        let params = AttentionParams {
+            max_len: table.max_len(),
+            scale,
+            ..AttentionParams::for_table(table, q_heads)
+        };
+        let items = u64::from(table.batch())
+            * u64::from(table.layout().kv_heads)
+            * u64::from(params.max_len);
+        let groups = grid_stride_workgroups(
+            items,
+            WORKGROUP,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let [indptr, indices, last] = table.bindings();
+        self.gpu.dispatch(
+            encoder,
+            "token scores",
+            &self.pipeline,
+            &params,
+            &[indptr, indices, last, k, q, logits],
+            groups,
+        )
+    }
+}

@@ -1,0 +1,46 @@
+//! TokenSelect's per-head softmax statistics (`shaders/attention/token_stats.wgsl`): the maximum
+//! and Σ exp(logit − maximum) of each query head's logits, `[batch, q_heads]` (f32, f32).
+
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+use squeeze_shaders::attention::TOKEN_STATS;
+
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+
+pub struct TokenStats {
+    gpu: Gpu,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl TokenStats {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            pipeline: gpu.pipeline(&TOKEN_STATS, "token_stats", &[])?,
+        })
+    }
+
+    /// Records the statistics of `logits` ([`crate::token_scores`]'s layout) into `stats`.
+    pub(crate) fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        q_heads: u32,
+        logits: Binding<'_>,
+        stats: Binding<'_>,
+    ) -> Result<()> {
+        let params = AttentionParams {
+            max_len: table.max_len(),
+            ..AttentionParams::for_table(table, q_heads)
+        };
+        self.gpu.dispatch_groups(
+            encoder,
+            "token stats",
+            &self.pipeline,
+            &params,
+            &[table.lens_binding(), logits, stats],
+            [q_heads, table.batch(), 1],
+        )
+    }
+}

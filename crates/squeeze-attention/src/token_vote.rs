@@ -1,0 +1,73 @@
+//! The KV group's vote per token (`shaders/attention/token_vote.wgsl`): the sum of the query
+//! heads' logits (TidalDecode) or of their softmax probabilities (TokenSelect), with sink and
+//! window tokens at +inf, and each row's length, ready for top-k.
+
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+use squeeze_shaders::attention::TOKEN_VOTE;
+
+use crate::pages::DevicePageTable;
+use crate::params::AttentionParams;
+use crate::reference::Vote;
+
+const WORKGROUP: u32 = 256;
+
+pub struct TokenVote {
+    gpu: Gpu,
+    sum: wgpu::ComputePipeline,
+    softmax: wgpu::ComputePipeline,
+}
+
+impl TokenVote {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(Self {
+            gpu: gpu.clone(),
+            sum: gpu.pipeline(&TOKEN_VOTE, "vote_sum", &[])?,
+            softmax: gpu.pipeline(&TOKEN_VOTE, "vote_softmax", &[])?,
+        })
+    }
+
+    /// Records the votes `[batch, kv_heads, max_len]` and row lengths; `stats` is read by the
+    /// softmax vote only.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        q_heads: u32,
+        vote: Vote,
+        (sink, window): (u32, u32),
+        logits: Binding<'_>,
+        stats: Binding<'_>,
+        votes: Binding<'_>,
+        lengths: Binding<'_>,
+    ) -> Result<()> {
+        let params = AttentionParams {
+            max_len: table.max_len(),
+            sink,
+            window,
+            ..AttentionParams::for_table(table, q_heads)
+        };
+        let items = u64::from(table.batch())
+            * u64::from(table.layout().kv_heads)
+            * u64::from(params.max_len);
+        let groups = grid_stride_workgroups(
+            items,
+            WORKGROUP,
+            self.gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        let (pipeline, bindings) = match vote {
+            Vote::Sum => (
+                &self.sum,
+                vec![table.lens_binding(), logits, votes, lengths],
+            ),
+            Vote::Softmax => (
+                &self.softmax,
+                vec![table.lens_binding(), logits, votes, lengths, stats],
+            ),
+        };
+        self.gpu
+            .dispatch(encoder, "token vote", pipeline, &params, &bindings, groups)
+    }
+}

@@ -1,0 +1,115 @@
+//! `shaders/attention/`: decode attention over a paged KV cache — split-KV decode with sinks,
+//! windows and selection lists, the merge of its splits, appends, Quest page metadata and
+//! scores, and the token-level selection passes. `KV_F16` is the cache format (0 = f32, 1 = f16,
+//! two per u32 word); `SELECTED` switches decode from per-head sink + window to a selection list.
+
+use crate::core::HALVES;
+use crate::{Module, Overrides, Part, Requirements, part};
+
+/// The `params` uniform (`AttentionParams`) and the infinities.
+pub const PARAMS: Part = part!("attention/params.wgsl");
+/// The page table and the pool row of a sequence's token.
+pub const PAGES: Part = part!("attention/pages.wgsl");
+/// Keys in f32 or f16, eight head dimensions at a time.
+pub const KV: Part = part!("attention/kv.wgsl");
+/// Values, after [`KV`].
+pub const VALUES: Part = part!("attention/values.wgsl");
+
+const KV_FORMATS: [Overrides; 2] = [&[("KV_F16", 0.0)], &[("KV_F16", 1.0)]];
+
+/// Split-KV decode attention; entry `decode`.
+pub static DECODE: Module = Module {
+    name: "attention/decode",
+    parts: &[
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        VALUES,
+        part!("attention/decode.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["decode"],
+    override_sets: &[
+        &[("KV_F16", 0.0), ("SELECTED", 0.0)],
+        &[("KV_F16", 1.0), ("SELECTED", 0.0)],
+        &[("KV_F16", 0.0), ("SELECTED", 1.0)],
+        &[("KV_F16", 1.0), ("SELECTED", 1.0)],
+    ],
+};
+
+/// The merge of decode splits; entry `merge`.
+pub static MERGE: Module = Module {
+    name: "attention/merge",
+    parts: &[PARAMS, part!("attention/merge.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["merge"],
+    override_sets: &[&[]],
+};
+
+/// New tokens' K and V written into the pool; entry `append_kv`.
+pub static APPEND: Module = Module {
+    name: "attention/append",
+    parts: &[PARAMS, part!("attention/append.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["append_kv"],
+    override_sets: &KV_FORMATS,
+};
+
+/// Quest's per-page key minimum and maximum; entry `quest_meta`.
+pub static QUEST_META: Module = Module {
+    name: "attention/quest_meta",
+    parts: &[
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        part!("attention/quest_meta.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["quest_meta"],
+    override_sets: &KV_FORMATS,
+};
+
+/// Quest's page scores; entry `quest_scores`.
+pub static QUEST_SCORES: Module = Module {
+    name: "attention/quest_scores",
+    parts: &[PARAMS, PAGES, part!("attention/quest_scores.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["quest_scores"],
+    override_sets: &[&[]],
+};
+
+/// Every query head's logits over its sequence; entry `token_scores`.
+pub static TOKEN_SCORES: Module = Module {
+    name: "attention/token_scores",
+    parts: &[
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        part!("attention/token_scores.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["token_scores"],
+    override_sets: &KV_FORMATS,
+};
+
+/// Per-head softmax statistics of the logits; entry `token_stats`.
+pub static TOKEN_STATS: Module = Module {
+    name: "attention/token_stats",
+    parts: &[PARAMS, part!("attention/token_stats.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["token_stats"],
+    override_sets: &[&[]],
+};
+
+/// The KV group's vote per token; entries `vote_sum` (TidalDecode) and `vote_softmax`
+/// (TokenSelect).
+pub static TOKEN_VOTE: Module = Module {
+    name: "attention/token_vote",
+    parts: &[PARAMS, part!("attention/token_vote.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["vote_sum", "vote_softmax"],
+    override_sets: &[&[]],
+};

@@ -1,0 +1,599 @@
+//! Conformance of the attention family against its CPU references: dense decode (f32 and f16
+//! caches, GQA 1/4/8, head_dim 64/128/256, odd lengths, partial last pages, shuffled page
+//! tables, empty and one-token sequences, several splits, large logits), per-head sinks +
+//! windows, appends with Quest metadata, and the sparse steps (Quest, TidalDecode, TokenSelect):
+//! selections index for index where the scores are exact, and sparse = dense when the budget
+//! covers the sequence.
+//!
+//! Tolerance of attention outputs: |gpu − f64 reference| ≤ 1e-4 · max |v| (+1e-6); a missing or
+//! extra token moves an output by ≈ 1 / length · |v|, far above it at these lengths.
+
+use half::f16;
+use squeeze::Gpu;
+use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
+use squeeze::attention::quest_meta::{all_pages, meta_bytes};
+use squeeze::attention::reference::{self, HostCache, Vote};
+use squeeze::attention::{
+    Append, Budget, CacheLayout, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
+    PageTable, QuestMeta, Selector,
+};
+use squeeze::{Binding, Error};
+
+use crate::rng::SplitMix64;
+use crate::{Case, Failure, expect_equal};
+
+/// Inputs of one attention problem, with K and V as the f32 values the cache holds.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub layout: CacheLayout,
+    pub table: PageTable,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    pub q: Vec<f32>,
+    pub q_heads: u32,
+}
+
+/// How values are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Uniform in [-1, 1).
+    Random,
+    /// Multiples of 1/8 in [-1, 1]: every product and short sum is exact in f32, so scores and
+    /// selections can be compared bit for bit; ties are common.
+    Eighths,
+}
+
+/// Shape of a problem.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    pub lens: &'a [u32],
+    pub page_size: u32,
+    pub kv_heads: u32,
+    pub q_heads: u32,
+    pub head_dim: u32,
+    pub dtype: KvDtype,
+    /// Pool pages no sequence uses (filled too: reading one would show).
+    pub spare_pages: u32,
+}
+
+impl Setup {
+    /// Sequences of `shape.lens` on pool pages in a shuffled order.
+    pub fn new(shape: Shape<'_>, values: Values, seed: u64) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let (mut table, used) = PageTable::contiguous(shape.lens, shape.page_size);
+        let pages = used + shape.spare_pages;
+        let mut order: Vec<u32> = (0..pages).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.next_u32() as usize % (i + 1));
+        }
+        for p in &mut table.indices {
+            *p = order[*p as usize];
+        }
+        let layout = CacheLayout {
+            pages,
+            page_size: shape.page_size,
+            kv_heads: shape.kv_heads,
+            head_dim: shape.head_dim,
+            dtype: shape.dtype,
+        };
+        let draw = |n: usize, rng: &mut SplitMix64| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    let u = rng.next_u32();
+                    let x = match values {
+                        Values::Random => (u >> 8) as f32 / (1u32 << 23) as f32 - 1.0,
+                        Values::Eighths => (u % 17) as f32 / 8.0 - 1.0,
+                    };
+                    match shape.dtype {
+                        KvDtype::F32 => x,
+                        KvDtype::F16 => f16::from_f32(x).to_f32(),
+                    }
+                })
+                .collect()
+        };
+        let elements = layout.elements() as usize;
+        let k = draw(elements, &mut rng);
+        let v = draw(elements, &mut rng);
+        let q = draw(
+            shape.lens.len() * (shape.q_heads * shape.head_dim) as usize,
+            &mut rng,
+        );
+        Self {
+            layout,
+            table,
+            k,
+            v,
+            q,
+            q_heads: shape.q_heads,
+        }
+    }
+
+    pub fn cache(&self) -> HostCache<'_> {
+        HostCache {
+            layout: self.layout,
+            k: &self.k,
+            v: &self.v,
+        }
+    }
+
+    pub fn upload(&self, gpu: &Gpu) -> Result<Uploaded, Error> {
+        let (k16, v16): (Vec<f16>, Vec<f16>);
+        let kv = match self.layout.dtype {
+            KvDtype::F32 => HostKv::F32 {
+                k: &self.k,
+                v: &self.v,
+            },
+            KvDtype::F16 => {
+                k16 = self.k.iter().map(|&x| f16::from_f32(x)).collect();
+                v16 = self.v.iter().map(|&x| f16::from_f32(x)).collect();
+                HostKv::F16 { k: &k16, v: &v16 }
+            }
+        };
+        Uploaded::new(gpu, self.layout, &self.table, kv, &self.q, self.q_heads)
+    }
+
+    pub fn scale(&self) -> f32 {
+        1.0 / (self.layout.head_dim as f32).sqrt()
+    }
+
+    pub fn lens(&self) -> Vec<u32> {
+        reference::seq_lens(&self.table, self.layout.page_size)
+    }
+}
+
+/// Fails unless every output is within the stated tolerance of the reference.
+pub fn expect_close(what: &str, got: &[f32], want: &[f32], v: &[f32]) -> Result<(), Failure> {
+    let scale = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let tol = 1e-4 * scale + 1e-6;
+    if got.len() != want.len() {
+        return Err(Failure::Mismatch(format!(
+            "{what}: {} outputs, expected {}",
+            got.len(),
+            want.len()
+        )));
+    }
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if (g - w).is_nan() || (g - w).abs() > tol {
+            return Err(Failure::Mismatch(format!(
+                "{what}: output {i} is {g}, reference {w} (tolerance {tol})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn dense_check(gpu: &Gpu, setup: &Setup, policy: &[HeadPolicy]) -> Result<(), Failure> {
+    let data = setup.upload(gpu)?;
+    let got = run_decode(gpu, &data, setup.scale(), policy)?;
+    let lens = setup.lens();
+    let want = reference::decode(
+        &setup.cache(),
+        &setup.table,
+        &setup.q,
+        setup.q_heads,
+        setup.scale(),
+        &|b, h| reference::policy_positions(policy[h], lens[b]),
+    );
+    expect_close("o", &got, &want, &setup.v)
+}
+
+fn shape(
+    lens: &[u32],
+    page_size: u32,
+    heads: (u32, u32),
+    head_dim: u32,
+    dtype: KvDtype,
+) -> Shape<'_> {
+    Shape {
+        lens,
+        page_size,
+        kv_heads: heads.0,
+        q_heads: heads.1,
+        head_dim,
+        dtype,
+        spare_pages: 3,
+    }
+}
+
+fn full(setup: &Setup) -> Vec<HeadPolicy> {
+    vec![HeadPolicy::Full; setup.layout.kv_heads as usize]
+}
+
+/// Dense decode cases.
+fn dense_cases() -> Vec<Case> {
+    use KvDtype::{F16, F32};
+    let mut all = Vec::new();
+    let problems: [(&'static str, Shape<'static>); 8] = [
+        (
+            "f32, GQA 1, d 64, one sequence",
+            shape(&[37], 16, (2, 2), 64, F32),
+        ),
+        (
+            "f16, GQA 4, d 128, odd lengths",
+            shape(&[1, 45, 130], 16, (2, 8), 128, F16),
+        ),
+        (
+            "f32, GQA 8, d 128, partial pages",
+            shape(&[77, 3], 32, (1, 8), 128, F32),
+        ),
+        ("f16, GQA 4, d 256", shape(&[66, 19], 8, (2, 8), 256, F16)),
+        (
+            "f16, empty sequence in the batch",
+            shape(&[0, 21], 16, (2, 4), 64, F16),
+        ),
+        ("f32, page size 1", shape(&[9, 4], 1, (2, 4), 64, F32)),
+        (
+            "f16, several splits (1500 tokens)",
+            shape(&[1500, 300], 64, (2, 8), 128, F16),
+        ),
+        ("f32, GQA 32 at d 64", shape(&[50], 16, (1, 32), 64, F32)),
+    ];
+    for (i, (name, shape)) in problems.into_iter().enumerate() {
+        all.push(Case::portable("attention/decode", name, move |gpu| {
+            let setup = Setup::new(shape, Values::Random, 10 + i as u64);
+            dense_check(gpu, &setup, &full(&setup))
+        }));
+    }
+    all.push(Case::portable(
+        "attention/decode",
+        "large logits stay finite (q × 300)",
+        |gpu| {
+            let mut setup = Setup::new(
+                shape(&[200, 33], 16, (2, 4), 128, KvDtype::F32),
+                Values::Random,
+                3,
+            );
+            setup.q.iter_mut().for_each(|x| *x *= 300.0);
+            dense_check(gpu, &setup, &full(&setup))
+        },
+    ));
+    all.push(Case::portable(
+        "attention/decode",
+        "sink + window, and per-head policies",
+        |gpu| {
+            let setup = Setup::new(
+                shape(&[300, 40, 5], 16, (4, 8), 64, KvDtype::F16),
+                Values::Random,
+                4,
+            );
+            dense_check(
+                gpu,
+                &setup,
+                &[HeadPolicy::SinkWindow {
+                    sink: 4,
+                    window: 64,
+                }; 4],
+            )?;
+            let mixed = [
+                HeadPolicy::Full,
+                HeadPolicy::SinkWindow {
+                    sink: 0,
+                    window: 17,
+                },
+                HeadPolicy::SinkWindow { sink: 7, window: 0 },
+                HeadPolicy::SinkWindow {
+                    sink: 100,
+                    window: 250,
+                },
+            ];
+            dense_check(gpu, &setup, &mixed)
+        },
+    ));
+    all
+}
+
+/// Appends tokens into a paged cache (decode steps and a multi-page prefill), comparing the
+/// whole pool and the touched pages' Quest metadata exactly.
+fn append_check(gpu: &Gpu, dtype: KvDtype, appended: &[u32]) -> Result<(), Failure> {
+    let before = [5u32, 16, 0];
+    let lens: Vec<u32> = before.iter().zip(appended).map(|(a, b)| a + b).collect();
+    let setup = Setup::new(shape(&lens, 16, (2, 4), 64, dtype), Values::Random, 21);
+    let layout = setup.layout;
+    let row = (layout.kv_heads * layout.head_dim) as usize;
+    // New tokens: the tail rows of each sequence, taken out of the pool, which starts with
+    // those slots cleared.
+    let mut pool_k = setup.k.clone();
+    let mut pool_v = setup.v.clone();
+    let (mut new_k, mut new_v) = (Vec::new(), Vec::new());
+    let mut indptr = vec![0u32];
+    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
+        for pos in len - n..len {
+            let first = reference::element(&layout, &setup.table, b, pos, 0);
+            new_k.extend_from_slice(&setup.k[first..first + row]);
+            new_v.extend_from_slice(&setup.v[first..first + row]);
+            pool_k[first..first + row].fill(0.0);
+            pool_v[first..first + row].fill(0.0);
+        }
+        indptr.push(indptr[b] + n);
+    }
+    let to_bytes = |x: &[f32]| -> Vec<u8> {
+        match dtype {
+            KvDtype::F32 => bytemuck::cast_slice(x).to_vec(),
+            KvDtype::F16 => x
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+        }
+    };
+    let up = |name, x: &[f32]| gpu.upload::<u8>(name, &to_bytes(x));
+    let (k, v) = (up("k_pages", &pool_k)?, up("v_pages", &pool_v)?);
+    let (nk, nv) = (up("k_new", &new_k)?, up("v_new", &new_v)?);
+    let table = DevicePageTable::new(gpu, layout, &setup.table)?;
+    let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+    let mut encoder = gpu.encoder("append");
+    let kv = KvCache {
+        k: Binding::whole(&k),
+        v: Binding::whole(&v),
+        meta: Some(Binding::whole(&meta)),
+    };
+    if !new_k.is_empty() {
+        Append::new(gpu, dtype)?.encode(
+            &mut encoder,
+            &table,
+            &NewTokens {
+                append_indptr: &indptr,
+                k: Binding::new(&nk, 0, (new_k.len() * dtype.dtype().size()) as u64),
+                v: Binding::new(&nv, 0, (new_v.len() * dtype.dtype().size()) as u64),
+            },
+            &kv,
+        )?;
+    }
+    gpu.submit_and_wait(encoder)?;
+    let bytes = to_bytes(&setup.k).len();
+    expect_equal(
+        "k_pages",
+        &gpu.read_back::<u8>("k", &k, 0, bytes)?,
+        &to_bytes(&setup.k),
+    )?;
+    expect_equal(
+        "v_pages",
+        &gpu.read_back::<u8>("v", &v, 0, bytes)?,
+        &to_bytes(&setup.v),
+    )?;
+    // Every page an appended token landed in has the metadata of its full contents.
+    let want = reference::quest_meta(&setup.cache(), &setup.table);
+    let got: Vec<f32> = gpu.read_back("meta", &meta, 0, want.len())?;
+    let span = 2 * row;
+    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
+        for page in (len - n) / 16..len.div_ceil(16) {
+            if n == 0 {
+                break;
+            }
+            let p = setup.table.indices[(setup.table.indptr[b] + page) as usize] as usize;
+            expect_equal(
+                "meta",
+                &got[p * span..(p + 1) * span],
+                &want[p * span..(p + 1) * span],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn append_cases() -> Vec<Case> {
+    vec![
+        Case::portable("attention/append", "one token per sequence, f16", |gpu| {
+            append_check(gpu, KvDtype::F16, &[1, 1, 1])
+        }),
+        Case::portable(
+            "attention/append",
+            "prefill across pages, a sequence without new tokens, f32",
+            |gpu| append_check(gpu, KvDtype::F32, &[40, 0, 17]),
+        ),
+    ]
+}
+
+/// GPU selection rows equal to the reference's, index for index.
+fn selection_check(
+    gpu: &Gpu,
+    setup: &Setup,
+    selector: Selector,
+    budget: Budget,
+) -> Result<(), Failure> {
+    let data = setup.upload(gpu)?;
+    let got = run_sparse(gpu, &data, setup.scale(), selector, budget)?;
+    let lens = setup.lens();
+    let layout = &setup.layout;
+    let forced = (budget.sink, budget.window);
+    let (scores, lengths) = match selector {
+        Selector::Quest => {
+            let meta = reference::quest_meta(&setup.cache(), &setup.table);
+            reference::quest_scores(layout, &setup.table, &meta, &setup.q, setup.q_heads, forced)
+        }
+        Selector::Tidal | Selector::TokenSelect => {
+            let logits = reference::token_logits(
+                &setup.cache(),
+                &setup.table,
+                &setup.q,
+                setup.q_heads,
+                setup.scale(),
+            );
+            let vote = if selector == Selector::Tidal {
+                Vote::Sum
+            } else {
+                Vote::Softmax
+            };
+            reference::token_votes(&logits, &lens, layout.kv_heads, setup.q_heads, vote, forced)
+        }
+    };
+    let n = scores.len() / lengths.len();
+    let k = got.k as usize;
+    let want = reference::select(&scores, n, k, &lengths)?;
+    if selector == Selector::TokenSelect {
+        near_tie_equal(&got.selected, &want, &scores, n, k)?;
+    } else {
+        expect_equal("selected", &got.selected, &want)?;
+    }
+    // The output is attention over exactly the GPU's selection.
+    let want_o = reference::decode(
+        &setup.cache(),
+        &setup.table,
+        &setup.q,
+        setup.q_heads,
+        setup.scale(),
+        &|b, h| {
+            let row = &got.selected[(b * layout.kv_heads as usize + h) * k..][..k];
+            reference::selected_positions(row, got.unit, lens[b])
+        },
+    );
+    expect_close("o", &got.o, &want_o, &setup.v)
+}
+
+/// Selections through softmax (TokenSelect) are compared up to near ties: every index in one
+/// selection but not the other must score within 1e-5 (relative) of the row's k-th score.
+fn near_tie_equal(
+    got: &[i32],
+    want: &[i32],
+    scores: &[f32],
+    n: usize,
+    k: usize,
+) -> Result<(), Failure> {
+    for (r, (g, w)) in got.chunks(k).zip(want.chunks(k)).enumerate() {
+        let row = &scores[r * n..(r + 1) * n];
+        let kth = w
+            .iter()
+            .filter(|&&i| i >= 0)
+            .map(|&i| row[i as usize])
+            .fold(f32::INFINITY, f32::min);
+        for &i in g
+            .iter()
+            .filter(|i| !w.contains(i))
+            .chain(w.iter().filter(|i| !g.contains(i)))
+        {
+            let s = if i >= 0 {
+                row[i as usize]
+            } else {
+                f32::NEG_INFINITY
+            };
+            let gap = (s - kth).abs();
+            if gap.is_nan() || gap > 1e-5 * kth.abs().max(1e-30) {
+                return Err(Failure::Mismatch(format!(
+                    "selected row {r}: index {i} (score {s}) differs from the reference {w:?} \
+                     beyond a near tie with the k-th score {kth}; got {g:?}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sparse with a budget covering every sequence equals dense.
+fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector) -> Result<(), Failure> {
+    let data = setup.upload(gpu)?;
+    let longest = setup.lens().into_iter().max().unwrap_or(0);
+    let budget = Budget {
+        tokens: longest.next_multiple_of(setup.layout.page_size),
+        sink: 0,
+        window: 0,
+    };
+    let sparse = run_sparse(gpu, &data, setup.scale(), selector, budget)?;
+    let dense = run_decode(gpu, &data, setup.scale(), &full(setup))?;
+    expect_close("sparse vs dense", &sparse.o, &dense, &setup.v)
+}
+
+fn sparse_cases() -> Vec<Case> {
+    use KvDtype::{F16, F32};
+    let mut all = Vec::new();
+    let budget = |tokens, sink, window| Budget {
+        tokens,
+        sink,
+        window,
+    };
+    let selectors = [
+        ("attention/quest", Selector::Quest),
+        ("attention/tidal", Selector::Tidal),
+        ("attention/tokenselect", Selector::TokenSelect),
+    ];
+    for (i, (kernel, selector)) in selectors.into_iter().enumerate() {
+        let seed = 40 + 10 * i as u64;
+        all.push(Case::portable(
+            kernel,
+            "exact scores, ties, GQA 4, sink + window",
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[200, 77, 9], 8, (2, 8), 64, F16),
+                    Values::Eighths,
+                    seed,
+                );
+                selection_check(gpu, &setup, selector, budget(64, 8, 16))
+            },
+        ));
+        all.push(Case::portable(
+            kernel,
+            "random, GQA 8, d 128, no forced tokens",
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[300, 130], 16, (1, 8), 128, F32),
+                    Values::Eighths,
+                    seed + 1,
+                );
+                selection_check(gpu, &setup, selector, budget(96, 0, 0))
+            },
+        ));
+        all.push(Case::portable(
+            kernel,
+            "GQA 1, budget over a short sequence",
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[5, 260], 16, (2, 2), 64, F16),
+                    Values::Eighths,
+                    seed + 2,
+                );
+                selection_check(gpu, &setup, selector, budget(48, 1, 15))
+            },
+        ));
+        all.push(Case::portable(
+            kernel,
+            "budget ≥ length equals dense",
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[123, 64, 1], 16, (2, 8), 128, F16),
+                    Values::Random,
+                    seed + 3,
+                );
+                covering_check(gpu, &setup, selector)
+            },
+        ));
+    }
+    all
+}
+
+/// Quest metadata built from a whole cache equals the reference bit for bit.
+fn meta_cases() -> Vec<Case> {
+    vec![Case::portable(
+        "attention/quest",
+        "metadata of every page, f16",
+        |gpu| {
+            let setup = Setup::new(
+                shape(&[70, 16, 3], 16, (2, 4), 128, KvDtype::F16),
+                Values::Random,
+                7,
+            );
+            let data = setup.upload(gpu)?;
+            let meta = gpu.storage_buffer("meta", meta_bytes(&setup.layout))?;
+            let mut encoder = gpu.encoder("meta");
+            QuestMeta::new(gpu, KvDtype::F16)?.encode(
+                &mut encoder,
+                &data.table,
+                Binding::whole(&data.k),
+                &all_pages(&data.table),
+                Binding::whole(&meta),
+            )?;
+            gpu.submit_and_wait(encoder)?;
+            let want = reference::quest_meta(&setup.cache(), &setup.table);
+            expect_equal(
+                "meta",
+                &gpu.read_back::<f32>("meta", &meta, 0, want.len())?,
+                &want,
+            )
+        },
+    )]
+}
+
+pub fn cases() -> Vec<Case> {
+    let mut all = dense_cases();
+    all.extend(append_cases());
+    all.extend(meta_cases());
+    all.extend(sparse_cases());
+    all
+}
