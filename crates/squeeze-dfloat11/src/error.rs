@@ -153,7 +153,12 @@ impl From<Df11Error> for squeeze_core::Error {
     fn from(e: Df11Error) -> Self {
         match e {
             Df11Error::Gpu(e) => e,
-            other => squeeze_core::Error::invalid("dfloat11", "input", "a valid DF11 unit", other),
+            other => squeeze_core::Error::invalid(
+                "dfloat11",
+                "input",
+                "a valid DF11 or native unit",
+                other,
+            ),
         }
     }
 }
