@@ -162,7 +162,10 @@ impl Converted {
     fn decode(input: &Path) -> Result<Option<Converted>, Df11Error> {
         let config = input.join("config.json");
         let df11 = input.is_dir()
-            && std::fs::read_to_string(&config).is_ok_and(|t| t.contains("\"dfloat11_config\""));
+            && std::fs::read_to_string(&config)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v.get("dfloat11_config").is_some());
         let files = native_file::inputs(input)?;
         let native = !df11
             && !files.is_empty()
