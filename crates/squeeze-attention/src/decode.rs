@@ -15,7 +15,7 @@ use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 
 /// Virtual tokens one decode workgroup scores at a time (`TILE` in decode.wgsl).
-pub const TILE: u32 = 32;
+pub const TILE: u32 = 64;
 /// Fewest tokens worth a split of their own.
 const MIN_CHUNK: u32 = 256;
 /// Workgroups a decode aims for, across sequences, KV heads and splits.
@@ -67,8 +67,6 @@ pub enum Tokens<'a> {
 pub struct Decode {
     gpu: Gpu,
     dtype: KvDtype,
-    policy: wgpu::ComputePipeline,
-    selected: wgpu::ComputePipeline,
     merge: wgpu::ComputePipeline,
 }
 
@@ -84,23 +82,35 @@ pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
 }
 
 impl Decode {
+    /// Compiles the merge and the decode for GQA groups of 1 and 8 (other groups compile on
+    /// first use).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        let decode = Self {
+            gpu: gpu.clone(),
+            dtype,
+            merge: gpu.pipeline(&MERGE, "merge", &[])?,
+        };
+        for group in [1, 8] {
+            decode.pipeline(group, false)?;
+            decode.pipeline(group, true)?;
+        }
+        Ok(decode)
+    }
+
+    /// The decode pipeline for `group` query heads per KV head, over a policy or a selection.
+    fn pipeline(&self, group: u32, selected: bool) -> Result<wgpu::ComputePipeline> {
         // decode.wgsl writes every workgroup word it reads.
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
-        let build = |selected: bool| {
-            let [kv] = dtype.overrides();
-            let overrides = [kv, ("SELECTED", f64::from(u8::from(selected)))];
-            gpu.pipeline_with_options(&DECODE, "decode", &overrides, options)
-        };
-        Ok(Self {
-            gpu: gpu.clone(),
-            dtype,
-            policy: build(false)?,
-            selected: build(true)?,
-            merge: gpu.pipeline(&MERGE, "merge", &[])?,
-        })
+        let [kv] = self.dtype.overrides();
+        let overrides = [
+            kv,
+            ("SELECTED", f64::from(u8::from(selected))),
+            ("GROUP", f64::from(group.next_power_of_two())),
+        ];
+        self.gpu
+            .pipeline_with_options(&DECODE, "decode", &overrides, options)
     }
 
     pub fn dtype(&self) -> KvDtype {
@@ -224,11 +234,13 @@ impl Decode {
             format_args!("[{batch}, {q_heads}, {}] f32", layout.head_dim),
         )?;
         let policy = self.policy_buffer(table, tokens)?;
-        let (spec, pipeline, units, unit) = match (*tokens, &policy) {
-            (Tokens::Selected { list, units, unit }, _) => (list, &self.selected, units, unit),
-            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), &self.policy, 0, 0),
+        let (spec, units, unit) = match (*tokens, &policy) {
+            (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
+            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), 0, 0),
             (Tokens::Policy(_), None) => unreachable!("policy_buffer makes one for a policy"),
         };
+        let group = q_heads / layout.kv_heads;
+        let pipeline = self.pipeline(group, matches!(tokens, Tokens::Selected { .. }))?;
         let (splits, chunk) = Self::splits(table, tokens);
         let scratch_bytes = self.scratch_bytes(table, q_heads, tokens);
         gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
@@ -251,7 +263,7 @@ impl Decode {
         gpu.dispatch_groups(
             encoder,
             "attention decode",
-            pipeline,
+            &pipeline,
             &params,
             &[indptr, indices, last, kv.k, kv.v, q, spec, part_o, part_ml],
             [splits, layout.kv_heads, batch],
