@@ -5,6 +5,7 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
+mod attention;
 mod dfloat11;
 mod quant;
 mod tensors;
@@ -52,6 +53,7 @@ pub const KERNELS: &[&Kernel] = &[
     &dfloat11::DFLOAT11_DECODE,
     &dfloat11::DFLOAT11_GEMV,
     &topk::TOPK,
+    &attention::ATTENTION_DECODE,
 ];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
