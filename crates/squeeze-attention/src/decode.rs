@@ -71,12 +71,12 @@ pub struct Decode {
 }
 
 /// Splits and virtual tokens per split for `tokens` virtual tokens in `rows` (sequence, KV head)
-/// rows: enough workgroups to fill a GPU, splits no shorter than [`MIN_CHUNK`], chunks whole
+/// rows: enough workgroups to fill a GPU, splits of at least 256 tokens, chunks whole
 /// tiles.
 pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
     let tokens = tokens.max(1);
     let wanted = TARGET_WORKGROUPS.div_ceil(rows.max(1));
-    let splits = wanted.min(tokens.div_ceil(MIN_CHUNK)).max(1);
+    let splits = wanted.min(tokens / MIN_CHUNK).max(1);
     let chunk = tokens.div_ceil(splits).next_multiple_of(TILE);
     (tokens.div_ceil(chunk), chunk)
 }
@@ -276,5 +276,39 @@ impl Decode {
             &[part_o, part_ml, out],
             [q_heads, batch, 1],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_cover_every_token_in_whole_tiles() {
+        for rows in [1, 7, 8, 64, 1000] {
+            for tokens in [0, 1, 63, 64, 65, 255, 256, 257, 4096, 131_072, 1 << 24] {
+                let (splits, chunk) = plan_splits(rows, tokens);
+                assert!(splits >= 1 && chunk.is_multiple_of(TILE), "{rows} {tokens}");
+                assert!(u64::from(splits) * u64::from(chunk) >= u64::from(tokens));
+                assert!((splits - 1) * chunk < tokens.max(1), "no empty split");
+                assert!(splits == 1 || chunk >= MIN_CHUNK);
+            }
+        }
+        assert_eq!(
+            plan_splits(8, 32768).0,
+            32,
+            "8 rows × 32 splits fill 256 workgroups"
+        );
+    }
+
+    #[test]
+    fn policies_count_sink_and_window_within_the_sequence() {
+        let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
+        assert_eq!(HeadPolicy::Full.count(0), 0);
+        assert_eq!(HeadPolicy::Full.count(77), 77);
+        assert_eq!(sw(4, 16).count(100), 20);
+        assert_eq!(sw(4, 16).count(10), 10);
+        assert_eq!(sw(40, 0).count(10), 10);
+        assert_eq!(sw(0, 0).count(10), 0);
     }
 }

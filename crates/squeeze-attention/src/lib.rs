@@ -8,7 +8,7 @@
 //!   ([`token_scores`], [`token_stats`], [`token_vote`]: TidalDecode and TokenSelect), each
 //!   followed by squeeze-topk.
 //! - [`sparse`]: a whole sparse step (score → select → attend) in one command encoder.
-//! - [`reference`]: the CPU definition of every kernel and policy.
+//! - [`mod@reference`]: the CPU definition of every kernel and policy.
 //! - [`host`]: upload-run-readback conveniences for tests, benchmarks and the CLI.
 //!
 //! Decisions where the papers and the issue leave room:
