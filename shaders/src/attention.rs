@@ -30,6 +30,16 @@ macro_rules! decode_sets {
     };
 }
 
+/// Each `GROUP` with each cache format.
+macro_rules! group_sets {
+    ($($group:literal),*) => {
+        [$(
+            &[("KV_F16", 0.0), ("GROUP", $group)],
+            &[("KV_F16", 1.0), ("GROUP", $group)],
+        )*]
+    };
+}
+
 /// Split-KV decode attention; entry `decode`.
 pub static DECODE: Module = Module {
     name: "attention/decode",
@@ -100,7 +110,7 @@ pub static TOKEN_SCORES: Module = Module {
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["token_scores"],
-    override_sets: &KV_FORMATS,
+    override_sets: &group_sets!(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
 };
 
 /// Per-head softmax statistics of the logits; entry `token_stats`.

@@ -14,15 +14,25 @@ const WORKGROUP: u32 = 256;
 
 pub struct TokenScores {
     gpu: Gpu,
-    pipeline: wgpu::ComputePipeline,
+    dtype: KvDtype,
 }
 
 impl TokenScores {
+    /// Compiles the pass for GQA groups of 1 and 8 (other groups compile on first use).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
-        Ok(Self {
+        let scores = Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(&TOKEN_SCORES, "token_scores", &dtype.overrides())?,
-        })
+            dtype,
+        };
+        scores.pipeline(1)?;
+        scores.pipeline(8)?;
+        Ok(scores)
+    }
+
+    fn pipeline(&self, group: u32) -> Result<wgpu::ComputePipeline> {
+        let [kv] = self.dtype.overrides();
+        let overrides = [kv, ("GROUP", f64::from(group.next_power_of_two()))];
+        self.gpu.pipeline(&TOKEN_SCORES, "token_scores", &overrides)
     }
 
     /// Records the logits. The caller has checked every binding ([`crate::select::Select`]).
@@ -51,10 +61,11 @@ impl TokenScores {
             self.gpu.limits().max_compute_workgroups_per_dimension,
         );
         let [indptr, indices, last] = table.bindings();
+        let pipeline = self.pipeline(q_heads / table.layout().kv_heads)?;
         self.gpu.dispatch(
             encoder,
             "token scores",
-            &self.pipeline,
+            &pipeline,
             &params,
             &[indptr, indices, last, k, q, logits],
             groups,
