@@ -215,15 +215,7 @@ impl Decode {
         } = *query;
         let gpu = &self.gpu;
         let layout = table.layout();
-        if layout.dtype != self.dtype {
-            return Err(Error::invalid(
-                "k_pages",
-                "dtype",
-                self.dtype.dtype(),
-                layout.dtype.dtype(),
-            ));
-        }
-        kv.check(gpu, layout)?;
+        kv.check(gpu, layout, self.dtype)?;
         let batch = table.batch();
         query.check(gpu, layout, batch)?;
         gpu.check_storage_binding("o", &out)?;

@@ -1,7 +1,6 @@
 //! Token-level selection's logits (`shaders/attention/token_scores.wgsl`): scale · q·k for every
 //! query head and token, `[batch, q_heads, max_len]` f32 with -inf past each sequence's end.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_SCORES;
@@ -9,8 +8,6 @@ use squeeze_shaders::attention::TOKEN_SCORES;
 use crate::layout::KvDtype;
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
-
-const WORKGROUP: u32 = 256;
 
 pub struct TokenScores {
     gpu: Gpu,
@@ -52,23 +49,15 @@ impl TokenScores {
             scale,
             ..AttentionParams::for_table(table, q_heads)
         };
-        let items = u64::from(table.batch())
-            * u64::from(table.layout().kv_heads)
-            * u64::from(params.max_len);
-        let groups = grid_stride_workgroups(
-            items,
-            WORKGROUP,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let items = params.row_items();
         let [indptr, indices, last] = table.bindings();
         let pipeline = self.pipeline(q_heads / table.layout().kv_heads)?;
-        self.gpu.dispatch(
+        params.dispatch_items(
+            &self.gpu,
             encoder,
-            "token scores",
-            &pipeline,
-            &params,
+            ("token scores", &pipeline),
             &[indptr, indices, last, k, q, logits],
-            groups,
+            items,
         )
     }
 }
