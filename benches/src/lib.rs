@@ -3,6 +3,7 @@
 //! it moves. The copy kernel runs first in every report, and every row is given as GB/s and as a
 //! fraction of that copy bandwidth measured in the same run on the same adapter.
 
+pub mod attention;
 pub mod core;
 pub mod dfloat11;
 pub mod dfloat11_native;
@@ -45,6 +46,7 @@ pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     all.extend(dfloat11::benches(gpu));
     all.extend(dfloat11_native::benches(gpu));
     all.extend(topk::benches(gpu));
+    all.extend(attention::benches(gpu));
     all
 }
 

@@ -15,7 +15,7 @@ use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
     Append, Budget, CacheLayout, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
-    PageTable, QuestMeta, Selector,
+    PageTable, QuestMeta, Selector, Sparse,
 };
 use squeeze::{Binding, Error};
 
@@ -203,7 +203,7 @@ fn full(setup: &Setup) -> Vec<HeadPolicy> {
 fn dense_cases() -> Vec<Case> {
     use KvDtype::{F16, F32};
     let mut all = Vec::new();
-    let problems: [(&'static str, Shape<'static>); 8] = [
+    let problems: [(&'static str, Shape<'static>); 9] = [
         (
             "f32, GQA 1, d 64, one sequence",
             shape(&[37], 16, (2, 2), 64, F32),
@@ -227,6 +227,10 @@ fn dense_cases() -> Vec<Case> {
             shape(&[1500, 300], 64, (2, 8), 128, F16),
         ),
         ("f32, GQA 32 at d 64", shape(&[50], 16, (1, 32), 64, F32)),
+        (
+            "f16, GQA 7 (padded to 8)",
+            shape(&[90, 33], 16, (2, 14), 128, F16),
+        ),
     ];
     for (i, (name, shape)) in problems.into_iter().enumerate() {
         all.push(Case::portable("attention/decode", name, move |gpu| {
@@ -590,8 +594,89 @@ fn meta_cases() -> Vec<Case> {
     )]
 }
 
+/// TidalDecode: the selection made at one layer, reused by a later layer with its own K, V and
+/// queries, all in one encoder; the later layer attends over exactly the earlier selection.
+fn reuse_check(gpu: &Gpu) -> Result<(), Failure> {
+    let shape = shape(&[150, 61], 16, (2, 8), 64, KvDtype::F16);
+    let first = Setup::new(shape, Values::Eighths, 90);
+    let later = Setup {
+        table: first.table.clone(),
+        ..Setup::new(shape, Values::Random, 91)
+    };
+    let (a, b) = (first.upload(gpu)?, later.upload(gpu)?);
+    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let budget = Budget {
+        tokens: 40,
+        sink: 4,
+        window: 8,
+    };
+    let workspace = sparse.workspace(&a.table, first.q_heads, Selector::Tidal, budget)?;
+    let out_bytes = (first.q.len() * 4) as u64;
+    let (out_a, out_b) = (
+        gpu.storage_buffer("o", out_bytes)?,
+        gpu.storage_buffer("o", out_bytes)?,
+    );
+    let tokens = workspace.tokens();
+    let scratch = gpu.storage_buffer(
+        "scratch",
+        sparse
+            .decode()
+            .scratch_bytes(&b.table, later.q_heads, &tokens),
+    )?;
+    let mut encoder = gpu.encoder("two layers");
+    let scale = first.scale();
+    sparse.encode(
+        &mut encoder,
+        &a.table,
+        &a.kv(None),
+        &a.query(scale),
+        &workspace,
+        Binding::whole(&out_a),
+    )?;
+    sparse.decode().encode(
+        &mut encoder,
+        &b.table,
+        &b.kv(None),
+        &b.query(scale),
+        &tokens,
+        Binding::whole(&scratch),
+        Binding::whole(&out_b),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let plan = workspace.plan();
+    let k = plan.k as usize;
+    let selected: Vec<i32> = gpu.read_back(
+        "selected",
+        workspace.selected().buffer,
+        0,
+        plan.rows as usize * k,
+    )?;
+    let lens = first.lens();
+    let logits =
+        reference::token_logits(&first.cache(), &first.table, &first.q, first.q_heads, scale);
+    let (votes, lengths) =
+        reference::token_votes(&logits, &lens, 2, first.q_heads, Vote::Sum, (4, 8));
+    let want = reference::select(&votes, votes.len() / lengths.len(), k, &lengths)?;
+    expect_equal("selected", &selected, &want)?;
+    let want_b = reference::decode(
+        &later.cache(),
+        &later.table,
+        &later.q,
+        later.q_heads,
+        scale,
+        &|s, h| reference::selected_positions(&selected[(s * 2 + h) * k..][..k], 1, lens[s]),
+    );
+    let got_b: Vec<f32> = gpu.read_back("o", &out_b, 0, later.q.len())?;
+    expect_close("later layer", &got_b, &want_b, &later.v)
+}
+
 pub fn cases() -> Vec<Case> {
     let mut all = dense_cases();
+    all.push(Case::portable(
+        "attention/tidal",
+        "selection reused by a later layer",
+        reuse_check,
+    ));
     all.extend(append_cases());
     all.extend(meta_cases());
     all.extend(sparse_cases());

@@ -5,6 +5,7 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
+mod attention;
 mod dfloat11;
 mod dfloat11_native;
 mod quant;
@@ -55,6 +56,7 @@ pub const KERNELS: &[&Kernel] = &[
     &dfloat11_native::NATIVE_DECODE,
     &dfloat11_native::NATIVE_GEMV,
     &topk::TOPK,
+    &attention::ATTENTION_DECODE,
 ];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {

@@ -1,0 +1,243 @@
+//! Benchmarks of decode attention at the shapes: contexts of 4K, 32K and 128K tokens,
+//! batch 1 and 8, 32 query heads over 8 KV heads, head_dim 128, an f16 cache in pages of 16.
+//! `attention-dense` reads every K and V byte once, so its bytes moved are the K + V bytes and
+//! its × copy the fraction of copy bandwidth. The sparse steps (`attention-quest`, `-tidal`,
+//! `-tokenselect`, budget 2K tokens with 4 sinks and a 256-token window) record score → select →
+//! attend; their bytes moved are what they must read — Quest's metadata plus the kept K and V,
+//! or all of K plus the kept V for the token selectors — and their speed-up over dense is the
+//! ratio of the two rows' times. `attention-reuse` is the decode alone over a 2K-token selection
+//! made beforehand: a TidalDecode layer after its selection layer. Shapes whose K does not fit
+//! one storage binding are left out.
+
+use half::f16;
+use squeeze::attention::decode::{Decode, HeadPolicy, Tokens};
+use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
+use squeeze::attention::sparse::Sparse;
+use squeeze::attention::{
+    Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, PageTable, Query, Selector,
+};
+use squeeze::{Binding, Gpu, Result};
+
+use crate::{Bench, Workload};
+
+const Q_HEADS: u32 = 32;
+const KV_HEADS: u32 = 8;
+const HEAD_DIM: u32 = 128;
+const PAGE_SIZE: u32 = 16;
+const CONTEXTS: [u32; 3] = [4 << 10, 32 << 10, 128 << 10];
+const BATCHES: [u32; 2] = [1, 8];
+const BUDGET: Budget = Budget {
+    tokens: 2048,
+    sink: 4,
+    window: 256,
+};
+
+/// A random f16 cache of `batch` sequences of `context` tokens, its table, queries and (for
+/// Quest) metadata, on the device.
+struct Problem {
+    table: DevicePageTable,
+    k: squeeze::wgpu::Buffer,
+    v: squeeze::wgpu::Buffer,
+    q: squeeze::wgpu::Buffer,
+    meta: Option<squeeze::wgpu::Buffer>,
+}
+
+fn random_halves(len: usize, seed: u32) -> Vec<f16> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            f16::from_f32((state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0)
+        })
+        .collect()
+}
+
+impl Problem {
+    fn new(gpu: &Gpu, context: u32, batch: u32, quest: bool) -> Result<Self> {
+        let (table, pages) = PageTable::contiguous(&vec![context; batch as usize], PAGE_SIZE);
+        let layout = CacheLayout {
+            pages,
+            page_size: PAGE_SIZE,
+            kv_heads: KV_HEADS,
+            head_dim: HEAD_DIM,
+            dtype: KvDtype::F16,
+        };
+        let table = DevicePageTable::new(gpu, layout, &table)?;
+        let elements = layout.elements() as usize;
+        let k = gpu.upload("k_pages", &random_halves(elements, 1))?;
+        let v = gpu.upload("v_pages", &random_halves(elements, 2))?;
+        let q_len = (batch * Q_HEADS * HEAD_DIM) as usize;
+        let q: Vec<f32> = random_halves(q_len, 3).iter().map(|x| x.to_f32()).collect();
+        let q = gpu.upload("q", &q)?;
+        let meta = if quest {
+            let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+            let mut encoder = gpu.encoder("quest metadata");
+            QuestMeta::new(gpu, KvDtype::F16)?.encode(
+                &mut encoder,
+                &table,
+                Binding::whole(&k),
+                &all_pages(&table),
+                Binding::whole(&meta),
+            )?;
+            gpu.submit_and_wait(encoder)?;
+            Some(meta)
+        } else {
+            None
+        };
+        Ok(Self {
+            table,
+            k,
+            v,
+            q,
+            meta,
+        })
+    }
+
+    fn kv(&self) -> KvCache<'_> {
+        KvCache {
+            k: Binding::whole(&self.k),
+            v: Binding::whole(&self.v),
+            meta: self.meta.as_ref().map(Binding::whole),
+        }
+    }
+
+    fn query(&self) -> Query<'_> {
+        Query {
+            q: Binding::whole(&self.q),
+            heads: Q_HEADS,
+            scale: 1.0 / (HEAD_DIM as f32).sqrt(),
+        }
+    }
+}
+
+/// Bytes of K (or V) for `tokens` tokens of every KV head.
+fn kv_bytes(tokens: u64) -> u64 {
+    tokens * u64::from(KV_HEADS * HEAD_DIM) * 2
+}
+
+fn dense(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
+    let problem = Problem::new(gpu, context, batch, false)?;
+    let decode = Decode::new(gpu, KvDtype::F16)?;
+    let policy = [HeadPolicy::Full; KV_HEADS as usize];
+    let scratch_bytes = decode.scratch_bytes(&problem.table, Q_HEADS, &Tokens::Policy(&policy));
+    let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
+    let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
+    Ok(Workload {
+        bytes_moved: 2 * kv_bytes(u64::from(context) * u64::from(batch)),
+        flops: 0,
+        record: Box::new(move |encoder| {
+            decode.encode(
+                encoder,
+                &problem.table,
+                &problem.kv(),
+                &problem.query(),
+                &Tokens::Policy(&policy),
+                Binding::whole(&scratch),
+                Binding::whole(&out),
+            )
+        }),
+    })
+}
+
+fn sparse(gpu: &Gpu, context: u32, batch: u32, selector: Selector) -> Result<Workload> {
+    let problem = Problem::new(gpu, context, batch, selector == Selector::Quest)?;
+    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let workspace = sparse.workspace(&problem.table, Q_HEADS, selector, BUDGET)?;
+    let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
+    let kept = u64::from(BUDGET.tokens) * u64::from(batch);
+    let all = u64::from(context) * u64::from(batch);
+    let bytes_moved = match selector {
+        Selector::Quest => meta_bytes(problem.table.layout()) + 2 * kv_bytes(kept),
+        Selector::Tidal | Selector::TokenSelect => kv_bytes(all) + kv_bytes(kept),
+    };
+    Ok(Workload {
+        bytes_moved,
+        flops: 0,
+        record: Box::new(move |encoder| {
+            sparse.encode(
+                encoder,
+                &problem.table,
+                &problem.kv(),
+                &problem.query(),
+                &workspace,
+                Binding::whole(&out),
+            )
+        }),
+    })
+}
+
+/// Decode over a 2K-token selection made once beforehand: what a TidalDecode layer after its
+/// selection layer costs (the kept K and V are its bytes moved).
+fn reused(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
+    let problem = Problem::new(gpu, context, batch, false)?;
+    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let workspace = sparse.workspace(&problem.table, Q_HEADS, Selector::Tidal, BUDGET)?;
+    let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
+    let mut encoder = gpu.encoder("selection layer");
+    sparse.encode(
+        &mut encoder,
+        &problem.table,
+        &problem.kv(),
+        &problem.query(),
+        &workspace,
+        Binding::whole(&out),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let tokens = workspace.tokens();
+    let scratch_bytes = sparse
+        .decode()
+        .scratch_bytes(&problem.table, Q_HEADS, &tokens);
+    let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
+    Ok(Workload {
+        bytes_moved: 2 * kv_bytes(u64::from(BUDGET.tokens) * u64::from(batch)),
+        flops: 0,
+        record: Box::new(move |encoder| {
+            sparse.decode().encode(
+                encoder,
+                &problem.table,
+                &problem.kv(),
+                &problem.query(),
+                &workspace.tokens(),
+                Binding::whole(&scratch),
+                Binding::whole(&out),
+            )
+        }),
+    })
+}
+
+pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+    let max_binding = gpu.limits().max_storage_buffer_binding_size;
+    let mut all = Vec::new();
+    for context in CONTEXTS {
+        for batch in BATCHES {
+            if kv_bytes(u64::from(context) * u64::from(batch)) > max_binding {
+                continue;
+            }
+            let shape = format!("ctx {}K × b{batch}, 32q/8kv d128 f16", context >> 10);
+            all.push(Bench {
+                kernel: "attention-dense",
+                shape: shape.clone(),
+                prepare: Box::new(move |gpu| dense(gpu, context, batch)),
+            });
+            for (kernel, selector) in [
+                ("attention-quest", Selector::Quest),
+                ("attention-tidal", Selector::Tidal),
+                ("attention-tokenselect", Selector::TokenSelect),
+            ] {
+                all.push(Bench {
+                    kernel,
+                    shape: format!("{shape}, budget 2K"),
+                    prepare: Box::new(move |gpu| sparse(gpu, context, batch, selector)),
+                });
+            }
+            all.push(Bench {
+                kernel: "attention-reuse",
+                shape: format!("{shape}, 2K kept tokens"),
+                prepare: Box::new(move |gpu| reused(gpu, context, batch)),
+            });
+        }
+    }
+    all
+}

@@ -1,0 +1,400 @@
+//! Bad input to the attention kernels: typed errors naming the argument, before anything is
+//! dispatched — page tables (out-of-range pages, inconsistent indptr, bad last-page lengths),
+//! unsupported head dims and GQA groups, budgets below sink + window, short bindings, appends
+//! that do not fit.
+
+use squeeze::attention::decode::{Decode, HeadPolicy, Tokens};
+use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
+use squeeze::attention::{
+    Append, Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, NewTokens, PageTable, Query,
+    Selector,
+};
+use squeeze::{Binding, Error, Gpu, GpuOptions};
+use squeeze_conformance::adapters::NO_ADAPTER_HELP;
+
+fn gpu() -> Gpu {
+    Gpu::new(GpuOptions::default()).unwrap_or_else(|e| panic!("{NO_ADAPTER_HELP}\n({e})"))
+}
+
+fn is_invalid(err: &Error, name: &str) -> bool {
+    matches!(err, Error::InvalidArgument { arg, .. } if *arg == name)
+}
+
+fn layout(pages: u32, head_dim: u32) -> CacheLayout {
+    CacheLayout {
+        pages,
+        page_size: 4,
+        kv_heads: 2,
+        head_dim,
+        dtype: KvDtype::F32,
+    }
+}
+
+/// A 2-sequence table (lengths 6 and 3) on pages 0..3.
+fn table() -> PageTable {
+    PageTable {
+        indptr: vec![0, 2, 3],
+        indices: vec![2, 0, 1],
+        last_page_len: vec![2, 3],
+    }
+}
+
+#[test]
+fn inconsistent_page_tables_are_refused() {
+    let l = layout(3, 64);
+    assert_eq!(table().check(&l).unwrap(), vec![6, 3]);
+    let cases: [(&str, PageTable); 7] = [
+        (
+            "page_indices",
+            PageTable {
+                indices: vec![2, 0, 3],
+                ..table()
+            },
+        ),
+        (
+            "page_indptr",
+            PageTable {
+                indptr: vec![1, 2, 3],
+                ..table()
+            },
+        ),
+        (
+            "page_indptr",
+            PageTable {
+                indptr: vec![0, 2, 1],
+                ..table()
+            },
+        ),
+        (
+            "page_indptr",
+            PageTable {
+                indptr: vec![0, 2, 2],
+                ..table()
+            },
+        ),
+        (
+            "page_indptr",
+            PageTable {
+                indptr: vec![0],
+                indices: vec![],
+                last_page_len: vec![],
+            },
+        ),
+        (
+            "last_page_len",
+            PageTable {
+                last_page_len: vec![5, 3],
+                ..table()
+            },
+        ),
+        (
+            "last_page_len",
+            PageTable {
+                last_page_len: vec![2],
+                ..table()
+            },
+        ),
+    ];
+    for (arg, t) in cases {
+        let err = t.check(&l).unwrap_err();
+        assert!(is_invalid(&err, arg), "{arg}: {err}");
+    }
+    // A sequence without pages must say 0 tokens in its last page.
+    let empty = PageTable {
+        indptr: vec![0, 0],
+        indices: vec![],
+        last_page_len: vec![1],
+    };
+    assert!(is_invalid(&empty.check(&l).unwrap_err(), "last_page_len"));
+    let gpu = gpu();
+    let err = DevicePageTable::new(&gpu, layout(2, 64), &table())
+        .err()
+        .unwrap();
+    assert!(
+        is_invalid(&err, "page_indices") && err.to_string().contains("< pages = 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn head_dims_and_groups_outside_the_kernels_are_refused() {
+    for d in [0, 32, 96, 512] {
+        let err = layout(3, d).check().unwrap_err();
+        assert!(
+            is_invalid(&err, "head_dim") && err.to_string().contains("64, 128 or 256"),
+            "{err}"
+        );
+    }
+    let l = layout(3, 128);
+    assert!(is_invalid(&l.check_q_heads(3).unwrap_err(), "q_heads"));
+    assert!(is_invalid(&l.check_q_heads(0).unwrap_err(), "q_heads"));
+    // 16 query heads per KV head × 128 = 2048: the most one workgroup accumulates.
+    assert_eq!(l.check_q_heads(32).unwrap(), 16);
+    let err = l.check_q_heads(34).unwrap_err();
+    assert!(
+        is_invalid(&err, "q_heads") && err.to_string().contains("at most 16"),
+        "{err}"
+    );
+    let err = CacheLayout { page_size: 0, ..l }.check().unwrap_err();
+    assert!(is_invalid(&err, "page_size"), "{err}");
+    let err = CacheLayout { kv_heads: 0, ..l }.check().unwrap_err();
+    assert!(is_invalid(&err, "kv_heads"), "{err}");
+}
+
+fn uploaded(gpu: &Gpu) -> Uploaded {
+    let l = layout(3, 64);
+    let n = l.elements() as usize;
+    let kv = vec![0.5f32; n];
+    Uploaded::new(
+        gpu,
+        l,
+        &table(),
+        HostKv::F32 { k: &kv, v: &kv },
+        &vec![0.25; 2 * 4 * 64],
+        4,
+    )
+    .unwrap()
+}
+
+#[test]
+fn budgets_below_sink_and_window_are_refused() {
+    let gpu = gpu();
+    let data = uploaded(&gpu);
+    let err = run_sparse(
+        &gpu,
+        &data,
+        0.125,
+        Selector::Tidal,
+        Budget {
+            tokens: 4,
+            sink: 2,
+            window: 3,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        is_invalid(&err, "budget") && err.to_string().contains("sink + window = 5"),
+        "{err}"
+    );
+    // Quest rounds down to whole pages of 4: 3 tokens is no page.
+    let err = run_sparse(
+        &gpu,
+        &data,
+        0.125,
+        Selector::Quest,
+        Budget {
+            tokens: 3,
+            sink: 0,
+            window: 0,
+        },
+    )
+    .unwrap_err();
+    assert!(is_invalid(&err, "budget"), "{err}");
+    // Sink page 0 and window pages 0..2 of the 6-token sequence: 2 pages are needed.
+    let err = run_sparse(
+        &gpu,
+        &data,
+        0.125,
+        Selector::Quest,
+        Budget {
+            tokens: 4,
+            sink: 1,
+            window: 3,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        is_invalid(&err, "budget") && err.to_string().contains("2 sink and window pages"),
+        "{err}"
+    );
+    // Quest without metadata in the cache.
+    let sparse = squeeze::attention::Sparse::new(&gpu, KvDtype::F32).unwrap();
+    let ws = sparse
+        .workspace(
+            &data.table,
+            4,
+            Selector::Quest,
+            Budget {
+                tokens: 8,
+                sink: 0,
+                window: 0,
+            },
+        )
+        .unwrap();
+    let out = gpu.storage_buffer("o", 2 * 4 * 64 * 4).unwrap();
+    let mut encoder = gpu.encoder("quest");
+    let err = sparse
+        .encode(
+            &mut encoder,
+            &data.table,
+            &data.kv(None),
+            &data.query(0.125),
+            &ws,
+            Binding::whole(&out),
+        )
+        .unwrap_err();
+    assert!(is_invalid(&err, "meta"), "{err}");
+}
+
+#[test]
+fn short_bindings_policies_and_scales_are_refused() {
+    let gpu = gpu();
+    let data = uploaded(&gpu);
+    let err = run_decode(&gpu, &data, 0.125, &[HeadPolicy::Full]).unwrap_err();
+    assert!(
+        is_invalid(&err, "policy") && err.to_string().contains("kv_heads = 2"),
+        "{err}"
+    );
+    let err = run_decode(&gpu, &data, f32::NAN, &[HeadPolicy::Full; 2]).unwrap_err();
+    assert!(is_invalid(&err, "scale"), "{err}");
+    let decode = Decode::new(&gpu, KvDtype::F32).unwrap();
+    let policy = [HeadPolicy::Full; 2];
+    let tokens = Tokens::Policy(&policy);
+    let scratch = gpu
+        .storage_buffer("scratch", decode.scratch_bytes(&data.table, 4, &tokens))
+        .unwrap();
+    let small = gpu.storage_buffer("small", 256).unwrap();
+    let out = gpu.storage_buffer("o", 2 * 4 * 64 * 4).unwrap();
+    let mut encoder = gpu.encoder("decode");
+    let record = |encoder: &mut squeeze::wgpu::CommandEncoder,
+                  kv: KvCache<'_>,
+                  q: Binding<'_>,
+                  heads: u32,
+                  tokens: Tokens<'_>,
+                  o: Binding<'_>| {
+        decode.encode(
+            encoder,
+            &data.table,
+            &kv,
+            &Query {
+                q,
+                heads,
+                scale: 0.125,
+            },
+            &tokens,
+            Binding::whole(&scratch),
+            o,
+        )
+    };
+    let kv = data.kv(None);
+    let q = Binding::whole(&data.q);
+    let short_k = KvCache {
+        k: Binding::whole(&small),
+        ..kv
+    };
+    assert!(is_invalid(
+        &record(&mut encoder, short_k, q, 4, tokens, Binding::whole(&out)).unwrap_err(),
+        "k_pages"
+    ));
+    assert!(is_invalid(
+        &record(
+            &mut encoder,
+            kv,
+            Binding::whole(&small),
+            4,
+            tokens,
+            Binding::whole(&out)
+        )
+        .unwrap_err(),
+        "q"
+    ));
+    assert!(is_invalid(
+        &record(&mut encoder, kv, q, 4, tokens, Binding::whole(&small)).unwrap_err(),
+        "o"
+    ));
+    assert!(is_invalid(
+        &record(&mut encoder, kv, q, 3, tokens, Binding::whole(&out)).unwrap_err(),
+        "q_heads"
+    ));
+    let list = Tokens::Selected {
+        list: Binding::whole(&small),
+        units: 100,
+        unit: 1,
+    };
+    assert!(is_invalid(
+        &record(&mut encoder, kv, q, 4, list, Binding::whole(&out)).unwrap_err(),
+        "selected"
+    ));
+    let list = Tokens::Selected {
+        list: Binding::whole(&small),
+        units: 0,
+        unit: 1,
+    };
+    assert!(is_invalid(
+        &record(&mut encoder, kv, q, 4, list, Binding::whole(&out)).unwrap_err(),
+        "selected"
+    ));
+    // A decode built for f16 refuses an f32 cache.
+    let f16_decode = Decode::new(&gpu, KvDtype::F16).unwrap();
+    let err = f16_decode
+        .encode(
+            &mut encoder,
+            &data.table,
+            &kv,
+            &data.query(0.125),
+            &tokens,
+            Binding::whole(&scratch),
+            Binding::whole(&out),
+        )
+        .unwrap_err();
+    assert!(is_invalid(&err, "k_pages"), "{err}");
+    // Host tensors of the wrong size.
+    let l = layout(3, 64);
+    let short = vec![0f32; 10];
+    let err = Uploaded::new(
+        &gpu,
+        l,
+        &table(),
+        HostKv::F32 {
+            k: &short,
+            v: &short,
+        },
+        &[0.0; 512],
+        4,
+    )
+    .err()
+    .unwrap();
+    assert!(is_invalid(&err, "k_pages"), "{err}");
+}
+
+#[test]
+fn appends_that_do_not_fit_are_refused() {
+    let gpu = gpu();
+    let data = uploaded(&gpu);
+    let append = Append::new(&gpu, KvDtype::F32).unwrap();
+    let row = 2 * 64 * 4;
+    let new = gpu.storage_buffer("new", 4 * row).unwrap();
+    let mut encoder = gpu.encoder("append");
+    let mut try_append = |indptr: &[u32], bytes: u64| {
+        let b = Binding::new(&new, 0, bytes);
+        append.encode(
+            &mut encoder,
+            &data.table,
+            &NewTokens {
+                append_indptr: indptr,
+                k: b,
+                v: b,
+            },
+            &data.kv(None),
+        )
+    };
+    // More tokens for sequence 1 than it holds (3).
+    assert!(is_invalid(
+        &try_append(&[0, 0, 4], 4 * row).unwrap_err(),
+        "append_indptr"
+    ));
+    assert!(is_invalid(
+        &try_append(&[0, 1], row).unwrap_err(),
+        "append_indptr"
+    ));
+    assert!(is_invalid(
+        &try_append(&[1, 1, 2], row).unwrap_err(),
+        "append_indptr"
+    ));
+    // Two tokens need two rows of K.
+    assert!(is_invalid(
+        &try_append(&[0, 1, 2], row).unwrap_err(),
+        "k_new"
+    ));
+    try_append(&[0, 1, 2], 2 * row).unwrap();
+}
