@@ -5,7 +5,9 @@
 //! `-tokenselect`, budget 2K tokens with 4 sinks and a 256-token window) record score → select →
 //! attend; their bytes moved are what they must read — Quest's metadata plus the kept K and V,
 //! or all of K plus the kept V for the token selectors — and their speed-up over dense is the
-//! ratio of the two rows' times. Shapes whose K does not fit one storage binding are left out.
+//! ratio of the two rows' times. `attention-reuse` is the decode alone over a 2K-token selection
+//! made beforehand: a TidalDecode layer after its selection layer. Shapes whose K does not fit
+//! one storage binding are left out.
 
 use half::f16;
 use squeeze::attention::decode::{Decode, HeadPolicy, Tokens};
@@ -166,6 +168,45 @@ fn sparse(gpu: &Gpu, context: u32, batch: u32, selector: Selector) -> Result<Wor
     })
 }
 
+/// Decode over a 2K-token selection made once beforehand: what a TidalDecode layer after its
+/// selection layer costs (the kept K and V are its bytes moved).
+fn reused(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
+    let problem = Problem::new(gpu, context, batch, false)?;
+    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let workspace = sparse.workspace(&problem.table, Q_HEADS, Selector::Tidal, BUDGET)?;
+    let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
+    let mut encoder = gpu.encoder("selection layer");
+    sparse.encode(
+        &mut encoder,
+        &problem.table,
+        &problem.kv(),
+        &problem.query(),
+        &workspace,
+        Binding::whole(&out),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let tokens = workspace.tokens();
+    let scratch_bytes = sparse
+        .decode()
+        .scratch_bytes(&problem.table, Q_HEADS, &tokens);
+    let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
+    Ok(Workload {
+        bytes_moved: 2 * kv_bytes(u64::from(BUDGET.tokens) * u64::from(batch)),
+        flops: 0,
+        record: Box::new(move |encoder| {
+            sparse.decode().encode(
+                encoder,
+                &problem.table,
+                &problem.kv(),
+                &problem.query(),
+                &workspace.tokens(),
+                Binding::whole(&scratch),
+                Binding::whole(&out),
+            )
+        }),
+    })
+}
+
 pub fn benches(gpu: &Gpu) -> Vec<Bench> {
     let max_binding = gpu.limits().max_storage_buffer_binding_size;
     let mut all = Vec::new();
@@ -191,6 +232,11 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
                     prepare: Box::new(move |gpu| sparse(gpu, context, batch, selector)),
                 });
             }
+            all.push(Bench {
+                kernel: "attention-reuse",
+                shape: format!("{shape}, 2K kept tokens"),
+                prepare: Box::new(move |gpu| reused(gpu, context, batch)),
+            });
         }
     }
     all

@@ -6,6 +6,7 @@
 pub mod attention;
 pub mod core;
 pub mod dfloat11;
+pub mod dfloat11_native;
 pub mod quant;
 pub mod topk;
 
@@ -43,6 +44,7 @@ pub fn registry(gpu: &Gpu) -> Vec<Bench> {
     let mut all = core::benches(gpu);
     all.extend(quant::benches(gpu));
     all.extend(dfloat11::benches(gpu));
+    all.extend(dfloat11_native::benches(gpu));
     all.extend(topk::benches(gpu));
     all.extend(attention::benches(gpu));
     all

@@ -5,8 +5,14 @@
 // it on, a selection list (`spec` = [batch × kv_heads, units] entries of `unit` tokens each, −1
 // for none). Each workgroup covers `chunk` virtual tokens (split-KV, flash-decoding style) with
 // an online softmax and writes its unnormalised output and (max, sum) for merge.wgsl.
+//
+// Every K and V element is loaded and widened once per workgroup and used by all the group's
+// query heads, whose accumulators an invocation keeps in registers: `GROUP` is the group size
+// rounded up to a power of two (a pipeline constant, so the head loops unroll and the arrays'
+// indices become constants).
 
 override SELECTED: bool = false;
+override GROUP: u32 = 1u;
 
 // Queries [batch, q_heads, head_dim] f32.
 @group(0) @binding(6) var<storage, read> q: array<vec4<f32>>;
@@ -16,18 +22,17 @@ override SELECTED: bool = false;
 @group(0) @binding(9) var<storage, read_write> part_ml: array<vec2<f32>>;
 
 const WORKGROUP: u32 = 64u;
-// Tokens scored together; scores and probabilities of a tile live in `p`.
-const TILE: u32 = 32u;
+// Tokens scored together, one per invocation.
+const TILE: u32 = 64u;
 const MAX_GROUP: u32 = 32u;
-// Query heads × head dimensions a workgroup accumulates (8 KiB of vec4).
-const MAX_GROUP_DIM: u32 = 2048u;
 
 var<workgroup> tile_rows: array<u32, TILE>;
-var<workgroup> p: array<f32, 1024>; // MAX_GROUP × TILE
+// Scores, then probabilities, [head][token] of the tile; at the end, the outputs being summed
+// across token slices ([head][head_dim] ≤ 2048 values).
+var<workgroup> p: array<f32, 2048>;
 var<workgroup> run_max: array<f32, MAX_GROUP>;
 var<workgroup> run_sum: array<f32, MAX_GROUP>;
 var<workgroup> rescale: array<f32, MAX_GROUP>;
-var<workgroup> acc: array<vec4<f32>, 512>; // MAX_GROUP_DIM / 4
 var<workgroup> tile_count: u32;
 
 // Virtual tokens of row (b, h) in a sequence of `len` tokens.
@@ -62,15 +67,21 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let group = params.q_heads / params.kv_heads;
     let dim = params.head_dim;
     let cols = dim / 8u;
-    let items = group * cols;
+    // Value phase: invocation t sums column t % cols over tokens t / cols, + slices, ….
+    let slices = WORKGROUP / cols;
+    let col = t % cols;
+    let slice = t / cols;
     let len = seq_len(b);
     let n = virtual_count(h, len);
     let start = split * params.chunk;
     let end = min(start + params.chunk, n);
+    let q_first = (b * params.q_heads + h * group) * dim / 4u;
 
-    for (var i = t; i < items; i += WORKGROUP) {
-        acc[2u * i] = vec4<f32>(0.0);
-        acc[2u * i + 1u] = vec4<f32>(0.0);
+    var acc_lo: array<vec4<f32>, MAX_GROUP>;
+    var acc_hi: array<vec4<f32>, MAX_GROUP>;
+    for (var g = 0u; g < GROUP; g++) {
+        acc_lo[g] = vec4<f32>(0.0);
+        acc_hi[g] = vec4<f32>(0.0);
     }
     if (t < group) {
         run_max[t] = neg_inf();
@@ -80,40 +91,39 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         tile_count = select(0u, (end - start + TILE - 1u) / TILE, end > start);
     }
     let tiles = min(workgroupUniformLoad(&tile_count), params.chunk / TILE);
-    let q_first = (b * params.q_heads + h * group) * dim / 4u;
 
     for (var tile = 0u; tile < tiles; tile++) {
+        // Scores: invocation t scores token t of the tile for every head of the group.
         let first = start + tile * TILE;
-        if (t < TILE) {
-            var row = NO_ROW;
-            if (first + t < end) {
-                let pos = virtual_position(b, h, len, first + t);
-                if (pos != NO_ROW) {
-                    let pool_row = token_row(b, pos);
-                    if (pool_row != NO_ROW) {
-                        row = kv_element(pool_row, h);
-                    }
+        var row = NO_ROW;
+        if (first + t < end) {
+            let pos = virtual_position(b, h, len, first + t);
+            if (pos != NO_ROW) {
+                let pool_row = token_row(b, pos);
+                if (pool_row != NO_ROW) {
+                    row = kv_element(pool_row, h);
                 }
             }
-            tile_rows[t] = row;
         }
-        workgroupBarrier();
-
-        // Scores: one (head, token) pair per invocation and step.
-        for (var i = t; i < group * TILE; i += WORKGROUP) {
-            let g = i / TILE;
-            let row = tile_rows[i % TILE];
-            var score = neg_inf();
-            if (row != NO_ROW) {
-                let qg = q_first + g * dim / 4u;
-                var dot = vec4<f32>(0.0);
-                for (var c = 0u; c < cols; c++) {
-                    let k = k8(row + 8u * c);
-                    dot += k.lo * q[qg + 2u * c] + k.hi * q[qg + 2u * c + 1u];
+        tile_rows[t] = row;
+        var dots: array<vec4<f32>, MAX_GROUP>;
+        for (var g = 0u; g < GROUP; g++) {
+            dots[g] = vec4<f32>(0.0);
+        }
+        if (row != NO_ROW) {
+            for (var c = 0u; c < cols; c++) {
+                let k = k8(row + 8u * c);
+                for (var g = 0u; g < GROUP; g++) {
+                    let qg = q_first + min(g, group - 1u) * dim / 4u + 2u * c;
+                    dots[g] += k.lo * q[qg] + k.hi * q[qg + 1u];
                 }
-                score = (dot.x + dot.y + dot.z + dot.w) * params.scale;
             }
-            p[i] = score;
+        }
+        for (var g = 0u; g < GROUP; g++) {
+            let d = dots[g];
+            if (g < group) {
+                p[g * TILE + t] = select(neg_inf(), (d.x + d.y + d.z + d.w) * params.scale, row != NO_ROW);
+            }
         }
         workgroupBarrier();
 
@@ -144,33 +154,60 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         }
         workgroupBarrier();
 
-        // Values: eight head dimensions of one head per invocation and step.
-        for (var i = t; i < items; i += WORKGROUP) {
-            let g = i / cols;
-            let e = 8u * (i % cols);
-            var lo = acc[2u * i] * rescale[g];
-            var hi = acc[2u * i + 1u] * rescale[g];
-            for (var j = 0u; j < TILE; j++) {
-                let row = tile_rows[j];
-                if (row != NO_ROW) {
-                    let w = p[g * TILE + j];
-                    let v = v8(row + e);
-                    lo += w * v.lo;
-                    hi += w * v.hi;
+        // Values: each V element loaded once, weighted for every head.
+        for (var g = 0u; g < GROUP; g++) {
+            let f = rescale[min(g, group - 1u)];
+            acc_lo[g] *= f;
+            acc_hi[g] *= f;
+        }
+        if (slice < slices) {
+            for (var j = slice; j < TILE; j += slices) {
+                let r = tile_rows[j];
+                if (r != NO_ROW) {
+                    let v = v8(r + 8u * col);
+                    for (var g = 0u; g < GROUP; g++) {
+                        let w = p[min(g, group - 1u) * TILE + j];
+                        acc_lo[g] += w * v.lo;
+                        acc_hi[g] += w * v.hi;
+                    }
                 }
             }
-            acc[2u * i] = lo;
-            acc[2u * i + 1u] = hi;
         }
         workgroupBarrier();
     }
 
+    // Sum the token slices' accumulators in `p`, one slice at a time, and write the split.
+    for (var s = 0u; s < slices; s++) {
+        if (slice == s) {
+            for (var g = 0u; g < GROUP; g++) {
+                if (g < group) {
+                    let at = g * dim + 8u * col;
+                    var lo = acc_lo[g];
+                    var hi = acc_hi[g];
+                    if (s > 0u) {
+                        lo += vec4<f32>(p[at], p[at + 1u], p[at + 2u], p[at + 3u]);
+                        hi += vec4<f32>(p[at + 4u], p[at + 5u], p[at + 6u], p[at + 7u]);
+                    }
+                    p[at] = lo.x;
+                    p[at + 1u] = lo.y;
+                    p[at + 2u] = lo.z;
+                    p[at + 3u] = lo.w;
+                    p[at + 4u] = hi.x;
+                    p[at + 5u] = hi.y;
+                    p[at + 6u] = hi.z;
+                    p[at + 7u] = hi.w;
+                }
+            }
+        }
+        workgroupBarrier();
+    }
     let first_row = (b * params.q_heads + h * group) * params.splits + split;
-    for (var i = t; i < items; i += WORKGROUP) {
-        let g = i / cols;
-        let out = ((first_row + g * params.splits) * dim + 8u * (i % cols)) / 4u;
-        part_o[out] = acc[2u * i];
-        part_o[out + 1u] = acc[2u * i + 1u];
+    for (var i = t; i < group * cols * 2u; i += WORKGROUP) {
+        let g = i / (2u * cols);
+        let e = 4u * (i % (2u * cols));
+        let at = g * dim + e;
+        part_o[((first_row + g * params.splits) * dim + e) / 4u] =
+            vec4<f32>(p[at], p[at + 1u], p[at + 2u], p[at + 3u]);
     }
     if (t < group) {
         part_ml[first_row + t * params.splits] = vec2<f32>(run_max[t], run_sum[t]);

@@ -1,11 +1,16 @@
 // Token-level selection, first pass: the attention logits scale · q_g · k_t of every query head
 // g and token t (`logits` = [batch, q_heads, max_len] f32; -inf past a sequence's end). One
-// invocation per (sequence, KV head, token) serves the whole query group from one key row.
+// invocation per (sequence, KV head, token) serves the whole query group from one key row,
+// each key element loaded and widened once: `GROUP` is the group size rounded up to a power of
+// two (a pipeline constant, so the head loops unroll).
+
+override GROUP: u32 = 1u;
 
 @group(0) @binding(5) var<storage, read> q: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;
 
 const WORKGROUP: u32 = 256u;
+const MAX_GROUP: u32 = 32u;
 
 @compute @workgroup_size(256)
 fn token_scores(
@@ -24,20 +29,27 @@ fn token_scores(
         if (pos < seq_len(b)) {
             pool_row = token_row(b, pos);
         }
-        for (var g = 0u; g < group; g++) {
-            let head = b * params.q_heads + h * group + g;
-            var logit = neg_inf();
-            if (pool_row != NO_ROW) {
-                let first = kv_element(pool_row, h);
-                let qg = head * params.head_dim / 4u;
-                var dot = vec4<f32>(0.0);
-                for (var c = 0u; c < cols; c++) {
-                    let k = k8(first + 8u * c);
-                    dot += k.lo * q[qg + 2u * c] + k.hi * q[qg + 2u * c + 1u];
+        var dots: array<vec4<f32>, MAX_GROUP>;
+        for (var g = 0u; g < GROUP; g++) {
+            dots[g] = vec4<f32>(0.0);
+        }
+        let q_first = (b * params.q_heads + h * group) * params.head_dim / 4u;
+        if (pool_row != NO_ROW) {
+            let first = kv_element(pool_row, h);
+            for (var c = 0u; c < cols; c++) {
+                let k = k8(first + 8u * c);
+                for (var g = 0u; g < GROUP; g++) {
+                    let qg = q_first + min(g, group - 1u) * params.head_dim / 4u + 2u * c;
+                    dots[g] += k.lo * q[qg] + k.hi * q[qg + 1u];
                 }
-                logit = (dot.x + dot.y + dot.z + dot.w) * params.scale;
             }
-            logits[head * params.max_len + pos] = logit;
+        }
+        for (var g = 0u; g < GROUP; g++) {
+            if (g < group) {
+                let d = dots[g];
+                let logit = select(neg_inf(), (d.x + d.y + d.z + d.w) * params.scale, pool_row != NO_ROW);
+                logits[(b * params.q_heads + h * group + g) * params.max_len + pos] = logit;
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 // Bounds: the decode loop stops after 64 codes (plus one look-ahead), a table chain after four
 // lookups (pointer targets 1..=16 always index the workgroup copy), and every storage read is
 // checked against `arrayLength` (zero past the end). The including kernel declares `params` and
-// its outputs at bindings 0 and 6 onwards.
+// its outputs at bindings 0 and 6 onwards; `sign_mantissa` (binding 3) is sign_mantissa.wgsl's.
 
 // Invocations per workgroup = DF11 threads per block (checkpoints use 512).
 override THREADS_PER_BLOCK: u32 = 512u;
@@ -26,7 +26,6 @@ const POINTER_MIN: u32 = 240u;
 
 @group(0) @binding(1) var<storage, read> luts: array<u32>;
 @group(0) @binding(2) var<storage, read> codes: array<u32>;
-@group(0) @binding(3) var<storage, read> sign_mantissa: array<u32>;
 @group(0) @binding(4) var<storage, read> output_positions: array<u32>;
 @group(0) @binding(5) var<storage, read> gaps: array<u32>;
 
@@ -97,15 +96,6 @@ fn keep_exponent(j: u32, exponent: u32) {
 
 fn kept_exponent(j: u32) -> u32 {
     return (exponents[min(j / 4u, 16u)] >> ((j % 4u) * 8u)) & 0xffu;
-}
-
-// BF16 bits of weight `index` with decoded exponent `exponent`.
-fn bf16_at(exponent: u32, index: u32) -> u32 {
-    var sm = 0u;
-    if (index / 4u < arrayLength(&sign_mantissa)) {
-        sm = stream_byte(sign_mantissa[index / 4u], index);
-    }
-    return ((sm & 0x80u) << 8u) | ((exponent & 0xffu) << 7u) | (sm & 0x7fu);
 }
 
 fn position(i: u32) -> u32 {

@@ -17,6 +17,29 @@ pub const VALUES: Part = part!("attention/values.wgsl");
 
 const KV_FORMATS: [Overrides; 2] = [&[("KV_F16", 0.0)], &[("KV_F16", 1.0)]];
 
+/// Every decode override set: each `GROUP` (the GQA group rounded up to a power of two) with
+/// each cache format and each token source.
+macro_rules! decode_sets {
+    ($($group:literal),*) => {
+        [$(
+            &[("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+        )*]
+    };
+}
+
+/// Each `GROUP` with each cache format.
+macro_rules! group_sets {
+    ($($group:literal),*) => {
+        [$(
+            &[("KV_F16", 0.0), ("GROUP", $group)],
+            &[("KV_F16", 1.0), ("GROUP", $group)],
+        )*]
+    };
+}
+
 /// Split-KV decode attention; entry `decode`.
 pub static DECODE: Module = Module {
     name: "attention/decode",
@@ -30,12 +53,7 @@ pub static DECODE: Module = Module {
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["decode"],
-    override_sets: &[
-        &[("KV_F16", 0.0), ("SELECTED", 0.0)],
-        &[("KV_F16", 1.0), ("SELECTED", 0.0)],
-        &[("KV_F16", 0.0), ("SELECTED", 1.0)],
-        &[("KV_F16", 1.0), ("SELECTED", 1.0)],
-    ],
+    override_sets: &decode_sets!(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
 };
 
 /// The merge of decode splits; entry `merge`.
@@ -92,7 +110,7 @@ pub static TOKEN_SCORES: Module = Module {
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["token_scores"],
-    override_sets: &KV_FORMATS,
+    override_sets: &group_sets!(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
 };
 
 /// Per-head softmax statistics of the logits; entry `token_stats`.

@@ -8,6 +8,8 @@ pub const SCAN: Part = part!("dfloat11/scan.wgsl");
 /// A thread's pass over its codes and the unit's bindings, shared by the decoder and the fused
 /// GEMV; it calls `block_scan_init` and `block_exclusive_scan`.
 pub const CODES: Part = part!("dfloat11/codes.wgsl");
+/// The sign/mantissa bytes and `bf16_at`, shared by the DF11 and native kernels.
+pub const SIGN_MANTISSA: Part = part!("dfloat11/sign_mantissa.wgsl");
 /// The decoder proper.
 pub const DECODE_MAIN: Part = part!("dfloat11/decode.wgsl");
 /// The fused GEMV's `params` uniform, shared by its two passes.
@@ -33,6 +35,7 @@ pub static DECODE: Module = Module {
         BITS,
         SCAN,
         part!("dfloat11/scan_workgroup.wgsl"),
+        SIGN_MANTISSA,
         CODES,
         DECODE_MAIN,
     ],
@@ -48,6 +51,7 @@ pub static DECODE_SUBGROUP: Module = Module {
         BITS,
         SCAN,
         part!("dfloat11/scan_subgroup.wgsl"),
+        SIGN_MANTISSA,
         CODES,
         DECODE_MAIN,
     ],
@@ -74,6 +78,7 @@ pub static GEMV: Module = Module {
         BITS,
         SCAN,
         part!("dfloat11/scan_workgroup.wgsl"),
+        SIGN_MANTISSA,
         CODES,
         GEMV_PARAMS,
         GEMV_VECTORS,
@@ -91,6 +96,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         BITS,
         SCAN,
         part!("dfloat11/scan_subgroup.wgsl"),
+        SIGN_MANTISSA,
         CODES,
         GEMV_PARAMS,
         GEMV_VECTORS,
@@ -122,4 +128,45 @@ pub static BF16_GEMV: Module = Module {
     requires: Requirements::PORTABLE,
     entry_points: &["bf16_gemv"],
     override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
+};
+
+/// The native format's `params` uniform, shared by its decoder and GEMV.
+pub const NATIVE_PARAMS: Part = part!("dfloat11/native_params.wgsl");
+/// The native format's bindings, decode table and chunk reader.
+pub const NATIVE_CHUNK: Part = part!("dfloat11/native_chunk.wgsl");
+
+/// Workgroup size of the native kernels (one chunk per invocation).
+const NATIVE_SIZES: &[Overrides] = &[&[("WORKGROUP_SIZE", 256.0)]];
+
+/// Native units -> BF16 words in one pass; entry `decode`, one invocation per chunk,
+/// grid-stride.
+pub static NATIVE_DECODE: Module = Module {
+    name: "dfloat11/native_decode",
+    parts: &[
+        BITS,
+        NATIVE_PARAMS,
+        SIGN_MANTISSA,
+        NATIVE_CHUNK,
+        part!("dfloat11/native_decode.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["decode"],
+    override_sets: NATIVE_SIZES,
+};
+
+/// Fused native decode + GEMV (f32 activations, batch ≤ 8) in one pass; entry `gemv`, whole
+/// rows per workgroup, grid-stride.
+pub static NATIVE_GEMV: Module = Module {
+    name: "dfloat11/native_gemv",
+    parts: &[
+        BITS,
+        NATIVE_PARAMS,
+        SIGN_MANTISSA,
+        NATIVE_CHUNK,
+        GEMV_VECTORS,
+        part!("dfloat11/native_gemv.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["gemv"],
+    override_sets: NATIVE_SIZES,
 };

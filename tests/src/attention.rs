@@ -203,7 +203,7 @@ fn full(setup: &Setup) -> Vec<HeadPolicy> {
 fn dense_cases() -> Vec<Case> {
     use KvDtype::{F16, F32};
     let mut all = Vec::new();
-    let problems: [(&'static str, Shape<'static>); 8] = [
+    let problems: [(&'static str, Shape<'static>); 9] = [
         (
             "f32, GQA 1, d 64, one sequence",
             shape(&[37], 16, (2, 2), 64, F32),
@@ -227,6 +227,10 @@ fn dense_cases() -> Vec<Case> {
             shape(&[1500, 300], 64, (2, 8), 128, F16),
         ),
         ("f32, GQA 32 at d 64", shape(&[50], 16, (1, 32), 64, F32)),
+        (
+            "f16, GQA 7 (padded to 8)",
+            shape(&[90, 33], 16, (2, 14), 128, F16),
+        ),
     ];
     for (i, (name, shape)) in problems.into_iter().enumerate() {
         all.push(Case::portable("attention/decode", name, move |gpu| {

@@ -91,7 +91,7 @@ pub fn cases() -> Vec<Case> {
 /// Realistic weights with a special pattern in some rows: ±0 and subnormals sprinkled in,
 /// one row with the largest finite values, rows with +inf, −inf, +inf and −inf (NaN), and
 /// NaN; row 0 all zeros.
-fn specials(rows: usize, cols: usize) -> Vec<u16> {
+pub(crate) fn specials(rows: usize, cols: usize) -> Vec<u16> {
     let mut w = weights(rows * cols, 31);
     let mut set = |r: usize, c: usize, v: u16| w[r * cols + c] = v;
     for c in 0..cols {
@@ -117,7 +117,7 @@ fn specials(rows: usize, cols: usize) -> Vec<u16> {
 }
 
 /// Activations in [−1, 1) with a few exact zeros (inf · 0 = NaN must propagate).
-fn activations(batch: usize, cols: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn activations(batch: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut rng = SplitMix64::new(seed);
     (0..batch * cols)
         .map(|i| {

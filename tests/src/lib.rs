@@ -8,6 +8,7 @@ pub mod attention;
 pub mod core;
 pub mod dfloat11;
 pub mod dfloat11_gemv;
+pub mod dfloat11_native;
 pub mod probes;
 pub mod quant;
 pub mod rng;
@@ -115,6 +116,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(quant::cases());
     all.extend(dfloat11::cases());
     all.extend(dfloat11_gemv::cases());
+    all.extend(dfloat11_native::cases());
     all.extend(topk::cases());
     all.extend(attention::cases());
     all
@@ -226,6 +228,14 @@ pub fn params_sizes() -> Vec<(&'static str, usize)> {
         (
             squeeze::dfloat11::bf16_gemv::Bf16Gemv::SHADER.name,
             size_of::<squeeze::dfloat11::gemv::GemvParams>(),
+        ),
+        (
+            squeeze::dfloat11::native::decode::NativeDecode::SHADER.name,
+            size_of::<squeeze::dfloat11::native::device::NativeParams>(),
+        ),
+        (
+            squeeze::dfloat11::native::gemv::NativeGemv::SHADER.name,
+            size_of::<squeeze::dfloat11::native::device::NativeParams>(),
         ),
         (
             probes::BITS_PROBE.name,

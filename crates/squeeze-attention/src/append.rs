@@ -2,7 +2,6 @@
 //! and V row written to the pool slot the page table gives it, then Quest's metadata recomputed
 //! for the pages that changed ([`crate::quest_meta`]).
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::attention::APPEND;
@@ -11,8 +10,6 @@ use crate::layout::{KvCache, KvDtype};
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 use crate::quest_meta::QuestMeta;
-
-const WORKGROUP: u32 = 256;
 
 /// Tokens to append: `k`, `v` are `[tokens, kv_heads, head_dim]` in the cache's format,
 /// grouped by sequence as `append_indptr` (`[batch + 1]`) says.
@@ -104,15 +101,7 @@ impl Append {
         } = *new;
         let gpu = &self.gpu;
         let layout = table.layout();
-        if layout.dtype != self.dtype {
-            return Err(Error::invalid(
-                "k_pages",
-                "dtype",
-                self.dtype.dtype(),
-                layout.dtype.dtype(),
-            ));
-        }
-        kv.check(gpu, layout)?;
+        kv.check(gpu, layout, self.dtype)?;
         let (rows, touched) = placement(table, append_indptr)?;
         if rows.is_empty() {
             return Ok(());
@@ -138,18 +127,12 @@ impl Append {
             ..AttentionParams::for_table(table, 0)
         };
         let words = tokens * layout.token_bytes() / 4;
-        let groups = grid_stride_workgroups(
-            words,
-            WORKGROUP,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        gpu.dispatch(
+        params.dispatch_items(
+            gpu,
             encoder,
-            "attention append",
-            &self.pipeline,
-            &params,
+            ("attention append", &self.pipeline),
             &[Binding::whole(&rows_buffer), k_new, v_new, kv.k, kv.v],
-            groups,
+            words,
         )?;
         match kv.meta {
             Some(meta) => self.meta.encode(encoder, table, kv.k, &touched, meta),

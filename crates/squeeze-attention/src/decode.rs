@@ -15,7 +15,7 @@ use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 
 /// Virtual tokens one decode workgroup scores at a time (`TILE` in decode.wgsl).
-pub const TILE: u32 = 32;
+pub const TILE: u32 = 64;
 /// Fewest tokens worth a split of their own.
 const MIN_CHUNK: u32 = 256;
 /// Workgroups a decode aims for, across sequences, KV heads and splits.
@@ -67,40 +67,50 @@ pub enum Tokens<'a> {
 pub struct Decode {
     gpu: Gpu,
     dtype: KvDtype,
-    policy: wgpu::ComputePipeline,
-    selected: wgpu::ComputePipeline,
     merge: wgpu::ComputePipeline,
 }
 
 /// Splits and virtual tokens per split for `tokens` virtual tokens in `rows` (sequence, KV head)
-/// rows: enough workgroups to fill a GPU, splits no shorter than [`MIN_CHUNK`], chunks whole
+/// rows: enough workgroups to fill a GPU, splits of at least 256 tokens, chunks whole
 /// tiles.
 pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
     let tokens = tokens.max(1);
     let wanted = TARGET_WORKGROUPS.div_ceil(rows.max(1));
-    let splits = wanted.min(tokens.div_ceil(MIN_CHUNK)).max(1);
+    let splits = wanted.min(tokens / MIN_CHUNK).max(1);
     let chunk = tokens.div_ceil(splits).next_multiple_of(TILE);
     (tokens.div_ceil(chunk), chunk)
 }
 
 impl Decode {
+    /// Compiles the merge and the decode for GQA groups of 1 and 8 (other groups compile on
+    /// first use).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        let decode = Self {
+            gpu: gpu.clone(),
+            dtype,
+            merge: gpu.pipeline(&MERGE, "merge", &[])?,
+        };
+        for group in [1, 8] {
+            decode.pipeline(group, false)?;
+            decode.pipeline(group, true)?;
+        }
+        Ok(decode)
+    }
+
+    /// The decode pipeline for `group` query heads per KV head, over a policy or a selection.
+    fn pipeline(&self, group: u32, selected: bool) -> Result<wgpu::ComputePipeline> {
         // decode.wgsl writes every workgroup word it reads.
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
-        let build = |selected: bool| {
-            let [kv] = dtype.overrides();
-            let overrides = [kv, ("SELECTED", f64::from(u8::from(selected)))];
-            gpu.pipeline_with_options(&DECODE, "decode", &overrides, options)
-        };
-        Ok(Self {
-            gpu: gpu.clone(),
-            dtype,
-            policy: build(false)?,
-            selected: build(true)?,
-            merge: gpu.pipeline(&MERGE, "merge", &[])?,
-        })
+        let [kv] = self.dtype.overrides();
+        let overrides = [
+            kv,
+            ("SELECTED", f64::from(u8::from(selected))),
+            ("GROUP", f64::from(group.next_power_of_two())),
+        ];
+        self.gpu
+            .pipeline_with_options(&DECODE, "decode", &overrides, options)
     }
 
     pub fn dtype(&self) -> KvDtype {
@@ -205,15 +215,7 @@ impl Decode {
         } = *query;
         let gpu = &self.gpu;
         let layout = table.layout();
-        if layout.dtype != self.dtype {
-            return Err(Error::invalid(
-                "k_pages",
-                "dtype",
-                self.dtype.dtype(),
-                layout.dtype.dtype(),
-            ));
-        }
-        kv.check(gpu, layout)?;
+        kv.check(gpu, layout, self.dtype)?;
         let batch = table.batch();
         query.check(gpu, layout, batch)?;
         gpu.check_storage_binding("o", &out)?;
@@ -224,11 +226,13 @@ impl Decode {
             format_args!("[{batch}, {q_heads}, {}] f32", layout.head_dim),
         )?;
         let policy = self.policy_buffer(table, tokens)?;
-        let (spec, pipeline, units, unit) = match (*tokens, &policy) {
-            (Tokens::Selected { list, units, unit }, _) => (list, &self.selected, units, unit),
-            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), &self.policy, 0, 0),
+        let (spec, units, unit) = match (*tokens, &policy) {
+            (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
+            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), 0, 0),
             (Tokens::Policy(_), None) => unreachable!("policy_buffer makes one for a policy"),
         };
+        let group = q_heads / layout.kv_heads;
+        let pipeline = self.pipeline(group, matches!(tokens, Tokens::Selected { .. }))?;
         let (splits, chunk) = Self::splits(table, tokens);
         let scratch_bytes = self.scratch_bytes(table, q_heads, tokens);
         gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
@@ -251,7 +255,7 @@ impl Decode {
         gpu.dispatch_groups(
             encoder,
             "attention decode",
-            pipeline,
+            &pipeline,
             &params,
             &[indptr, indices, last, kv.k, kv.v, q, spec, part_o, part_ml],
             [splits, layout.kv_heads, batch],
@@ -264,5 +268,39 @@ impl Decode {
             &[part_o, part_ml, out],
             [q_heads, batch, 1],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_cover_every_token_in_whole_tiles() {
+        for rows in [1, 7, 8, 64, 1000] {
+            for tokens in [0, 1, 63, 64, 65, 255, 256, 257, 4096, 131_072, 1 << 24] {
+                let (splits, chunk) = plan_splits(rows, tokens);
+                assert!(splits >= 1 && chunk.is_multiple_of(TILE), "{rows} {tokens}");
+                assert!(u64::from(splits) * u64::from(chunk) >= u64::from(tokens));
+                assert!((splits - 1) * chunk < tokens.max(1), "no empty split");
+                assert!(splits == 1 || chunk >= MIN_CHUNK);
+            }
+        }
+        assert_eq!(
+            plan_splits(8, 32768).0,
+            32,
+            "8 rows × 32 splits fill 256 workgroups"
+        );
+    }
+
+    #[test]
+    fn policies_count_sink_and_window_within_the_sequence() {
+        let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
+        assert_eq!(HeadPolicy::Full.count(0), 0);
+        assert_eq!(HeadPolicy::Full.count(77), 77);
+        assert_eq!(sw(4, 16).count(100), 20);
+        assert_eq!(sw(4, 16).count(10), 10);
+        assert_eq!(sw(40, 0).count(10), 10);
+        assert_eq!(sw(0, 0).count(10), 0);
     }
 }

@@ -162,8 +162,17 @@ pub struct KvCache<'a> {
 }
 
 impl KvCache<'_> {
-    /// Fails unless both bindings can be bound and hold the whole pool.
-    pub fn check(&self, gpu: &Gpu, layout: &CacheLayout) -> Result<()> {
+    /// Fails unless the cache is in the `kernel`'s format and both bindings can be bound and
+    /// hold the whole pool.
+    pub fn check(&self, gpu: &Gpu, layout: &CacheLayout, kernel: KvDtype) -> Result<()> {
+        if layout.dtype != kernel {
+            return Err(Error::invalid(
+                "k_pages",
+                "dtype",
+                format!("{} (the kernel's)", kernel.dtype()),
+                layout.dtype.dtype(),
+            ));
+        }
         let what = format_args!(
             "[{}, {}, {}, {}] {}",
             layout.pages,

@@ -8,7 +8,37 @@
 //!   ([`token_scores`], [`token_stats`], [`token_vote`]: TidalDecode and TokenSelect), each
 //!   followed by squeeze-topk.
 //! - [`sparse`]: a whole sparse step (score → select → attend) in one command encoder.
-//! - [`reference`]: the CPU definition of every kernel and policy.
+//! - [`mod@reference`]: the CPU definition of every kernel and policy.
+//! - [`host`]: upload-run-readback conveniences for tests, benchmarks and the CLI.
+//!
+//! Decisions where the papers and the issue leave room:
+//! - **Page table**: FlashInfer's convention. Sequence b owns `indices[indptr[b]..indptr[b+1]]`;
+//!   its last page holds `last_page_len[b]` tokens (1..=page_size, 0 for no pages). Appends
+//!   happen at the tail, and the table already counts the new tokens. Pages may be shared
+//!   between sequences for reading. The table is checked on the host when it is uploaded
+//!   ([`DevicePageTable::new`]). The kernels still treat an entry outside the pool as an empty
+//!   slot.
+//! - **Layouts**: queries and outputs are f32 `[batch, q_heads, head_dim]`. K and V are f32 or
+//!   f16. f16 is widened branch-free, so f16 subnormals may flush to zero on GPUs that flush
+//!   f32 subnormals.
+//! - **Quest metadata** is f32 `[pages, kv_heads, 2, head_dim]`: the minimum, then the
+//!   maximum.
+//! - **Per-head policies** are per KV head: all query heads of a GQA group read the same K and
+//!   V.
+//! - **Selections are per (sequence, KV head).**
+//!   - Quest sums its page bound over the group's query heads.
+//!   - TidalDecode's selection sums the group's logits.
+//!   - TokenSelect sums each query head's softmax over the sequence (soft voting within the
+//!     group).
+//!   - Sink and window pages or tokens score +inf, so top-k keeps them, lowest index first on
+//!     ties.
+//!   - The budget counts tokens, sinks and window included. Quest rounds it down to whole pages,
+//!     which must hold every sequence's sink and window pages (else a typed error).
+//!   - Lists are best first, padded with −1 for short sequences. `squeeze run` sorts them
+//!     ascending.
+//! - **Decode splits**: enough (sequence, KV head, split) workgroups to fill a GPU, with splits
+//!   of at least 256 tokens. The softmax is online, in f32. A merge pass combines the splits
+//!   with their (maximum, sum), so large logits stay finite.
 
 pub mod append;
 pub mod decode;

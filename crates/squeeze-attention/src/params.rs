@@ -1,6 +1,13 @@
 //! The `params` uniform every attention kernel binds at 0 (`shaders/attention/params.wgsl`).
 
+use squeeze_core::dispatch::grid_stride_workgroups;
+use squeeze_core::wgpu;
+use squeeze_core::{Binding, Gpu, Result};
+
 use crate::pages::DevicePageTable;
+
+/// Invocations per workgroup of the grid-stride attention kernels.
+const GRID_WORKGROUP: u32 = 256;
 
 /// Twin of the WGSL `AttentionParams`; each kernel documents the fields it reads.
 #[repr(C)]
@@ -42,5 +49,27 @@ impl AttentionParams {
             pages: layout.pages,
             ..Self::default()
         }
+    }
+
+    /// Items of a pass over every (sequence, KV head, position < max_len).
+    pub(crate) fn row_items(&self) -> u64 {
+        u64::from(self.batch) * u64::from(self.kv_heads) * u64::from(self.max_len)
+    }
+
+    /// Records a grid-stride kernel over `items` work items with these params.
+    pub(crate) fn dispatch_items(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        (label, pipeline): (&str, &wgpu::ComputePipeline),
+        bindings: &[Binding<'_>],
+        items: u64,
+    ) -> Result<()> {
+        let groups = grid_stride_workgroups(
+            items,
+            GRID_WORKGROUP,
+            gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        gpu.dispatch(encoder, label, pipeline, self, bindings, groups)
     }
 }

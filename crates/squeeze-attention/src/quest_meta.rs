@@ -2,7 +2,6 @@
 //! element-wise minimum and maximum of the page's keys, `[pages, kv_heads, 2, head_dim]` f32
 //! (minimum first), the bound Quest scores pages with.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::attention::QUEST_META;
@@ -10,8 +9,6 @@ use squeeze_shaders::attention::QUEST_META;
 use crate::layout::{CacheLayout, KvDtype};
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
-
-const WORKGROUP: u32 = 256;
 
 /// Bytes of the metadata of a cache of `layout`.
 pub fn meta_bytes(layout: &CacheLayout) -> u64 {
@@ -84,19 +81,13 @@ impl QuestMeta {
             ..AttentionParams::for_table(table, 0)
         };
         let work = pages.len() as u64 * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);
-        let groups = grid_stride_workgroups(
-            work,
-            WORKGROUP,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
         let [indptr, indices, last] = table.bindings();
-        gpu.dispatch(
+        params.dispatch_items(
+            gpu,
             encoder,
-            "quest meta",
-            &self.pipeline,
-            &params,
+            ("quest meta", &self.pipeline),
             &[indptr, indices, last, k, Binding::whole(&list), meta],
-            groups,
+            work,
         )
     }
 }

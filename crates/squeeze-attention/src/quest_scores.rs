@@ -2,15 +2,12 @@
 //! logical page, Σ_g Σ_d max(q·min, q·max) over the KV group's query heads — an upper bound of
 //! the page's logits — with sink and window pages at +inf, and each row's page count.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::QUEST_SCORES;
 
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
-
-const WORKGROUP: u32 = 256;
 
 pub struct QuestScores {
     gpu: Gpu,
@@ -45,22 +42,14 @@ impl QuestScores {
             window,
             ..AttentionParams::for_table(table, q_heads)
         };
-        let items = u64::from(table.batch())
-            * u64::from(table.layout().kv_heads)
-            * u64::from(params.max_len);
-        let groups = grid_stride_workgroups(
-            items,
-            WORKGROUP,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let items = params.row_items();
         let [indptr, indices, last] = table.bindings();
-        self.gpu.dispatch(
+        params.dispatch_items(
+            &self.gpu,
             encoder,
-            "quest scores",
-            &self.pipeline,
-            &params,
+            ("quest scores", &self.pipeline),
             &[indptr, indices, last, q, meta, scores, lengths],
-            groups,
+            items,
         )
     }
 }

@@ -295,3 +295,32 @@ pub fn token_votes(
 pub fn select(scores: &[f32], n: usize, k: usize, lengths: &[u32]) -> Result<Vec<i32>> {
     Ok(top_k(scores, n, k, Order::Largest, Some(lengths))?.1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_of_policies_and_selections() {
+        let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
+        assert_eq!(policy_positions(sw(2, 3), 10), vec![0, 1, 7, 8, 9]);
+        assert_eq!(policy_positions(sw(2, 30), 10), (0..10).collect::<Vec<_>>());
+        assert_eq!(policy_positions(HeadPolicy::Full, 0), Vec::<u32>::new());
+        // Page entries cover page_size tokens, cut at the end; −1 and duplicates are nothing.
+        assert_eq!(
+            selected_positions(&[2, -1, 0, 2], 4, 10),
+            vec![0, 1, 2, 3, 8, 9]
+        );
+        assert_eq!(selected_positions(&[5], 4, 10), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn forced_pages_and_tokens() {
+        // 20 tokens in pages of 8: sink 1 forces page 0; window 5 covers tokens 15..20, pages 1, 2.
+        let forced: Vec<u32> = (0..3).filter(|&p| forced_page(p, 8, 20, 1, 5)).collect();
+        assert_eq!(forced, vec![0, 1, 2]);
+        assert!(!forced_page(1, 8, 20, 0, 4));
+        assert!(forced_token(0, 20, 1, 0) && !forced_token(1, 20, 1, 0));
+        assert!(forced_token(19, 20, 0, 1) && !forced_token(18, 20, 0, 1));
+    }
+}

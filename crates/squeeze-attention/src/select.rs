@@ -66,6 +66,7 @@ pub struct SelectWorkspace {
 /// Selection passes for a KV cache of one format.
 pub struct Select {
     gpu: Gpu,
+    dtype: KvDtype,
     topk: TopK,
     quest: QuestScores,
     logits: TokenScores,
@@ -77,6 +78,7 @@ impl Select {
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
         Ok(Self {
             gpu: gpu.clone(),
+            dtype,
             topk: TopK::new(gpu, DType::F32)?,
             quest: QuestScores::new(gpu)?,
             logits: TokenScores::new(gpu, dtype)?,
@@ -197,7 +199,7 @@ impl Select {
                 plan.rows,
             ));
         }
-        kv.check(gpu, layout)?;
+        kv.check(gpu, layout, self.dtype)?;
         let q_bytes =
             u64::from(table.batch()) * u64::from(plan.q_heads) * u64::from(layout.head_dim) * 4;
         gpu.check_storage_binding("q", &q)?;

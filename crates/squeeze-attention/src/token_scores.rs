@@ -1,7 +1,6 @@
 //! Token-level selection's logits (`shaders/attention/token_scores.wgsl`): scale · q·k for every
 //! query head and token, `[batch, q_heads, max_len]` f32 with -inf past each sequence's end.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_SCORES;
@@ -10,19 +9,27 @@ use crate::layout::KvDtype;
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 
-const WORKGROUP: u32 = 256;
-
 pub struct TokenScores {
     gpu: Gpu,
-    pipeline: wgpu::ComputePipeline,
+    dtype: KvDtype,
 }
 
 impl TokenScores {
+    /// Compiles the pass for GQA groups of 1 and 8 (other groups compile on first use).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
-        Ok(Self {
+        let scores = Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(&TOKEN_SCORES, "token_scores", &dtype.overrides())?,
-        })
+            dtype,
+        };
+        scores.pipeline(1)?;
+        scores.pipeline(8)?;
+        Ok(scores)
+    }
+
+    fn pipeline(&self, group: u32) -> Result<wgpu::ComputePipeline> {
+        let [kv] = self.dtype.overrides();
+        let overrides = [kv, ("GROUP", f64::from(group.next_power_of_two()))];
+        self.gpu.pipeline(&TOKEN_SCORES, "token_scores", &overrides)
     }
 
     /// Records the logits. The caller has checked every binding ([`crate::select::Select`]).
@@ -42,22 +49,15 @@ impl TokenScores {
             scale,
             ..AttentionParams::for_table(table, q_heads)
         };
-        let items = u64::from(table.batch())
-            * u64::from(table.layout().kv_heads)
-            * u64::from(params.max_len);
-        let groups = grid_stride_workgroups(
-            items,
-            WORKGROUP,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let items = params.row_items();
         let [indptr, indices, last] = table.bindings();
-        self.gpu.dispatch(
+        let pipeline = self.pipeline(q_heads / table.layout().kv_heads)?;
+        params.dispatch_items(
+            &self.gpu,
             encoder,
-            "token scores",
-            &self.pipeline,
-            &params,
+            ("token scores", &pipeline),
             &[indptr, indices, last, k, q, logits],
-            groups,
+            items,
         )
     }
 }

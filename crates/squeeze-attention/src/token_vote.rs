@@ -2,7 +2,6 @@
 //! heads' logits (TidalDecode) or of their softmax probabilities (TokenSelect), with sink and
 //! window tokens at +inf, and each row's length, ready for top-k.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_VOTE;
@@ -10,8 +9,6 @@ use squeeze_shaders::attention::TOKEN_VOTE;
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 use crate::reference::Vote;
-
-const WORKGROUP: u32 = 256;
 
 pub struct TokenVote {
     gpu: Gpu,
@@ -49,14 +46,7 @@ impl TokenVote {
             window,
             ..AttentionParams::for_table(table, q_heads)
         };
-        let items = u64::from(table.batch())
-            * u64::from(table.layout().kv_heads)
-            * u64::from(params.max_len);
-        let groups = grid_stride_workgroups(
-            items,
-            WORKGROUP,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let items = params.row_items();
         let (pipeline, bindings) = match vote {
             Vote::Sum => (
                 &self.sum,
@@ -67,7 +57,12 @@ impl TokenVote {
                 vec![table.lens_binding(), logits, votes, lengths, stats],
             ),
         };
-        self.gpu
-            .dispatch(encoder, "token vote", pipeline, &params, &bindings, groups)
+        params.dispatch_items(
+            &self.gpu,
+            encoder,
+            ("token vote", pipeline),
+            &bindings,
+            items,
+        )
     }
 }

@@ -181,7 +181,7 @@ impl Code {
 
 /// Optimal code lengths of at most `cap` bits for `leaves` (weight, id), in the same order, by
 /// package-merge. One leaf gets a 1-bit code.
-fn limited_lengths(leaves: &[(u64, usize)], cap: u32) -> Vec<u8> {
+pub(crate) fn limited_lengths(leaves: &[(u64, usize)], cap: u32) -> Vec<u8> {
     let n = leaves.len();
     if n <= 1 {
         return vec![1; n];

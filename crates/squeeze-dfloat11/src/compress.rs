@@ -163,7 +163,7 @@ pub fn compress(
 }
 
 /// Creates `dir`, refusing one that already holds safetensors files (the loader reads them all).
-fn prepare_output(dir: &Path) -> Result<()> {
+pub(crate) fn prepare_output(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Df11Error::io(dir, e))?;
     if !safetensors_files(dir)?.is_empty() {
         return Err(Df11Error::Checkpoint {
@@ -174,7 +174,7 @@ fn prepare_output(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn unique_file(used: &mut HashSet<String>, stem: &str) -> String {
+pub(crate) fn unique_file(used: &mut HashSet<String>, stem: &str) -> String {
     let mut name = format!("{stem}.safetensors");
     let mut k = 2;
     while !used.insert(name.clone()) {
@@ -184,7 +184,7 @@ fn unique_file(used: &mut HashSet<String>, stem: &str) -> String {
     name
 }
 
-fn view(dtype: Dtype, shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>> {
+pub(crate) fn view(dtype: Dtype, shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>> {
     TensorView::new(dtype, shape, data).map_err(|e| Df11Error::Safetensors {
         path: PathBuf::new(),
         message: e.to_string(),
@@ -243,7 +243,7 @@ fn write_unit(
     write_file(path, views, metadata)
 }
 
-fn write_file(
+pub(crate) fn write_file(
     path: &Path,
     views: Vec<(String, TensorView<'_>)>,
     mut metadata: HashMap<String, String>,

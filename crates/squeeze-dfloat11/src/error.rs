@@ -70,6 +70,31 @@ pub enum Df11Error {
     #[error("{path}: safetensors: {message}")]
     Safetensors { path: PathBuf, message: String },
 
+    /// A native unit's tensor has the wrong size, dtype or contents.
+    #[error("native unit `{unit}`: `{tensor}` {what} must be {expected}, got {actual}")]
+    NativeTensor {
+        unit: String,
+        tensor: &'static str,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+
+    /// A native unit's code lengths are not a valid length-limited prefix code.
+    #[error("native unit `{unit}`: `lengths`: {problem}")]
+    NativeCode {
+        unit: String,
+        problem: crate::native::code::CodeProblem,
+    },
+
+    /// A native unit's bit stream disagrees with its chunk offsets.
+    #[error("native unit `{unit}`: chunk {chunk}: {what}")]
+    NativeStream {
+        unit: String,
+        chunk: usize,
+        what: String,
+    },
+
     #[error(transparent)]
     Gpu(#[from] squeeze_core::Error),
 }
@@ -83,6 +108,22 @@ impl Df11Error {
         actual: impl std::fmt::Display,
     ) -> Self {
         Self::Tensor {
+            unit: unit.to_string(),
+            tensor,
+            what,
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        }
+    }
+
+    pub(crate) fn native(
+        unit: &str,
+        tensor: &'static str,
+        what: &'static str,
+        expected: impl std::fmt::Display,
+        actual: impl std::fmt::Display,
+    ) -> Self {
+        Self::NativeTensor {
             unit: unit.to_string(),
             tensor,
             what,
@@ -112,7 +153,12 @@ impl From<Df11Error> for squeeze_core::Error {
     fn from(e: Df11Error) -> Self {
         match e {
             Df11Error::Gpu(e) => e,
-            other => squeeze_core::Error::invalid("dfloat11", "input", "a valid DF11 unit", other),
+            other => squeeze_core::Error::invalid(
+                "dfloat11",
+                "input",
+                "a valid DF11 or native unit",
+                other,
+            ),
         }
     }
 }

@@ -52,6 +52,13 @@
 //! unit is the single weight `G.weight`. Other tensors pass through unchanged. See [`checkpoint`]
 //! for reading, [`shapes`] for the original shapes (DF11 stores none), [`compress`] for how plain
 //! safetensors files are grouped when compressing, and [`decompress`].
+//!
+//! # The native format
+//!
+//! [`native`] is squeeze's own layout of the same information, built for the GPU: a 12-bit
+//! length-limited code (one table lookup per weight) and fixed-size chunks with stored offsets
+//! (one pass, no gaps, no prefix sum), decoded ([`native::decode`]) or multiplied in a fused
+//! GEMV ([`native::gemv`]); lossless conversions from BF16 and to and from DF11.
 
 pub mod bf16_gemv;
 pub mod checkpoint;
@@ -64,6 +71,7 @@ pub mod encode;
 pub mod error;
 pub mod format;
 pub mod gemv;
+pub mod native;
 pub mod reference;
 pub mod shapes;
 

@@ -5,7 +5,9 @@
 //! what the arguments are checked against) and the function that runs it. Unknown tensors or
 //! parameters are errors, not ignored: a typo must not silently run something else.
 
+mod attention;
 mod dfloat11;
+mod dfloat11_native;
 mod quant;
 mod tensors;
 mod topk;
@@ -51,7 +53,10 @@ pub const KERNELS: &[&Kernel] = &[
     &quant::MATMUL,
     &dfloat11::DFLOAT11_DECODE,
     &dfloat11::DFLOAT11_GEMV,
+    &dfloat11_native::NATIVE_DECODE,
+    &dfloat11_native::NATIVE_GEMV,
     &topk::TOPK,
+    &attention::ATTENTION_DECODE,
 ];
 
 fn find(name: &str) -> Result<&'static Kernel, Error> {
