@@ -7,7 +7,9 @@ use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
 
-use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
+use crate::device::{
+    UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size, read_back_bf16,
+};
 use crate::error::Result;
 use crate::format::{Checked, Layout};
 
@@ -174,12 +176,6 @@ impl Decode {
             Binding::whole(&out),
         )?;
         gpu.submit_and_wait(encoder)?;
-        let words: Vec<u32> = gpu.read_back("out", &out, 0, unit.n.div_ceil(2))?;
-        let mut values: Vec<u16> = words
-            .iter()
-            .flat_map(|w| [*w as u16, (*w >> 16) as u16])
-            .collect();
-        values.truncate(unit.n);
-        Ok(values)
+        read_back_bf16(gpu, &out, unit.n)
     }
 }

@@ -1,5 +1,6 @@
 //! What the DF11 kernels (decode, fused GEMV) share on the host: the block-size check, the
-//! checks of a unit's five bindings, and a validated unit's tensors uploaded.
+//! checks of a unit's five bindings, a validated unit's tensors uploaded, and the readback of
+//! decoded BF16 words.
 
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Binding, Error, Gpu};
@@ -7,6 +8,21 @@ use squeeze_shaders::Module;
 
 use crate::error::Result;
 use crate::format::{Checked, LUT_ROW, MAX_DECODE_TABLES};
+
+/// Reads back `n` BF16 values that a decode wrote two per u32 word into `out`.
+pub(crate) fn read_back_bf16(
+    gpu: &Gpu,
+    out: &squeeze_core::wgpu::Buffer,
+    n: usize,
+) -> Result<Vec<u16>> {
+    let words: Vec<u32> = gpu.read_back("out", out, 0, n.div_ceil(2))?;
+    let mut values: Vec<u16> = words
+        .iter()
+        .flat_map(|w| [*w as u16, (*w >> 16) as u16])
+        .collect();
+    values.truncate(n);
+    Ok(values)
+}
 
 /// Checks that `threads_per_block` is one of the `registered` pipeline block sizes and fits the
 /// device's workgroups.

@@ -6,7 +6,7 @@ use squeeze_core::{Binding, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::NATIVE_DECODE;
 
-use crate::device::check_bindings;
+use crate::device::{check_bindings, read_back_bf16};
 use crate::error::Result;
 use crate::native::device::{
     NativeBindings, NativeBuffers, NativeParams, WORKGROUP_SIZE, pipeline, workgroups,
@@ -76,12 +76,6 @@ impl NativeDecode {
             Binding::whole(&out),
         )?;
         gpu.submit_and_wait(encoder)?;
-        let words: Vec<u32> = gpu.read_back("out", &out, 0, unit.n.div_ceil(2))?;
-        let mut values: Vec<u16> = words
-            .iter()
-            .flat_map(|w| [*w as u16, (*w >> 16) as u16])
-            .collect();
-        values.truncate(unit.n);
-        Ok(values)
+        read_back_bf16(gpu, &out, unit.n)
     }
 }
