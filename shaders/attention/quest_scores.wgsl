@@ -45,11 +45,13 @@ fn quest_scores(
         }
         let lo = (pool_page * params.kv_heads + h) * 2u * dim4;
         var sum = vec4<f32>(0.0);
-        for (var g = 0u; g < group; g++) {
-            let qg = (b * params.q_heads + h * group + g) * dim4;
-            for (var c = 0u; c < dim4; c++) {
-                let x = q[qg + c];
-                sum += max(x * page_meta[lo + c], x * page_meta[lo + dim4 + c]);
+        let q_first = (b * params.q_heads + h * group) * dim4;
+        for (var c = 0u; c < dim4; c++) {
+            let low = page_meta[lo + c];
+            let high = page_meta[lo + dim4 + c];
+            for (var g = 0u; g < group; g++) {
+                let x = q[q_first + g * dim4 + c];
+                sum += max(x * low, x * high);
             }
         }
         scores[i] = (sum.x + sum.y) + (sum.z + sum.w);

@@ -152,8 +152,9 @@ pub fn forced_token(pos: u32, len: u32, sink: u32, window: u32) -> bool {
 }
 
 /// Quest page scores `[batch, kv_heads, max_pages]` and each row's page count: the bound
-/// Σ_g Σ_d max(q·min, q·max) over the KV group's query heads, in the GPU's f32 order (four
-/// lanes over d mod 4, summed pairwise), +inf for sink and window pages, -inf past the end.
+/// Σ_d Σ_g max(q·min, q·max) over the KV group's query heads, in the GPU's f32 order (four
+/// lanes over d mod 4, each over d then the heads, summed pairwise), +inf for sink and window
+/// pages, -inf past the end.
 pub fn quest_scores(
     layout: &CacheLayout,
     table: &PageTable,
@@ -189,10 +190,10 @@ pub fn quest_scores(
                 let lo = &meta[(pool_page * heads + h) * 2 * d..][..d];
                 let hi = &meta[(pool_page * heads + h) * 2 * d + d..][..d];
                 let mut lanes = [0f32; 4];
-                for qh in h * g..(h + 1) * g {
-                    let q_row = &q[(b * q_heads as usize + qh) * d..][..d];
-                    for e in 0..d {
-                        lanes[e % 4] += (q_row[e] * lo[e]).max(q_row[e] * hi[e]);
+                for e in 0..d {
+                    for qh in h * g..(h + 1) * g {
+                        let x = q[(b * q_heads as usize + qh) * d + e];
+                        lanes[e % 4] += (x * lo[e]).max(x * hi[e]);
                     }
                 }
                 scores[i] = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
