@@ -69,6 +69,59 @@ pub enum GemvKind {
     Bf16,
 }
 
+/// The activations, output and counts of a `rows × cols` bench GEMV of `batch` columns.
+pub(crate) struct GemvVectors {
+    pub x: squeeze::wgpu::Buffer,
+    pub y: squeeze::wgpu::Buffer,
+    /// Bytes of x read and y written.
+    pub bytes: u64,
+    pub flops: u64,
+}
+
+impl GemvVectors {
+    pub(crate) fn new(gpu: &Gpu, rows: usize, cols: usize, batch: usize) -> Result<Self> {
+        let x: Vec<f32> = (0..batch * cols)
+            .map(|i| ((i % 61) as f32 - 30.0) / 30.0)
+            .collect();
+        Ok(Self {
+            x: gpu.upload("x", &x)?,
+            y: gpu.storage_buffer("y", 4 * (batch * rows) as u64)?,
+            bytes: 4 * (batch * (rows + cols)) as u64,
+            flops: 2 * (rows * cols * batch) as u64,
+        })
+    }
+}
+
+/// `decode` (which writes the `rows × cols` BF16 matrix into its binding) followed by the BF16
+/// GEMV on it: the unfused baseline of a fused GEMV that reads `compressed` bytes.
+pub(crate) fn decode_then_gemv(
+    gpu: &Gpu,
+    (rows, cols, batch): (usize, usize, usize),
+    compressed: u64,
+    decode: impl Fn(&mut squeeze::wgpu::CommandEncoder, Binding<'_>) -> Result<()> + 'static,
+) -> Result<Workload> {
+    let v = GemvVectors::new(gpu, rows, cols, batch)?;
+    let bf16 = Bf16Gemv::new(gpu)?;
+    let bf16_params = Bf16Gemv::params(rows, cols, batch)?;
+    let n = (rows * cols) as u64;
+    let decoded = gpu.storage_buffer("decoded", 2 * n)?;
+    Ok(Workload {
+        bytes_moved: compressed + 4 * n + v.bytes,
+        flops: v.flops,
+        record: Box::new(move |encoder| {
+            decode(encoder, Binding::whole(&decoded))?;
+            bf16.encode(
+                encoder,
+                bf16_params,
+                Binding::whole(&decoded),
+                Binding::whole(&v.x),
+                Binding::whole(&v.y),
+            )
+            .map_err(Into::into)
+        }),
+    })
+}
+
 /// A `rows × cols` GEMV of `batch` columns on the bench weights, computed as `kind` says.
 pub fn gemv_workload(
     gpu: &Gpu,
@@ -80,27 +133,21 @@ pub fn gemv_workload(
     let layout = Layout::DF11;
     let n = rows * cols;
     let data = sample_weights(n);
-    let x: Vec<f32> = (0..batch * cols)
-        .map(|i| ((i % 61) as f32 - 30.0) / 30.0)
-        .collect();
-    let x_buffer = gpu.upload("x", &x)?;
-    let y = gpu.storage_buffer("y", 4 * (batch * rows) as u64)?;
-    let vectors = 4 * (batch * (rows + cols)) as u64;
-    let flops = 2 * (n * batch) as u64;
-    let bf16 = Bf16Gemv::new(gpu)?;
-    let bf16_params = Bf16Gemv::params(rows, cols, batch)?;
     if let GemvKind::Bf16 = kind {
+        let v = GemvVectors::new(gpu, rows, cols, batch)?;
+        let bf16 = Bf16Gemv::new(gpu)?;
+        let bf16_params = Bf16Gemv::params(rows, cols, batch)?;
         let weights = gpu.upload("weights", &data)?;
         return Ok(Workload {
-            bytes_moved: 2 * n as u64 + vectors,
-            flops,
+            bytes_moved: 2 * n as u64 + v.bytes,
+            flops: v.flops,
             record: Box::new(move |encoder| {
                 bf16.encode(
                     encoder,
                     bf16_params,
                     Binding::whole(&weights),
-                    Binding::whole(&x_buffer),
-                    Binding::whole(&y),
+                    Binding::whole(&v.x),
+                    Binding::whole(&v.y),
                 )
                 .map_err(Into::into)
             }),
@@ -118,42 +165,25 @@ pub fn gemv_workload(
             checked.blocks as u32,
             checked.n_luts as u32,
         );
-        let decoded = gpu.storage_buffer("decoded", 2 * n as u64)?;
-        return Ok(Workload {
-            bytes_moved: compressed + 4 * n as u64 + vectors,
-            flops,
-            record: Box::new(move |encoder| {
-                decode.encode_unit(
-                    encoder,
-                    params,
-                    buffers.bindings(),
-                    Binding::whole(&decoded),
-                )?;
-                bf16.encode(
-                    encoder,
-                    bf16_params,
-                    Binding::whole(&decoded),
-                    Binding::whole(&x_buffer),
-                    Binding::whole(&y),
-                )
-                .map_err(Into::into)
-            }),
+        return decode_then_gemv(gpu, (rows, cols, batch), compressed, move |encoder, out| {
+            Ok(decode.encode_unit(encoder, params, buffers.bindings(), out)?)
         });
     }
+    let v = GemvVectors::new(gpu, rows, cols, batch)?;
     let fused = Gemv::new(gpu, layout)?;
     let params = GemvParams::new(&checked, rows, cols, batch)?;
     let partials = gpu.storage_buffer("partials", params.partials_bytes())?;
     Ok(Workload {
-        bytes_moved: compressed + vectors + params.partials_bytes(),
-        flops,
+        bytes_moved: compressed + v.bytes + params.partials_bytes(),
+        flops: v.flops,
         record: Box::new(move |encoder| {
             fused
                 .encode(
                     encoder,
                     params,
                     buffers.bindings(),
-                    Binding::whole(&x_buffer),
-                    Binding::whole(&y),
+                    Binding::whole(&v.x),
+                    Binding::whole(&v.y),
                     Binding::whole(&partials),
                 )
                 .map_err(Into::into)

@@ -5,14 +5,13 @@
 //! the same shape: fused DF11, DF11 decode + BF16 GEMV, BF16 GEMV). Each row counts the bytes
 //! it really moves, so compare times.
 
-use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
 use squeeze::dfloat11::native::decode::NativeDecode;
 use squeeze::dfloat11::native::device::{NativeBuffers, NativeParams};
 use squeeze::dfloat11::native::gemv::NativeGemv;
 use squeeze::dfloat11::native::{self, NativeEncoded};
 use squeeze::{Binding, Gpu, Result};
 
-use crate::dfloat11::sample_weights;
+use crate::dfloat11::{GemvVectors, decode_then_gemv, sample_weights};
 use crate::{Bench, Workload};
 
 /// The bench weights of a `rows × cols` matrix, native-encoded.
@@ -53,60 +52,33 @@ pub fn gemv_workload(
     batch: usize,
     fused: bool,
 ) -> Result<Workload> {
-    let n = rows * cols;
     let e = encoded(rows, cols)?;
     let checked = e.unit().validate("bench")?;
     let buffers = NativeBuffers::upload(gpu, &checked)?;
     let compressed = NativeBuffers::compressed_bytes(&checked);
-    let x: Vec<f32> = (0..batch * cols)
-        .map(|i| ((i % 61) as f32 - 30.0) / 30.0)
-        .collect();
-    let x_buffer = gpu.upload("x", &x)?;
-    let y = gpu.storage_buffer("y", 4 * (batch * rows) as u64)?;
-    let vectors = 4 * (batch * (rows + cols)) as u64;
-    let flops = 2 * (n * batch) as u64;
     let params = NativeParams::new(&checked, batch);
     if fused {
         let kernel = NativeGemv::new(gpu)?;
+        let v = GemvVectors::new(gpu, rows, cols, batch)?;
         return Ok(Workload {
-            bytes_moved: compressed + vectors,
-            flops,
+            bytes_moved: compressed + v.bytes,
+            flops: v.flops,
             record: Box::new(move |encoder| {
                 kernel
                     .encode(
                         encoder,
                         params,
                         buffers.bindings(),
-                        Binding::whole(&x_buffer),
-                        Binding::whole(&y),
+                        Binding::whole(&v.x),
+                        Binding::whole(&v.y),
                     )
                     .map_err(Into::into)
             }),
         });
     }
     let decode = NativeDecode::new(gpu)?;
-    let bf16 = Bf16Gemv::new(gpu)?;
-    let bf16_params = Bf16Gemv::params(rows, cols, batch)?;
-    let decoded = gpu.storage_buffer("decoded", 2 * n as u64)?;
-    Ok(Workload {
-        bytes_moved: compressed + 4 * n as u64 + vectors,
-        flops,
-        record: Box::new(move |encoder| {
-            decode.encode(
-                encoder,
-                params,
-                buffers.bindings(),
-                Binding::whole(&decoded),
-            )?;
-            bf16.encode(
-                encoder,
-                bf16_params,
-                Binding::whole(&decoded),
-                Binding::whole(&x_buffer),
-                Binding::whole(&y),
-            )
-            .map_err(Into::into)
-        }),
+    decode_then_gemv(gpu, (rows, cols, batch), compressed, move |encoder, out| {
+        Ok(decode.encode(encoder, params, buffers.bindings(), out)?)
     })
 }
 
