@@ -55,8 +55,9 @@ pub enum Failure {
     Kernel(#[from] squeeze::Error),
 }
 
-/// Runs a case's kernel on `gpu` and compares with the CPU reference.
-pub type Check = Box<dyn Fn(&Gpu) -> Result<(), Failure>>;
+/// Runs a case's kernel on `gpu` and compares with the CPU reference. `Send + Sync` so the test
+/// harness can run cases on several threads.
+pub type Check = Box<dyn Fn(&Gpu) -> Result<(), Failure> + Send + Sync>;
 
 /// One conformance case: a kernel path on inputs chosen to catch a class of bugs.
 pub struct Case {
@@ -71,7 +72,7 @@ impl Case {
         kernel: &'static str,
         path: Path,
         name: &'static str,
-        check: impl Fn(&Gpu) -> Result<(), Failure> + 'static,
+        check: impl Fn(&Gpu) -> Result<(), Failure> + Send + Sync + 'static,
     ) -> Self {
         Self {
             kernel,
@@ -85,7 +86,7 @@ impl Case {
     pub fn portable(
         kernel: &'static str,
         name: &'static str,
-        check: impl Fn(&Gpu) -> Result<(), Failure> + 'static,
+        check: impl Fn(&Gpu) -> Result<(), Failure> + Send + Sync + 'static,
     ) -> Self {
         Self::new(kernel, Path::Portable, name, check)
     }
