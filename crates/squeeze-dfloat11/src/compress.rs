@@ -26,6 +26,9 @@ use crate::encode::{Encoded, encode};
 use crate::error::{Df11Error, Result};
 use crate::format::Layout;
 
+/// What the DF11 compressor turns into units, for errors.
+const DF11_UNITS: &str = "a BF16 tensor named `*.weight` with at least 2 dimensions";
+
 /// `dfloat11_config.version` written: the reference release whose format this matches.
 pub const VERSION: &str = "0.5.0";
 
@@ -76,7 +79,6 @@ pub fn compress(
             what: "holds no .safetensors file".into(),
         });
     }
-    prepare_output(out_dir)?;
     let files = paths
         .iter()
         .map(|p| TensorFile::open(p))
@@ -105,11 +107,15 @@ pub fn compress(
             }
         }
     }
+    if units.is_empty() {
+        return Err(nothing_to_compress(input, &files, DF11_UNITS));
+    }
     let total: u64 = units
         .iter()
         .chain(&passthrough)
         .map(|(i, n)| files[*i].tensor(n).expect("listed").2.len() as u64)
         .sum();
+    prepare_output(out_dir)?;
     let mut done = 0;
     progress(done, total);
 
@@ -249,10 +255,40 @@ pub(crate) fn write_file(
     mut metadata: HashMap<String, String>,
 ) -> Result<()> {
     metadata.insert("format".into(), "pt".into());
-    safetensors::serialize_to_file(views, Some(metadata), path).map_err(|e| {
-        Df11Error::Safetensors {
+    // Serialised in memory and written with `fs::write`, so the file gets the process umask
+    // (`serialize_to_file` goes through a 0600 temporary file).
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| Df11Error::Safetensors {
             path: path.to_path_buf(),
             message: e.to_string(),
+        })?;
+    std::fs::write(path, bytes).map_err(|e| Df11Error::io(path, e))
+}
+
+/// The error for inputs holding nothing `compressible` selects: what they hold instead, as
+/// counts per dtype and rank, so the user sees why (f32 weights, 1-D tensors only, …).
+pub(crate) fn nothing_to_compress(
+    input: &Path,
+    files: &[TensorFile],
+    wanted: &'static str,
+) -> Df11Error {
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
+    for f in files {
+        for name in f.names() {
+            let (dtype, shape, _) = f.tensor(&name).expect("listed");
+            let rank = if shape.len() >= 2 { "≥ 2-D" } else { "1-D" };
+            *found.entry(format!("{dtype:?} {rank}")).or_default() += 1;
         }
-    })
+    }
+    let found: Vec<_> = found.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let found = if found.is_empty() {
+        "no tensors".to_string()
+    } else {
+        found.join(", ")
+    };
+    Df11Error::NothingToCompress {
+        path: input.to_path_buf(),
+        wanted,
+        found,
+    }
 }

@@ -60,6 +60,15 @@ pub enum Df11Error {
     #[error("encoder input `{name}`: {what}")]
     Input { name: String, what: String },
 
+    /// Inputs with no tensor the chosen format compresses: writing them would only copy.
+    #[error("{path}: nothing to compress: it holds no {wanted}; found {found}")]
+    NothingToCompress {
+        path: PathBuf,
+        wanted: &'static str,
+        /// Tensor counts by dtype and rank.
+        found: String,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

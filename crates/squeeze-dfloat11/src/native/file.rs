@@ -17,7 +17,7 @@ use safetensors::tensor::TensorView;
 use serde_json::{Value, json};
 
 use crate::checkpoint::{TensorFile, safetensors_files};
-use crate::compress::{Report, prepare_output, view, write_file};
+use crate::compress::{Report, nothing_to_compress, prepare_output, view, write_file};
 use crate::error::{Df11Error, Result};
 use crate::native::decode::NativeDecode;
 use crate::native::format::NativeUnit;
@@ -108,6 +108,14 @@ pub fn matrix(shape: &[usize]) -> (usize, usize) {
     }
 }
 
+/// What the native compressor encodes, for errors.
+const NATIVE_UNITS: &str = "a BF16 tensor with at least 2 dimensions";
+
+/// Whether a tensor is one the native format encodes: a non-empty BF16 matrix (or more).
+fn compresses(dtype: Dtype, shape: &[usize], data: &[u8]) -> bool {
+    dtype == Dtype::BF16 && shape.len() >= 2 && !data.is_empty()
+}
+
 /// Writes each BF16 safetensors file of `inputs` as a native file of the same name in
 /// `out_dir` (created; it must hold no safetensors file yet).
 pub fn compress(
@@ -116,11 +124,21 @@ pub fn compress(
     threads: usize,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Report> {
-    prepare_output(out_dir)?;
     let files = inputs
         .iter()
         .map(|p| TensorFile::open(p))
         .collect::<Result<Vec<_>>>()?;
+    let compressible = |f: &TensorFile| {
+        f.names().iter().any(|n| {
+            let (dtype, shape, data) = f.tensor(n).expect("listed");
+            compresses(dtype, shape, data)
+        })
+    };
+    if !files.iter().any(compressible) {
+        let path = inputs.first().map_or(out_dir, |p| p.as_path());
+        return Err(nothing_to_compress(path, &files, NATIVE_UNITS));
+    }
+    prepare_output(out_dir)?;
     let total: u64 = files
         .iter()
         .flat_map(|f| {
@@ -137,7 +155,7 @@ pub fn compress(
         let mut passthrough = Vec::new();
         for name in f.names() {
             let (dtype, shape, data) = f.tensor(&name).expect("listed");
-            if dtype == Dtype::BF16 && shape.len() >= 2 && !data.is_empty() {
+            if compresses(dtype, shape, data) {
                 let (rows, cols) = matrix(shape);
                 let values: Vec<u16> = data
                     .chunks_exact(2)
