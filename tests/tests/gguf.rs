@@ -177,7 +177,7 @@ fn every_value_type_and_odd_shapes_round_trip_in_v2_and_v3() {
             assert_eq!(file.get("u16"), Some(&Value::U16(65535)));
             assert!(matches!(
                 file.tensor("missing"),
-                Err(GgufError::NoSuchTensor { tensor }) if tensor == "missing"
+                Err(GgufError::NoSuchTensor { tensor, .. }) if tensor == "missing"
             ));
         }
     }

@@ -149,8 +149,12 @@ pub enum GgufError {
         actual: u64,
     },
 
-    #[error("tensor `{tensor}` not found")]
-    NoSuchTensor { tensor: String },
+    #[error("tensor `{tensor}` not found{}", hint(suggestions))]
+    NoSuchTensor {
+        tensor: String,
+        /// The file's names closest to `tensor` (best first), for a "did you mean".
+        suggestions: Vec<String>,
+    },
 
     #[error("tensor `{tensor}` is {ggml_type}, which squeeze cannot {op} yet")]
     Unsupported {
@@ -170,4 +174,12 @@ pub enum GgufError {
         #[source]
         source: squeeze_core::Error,
     },
+}
+
+fn hint(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        return "; `squeeze gguf list FILE` lists the file's tensors".into();
+    }
+    let names: Vec<_> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+    format!("; did you mean {}?", names.join(" or "))
 }

@@ -156,6 +156,7 @@ impl GgufFile {
             .map(|t| self.view(t))
             .ok_or_else(|| GgufError::NoSuchTensor {
                 tensor: name.into(),
+                suggestions: closest(name, self.layout.tensors.iter().map(|t| t.name.as_str())),
             })
     }
 
@@ -168,5 +169,77 @@ impl GgufFile {
             dims: &t.dims,
             data: &self.storage.bytes()[start..end],
         }
+    }
+}
+
+/// Up to three of `names` a user most likely meant by `wanted`: those that extend it (a name
+/// given without its `.weight`), else those within a few edits of it.
+fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    const MAX: usize = 3;
+    let names: Vec<&str> = names.collect();
+    let mut extending: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with(wanted) && !wanted.is_empty())
+        .collect();
+    if !extending.is_empty() {
+        extending.sort_by_key(|n| n.len());
+        return extending.into_iter().take(MAX).map(String::from).collect();
+    }
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut near: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| (edit_distance(wanted, n), *n))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    near.sort();
+    near.into_iter().take(MAX).map(|(_, n)| n.into()).collect()
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, edit_distance};
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("blk.0.ffn_up", "blk.0.ffn_up"), 0);
+    }
+
+    #[test]
+    fn closest_prefers_names_that_extend_the_given_one() {
+        let names = [
+            "blk.0.ffn_up.weight",
+            "blk.0.ffn_down.weight",
+            "blk.10.ffn_up.weight",
+        ];
+        assert_eq!(
+            closest("blk.0.ffn_up", names.into_iter()),
+            ["blk.0.ffn_up.weight"]
+        );
+        assert_eq!(
+            closest("blk.0.ffn_dwn.weight", names.into_iter()),
+            ["blk.0.ffn_down.weight"]
+        );
+        assert!(closest("token_embd.weight", names.into_iter()).is_empty());
+        assert!(closest("", names.into_iter()).is_empty());
     }
 }
