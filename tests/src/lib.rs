@@ -9,6 +9,7 @@ pub mod core;
 pub mod dfloat11;
 pub mod dfloat11_gemv;
 pub mod dfloat11_native;
+pub mod params_layout;
 pub mod probes;
 pub mod quant;
 pub mod rng;
@@ -166,89 +167,4 @@ pub fn all_modules() -> Vec<&'static squeeze::shaders::Module> {
         .chain(probes::MODULES)
         .copied()
         .collect()
-}
-
-/// Size in bytes of the Rust `Params` struct each module binds at `@binding(0)`, so a test can
-/// hold it equal to naga's layout of the WGSL struct.
-pub fn params_sizes() -> Vec<(&'static str, usize)> {
-    use squeeze::core::dispatch::GridParams;
-    use squeeze::core::{copy::Copy, widen::Widen};
-    use squeeze::quant::{Dequantize, matrix::MatrixParams};
-    use squeeze::shaders::quant::{
-        GEMM, GEMM_AFFINE, GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP,
-    };
-    use squeeze::topk::params::TopkParams;
-    use std::mem::size_of;
-    let mut sizes = vec![
-        (Copy::SHADER.name, size_of::<GridParams>()),
-        (Widen::SHADER.name, size_of::<GridParams>()),
-        (Dequantize::SHADER.name, size_of::<MatrixParams>()),
-        (GEMV.name, size_of::<MatrixParams>()),
-        (GEMV_SUBGROUP.name, size_of::<MatrixParams>()),
-        (Dequantize::AFFINE_SHADER.name, size_of::<MatrixParams>()),
-        (GEMV_AFFINE.name, size_of::<MatrixParams>()),
-        (GEMV_AFFINE_SUBGROUP.name, size_of::<MatrixParams>()),
-        (GEMM.name, size_of::<MatrixParams>()),
-        (GEMM_AFFINE.name, size_of::<MatrixParams>()),
-        (squeeze::shaders::topk::SELECT.name, size_of::<TopkParams>()),
-        (
-            squeeze::shaders::topk::SELECT_SUBGROUP.name,
-            size_of::<TopkParams>(),
-        ),
-        (squeeze::shaders::topk::SMALL.name, size_of::<TopkParams>()),
-        (
-            squeeze::shaders::topk::SMALL_SUBGROUP.name,
-            size_of::<TopkParams>(),
-        ),
-        (
-            squeeze::shaders::topk::COOPERATIVE.name,
-            size_of::<TopkParams>(),
-        ),
-        (squeeze::shaders::topk::SORT.name, size_of::<TopkParams>()),
-        (squeeze::shaders::topk::GATHER.name, size_of::<TopkParams>()),
-        (
-            squeeze::dfloat11::Decode::SHADER.name,
-            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
-        ),
-        (
-            squeeze::dfloat11::decode::Scan::Subgroup.shader().name,
-            size_of::<squeeze::dfloat11::decode::DecodeParams>(),
-        ),
-        (
-            squeeze::dfloat11::Gemv::SHADER.name,
-            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
-        ),
-        (
-            squeeze::dfloat11::Gemv::shader(squeeze::dfloat11::decode::Scan::Subgroup).name,
-            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
-        ),
-        (
-            squeeze::dfloat11::Gemv::COMBINE_SHADER.name,
-            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
-        ),
-        (
-            squeeze::dfloat11::bf16_gemv::Bf16Gemv::SHADER.name,
-            size_of::<squeeze::dfloat11::gemv::GemvParams>(),
-        ),
-        (
-            squeeze::dfloat11::native::decode::NativeDecode::SHADER.name,
-            size_of::<squeeze::dfloat11::native::device::NativeParams>(),
-        ),
-        (
-            squeeze::dfloat11::native::gemv::NativeGemv::SHADER.name,
-            size_of::<squeeze::dfloat11::native::device::NativeParams>(),
-        ),
-        (
-            probes::BITS_PROBE.name,
-            size_of::<probes::BitsProbeParams>(),
-        ),
-    ];
-    let attention = size_of::<squeeze::attention::params::AttentionParams>();
-    sizes.extend(
-        squeeze::shaders::MODULES
-            .iter()
-            .filter(|m| m.name.starts_with("attention/"))
-            .map(|m| (m.name, attention)),
-    );
-    sizes
 }

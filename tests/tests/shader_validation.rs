@@ -10,7 +10,8 @@ use std::process::Command;
 use naga::back::{PipelineConstants, glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 use squeeze::shaders::Module;
-use squeeze_conformance::{all_modules, params_sizes};
+use squeeze_conformance::all_modules;
+use squeeze_conformance::params_layout::params_layouts;
 
 fn capabilities(module: &Module) -> Capabilities {
     let mut caps = Capabilities::empty();
@@ -247,34 +248,89 @@ fn overrides_named_in_the_registry_exist_in_the_module() {
     }
 }
 
+/// A field as the layout test compares it: (name, byte offset, type as Rust writes it).
+type Field = (String, usize, String);
+
+/// The WGSL `Params` struct bound at `@group(0) @binding(0)` of `ir`: its size and its fields.
+fn wgsl_params(module: &Module, ir: &naga::Module) -> (usize, Vec<Field>) {
+    let (_, params) = ir
+        .global_variables
+        .iter()
+        .find(|(_, g)| g.name.as_deref() == Some("params"))
+        .unwrap_or_else(|| panic!("{}: no `params` uniform", module.name));
+    assert_eq!(params.space, naga::AddressSpace::Uniform, "{}", module.name);
+    assert_eq!(
+        params.binding.as_ref().map(|b| (b.group, b.binding)),
+        Some((0, 0)),
+        "{}: params must be @group(0) @binding(0)",
+        module.name
+    );
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(ir.to_ctx()).expect("layout");
+    let naga::TypeInner::Struct { members, .. } = &ir.types[params.ty].inner else {
+        panic!("{}: `params` is not a struct", module.name);
+    };
+    let fields = members
+        .iter()
+        .map(|m| {
+            let name = m.name.clone().unwrap_or_default();
+            (name, m.offset as usize, rust_type_name(ir, m.ty))
+        })
+        .collect();
+    (layouter[params.ty].size as usize, fields)
+}
+
+/// A WGSL type as `std::any::type_name` writes its Rust twin; naga's own description otherwise
+/// (which matches nothing, so the test names it).
+fn rust_type_name(ir: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
+    let scalar = |s: naga::Scalar| match (s.kind, s.width) {
+        (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+        (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+        (naga::ScalarKind::Float, 4) => "f32".to_string(),
+        _ => format!("{s:?}"),
+    };
+    match &ir.types[ty].inner {
+        naga::TypeInner::Scalar(s) => scalar(*s),
+        naga::TypeInner::Vector { size, scalar: s } => format!("[{}; {}]", scalar(*s), *size as u8),
+        naga::TypeInner::Array {
+            base,
+            size: naga::ArraySize::Constant(n),
+            ..
+        } => format!("[{}; {n}]", rust_type_name(ir, *base)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Size, then each value-carrying field's name, offset and type, in order: a swap or retype on
+/// either side fails here rather than handing a kernel the wrong numbers. Padding (`_…`) is
+/// checked through the size only, as Rust pads with one array where WGSL needs one scalar per word.
 #[test]
 fn rust_params_match_the_wgsl_layout() {
-    let sizes = params_sizes();
+    let layouts = params_layouts();
     for module in all_modules() {
         let (ir, _) = parse_and_validate(module);
-        let (_, params) = ir
-            .global_variables
-            .iter()
-            .find(|(_, g)| g.name.as_deref() == Some("params"))
-            .unwrap_or_else(|| panic!("{}: no `params` uniform", module.name));
-        assert_eq!(params.space, naga::AddressSpace::Uniform, "{}", module.name);
-        assert_eq!(
-            params.binding.as_ref().map(|b| (b.group, b.binding)),
-            Some((0, 0)),
-            "{}: params must be @group(0) @binding(0)",
-            module.name
-        );
-        let mut layouter = naga::proc::Layouter::default();
-        layouter.update(ir.to_ctx()).expect("layout");
-        let wgsl_size = layouter[params.ty].size as usize;
-        let rust_size = sizes
+        let (wgsl_size, wgsl_fields) = wgsl_params(module, &ir);
+        let rust = &layouts
             .iter()
             .find(|(name, _)| *name == module.name)
-            .unwrap_or_else(|| panic!("{}: no Rust params size in params_sizes()", module.name))
+            .unwrap_or_else(|| panic!("{}: no Rust params layout in params_layouts()", module.name))
             .1;
         assert_eq!(
-            rust_size, wgsl_size,
-            "{}: Rust Params vs WGSL Params",
+            rust.size, wgsl_size,
+            "{}: size of Rust Params vs WGSL Params",
+            module.name
+        );
+        let wgsl_named: Vec<Field> = wgsl_fields
+            .into_iter()
+            .filter(|(name, _, _)| !name.starts_with('_'))
+            .collect();
+        let rust_named: Vec<Field> = rust
+            .named_fields()
+            .map(|f| (f.name.to_string(), f.offset, f.ty.to_string()))
+            .collect();
+        assert_eq!(
+            rust_named, wgsl_named,
+            "{}: fields (name, offset, type) of Rust Params (left) vs WGSL Params (right)",
             module.name
         );
     }
