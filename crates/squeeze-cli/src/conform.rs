@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use squeeze::{Error, GpuOptions};
+use squeeze::{Error, GpuOptions, enumerate_adapters, select_adapter};
 use squeeze_conformance::adapters::open_all;
 use squeeze_conformance::{Outcome, cases, run as run_case};
 
@@ -16,13 +16,31 @@ struct Tally {
 }
 
 pub fn run(options: &GpuOptions, filter: Option<&str>) -> Result<ExitCode, Error> {
+    let wanted = |case: &squeeze_conformance::Case| {
+        filter.is_none_or(|f| case.kernel.contains(f) || case.name.contains(f))
+    };
+    let cases: Vec<_> = cases().into_iter().filter(wanted).collect();
+    if cases.is_empty() {
+        let mut kernels: Vec<_> = squeeze_conformance::cases()
+            .iter()
+            .map(|c| c.kernel)
+            .collect();
+        kernels.sort_unstable();
+        kernels.dedup();
+        return Err(Error::invalid(
+            "FILTER",
+            "text",
+            format!(
+                "part of a kernel or case name; kernels: {}",
+                kernels.join(", ")
+            ),
+            format!("`{}`, which matches no case", filter.unwrap_or_default()),
+        ));
+    }
     let adapters = open_all(options.backend);
-    if adapters.is_empty() {
-        return Err(Error::NoAdapter {
-            backends: options
-                .backend
-                .map_or_else(|| "vulkan, metal, dx12, gl".into(), |b| b.to_string()),
-        });
+    if adapters.is_empty() || options.adapter.is_some() {
+        // The same errors as every other command: what was asked for, and what exists.
+        select_adapter(&enumerate_adapters(), options)?;
     }
     let mut table: BTreeMap<(String, &'static str, &'static str), Tally> = BTreeMap::new();
     let mut failed = false;
@@ -42,11 +60,8 @@ pub fn run(options: &GpuOptions, filter: Option<&str>) -> Result<ExitCode, Error
             "{:?} #{} {}",
             entry.info.backend, entry.index, entry.info.name
         );
-        let wanted = |case: &squeeze_conformance::Case| {
-            filter.is_none_or(|f| case.kernel.contains(f) || case.name.contains(f))
-        };
-        for case in cases().into_iter().filter(wanted) {
-            let outcome = run_case(&gpu, &case);
+        for case in &cases {
+            let outcome = run_case(&gpu, case);
             let tally = table
                 .entry((backend.clone(), case.kernel, case.path.name()))
                 .or_default();

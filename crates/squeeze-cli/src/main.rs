@@ -6,7 +6,9 @@ mod conform;
 mod dfloat11;
 mod gguf;
 mod info;
+mod paths;
 mod run;
+mod runtime_dir;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,13 +38,7 @@ enum Command {
     /// List every adapter: backend, name, driver, features and key limits.
     Info,
     /// Time each kernel at representative shapes, as GB/s and as a fraction of copy bandwidth.
-    Bench {
-        /// Run only benchmarks whose kernel or shape contains this text (copy always runs).
-        filter: Option<String>,
-        /// Also write the report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
+    Bench(bench::Args),
     /// Check every kernel against its CPU reference on every adapter (or those of --backend).
     Conform {
         /// Run only cases whose kernel or name contains this text.
@@ -53,7 +49,8 @@ enum Command {
     Dfloat11(dfloat11::Command),
     /// Run one kernel on named tensors from a safetensors file; `--list` shows every kernel.
     Run(RunArgs),
-    /// GGUF files: dequantize every tensor to f32 safetensors.
+    /// GGUF files: `list` metadata and tensors, `dequantize` every tensor to f32 safetensors,
+    /// `matmul` one quantized tensor with activations.
     Gguf {
         #[command(subcommand)]
         command: gguf::GgufCommand,
@@ -68,15 +65,18 @@ struct RunArgs {
     /// Kernel name (see --list).
     #[arg(required_unless_present = "list")]
     kernel: Option<String>,
-    /// Input safetensors file.
-    #[arg(required_unless_present = "list")]
+    /// Input safetensors file holding the kernel's tensors.
+    #[arg(required_unless_present = "list", value_name = "IN")]
     input: Option<PathBuf>,
-    /// Output safetensors file.
-    #[arg(required_unless_present = "list")]
+    /// Output safetensors file (refused if it exists, unless --force).
+    #[arg(required_unless_present = "list", value_name = "OUT")]
     output: Option<PathBuf>,
     /// A kernel parameter as key=value; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -84,23 +84,33 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first in main, before any thread exists.
+    let _runtime_dir = unsafe { runtime_dir::ensure() };
     let cli = Cli::parse();
+    paths::remove_temporaries_on_interrupt();
     let options = GpuOptions {
         backend: cli.backend,
         adapter: cli.adapter,
     };
     let result = match cli.command {
         Command::Info => info::run(&options),
-        Command::Bench { filter, json } => bench::run(options, filter.as_deref(), json.as_deref()),
+        Command::Bench(args) => bench::run(options, args),
         Command::Conform { filter } => conform::run(&options, filter.as_deref()),
         Command::Run(args) => match (args.kernel, args.input, args.output) {
-            (Some(kernel), Some(input), Some(output)) => {
-                run::run(options, &kernel, &input, &output, &args.set)
-            }
+            (Some(kernel), Some(input), Some(output)) => run::run(
+                options,
+                &run::Request {
+                    kernel: &kernel,
+                    input: &input,
+                    output: &output,
+                    set: &args.set,
+                    force: args.force,
+                },
+            ),
             _ => Ok(run::list()),
         },
         Command::Gguf { command } => Ok(gguf::run(options, command)),
-        Command::Dfloat11(command) => dfloat11::run(options, command),
+        Command::Dfloat11(command) => Ok(dfloat11::run(options, command)),
     };
     match result {
         Ok(code) => code,

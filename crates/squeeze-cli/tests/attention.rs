@@ -95,6 +95,7 @@ fn contiguous_dense_and_sink_window_equal_the_reference() {
             "attention-decode",
             input.to_str().unwrap(),
             output.to_str().unwrap(),
+            "--force", // one output, rewritten by each run
         ];
         for s in &sets {
             args.extend(["--set", s]);
@@ -199,6 +200,7 @@ fn paged_sparse_run_keeps_an_ascending_selection() {
             "attention-decode",
             input.to_str().unwrap(),
             output.to_str().unwrap(),
+            "--force", // one output, rewritten by each run
         ];
         let mut sets = vec![
             "seq_len=61",

@@ -231,6 +231,7 @@ fn run_native_decode_and_gemv() {
         "dfloat11-native-gemv",
         input.to_str().unwrap(),
         output.to_str().unwrap(),
+        "--force", // the decode run above wrote it
     ]));
     let (dtype, shape, data) = read_tensor(&output, "y");
     assert_eq!((dtype, shape), (Dtype::F32, vec![batch, rows]));
@@ -261,6 +262,7 @@ fn run_native_decode_and_gemv() {
         "dfloat11-native-decode",
         input.to_str().unwrap(),
         output.to_str().unwrap(),
+        "--force",
         "--set",
         &format!("cols={cols}"),
     ]);

@@ -226,7 +226,7 @@ fn a_tensor_over_the_binding_limit_is_split_not_rejected() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `squeeze gguf matmul GGUF --tensor NAME --x X -o OUT`.
+/// `squeeze gguf matmul GGUF --tensor NAME --x X -o OUT --force` (tests reuse one OUT).
 fn matmul(gguf: &Path, tensor: &str, x: &Path, out: &Path) -> Output {
     let (gguf, x, out) = (
         gguf.to_str().unwrap(),
@@ -234,7 +234,7 @@ fn matmul(gguf: &Path, tensor: &str, x: &Path, out: &Path) -> Output {
         out.to_str().unwrap(),
     );
     squeeze(&[
-        "gguf", "matmul", gguf, "--tensor", tensor, "--x", x, "-o", out,
+        "gguf", "matmul", gguf, "--tensor", tensor, "--x", x, "-o", out, "--force",
     ])
 }
 

@@ -4,22 +4,25 @@
 //! The safetensors file is written here rather than through the `safetensors` crate's
 //! serializer, which needs every tensor's bytes in memory at once: the header is known from the
 //! GGUF tensor infos alone, so tensors stream to disk one dispatch chunk at a time and a model
-//! larger than RAM converts. Output goes to `OUT.partial` and is renamed only on success.
+//! larger than RAM converts. Output goes to a temporary beside `OUT` (see [`crate::paths`]) and
+//! is renamed only on success.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value as Json, json};
 use squeeze::quant::gguf::{F32Converter, GgufError, GgufFile, Tensor};
 use squeeze::{Gpu, GpuOptions};
 
+use crate::paths;
+
 /// Converts `file` to `output`; see the module doc.
 pub fn run(
     options: GpuOptions,
     file: &Path,
-    output: &Path,
+    output: paths::Output,
     skip_unsupported: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let gguf = GgufFile::open(file)?;
@@ -47,13 +50,9 @@ pub fn run(
     let gpu = Gpu::new(options)?;
     let converter = F32Converter::new(&gpu);
 
-    let partial = PathBuf::from(format!("{}.partial", output.display()));
-    let written = write_safetensors(&converter, &tensors, &partial);
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    written?;
-    std::fs::rename(&partial, output).map_err(|e| format!("{}: {e}", output.display()))?;
+    write_safetensors(&converter, &tensors, output.path())?;
+    let target = output.target().to_path_buf();
+    output.commit()?;
     let quantized = tensors
         .iter()
         .filter(|t| t.ggml_type.format().is_some())
@@ -61,7 +60,7 @@ pub fn run(
     println!(
         "wrote {} tensors to {} ({quantized} dequantized on {}, {} converted on the host)",
         tensors.len(),
-        output.display(),
+        target.display(),
         gpu.info().name,
         tensors.len() - quantized
     );

@@ -6,12 +6,14 @@
 use std::path::Path;
 
 use half::{bf16, f16};
-use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use squeeze::quant::Activations;
 use squeeze::quant::gemv::MAX_BATCH;
 use squeeze::quant::gguf::{GgufFile, TensorMatmul};
 use squeeze::{Error, Gpu, GpuOptions};
+
+use crate::paths;
+use crate::run::{Output, write};
 
 /// Activations as read from the file: f32 and f16 go to the GPU as they are; bf16 is widened
 /// to f32 on the host (exact) since the matmul kernels read f32 or f16.
@@ -26,7 +28,7 @@ pub fn run(
     file: &Path,
     tensor: &str,
     x_path: &Path,
-    output: &Path,
+    output: paths::Output,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let gguf = GgufFile::open(file)?;
     let w = gguf.tensor(tensor)?;
@@ -80,15 +82,15 @@ pub fn run(
 
     let gpu = Gpu::new(options)?;
     let y = TensorMatmul::new(&gpu).run(&w, activations)?;
-    let view = TensorView::new(Dtype::F32, vec![batch, rows], bytemuck::cast_slice(&y))?;
-    safetensors::serialize_to_file([("y", view)], None, output)
-        .map_err(|e| format!("{}: {e}", output.display()))?;
+    write(output.path(), &[Output::f32("y", vec![batch, rows], &y)])?;
+    let target = output.target().to_path_buf();
+    output.commit()?;
     println!(
         "wrote y [{batch}, {rows}] = x · {tensor}ᵀ ({} {} on {}) to {}",
         w.ggml_type.name(),
         if batch <= MAX_BATCH { "GEMV" } else { "GEMM" },
         gpu.info().name,
-        output.display()
+        target.display()
     );
     Ok(())
 }

@@ -10,7 +10,7 @@ use squeeze::attention::{Budget, CacheLayout, KvDtype, PageTable, Selector};
 use squeeze::{Error, Gpu};
 
 use super::tensors::Tensor;
-use super::{Inputs, Kernel, Output, ParamSpec, Settings, TensorSpec};
+use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 pub const ATTENTION_DECODE: Kernel = Kernel {
     name: "attention-decode",
@@ -56,38 +56,49 @@ pub const ATTENTION_DECODE: Kernel = Kernel {
     params: &[
         ParamSpec {
             name: "seq_len",
-            default: Some(""),
-            help: "tokens in the paged sequence (required with k_pages)",
+            kind: ParamKind::Count,
+            default: ParamDefault::Unset("required with k_pages; not used by a contiguous cache"),
+            help: "tokens in the paged sequence",
         },
         ParamSpec {
             name: "scale",
-            default: Some(""),
-            help: "softmax scale (default 1/sqrt(d))",
+            kind: ParamKind::Number,
+            default: ParamDefault::Unset("1/sqrt(d)"),
+            help: "softmax scale",
         },
         ParamSpec {
             name: "sink",
-            default: Some("0"),
+            kind: ParamKind::Count,
+            default: ParamDefault::Value("0"),
             help: "first tokens always attended",
         },
         ParamSpec {
             name: "window",
-            default: Some("0"),
+            kind: ParamKind::Count,
+            default: ParamDefault::Value("0"),
             help: "last tokens always attended; with select=none, sink or window > 0 attends to those only",
         },
         ParamSpec {
             name: "select",
-            default: Some("none"),
-            help: "none | quest (pages) | token (summed logits, TidalDecode) | tokenselect (soft voting)",
+            kind: ParamKind::Choice(&["none", "quest", "token", "tokenselect"]),
+            default: ParamDefault::Value("none"),
+            help: "selection: quest (pages), token (summed logits, TidalDecode), tokenselect (soft voting)",
         },
         ParamSpec {
             name: "budget",
-            default: Some(""),
+            kind: ParamKind::Count,
+            default: ParamDefault::Unset(
+                "required by select=quest|token|tokenselect; not used by select=none",
+            ),
             help: "tokens kept by a sparse run, sinks and window included (Quest: whole pages)",
         },
         ParamSpec {
             name: "page_size",
-            default: Some(""),
-            help: "tokens per page: a contiguous cache is paged with it (default 16); a paged one has it in its shape",
+            kind: ParamKind::Count,
+            default: ParamDefault::Unset(
+                "16 for a contiguous cache; a paged cache has it in its shape",
+            ),
+            help: "tokens per page a contiguous cache is laid out on",
         },
     ],
     outputs: &[
@@ -230,16 +241,23 @@ fn paged(inputs: &Inputs, settings: &Settings, page_size: Option<u32>) -> Result
 }
 
 fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
-    let page_size: Option<u32> = match settings.text("page_size") {
-        Some(_) => Some(settings.get("page_size")?),
-        None => None,
-    };
+    let page_size: Option<u32> = settings.optional("page_size")?;
     let cache = match (
         inputs.optional("k"),
         inputs.optional("v"),
         inputs.optional("k_pages"),
     ) {
-        (Some(k), Some(v), None) => contiguous(&k, &v, page_size.unwrap_or(16))?,
+        (Some(k), Some(v), None) => {
+            if settings.given("seq_len") {
+                return Err(Error::invalid(
+                    "seq_len",
+                    "parameter",
+                    "unset with a contiguous cache (its length is k's first dimension)",
+                    settings.text("seq_len").unwrap_or_default(),
+                ));
+            }
+            contiguous(&k, &v, page_size.unwrap_or(16))?
+        }
         (None, None, Some(_)) => paged(inputs, settings, page_size)?,
         _ => {
             return Err(Error::invalid(
@@ -275,28 +293,29 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
         }
     };
     let data = Uploaded::new(gpu, layout, &cache.table, kv, &q, to_u32(q_heads, "q")?)?;
-    let scale = match settings.text("scale") {
-        Some(_) => settings.get("scale")?,
-        None => 1.0 / (d as f32).sqrt(),
-    };
+    let scale = settings
+        .optional("scale")?
+        .unwrap_or(1.0 / (d as f32).sqrt());
     let sink: u32 = settings.get("sink")?;
     let window: u32 = settings.get("window")?;
     let o_shape = vec![q_heads, d];
-    let selector = match settings.text("select").unwrap_or("none") {
-        "none" => None,
+    let select: String = settings.get("select")?;
+    let selector = match select.as_str() {
         "quest" => Some(Selector::Quest),
         "token" => Some(Selector::Tidal),
         "tokenselect" => Some(Selector::TokenSelect),
-        other => {
+        _ => None,
+    };
+    let budget: Option<u32> = settings.optional("budget")?;
+    let Some(selector) = selector else {
+        if let Some(budget) = budget {
             return Err(Error::invalid(
-                "select",
+                "budget",
                 "parameter",
-                "none | quest | token | tokenselect",
-                other,
+                "unset with select=none (a budget is used by select=quest|token|tokenselect)",
+                budget,
             ));
         }
-    };
-    let Some(selector) = selector else {
         let policy = if sink > 0 || window > 0 {
             HeadPolicy::SinkWindow { sink, window }
         } else {
@@ -306,7 +325,14 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
         return Ok(vec![Output::f32("o", o_shape, &o)]);
     };
     let budget = Budget {
-        tokens: settings.get("budget")?,
+        tokens: budget.ok_or_else(|| {
+            Error::invalid(
+                "budget",
+                "parameter",
+                format!("given with select={select} (tokens kept, e.g. --set budget=64)"),
+                "unset",
+            )
+        })?,
         sink,
         window,
     };

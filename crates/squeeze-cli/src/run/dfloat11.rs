@@ -6,7 +6,7 @@ use safetensors::Dtype;
 use squeeze::dfloat11::{Checked, Decode, Gemv, Layout, Unit};
 use squeeze::{Error, Gpu};
 
-use super::{Inputs, Kernel, Output, ParamSpec, Settings, TensorSpec};
+use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 const fn u8_input(name: &'static str, shape: &'static str, required: bool) -> TensorSpec {
     TensorSpec {
@@ -45,12 +45,14 @@ macro_rules! unit_inputs {
 const LAYOUT: [ParamSpec; 2] = [
     ParamSpec {
         name: "threads_per_block",
-        default: Some("512"),
+        kind: ParamKind::Count,
+        default: ParamDefault::Value("512"),
         help: "dfloat11_config.threads_per_block: 256 | 512 | 1024 (gemv: 256 | 512)",
     },
     ParamSpec {
         name: "bytes_per_thread",
-        default: Some("8"),
+        kind: ParamKind::Count,
+        default: ParamDefault::Value("8"),
         help: "dfloat11_config.bytes_per_thread: 8",
     },
 ];

@@ -8,7 +8,7 @@ use squeeze::dfloat11::native::decode::NativeDecode;
 use squeeze::dfloat11::native::gemv::NativeGemv;
 use squeeze::{Error, Gpu};
 
-use super::{Inputs, Kernel, Output, ParamSpec, Settings, TensorSpec};
+use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 const fn input(name: &'static str, dtypes: &'static str, shape: &'static str) -> TensorSpec {
     TensorSpec {
@@ -39,7 +39,8 @@ pub const NATIVE_DECODE: Kernel = Kernel {
     inputs: unit_inputs!(),
     params: &[ParamSpec {
         name: "cols",
-        default: None,
+        kind: ParamKind::Count,
+        default: ParamDefault::Required,
         help: "columns of W (the last dimension); rows = len(sign_mantissa) / cols",
     }],
     outputs: &[TensorSpec {

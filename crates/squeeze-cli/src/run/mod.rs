@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 use squeeze::{Error, Gpu, GpuOptions};
 
-pub use tensors::{Inputs, Output, Settings};
+use crate::paths::{self, OutputKind};
+
+pub use tensors::{Inputs, Output, Settings, write};
 
 /// One tensor a kernel reads or writes.
 pub struct TensorSpec {
@@ -32,9 +34,62 @@ pub struct TensorSpec {
 /// One `--set key=value` parameter.
 pub struct ParamSpec {
     pub name: &'static str,
-    /// Value when not set; `None` means the parameter is required.
-    pub default: Option<&'static str>,
+    pub kind: ParamKind,
+    pub default: ParamDefault,
     pub help: &'static str,
+}
+
+/// What a parameter's value must look like, checked when `--set` is parsed.
+pub enum ParamKind {
+    /// A non-negative integer.
+    Count,
+    /// A finite number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// One of these names.
+    Choice(&'static [&'static str]),
+}
+
+impl ParamKind {
+    /// What a value must be, in words.
+    pub fn expected(&self) -> String {
+        match self {
+            ParamKind::Count => "a non-negative integer".into(),
+            ParamKind::Number => "a finite number".into(),
+            ParamKind::Bool => "true or false".into(),
+            ParamKind::Choice(names) => format!("one of {}", names.join(" | ")),
+        }
+    }
+
+    /// Checks `value` for parameter `name`.
+    pub fn check(&self, name: &'static str, value: &str) -> Result<(), Error> {
+        let ok = match self {
+            ParamKind::Count => !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
+            ParamKind::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+            ParamKind::Bool => matches!(value, "true" | "false"),
+            ParamKind::Choice(names) => names.contains(&value),
+        };
+        if ok {
+            return Ok(());
+        }
+        let actual = if value.is_empty() {
+            "an empty value".to_string()
+        } else {
+            format!("`{value}`")
+        };
+        Err(Error::invalid(name, "value", self.expected(), actual))
+    }
+}
+
+/// What a parameter is when not set.
+pub enum ParamDefault {
+    /// It must be set.
+    Required,
+    /// Optional; the text says what happens without it (for `--list`).
+    Unset(&'static str),
+    /// This value.
+    Value(&'static str),
 }
 
 /// A kernel as `squeeze run` sees it.
@@ -82,35 +137,49 @@ pub fn list() -> ExitCode {
         };
         tensors("in ", kernel.inputs);
         for p in kernel.params {
-            let default = p
-                .default
-                .map_or("required".to_string(), |d| format!("default {d}"));
-            println!("  --set {}=…  ({default}) {}", p.name, p.help);
+            let default = match p.default {
+                ParamDefault::Required => "required".to_string(),
+                ParamDefault::Unset(meaning) => format!("unset: {meaning}"),
+                ParamDefault::Value(v) => format!("default {v}"),
+            };
+            println!(
+                "  --set {}=…  {}: {} ({default})",
+                p.name,
+                p.help,
+                p.kind.expected()
+            );
         }
         tensors("out", kernel.outputs);
     }
     ExitCode::SUCCESS
 }
 
-/// `squeeze run KERNEL IN OUT --set …`.
-pub fn run(
-    options: GpuOptions,
-    kernel: &str,
-    input: &Path,
-    output: &Path,
-    set: &[String],
-) -> Result<ExitCode, Error> {
-    let kernel = find(kernel)?;
-    let settings = Settings::parse(kernel.params, set)?;
-    let inputs = Inputs::open(input, kernel.inputs)?;
+/// One `squeeze run` invocation.
+pub struct Request<'a> {
+    pub kernel: &'a str,
+    pub input: &'a Path,
+    pub output: &'a Path,
+    pub set: &'a [String],
+    /// Replace an existing output.
+    pub force: bool,
+}
+
+/// `squeeze run KERNEL IN OUT --set …`: every argument and path is checked before the GPU is
+/// opened; the output appears only when the kernel succeeded.
+pub fn run(options: GpuOptions, request: &Request<'_>) -> Result<ExitCode, Error> {
+    let kernel = find(request.kernel)?;
+    let settings = Settings::parse(kernel.params, request.set)?;
+    let inputs = Inputs::open(request.input, kernel.inputs)?;
+    let output = paths::Output::new("OUT", request.output, OutputKind::File, request.force)?;
     let gpu = Gpu::new(options)?;
     let outputs = (kernel.run)(&gpu, &inputs, &settings)?;
-    tensors::write(output, &outputs)?;
+    tensors::write(output.path(), &outputs)?;
+    output.commit()?;
     println!(
         "{}: wrote {} tensor(s) to {} on {}",
         kernel.name,
         outputs.len(),
-        output.display(),
+        request.output.display(),
         gpu.label()
     );
     Ok(ExitCode::SUCCESS)

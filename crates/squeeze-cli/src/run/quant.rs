@@ -8,7 +8,7 @@ use squeeze::quant::{
 };
 use squeeze::{Error, Gpu};
 
-use super::{Inputs, Kernel, Output, ParamSpec, Settings, TensorSpec};
+use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 const W: TensorSpec = TensorSpec {
     name: "w",
@@ -40,21 +40,31 @@ const X: TensorSpec = TensorSpec {
     shape: "[batch, cols]",
     required: true,
 };
+/// Every weight format `dequant` and `matmul` take.
+const FORMATS: &[&str] = &[
+    "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl",
+    "mxfp4", "int4", "int8",
+];
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "format",
-        default: None,
-        help: "q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k | iq4_nl | mxfp4 | int4 | int8",
+        kind: ParamKind::Choice(FORMATS),
+        default: ParamDefault::Required,
+        help: "a GGUF block format, or group-wise affine int4/int8",
     },
     ParamSpec {
         name: "cols",
-        default: Some(""),
-        help: "weights per row (GGUF formats; affine weights take it from qweight)",
+        kind: ParamKind::Count,
+        default: ParamDefault::Unset(
+            "required for GGUF formats; affine formats take it from qweight",
+        ),
+        help: "weights per row",
     },
     ParamSpec {
         name: "group",
-        default: Some(""),
-        help: "weights per scale for int4/int8: 32 | 64 | 128",
+        kind: ParamKind::Count,
+        default: ParamDefault::Unset("required for int4/int8; not used by GGUF formats"),
+        help: "weights per scale (32 | 64 | 128)",
     },
 ];
 
@@ -109,10 +119,8 @@ impl Matrix {
 }
 
 fn load(inputs: &Inputs, settings: &Settings) -> Result<Matrix, Error> {
-    let format = settings
-        .text("format")
-        .ok_or_else(|| Error::invalid("format", "parameter", "set", "unset"))?;
-    let bits = match format.trim().to_ascii_lowercase().as_str() {
+    let format: String = settings.get("format")?;
+    let bits = match format.as_str() {
         "int4" => 4,
         "int8" => 8,
         _ => return load_gguf(inputs, settings, format.parse()?),
@@ -178,6 +186,14 @@ fn load_gguf(inputs: &Inputs, settings: &Settings, format: Format) -> Result<Mat
                 "present",
             ));
         }
+    }
+    if settings.given("group") {
+        return Err(Error::invalid(
+            "group",
+            "parameter",
+            format!("unset for {format} (only int4/int8 have groups)"),
+            settings.text("group").unwrap_or_default(),
+        ));
     }
     let cols: usize = settings.get("cols")?;
     let w = inputs.get("w")?;

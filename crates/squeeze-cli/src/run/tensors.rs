@@ -10,7 +10,8 @@ use safetensors::tensor::{Metadata, TensorView};
 use safetensors::{Dtype, SafeTensors};
 use squeeze::Error;
 
-use super::{ParamSpec, TensorSpec};
+use super::{ParamDefault, ParamSpec, TensorSpec};
+use crate::paths;
 
 /// The input file, mapped once; tensors are borrowed views into it.
 pub struct Inputs {
@@ -39,6 +40,7 @@ fn file_error(path: &Path, what: &'static str, e: impl std::fmt::Display) -> Err
 impl Inputs {
     /// Maps `path` and checks that it holds every required tensor of `specs` and nothing else.
     pub fn open(path: &Path, specs: &[TensorSpec]) -> Result<Self, Error> {
+        paths::input("IN", path, paths::Kind::Safetensors)?;
         let file = File::open(path).map_err(|e| file_error(path, "file", e))?;
         // SAFETY: the map is read-only and lives as long as `Inputs`; a file truncated by another
         // process while we run is outside what a command-line tool can defend against.
@@ -127,19 +129,23 @@ impl Tensor<'_> {
     }
 }
 
-/// `--set key=value` parameters of one kernel.
+/// `--set key=value` parameters of one kernel, each checked against its [`ParamKind`] when
+/// parsed, so every kernel reports a bad value the same way.
 pub struct Settings {
     values: Vec<(&'static str, String)>,
+    /// Keys the user set (the rest are defaults).
+    given: Vec<&'static str>,
 }
 
 impl Settings {
-    /// Parses `key=value` pairs; unknown keys, repeats and missing required keys are errors.
+    /// Parses `key=value` pairs; unknown keys, repeats, values of the wrong kind and missing
+    /// required keys are errors.
     pub fn parse(specs: &'static [ParamSpec], pairs: &[String]) -> Result<Self, Error> {
         let mut values: Vec<(&'static str, String)> = Vec::new();
         for pair in pairs {
             let (key, value) = pair
                 .split_once('=')
-                .ok_or_else(|| Error::invalid("--set", "parameter", "key=value", pair))?;
+                .ok_or_else(|| Error::invalid("--set", "parameter", "KEY=VALUE", pair))?;
             let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| {
                 let names: Vec<_> = specs.iter().map(|s| s.name).collect();
                 Error::invalid("--set", "parameter name", names.join(" | "), key)
@@ -147,38 +153,65 @@ impl Settings {
             if values.iter().any(|(k, _)| *k == spec.name) {
                 return Err(Error::invalid("--set", spec.name, "set once", "set twice"));
             }
+            spec.kind.check(spec.name, value)?;
             values.push((spec.name, value.to_string()));
         }
+        let given = values.iter().map(|(k, _)| *k).collect();
         for spec in specs {
-            if !values.iter().any(|(k, _)| *k == spec.name) {
-                let default = spec.default.ok_or_else(|| {
-                    Error::invalid(spec.name, "parameter", "--set with a value", "missing")
-                })?;
-                values.push((spec.name, default.to_string()));
+            if values.iter().any(|(k, _)| *k == spec.name) {
+                continue;
+            }
+            match spec.default {
+                ParamDefault::Required => {
+                    return Err(Error::invalid(
+                        spec.name,
+                        "parameter",
+                        format!("given as --set {}=…", spec.name),
+                        "missing",
+                    ));
+                }
+                ParamDefault::Unset(_) => {}
+                ParamDefault::Value(v) => values.push((spec.name, v.to_string())),
             }
         }
-        Ok(Self { values })
+        Ok(Self { values, given })
     }
 
-    /// The raw text of `key` (set or defaulted), or `None` for an optional parameter left unset.
+    /// The text of `key` (set or defaulted), or `None` for an optional parameter left unset.
     pub fn text(&self, key: &'static str) -> Option<&str> {
         self.values
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
     }
 
-    /// `key` parsed as `T`.
+    /// Whether the user set `key` (rather than leaving its default).
+    pub fn given(&self, key: &'static str) -> bool {
+        self.given.contains(&key)
+    }
+
+    /// `key` parsed as `T`, or `None` when it is optional and unset.
+    pub fn optional<T: FromStr>(&self, key: &'static str) -> Result<Option<T>, Error>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.text(key)
+            .map(|text| {
+                text.parse().map_err(|e: T::Err| {
+                    Error::invalid(key, "value", format!("in range ({e})"), format!("`{text}`"))
+                })
+            })
+            .transpose()
+    }
+
+    /// `key` parsed as `T`; an unset optional parameter is an error naming it.
     pub fn get<T: FromStr>(&self, key: &'static str) -> Result<T, Error>
     where
         T::Err: std::fmt::Display,
     {
-        let text = self
-            .text(key)
-            .ok_or_else(|| Error::invalid(key, "parameter", "a value", "unset"))?;
-        text.parse()
-            .map_err(|e: T::Err| Error::invalid(key, "parameter", e.to_string(), text))
+        self.optional(key)?.ok_or_else(|| {
+            Error::invalid(key, "parameter", format!("given as --set {key}=…"), "unset")
+        })
     }
 }
 
@@ -211,7 +244,7 @@ impl Output {
     }
 }
 
-/// Writes `outputs` to one safetensors file.
+/// Writes `outputs` to one safetensors file at `path` (created with the process umask).
 pub fn write(path: &Path, outputs: &[Output]) -> Result<(), Error> {
     let views = outputs
         .iter()
@@ -221,7 +254,9 @@ pub fn write(path: &Path, outputs: &[Output]) -> Result<(), Error> {
                 .map_err(|e| Error::invalid(o.name, "output tensor", "consistent shape", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize_to_file(views, None, path).map_err(|e| {
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| Error::invalid("OUT", "tensors", "serialisable", e))?;
+    std::fs::write(path, bytes).map_err(|e| {
         Error::invalid(
             "OUT",
             "file",

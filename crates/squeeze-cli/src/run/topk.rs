@@ -7,7 +7,7 @@ use squeeze::topk::reference::Score;
 use squeeze::topk::{Order, TopK};
 use squeeze::{Error, Gpu};
 
-use super::{Inputs, Kernel, Output, ParamSpec, Settings, TensorSpec};
+use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 pub const TOPK: Kernel = Kernel {
     name: "topk",
@@ -29,12 +29,14 @@ pub const TOPK: Kernel = Kernel {
     params: &[
         ParamSpec {
             name: "k",
-            default: None,
+            kind: ParamKind::Count,
+            default: ParamDefault::Required,
             help: "elements kept per row, 1 ≤ k ≤ n",
         },
         ParamSpec {
             name: "largest",
-            default: Some("true"),
+            kind: ParamKind::Bool,
+            default: ParamDefault::Value("true"),
             help: "true: largest first (NaN above +inf); false: smallest first (NaN last)",
         },
     ],
