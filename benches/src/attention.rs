@@ -18,7 +18,9 @@ use squeeze::attention::{
 };
 use squeeze::{Binding, Gpu, Result};
 
-use crate::{Bench, Workload};
+use crate::{Bench, Scope, Sizes, Workload};
+
+const FAMILY: &str = "attention";
 
 const Q_HEADS: u32 = 32;
 const KV_HEADS: u32 = 8;
@@ -30,6 +32,16 @@ const BUDGET: Budget = Budget {
     tokens: 2048,
     sink: 4,
     window: 256,
+};
+/// The default run's shape: 32K tokens of context, batch 1.
+const REPRESENTATIVE: (u32, u32) = (32 << 10, 1);
+/// The smoke test's contexts, batches and budget: every path on a few pages.
+const SMOKE_CONTEXTS: [u32; 1] = [512];
+const SMOKE_BATCHES: [u32; 2] = [1, 2];
+const SMOKE_BUDGET: Budget = Budget {
+    tokens: 128,
+    sink: 4,
+    window: 32,
 };
 
 /// A random f16 cache of `batch` sequences of `context` tokens, its table, queries and (for
@@ -141,12 +153,17 @@ fn dense(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
     })
 }
 
-fn sparse(gpu: &Gpu, context: u32, batch: u32, selector: Selector) -> Result<Workload> {
+fn sparse(
+    gpu: &Gpu,
+    (context, batch): (u32, u32),
+    selector: Selector,
+    budget: Budget,
+) -> Result<Workload> {
     let problem = Problem::new(gpu, context, batch, selector == Selector::Quest)?;
     let sparse = Sparse::new(gpu, KvDtype::F16)?;
-    let workspace = sparse.workspace(&problem.table, Q_HEADS, selector, BUDGET)?;
+    let workspace = sparse.workspace(&problem.table, Q_HEADS, selector, budget)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
-    let kept = u64::from(BUDGET.tokens) * u64::from(batch);
+    let kept = u64::from(budget.tokens) * u64::from(batch);
     let all = u64::from(context) * u64::from(batch);
     let bytes_moved = match selector {
         Selector::Quest => meta_bytes(problem.table.layout()) + 2 * kv_bytes(kept),
@@ -168,12 +185,12 @@ fn sparse(gpu: &Gpu, context: u32, batch: u32, selector: Selector) -> Result<Wor
     })
 }
 
-/// Decode over a 2K-token selection made once beforehand: what a TidalDecode layer after its
-/// selection layer costs (the kept K and V are its bytes moved).
-fn reused(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
+/// Decode over a selection of `budget` tokens made once beforehand: what a TidalDecode layer
+/// after its selection layer costs (the kept K and V are its bytes moved).
+fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workload> {
     let problem = Problem::new(gpu, context, batch, false)?;
     let sparse = Sparse::new(gpu, KvDtype::F16)?;
-    let workspace = sparse.workspace(&problem.table, Q_HEADS, Selector::Tidal, BUDGET)?;
+    let workspace = sparse.workspace(&problem.table, Q_HEADS, Selector::Tidal, budget)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
     let mut encoder = gpu.encoder("selection layer");
     sparse.encode(
@@ -191,7 +208,7 @@ fn reused(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
         .scratch_bytes(&problem.table, Q_HEADS, &tokens);
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
     Ok(Workload {
-        bytes_moved: 2 * kv_bytes(u64::from(BUDGET.tokens) * u64::from(batch)),
+        bytes_moved: 2 * kv_bytes(u64::from(budget.tokens) * u64::from(batch)),
         flops: 0,
         record: Box::new(move |encoder| {
             sparse.decode().encode(
@@ -207,18 +224,30 @@ fn reused(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
     })
 }
 
-pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let max_binding = gpu.limits().max_storage_buffer_binding_size;
+    let (contexts, batches, budget): (&[u32], &[u32], Budget) = match sizes {
+        Sizes::Real => (&CONTEXTS, &BATCHES, BUDGET),
+        Sizes::Smoke => (&SMOKE_CONTEXTS, &SMOKE_BATCHES, SMOKE_BUDGET),
+    };
+    let kept = tokens(budget.tokens);
     let mut all = Vec::new();
-    for context in CONTEXTS {
-        for batch in BATCHES {
+    for &context in contexts {
+        for &batch in batches {
             if kv_bytes(u64::from(context) * u64::from(batch)) > max_binding {
                 continue;
             }
-            let shape = format!("ctx {}K × b{batch}, 32q/8kv d128 f16", context >> 10);
+            let scope = if (context, batch) == REPRESENTATIVE {
+                Scope::Default
+            } else {
+                Scope::Full
+            };
+            let shape = format!("ctx {} × b{batch}, 32q/8kv d128 f16", tokens(context));
             all.push(Bench {
+                family: FAMILY,
                 kernel: "attention-dense",
                 shape: shape.clone(),
+                scope,
                 prepare: Box::new(move |gpu| dense(gpu, context, batch)),
             });
             for (kernel, selector) in [
@@ -227,17 +256,30 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
                 ("attention-tokenselect", Selector::TokenSelect),
             ] {
                 all.push(Bench {
+                    family: FAMILY,
                     kernel,
-                    shape: format!("{shape}, budget 2K"),
-                    prepare: Box::new(move |gpu| sparse(gpu, context, batch, selector)),
+                    shape: format!("{shape}, budget {kept}"),
+                    scope,
+                    prepare: Box::new(move |gpu| sparse(gpu, (context, batch), selector, budget)),
                 });
             }
             all.push(Bench {
+                family: FAMILY,
                 kernel: "attention-reuse",
-                shape: format!("{shape}, 2K kept tokens"),
-                prepare: Box::new(move |gpu| reused(gpu, context, batch)),
+                shape: format!("{shape}, {kept} kept tokens"),
+                scope,
+                prepare: Box::new(move |gpu| reused(gpu, context, batch, budget)),
             });
         }
     }
     all
+}
+
+/// A token count as `32K`, or as itself below 1K.
+fn tokens(n: u32) -> String {
+    if n >= 1 << 10 {
+        format!("{}K", n >> 10)
+    } else {
+        n.to_string()
+    }
 }

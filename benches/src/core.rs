@@ -4,7 +4,9 @@ use squeeze::core::copy::Copy;
 use squeeze::core::widen::{Half, Widen};
 use squeeze::{Binding, Gpu, Result};
 
-use crate::{Bench, Workload, is_emulated};
+use crate::{Bench, Scope, Sizes, Workload, is_emulated};
+
+const FAMILY: &str = "core";
 
 const MIB: u64 = 1 << 20;
 
@@ -36,26 +38,38 @@ pub fn widen_workload(gpu: &Gpu, format: Half, n: u32) -> Result<Workload> {
     })
 }
 
-pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     // 256 MiB per buffer saturates a discrete GPU's memory well past its caches; lavapipe
     // emulates the GPU on CPU cores, where 64 MiB already exceeds the last-level cache.
-    let copy_bytes = if is_emulated(gpu) {
-        64 * MIB
-    } else {
-        256 * MIB
+    let (copy_bytes, widen_n): (u64, u32) = match sizes {
+        Sizes::Smoke => (MIB, 1 << 16),
+        Sizes::Real if is_emulated(gpu) => (64 * MIB, 16 << 20),
+        Sizes::Real => (256 * MIB, 64 << 20),
     };
-    let widen_n: u32 = if is_emulated(gpu) { 16 << 20 } else { 64 << 20 };
     let mut all = vec![Bench {
+        family: FAMILY,
         kernel: "copy",
         shape: format!("{} MiB → {} MiB", copy_bytes / MIB, copy_bytes / MIB),
+        scope: Scope::Default,
         prepare: Box::new(move |gpu| copy_workload(gpu, copy_bytes)),
     }];
     for (format, name) in [(Half::Bf16, "bf16"), (Half::F16, "f16")] {
         all.push(Bench {
+            family: FAMILY,
             kernel: "widen",
-            shape: format!("{name} → f32, {}M elements", widen_n >> 20),
+            shape: format!("{name} → f32, {} elements", count(widen_n)),
+            scope: Scope::Default,
             prepare: Box::new(move |gpu| widen_workload(gpu, format, widen_n)),
         });
     }
     all
+}
+
+/// `n` as `16M` or `64K`.
+fn count(n: u32) -> String {
+    if n >= 1 << 20 {
+        format!("{}M", n >> 20)
+    } else {
+        format!("{}K", n >> 10)
+    }
 }

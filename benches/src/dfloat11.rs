@@ -11,7 +11,9 @@ use squeeze::dfloat11::gemv::GemvParams;
 use squeeze::dfloat11::{Decode, Gemv, Layout, encode};
 use squeeze::{Binding, Gpu, Result};
 
-use crate::{Bench, Workload};
+use crate::{Bench, Scope, Sizes, Workload};
+
+pub(crate) const FAMILY: &str = "dfloat11";
 
 /// Little-endian BF16 bytes of `n` roughly Gaussian weights of scale 0.02 (about 30 distinct
 /// exponents, like LLM linear layers), from a fixed seed.
@@ -191,31 +193,54 @@ pub fn gemv_workload(
     })
 }
 
-pub fn benches(gpu: &Gpu) -> Vec<Bench> {
-    // A 4096 × 4096 projection of a 7B-class model: 32 MiB of BF16 out, ~22 MiB of DF11 in.
-    let (rows, cols) = (4096usize, 4096usize);
+/// The bench matrix (rows, cols) at `sizes`: a 4096 × 4096 projection of a 7B-class model
+/// (32 MiB of BF16 out, ~22 MiB of DF11 in), or a tiny one for the smoke test.
+pub(crate) fn matrix(sizes: Sizes) -> (usize, usize) {
+    match sizes {
+        Sizes::Real => (4096, 4096),
+        Sizes::Smoke => (64, 512),
+    }
+}
+
+pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
+    let (rows, cols) = matrix(sizes);
     let mut scans = vec![(Scan::Workgroup, "workgroup scan")];
     if gpu.has_subgroups() {
         scans.push((Scan::Subgroup, "subgroup scan"));
     }
-    scans
+    // The default run decodes with the scan the device would pick (the last one listed).
+    let best = scans.len() - 1;
+    let decodes = scans
         .into_iter()
-        .map(|(scan, label)| Bench {
+        .enumerate()
+        .map(|(i, (scan, label))| Bench {
+            family: FAMILY,
             kernel: "dfloat11",
             shape: format!("decode {rows}×{cols} → bf16, {label}"),
+            scope: if i == best {
+                Scope::Default
+            } else {
+                Scope::Full
+            },
             prepare: Box::new(move |gpu| decode_workload(gpu, rows, cols, scan)),
+        });
+    // Batch 1 of the fused GEMV and of its plain BF16 baseline are the default run's.
+    let gemvs = [1usize, 8].into_iter().flat_map(move |batch| {
+        [
+            (GemvKind::Fused, "fused df11 gemv"),
+            (GemvKind::DecodeThenGemv, "df11 decode + bf16 gemv"),
+            (GemvKind::Bf16, "bf16 gemv"),
+        ]
+        .map(|(kind, label)| Bench {
+            family: FAMILY,
+            kernel: "dfloat11-gemv",
+            shape: format!("{label} {rows}×{cols}, batch {batch}"),
+            scope: match (kind, batch) {
+                (GemvKind::Fused | GemvKind::Bf16, 1) => Scope::Default,
+                _ => Scope::Full,
+            },
+            prepare: Box::new(move |gpu| gemv_workload(gpu, rows, cols, batch, kind)),
         })
-        .chain([1usize, 8].into_iter().flat_map(move |batch| {
-            [
-                (GemvKind::Fused, "fused df11 gemv"),
-                (GemvKind::DecodeThenGemv, "df11 decode + bf16 gemv"),
-                (GemvKind::Bf16, "bf16 gemv"),
-            ]
-            .map(|(kind, label)| Bench {
-                kernel: "dfloat11-gemv",
-                shape: format!("{label} {rows}×{cols}, batch {batch}"),
-                prepare: Box::new(move |gpu| gemv_workload(gpu, rows, cols, batch, kind)),
-            })
-        }))
-        .collect()
+    });
+    decodes.chain(gemvs).collect()
 }

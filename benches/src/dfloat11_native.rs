@@ -11,8 +11,8 @@ use squeeze::dfloat11::native::gemv::NativeGemv;
 use squeeze::dfloat11::native::{self, NativeEncoded};
 use squeeze::{Binding, Gpu, Result};
 
-use crate::dfloat11::{GemvVectors, decode_then_gemv, sample_weights};
-use crate::{Bench, Workload};
+use crate::dfloat11::{FAMILY, GemvVectors, decode_then_gemv, matrix, sample_weights};
+use crate::{Bench, Scope, Sizes, Workload};
 
 /// The bench weights of a `rows × cols` matrix, native-encoded.
 fn encoded(rows: usize, cols: usize) -> Result<NativeEncoded> {
@@ -82,22 +82,31 @@ pub fn gemv_workload(
     })
 }
 
-pub fn benches(_gpu: &Gpu) -> Vec<Bench> {
-    // The DF11 benches' 4096 × 4096 projection: 32 MiB of BF16.
-    let (rows, cols) = (4096usize, 4096usize);
+pub fn benches(_gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
+    // The DF11 benches' matrix.
+    let (rows, cols) = matrix(sizes);
     let decode = Bench {
+        family: FAMILY,
         kernel: "dfloat11-native",
         shape: format!("native decode {rows}×{cols} → bf16, one pass"),
+        scope: Scope::Default,
         prepare: Box::new(move |gpu| decode_workload(gpu, rows, cols)),
     };
+    // The fused GEMV at batch 1 is the default run's.
     let gemvs = [1usize, 8].into_iter().flat_map(move |batch| {
         [
             (true, "fused native gemv"),
             (false, "native decode + bf16 gemv"),
         ]
         .map(|(fused, label)| Bench {
+            family: FAMILY,
             kernel: "dfloat11-gemv",
             shape: format!("{label} {rows}×{cols}, batch {batch}"),
+            scope: if fused && batch == 1 {
+                Scope::Default
+            } else {
+                Scope::Full
+            },
             prepare: Box::new(move |gpu| gemv_workload(gpu, rows, cols, batch, fused)),
         })
     });

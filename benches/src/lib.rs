@@ -5,14 +5,13 @@
 
 pub mod attention;
 pub mod core;
+mod date;
 pub mod dfloat11;
 pub mod dfloat11_native;
 pub mod quant;
 pub mod topk;
 
-use std::fmt;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use squeeze::{Gpu, Profiler, Result, Timing};
 
 /// Records one repetition of a workload into an encoder.
@@ -30,24 +29,89 @@ pub struct Workload {
     pub record: Record,
 }
 
+/// Which runs measure a benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The representative set `squeeze bench` runs by default — one shape per kernel and format
+    /// family, a couple of minutes on lavapipe — and `--full` too.
+    Default,
+    /// Only `squeeze bench --full`: every shape, format and path.
+    Full,
+}
+
+/// How large the benchmarked problems are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizes {
+    /// Representative LLM shapes (smaller on an emulated adapter, where they only cost time).
+    Real,
+    /// Tiny shapes that run every benchmark's code in moments: CI's smoke test of the benches.
+    Smoke,
+}
+
 /// A benchmark: a kernel at one shape, prepared on demand (buffers are allocated only for the
 /// benchmarks that run).
 pub struct Bench {
+    /// The kernel family (`core`, `quant`, `dfloat11`, `topk`, `attention`): how plots group rows.
+    pub family: &'static str,
     pub kernel: &'static str,
     pub shape: String,
+    pub scope: Scope,
     pub prepare: Prepare,
 }
 
-/// Every benchmark for `gpu`, the copy reference first. Shapes are smaller on CPU adapters
-/// (lavapipe), where the device is emulated and large shapes only cost time.
-pub fn registry(gpu: &Gpu) -> Vec<Bench> {
-    let mut all = core::benches(gpu);
-    all.extend(quant::benches(gpu));
-    all.extend(dfloat11::benches(gpu));
-    all.extend(dfloat11_native::benches(gpu));
-    all.extend(topk::benches(gpu));
-    all.extend(attention::benches(gpu));
+/// Every benchmark for `gpu` at `sizes`, the copy reference first.
+pub fn registry(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
+    let mut all = core::benches(gpu, sizes);
+    all.extend(quant::benches(gpu, sizes));
+    all.extend(dfloat11::benches(gpu, sizes));
+    all.extend(dfloat11_native::benches(gpu, sizes));
+    all.extend(topk::benches(gpu, sizes));
+    all.extend(attention::benches(gpu, sizes));
     all
+}
+
+/// The benchmarks a run measures: the copy reference first, always, then those of the default
+/// set (every one if `full`) whose kernel or shape contains `filter`. A filter that matches
+/// nothing is an error that lists the kernels, so a typo cannot pass for a short run.
+pub fn select(all: Vec<Bench>, full: bool, filter: Option<&str>) -> Result<Vec<Bench>> {
+    let matches = |b: &Bench| filter.is_none_or(|f| b.kernel.contains(f) || b.shape.contains(f));
+    let mut kernels: Vec<&str> = Vec::new();
+    for b in &all {
+        if !kernels.contains(&b.kernel) {
+            kernels.push(b.kernel);
+        }
+    }
+    let only_full = all
+        .iter()
+        .filter(|b| b.scope == Scope::Full && matches(b))
+        .count();
+    let kernels = kernels.join(", ");
+    let mut all = all.into_iter();
+    let reference = all.next().filter(|b| b.kernel == "copy").ok_or_else(|| {
+        squeeze::Error::invalid("registry", "first benchmark", "copy", "another kernel")
+    })?;
+    let reference_matches = matches(&reference);
+    let mut chosen = vec![reference];
+    chosen.extend(all.filter(|b| (full || b.scope == Scope::Default) && matches(b)));
+    if let Some(f) = filter
+        && chosen.len() == 1
+        && !reference_matches
+    {
+        let actual = if full || only_full == 0 {
+            format!("`{f}`, which matches none")
+        } else {
+            format!(
+                "`{f}`, which matches {only_full} benchmark(s) of the full set only (add --full)"
+            )
+        };
+        return Err(squeeze::Error::invalid(
+            "FILTER",
+            "filter",
+            format!("text of a benchmark's kernel or shape (kernels: {kernels})"),
+            actual,
+        ));
+    }
+    Ok(chosen)
 }
 
 /// Whether the adapter is a CPU emulating a GPU.
@@ -79,8 +143,11 @@ pub fn measure(profiler: &Profiler, workload: &Workload) -> Result<Timing> {
 }
 
 /// One measured benchmark.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
+    /// The kernel family ([`Bench::family`]); empty in reports written before families.
+    #[serde(default)]
+    pub family: String,
     pub kernel: String,
     pub shape: String,
     pub seconds: f64,
@@ -88,18 +155,21 @@ pub struct Row {
     pub gb_per_s: f64,
     /// `gb_per_s` over the copy kernel's read+write GB/s in the same run.
     pub copy_fraction: f64,
-    pub clock: &'static str,
+    pub clock: String,
     /// GFLOP/s, for workloads that state their floating-point operations.
     pub gflop_per_s: Option<f64>,
 }
 
 /// A whole `squeeze bench` run on one adapter.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub adapter: String,
     pub backend: String,
     pub driver: String,
     pub device_type: String,
+    /// When the run started, UTC (`2026-12-06T10:02:26Z`); empty in reports written before dates.
+    #[serde(default)]
+    pub date: String,
     /// Read+write GB/s of the copy kernel: the denominator of every `copy_fraction`.
     pub copy_gb_per_s: f64,
     pub rows: Vec<Row>,
@@ -108,44 +178,63 @@ pub struct Report {
 fn row(bench: &Bench, workload: &Workload, timing: Timing, copy_gb_per_s: f64) -> Row {
     let gb_per_s = workload.bytes_moved as f64 / timing.seconds / 1e9;
     Row {
+        family: bench.family.to_string(),
         kernel: bench.kernel.to_string(),
         shape: bench.shape.clone(),
         seconds: timing.seconds,
         bytes_moved: workload.bytes_moved,
         gb_per_s,
         copy_fraction: gb_per_s / copy_gb_per_s,
-        clock: timing.clock.name(),
+        clock: timing.clock.name().to_string(),
         gflop_per_s: (workload.flops > 0).then(|| workload.flops as f64 / timing.seconds / 1e9),
     }
 }
 
-/// Runs the copy reference and every benchmark whose kernel or shape contains `filter`;
-/// `progress` is told each row as it is measured.
-pub fn run(gpu: &Gpu, filter: Option<&str>, mut progress: impl FnMut(&Row)) -> Result<Report> {
+/// What [`run`] reports as it goes.
+pub enum Event<'a> {
+    /// Benchmark `index` (from 0) of `total` is about to be prepared and timed.
+    Start {
+        index: usize,
+        total: usize,
+        bench: &'a Bench,
+    },
+    /// A benchmark was measured.
+    Row(&'a Row),
+}
+
+/// Measures `benches` (from [`select`]: the copy reference first) in order; `observe` is told
+/// when each starts and each row as it is measured.
+pub fn run(gpu: &Gpu, benches: Vec<Bench>, mut observe: impl FnMut(Event<'_>)) -> Result<Report> {
+    let date = date::now_utc();
     let profiler = Profiler::new(gpu);
-    let mut benches = registry(gpu).into_iter();
-    let reference = benches
-        .next()
-        .filter(|b| b.kernel == "copy")
-        .ok_or_else(|| {
-            squeeze::Error::invalid("registry", "first benchmark", "copy", "another kernel")
-        })?;
-    let workload = (reference.prepare)(gpu)?;
-    let timing = measure(&profiler, &workload)?;
-    let copy_gb_per_s = workload.bytes_moved as f64 / timing.seconds / 1e9;
-    let first = row(&reference, &workload, timing, copy_gb_per_s);
-    progress(&first);
-    let mut rows = vec![first];
-    drop(workload);
-    for bench in benches {
-        let wanted = filter.is_none_or(|f| bench.kernel.contains(f) || bench.shape.contains(f));
-        if !wanted {
-            continue;
-        }
+    let total = benches.len();
+    let mut copy_gb_per_s = None;
+    let mut rows = Vec::with_capacity(total);
+    for (index, bench) in benches.iter().enumerate() {
+        observe(Event::Start {
+            index,
+            total,
+            bench,
+        });
         let workload = (bench.prepare)(gpu)?;
         let timing = measure(&profiler, &workload)?;
-        let r = row(&bench, &workload, timing, copy_gb_per_s);
-        progress(&r);
+        let reference = match copy_gb_per_s {
+            Some(gb_per_s) => gb_per_s,
+            None if bench.kernel == "copy" => {
+                let gb_per_s = workload.bytes_moved as f64 / timing.seconds / 1e9;
+                *copy_gb_per_s.insert(gb_per_s)
+            }
+            None => {
+                return Err(squeeze::Error::invalid(
+                    "benches",
+                    "first benchmark",
+                    "copy",
+                    bench.kernel,
+                ));
+            }
+        };
+        let r = row(bench, &workload, timing, reference);
+        observe(Event::Row(&r));
         rows.push(r);
     }
     let info = gpu.info();
@@ -156,32 +245,8 @@ pub fn run(gpu: &Gpu, filter: Option<&str>, mut progress: impl FnMut(&Row)) -> R
             .trim()
             .to_string(),
         device_type: format!("{:?}", info.device_type),
-        copy_gb_per_s,
+        date,
+        copy_gb_per_s: copy_gb_per_s.unwrap_or(0.0),
         rows,
     })
-}
-
-impl Row {
-    /// The header matching [`Row`]'s `Display`.
-    pub const HEADER: &'static str = "kernel       shape                                          time (µs)    bytes moved    GB/s     × copy  clock          GFLOP/s";
-}
-
-impl fmt::Display for Row {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:<12} {:<46} {:>10.1} {:>14} {:>8.2} {:>9.3}  {:<13}",
-            self.kernel,
-            self.shape,
-            self.seconds * 1e6,
-            self.bytes_moved,
-            self.gb_per_s,
-            self.copy_fraction,
-            self.clock
-        )?;
-        match self.gflop_per_s {
-            Some(g) => write!(f, " {g:>8.1}"),
-            None => Ok(()),
-        }
-    }
 }

@@ -5,7 +5,9 @@
 use squeeze::quant::{Affine, Dequantize, Format, Gemm, Gemv, Problem, Reduction, Scheme};
 use squeeze::{Binding, DType, Gpu, Result};
 
-use crate::{Bench, Workload, is_emulated};
+use crate::{Bench, Scope, Sizes, Workload, is_emulated};
+
+const FAMILY: &str = "quant";
 
 /// Every scheme benchmarked: the GGUF formats, then symmetric int4 and int8 at group 128 (the
 /// common GPTQ / AWQ setting).
@@ -127,25 +129,48 @@ fn matmul_workload(
     })
 }
 
-pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+/// Whether the default run measures `scheme`: one format of each family — q8_0 and q4_0 (the
+/// legacy blocks, and the pair whose time ratio shows what 4-bit reads save), q4_k (k-quants),
+/// iq4_nl, mxfp4 and affine int4.
+fn representative(scheme: Scheme) -> bool {
+    match scheme {
+        Scheme::Gguf(format) => matches!(
+            format,
+            Format::Q8_0 | Format::Q4_0 | Format::Q4K | Format::Iq4Nl | Format::Mxfp4
+        ),
+        Scheme::Affine(affine) => affine.bits() == 4,
+    }
+}
+
+/// [`Scope::Default`] where `default` holds, else [`Scope::Full`].
+fn scope(default: bool) -> Scope {
+    if default { Scope::Default } else { Scope::Full }
+}
+
+pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let mut all = Vec::new();
     // A 4096 × 4096 projection; its f32 output (64 MiB) fits every adapter's default storage
     // binding limit (128 MiB).
-    let (rows, cols) = (4096, 4096);
+    let (rows, cols) = match sizes {
+        Sizes::Real => (4096, 4096),
+        Sizes::Smoke => (64, 256),
+    };
     for scheme in schemes() {
         all.push(Bench {
+            family: FAMILY,
             kernel: "dequant",
             shape: format!("{scheme} {rows}×{cols} → f32"),
+            scope: scope(scheme == Scheme::Gguf(Format::Q4K)),
             prepare: Box::new(move |gpu| dequant_workload(gpu, scheme, rows, cols)),
         });
     }
     // Attention projection, MLP up (11008 × 4096) and MLP down (4096 × 14336), and a 512-token
     // prefill; on an emulated adapter (a CPU) only the first shape and 128 tokens, which give
     // the same ratios in far less time.
-    let (shapes, tokens): (&[(usize, usize)], usize) = if is_emulated(gpu) {
-        (&[(4096, 4096)], 128)
-    } else {
-        (&[(4096, 4096), (11008, 4096), (4096, 14336)], 512)
+    let (shapes, tokens): (&[(usize, usize)], usize) = match sizes {
+        Sizes::Smoke => (&[(64, 256)], 16),
+        Sizes::Real if is_emulated(gpu) => (&[(4096, 4096)], 128),
+        Sizes::Real => (&[(4096, 4096), (11008, 4096), (4096, 14336)], 512),
     };
     let reduction = Reduction::best(gpu);
     let path = match reduction {
@@ -153,7 +178,9 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
         Reduction::Workgroup => "workgroup",
     };
     for scheme in schemes() {
-        for &(rows, cols) in shapes {
+        let q4_0 = scheme == Scheme::Gguf(Format::Q4_0);
+        for (i, &(rows, cols)) in shapes.iter().enumerate() {
+            let first = i == 0;
             let problem = move |batch| Problem {
                 rows,
                 cols,
@@ -161,17 +188,24 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
                 x_dtype: DType::F32,
             };
             for batch in [1, 2, 4, 8] {
+                // Batch 1 of every representative format; batch 8 of q4_0 for the cost of a
+                // batch.
+                let default = first && representative(scheme) && (batch == 1 || q4_0 && batch == 8);
                 all.push(Bench {
+                    family: FAMILY,
                     kernel: "gemv",
                     shape: format!("{scheme} {rows}×{cols} b{batch} ({path})"),
+                    scope: scope(default),
                     prepare: Box::new(move |gpu| {
                         matmul_workload(gpu, scheme, Kernel::Gemv(reduction), problem(batch))
                     }),
                 });
             }
             all.push(Bench {
+                family: FAMILY,
                 kernel: "gemm",
                 shape: format!("{scheme} {rows}×{cols} × {tokens} tokens"),
+                scope: scope(first && q4_0),
                 prepare: Box::new(move |gpu| {
                     matmul_workload(gpu, scheme, Kernel::Gemm, problem(tokens))
                 }),

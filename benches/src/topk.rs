@@ -14,7 +14,9 @@
 use squeeze::topk::{Argsort, Order, Scan, ScoreBindings, Strategy, TopK, auto_groups_per_row};
 use squeeze::{Binding, DType, Gpu, Result};
 
-use crate::{Bench, Workload};
+use crate::{Bench, Scope, Sizes, Workload};
+
+const FAMILY: &str = "topk";
 
 /// (rows, n) of the benchmarked problems of the issue.
 pub const SHAPES: [(u32, u32); 4] = [(1, 1 << 20), (32, 128 << 10), (32, 32 << 10), (1, 4 << 10)];
@@ -24,6 +26,14 @@ pub const KS: [u32; 3] = [1, 50, 2048];
 pub const SMALL_SHAPES: [(u32, u32); 2] = [(1, 2 << 10), (256, 1 << 10)];
 /// k of the short-row problems.
 pub const SMALL_KS: [u32; 2] = [1, 64];
+/// The smoke test's (rows, n): one row long enough for several workgroups per row, and a few
+/// rows that one workgroup each selects from.
+const SMOKE_SHAPES: [(u32, u32); 2] = [(1, 64 << 10), (4, 4 << 10)];
+/// The smoke test's short rows.
+const SMOKE_SMALL_SHAPES: [(u32, u32); 2] = [(1, 2 << 10), (8, 1 << 10)];
+/// The default run's problem: sampling from 32 rows of a 128K vocabulary, top 50 (the full
+/// sort of the same rows runs beside it).
+const REPRESENTATIVE: (u32, u32, u32) = (32, 128 << 10, 50);
 
 /// `len` random finite f32 scores (a fixed xorshift sequence).
 fn scores(len: usize) -> Vec<f32> {
@@ -120,22 +130,29 @@ fn topk_bench(
     strategy: Strategy,
     scan: Option<Scan>,
 ) -> Bench {
+    let default = kernel == "topk" && (rows, n, k) == REPRESENTATIVE;
     Bench {
+        family: FAMILY,
         kernel,
         shape: format!("{} k={k}{note}", label(rows, n)),
+        scope: if default { Scope::Default } else { Scope::Full },
         prepare: Box::new(move |gpu| topk_workload(gpu, (rows, n, k), strategy, scan)),
     }
 }
 
-pub fn benches(gpu: &Gpu) -> Vec<Bench> {
+pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let subgroups = gpu.has_subgroups();
     let small_capacity = TopK::new(gpu, DType::F32)
         .map(|t| t.small_capacity())
         .unwrap_or(0);
     let mut all = Vec::new();
-    let shapes = SHAPES.map(|s| (s, &KS[..]));
-    let small = SMALL_SHAPES.map(|s| (s, &SMALL_KS[..]));
-    for ((rows, n), ks) in shapes.into_iter().chain(small) {
+    let (shapes, small) = match sizes {
+        Sizes::Real => (&SHAPES[..], &SMALL_SHAPES[..]),
+        Sizes::Smoke => (&SMOKE_SHAPES[..], &SMOKE_SMALL_SHAPES[..]),
+    };
+    let shapes = shapes.iter().map(|&s| (s, &KS[..]));
+    let small = small.iter().map(|&s| (s, &SMALL_KS[..]));
+    for ((rows, n), ks) in shapes.chain(small) {
         for &k in ks {
             let shape = (rows, n, k);
             all.push(topk_bench("topk", shape, "", Strategy::Auto, None));
@@ -177,9 +194,12 @@ pub fn benches(gpu: &Gpu) -> Vec<Bench> {
             let coop = Strategy::Cooperative(groups);
             all.push(topk_bench("topk-coop", shape, &note, coop, None));
         }
+        let default = (rows, n) == (REPRESENTATIVE.0, REPRESENTATIVE.1);
         all.push(Bench {
+            family: FAMILY,
             kernel: "topk-sort",
             shape: format!("{} full sort", label(rows, n)),
+            scope: if default { Scope::Default } else { Scope::Full },
             prepare: Box::new(move |gpu| sort_workload(gpu, rows, n)),
         });
     }
