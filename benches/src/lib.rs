@@ -192,12 +192,8 @@ fn row(bench: &Bench, workload: &Workload, timing: Timing, copy_gb_per_s: f64) -
 
 /// What [`run`] reports as it goes.
 pub enum Event<'a> {
-    /// Benchmark `index` (from 0) of `total` is about to be prepared and timed.
-    Start {
-        index: usize,
-        total: usize,
-        bench: &'a Bench,
-    },
+    /// Benchmark `index` (from 0) of the run is about to be prepared and timed.
+    Start { index: usize, bench: &'a Bench },
     /// A benchmark was measured.
     Row(&'a Row),
 }
@@ -207,15 +203,10 @@ pub enum Event<'a> {
 pub fn run(gpu: &Gpu, benches: Vec<Bench>, mut observe: impl FnMut(Event<'_>)) -> Result<Report> {
     let date = date::now_utc();
     let profiler = Profiler::new(gpu);
-    let total = benches.len();
     let mut copy_gb_per_s = None;
-    let mut rows = Vec::with_capacity(total);
+    let mut rows = Vec::with_capacity(benches.len());
     for (index, bench) in benches.iter().enumerate() {
-        observe(Event::Start {
-            index,
-            total,
-            bench,
-        });
+        observe(Event::Start { index, bench });
         let workload = (bench.prepare)(gpu)?;
         let timing = measure(&profiler, &workload)?;
         let reference = match copy_gb_per_s {
@@ -249,4 +240,68 @@ pub fn run(gpu: &Gpu, benches: Vec<Bench>, mut observe: impl FnMut(Event<'_>)) -
         copy_gb_per_s: copy_gb_per_s.unwrap_or(0.0),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bench, Scope, select};
+
+    fn bench(kernel: &'static str, shape: &str, scope: Scope) -> Bench {
+        Bench {
+            family: "test",
+            kernel,
+            shape: shape.to_string(),
+            scope,
+            prepare: Box::new(|_| Err(squeeze::Error::invalid("test", "bench", "unused", ""))),
+        }
+    }
+
+    fn registry() -> Vec<Bench> {
+        vec![
+            bench("copy", "64 MiB", Scope::Default),
+            bench("gemv", "q4_0 b1", Scope::Default),
+            bench("gemv", "q5_k b1", Scope::Full),
+            bench("topk", "32×128K", Scope::Default),
+        ]
+    }
+
+    fn names(benches: &[Bench]) -> Vec<String> {
+        benches
+            .iter()
+            .map(|b| format!("{} {}", b.kernel, b.shape))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_set_and_full_keep_copy_first() {
+        let default = select(registry(), false, None).unwrap();
+        assert_eq!(
+            names(&default),
+            ["copy 64 MiB", "gemv q4_0 b1", "topk 32×128K"]
+        );
+        assert_eq!(select(registry(), true, None).unwrap().len(), 4);
+        let gemv = select(registry(), true, Some("gemv")).unwrap();
+        assert_eq!(
+            names(&gemv),
+            ["copy 64 MiB", "gemv q4_0 b1", "gemv q5_k b1"]
+        );
+        assert_eq!(select(registry(), false, Some("copy")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_filter_that_matches_nothing_lists_the_kernels() {
+        let error = |full, filter| {
+            select(registry(), full, Some(filter))
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let e = error(true, "nosuch");
+        assert!(
+            e.contains("copy, gemv, topk") && e.contains("`nosuch`"),
+            "{e}"
+        );
+        let e = error(false, "q5_k");
+        assert!(e.contains("add --full"), "{e}");
+    }
 }

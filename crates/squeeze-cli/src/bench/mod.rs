@@ -95,7 +95,7 @@ fn measure(options: GpuOptions, args: &Args) -> Result<ExitCode, Error> {
     println!("{}", table.header());
     let progress = Progress::new(benches.len());
     let report = squeeze_bench::run(&gpu, benches, |event| match event {
-        Event::Start { index, bench, .. } => progress.start(index, bench.kernel, &bench.shape),
+        Event::Start { index, bench } => progress.start(index, bench.kernel, &bench.shape),
         Event::Row(row) => progress.println(&table.row(row)),
     });
     progress.finish();
