@@ -10,7 +10,9 @@
 
 use half::f16;
 use squeeze::Gpu;
-use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
+use squeeze::attention::host::{
+    HostKv, SparseResult, Uploaded, run_decode, run_sparse, run_sparse_in,
+};
 use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
@@ -396,6 +398,17 @@ fn selection_check(
 ) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
     let got = run_sparse(gpu, &data, setup.scale(), selector, budget)?;
+    expect_selection(setup, selector, budget, &got)
+}
+
+/// `got`, one sparse step over `setup`, equals the reference: the selection index for index
+/// (TokenSelect up to near ties) and the output over exactly that selection.
+fn expect_selection(
+    setup: &Setup,
+    selector: Selector,
+    budget: Budget,
+    got: &SparseResult,
+) -> Result<(), Failure> {
     let lens = setup.lens();
     let layout = &setup.layout;
     let forced = (budget.sink, budget.window);
@@ -481,6 +494,70 @@ fn near_tie_equal(
     Ok(())
 }
 
+/// One workspace planned for a capacity serves a sequence growing token by token (as in a
+/// generation): every step's selection and output equal the reference for that step's table.
+/// Sizing scores by the table of each step instead of the plan's capacity would write rows at
+/// the wrong stride from the second step on.
+fn growth_check(gpu: &Gpu, selector: Selector) -> Result<(), Failure> {
+    const CAPACITY: u32 = 72;
+    let page_size = 16;
+    let whole = Setup::new(
+        shape(&[CAPACITY], page_size, (2, 8), 64, KvDtype::F16),
+        Values::Eighths,
+        97,
+    );
+    let budget = Budget {
+        tokens: 32,
+        sink: 4,
+        window: 8,
+    };
+    // The table of the sequence at `len` tokens: the first pages of the whole one.
+    let at = |len: u32| {
+        let pages = len.div_ceil(page_size) as usize;
+        Setup {
+            table: PageTable {
+                indptr: vec![0, pages as u32],
+                indices: whole.table.indices[..pages].to_vec(),
+                last_page_len: vec![len - (pages as u32 - 1) * page_size],
+            },
+            ..whole.clone()
+        }
+    };
+    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let first = at(40).upload(gpu)?;
+    let workspace = sparse.workspace_with_capacity(&first.table, 8, selector, budget, CAPACITY)?;
+    for len in 40..=CAPACITY {
+        let setup = at(len);
+        let data = setup.upload(gpu)?;
+        let got = run_sparse_in(gpu, &data, setup.scale(), &sparse, &workspace)?;
+        expect_selection(&setup, selector, budget, &got)
+            .map_err(|e| Failure::Mismatch(format!("at {len} tokens: {e}")))?;
+    }
+    // A table past the capacity (one page more than it holds, a spare pool page) is refused,
+    // not written past the rows.
+    let len = CAPACITY.next_multiple_of(page_size) + 1;
+    let spare = (0..whole.layout.pages)
+        .find(|p| !whole.table.indices.contains(p))
+        .ok_or_else(|| Failure::Mismatch("the pool has no spare page".into()))?;
+    let past = Setup {
+        table: PageTable {
+            indptr: vec![0, len.div_ceil(page_size)],
+            indices: [whole.table.indices.clone(), vec![spare]].concat(),
+            last_page_len: vec![1],
+        },
+        ..whole.clone()
+    };
+    let data = past.upload(gpu)?;
+    match run_sparse_in(gpu, &data, past.scale(), &sparse, &workspace) {
+        Err(Error::InvalidArgument {
+            arg: "workspace", ..
+        }) => Ok(()),
+        other => Err(Failure::Mismatch(format!(
+            "a table past the workspace's capacity gave {other:?}"
+        ))),
+    }
+}
+
 /// Sparse with a budget covering every sequence equals dense.
 fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
@@ -510,6 +587,11 @@ fn sparse_cases() -> Vec<Case> {
     ];
     for (i, (kernel, selector)) in selectors.into_iter().enumerate() {
         let seed = 40 + 10 * i as u64;
+        all.push(Case::portable(
+            kernel,
+            "one workspace while the sequence grows 40 → 72 tokens, then past its capacity",
+            move |gpu| growth_check(gpu, selector),
+        ));
         all.push(Case::portable(
             kernel,
             "exact scores, ties, GQA 4, sink + window",

@@ -6,7 +6,7 @@
 //! device (Quest pages, TidalDecode / TokenSelect tokens).
 
 use squeeze_core::pipeline::PipelineOptions;
-use squeeze_core::wgpu::{self, util::DeviceExt};
+use squeeze_core::wgpu;
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::attention::{DECODE, MERGE};
 
@@ -74,11 +74,16 @@ pub struct Decode {
 /// rows: enough workgroups to fill a GPU, splits of at least 256 tokens, chunks whole
 /// tiles.
 pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
-    let tokens = tokens.max(1);
-    let wanted = TARGET_WORKGROUPS.div_ceil(rows.max(1));
-    let splits = wanted.min(tokens / MIN_CHUNK).max(1);
-    let chunk = tokens.div_ceil(splits).next_multiple_of(TILE);
-    (tokens.div_ceil(chunk), chunk)
+    // In u64: rounding a chunk near 2^32 up to whole tiles must not wrap to 0.
+    let tokens = u64::from(tokens.max(1));
+    let wanted = u64::from(TARGET_WORKGROUPS.div_ceil(rows.max(1)));
+    let splits = wanted.min(tokens / u64::from(MIN_CHUNK)).max(1);
+    let largest = u64::from(u32::MAX / TILE * TILE);
+    let chunk = tokens
+        .div_ceil(splits)
+        .next_multiple_of(u64::from(TILE))
+        .min(largest);
+    (tokens.div_ceil(chunk) as u32, chunk as u32)
 }
 
 impl Decode {
@@ -163,13 +168,8 @@ impl Decode {
                     ));
                 }
                 let words: Vec<u32> = heads.iter().flat_map(|h| h.spec()).collect();
-                Ok(Some(self.gpu.device().create_buffer_init(
-                    &wgpu::util::BufferInitDescriptor {
-                        label: Some("policy"),
-                        contents: bytemuck::cast_slice(&words),
-                        usage: wgpu::BufferUsages::STORAGE,
-                    },
-                )))
+                // Policies repeat every step: the device copy is made once per distinct policy.
+                Ok(Some(self.gpu.constant("policy", &words)?))
             }
             Tokens::Selected { list, units, unit } => {
                 if units == 0 || unit == 0 {
@@ -194,6 +194,66 @@ impl Decode {
         }
     }
 
+    /// Checks every argument of [`Decode::encode`] without recording anything, so a caller that
+    /// records other work first (a sparse step's selection) fails before any of it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        &self,
+        table: &DevicePageTable,
+        kv: &KvCache<'_>,
+        query: &Query<'_>,
+        tokens: &Tokens<'_>,
+        scratch: Binding<'_>,
+        out: Binding<'_>,
+    ) -> Result<()> {
+        self.prepare(table, kv, query, tokens, scratch, out)
+            .map(|_| ())
+    }
+
+    /// The checks of [`Decode::check`], and what recording then needs.
+    fn prepare(
+        &self,
+        table: &DevicePageTable,
+        kv: &KvCache<'_>,
+        query: &Query<'_>,
+        tokens: &Tokens<'_>,
+        scratch: Binding<'_>,
+        out: Binding<'_>,
+    ) -> Result<Prepared> {
+        let gpu = &self.gpu;
+        let layout = table.layout();
+        kv.check(gpu, layout, self.dtype)?;
+        let batch = table.batch();
+        query.check(gpu, layout, batch)?;
+        gpu.check_storage_binding("o", &out)?;
+        gpu.check_binding_holds(
+            "o",
+            &out,
+            query.bytes(layout, batch),
+            format_args!("[{batch}, {}, {}] f32", query.heads, layout.head_dim),
+        )?;
+        let policy = self.policy_buffer(table, tokens)?;
+        let group = query.heads / layout.kv_heads;
+        let pipeline = self.pipeline(group, matches!(tokens, Tokens::Selected { .. }))?;
+        let (splits, chunk) = Self::splits(table, tokens);
+        let scratch_bytes = self.scratch_bytes(table, query.heads, tokens);
+        gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
+        let rows = u64::from(batch) * u64::from(query.heads) * u64::from(splits);
+        let partial_bytes = (rows * u64::from(layout.head_dim) * 4).next_multiple_of(256);
+        let part_o = Binding::new(scratch.buffer, scratch.offset, partial_bytes);
+        let part_ml = Binding::new(scratch.buffer, scratch.offset + partial_bytes, rows * 8);
+        gpu.check_storage_binding("scratch", &part_o)?;
+        gpu.check_storage_binding("scratch", &part_ml)?;
+        Ok(Prepared {
+            policy,
+            pipeline,
+            splits,
+            chunk,
+            partial_bytes,
+            ml_bytes: rows * 8,
+        })
+    }
+
     /// Records `out = softmax(scale · q·Kᵀ) · V` over `tokens` for each sequence of `table`;
     /// `out` is f32 of the query's shape. Every argument is checked before anything is
     /// recorded.
@@ -208,57 +268,41 @@ impl Decode {
         scratch: Binding<'_>,
         out: Binding<'_>,
     ) -> Result<()> {
-        let Query {
-            q,
-            heads: q_heads,
-            scale,
-        } = *query;
-        let gpu = &self.gpu;
-        let layout = table.layout();
-        kv.check(gpu, layout, self.dtype)?;
-        let batch = table.batch();
-        query.check(gpu, layout, batch)?;
-        gpu.check_storage_binding("o", &out)?;
-        gpu.check_binding_holds(
-            "o",
-            &out,
-            query.bytes(layout, batch),
-            format_args!("[{batch}, {q_heads}, {}] f32", layout.head_dim),
-        )?;
-        let policy = self.policy_buffer(table, tokens)?;
-        let (spec, units, unit) = match (*tokens, &policy) {
+        let prepared = self.prepare(table, kv, query, tokens, scratch, out)?;
+        let (spec, units, unit) = match (*tokens, &prepared.policy) {
             (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
-            (Tokens::Policy(_), Some(buffer)) => (Binding::whole(buffer), 0, 0),
-            (Tokens::Policy(_), None) => unreachable!("policy_buffer makes one for a policy"),
+            (Tokens::Policy(_), policy) => {
+                let buffer = policy.as_ref().ok_or_else(|| {
+                    Error::invalid("policy", "device copy", "made for a policy", "none")
+                })?;
+                (Binding::whole(buffer), 0, 0)
+            }
         };
-        let group = q_heads / layout.kv_heads;
-        let pipeline = self.pipeline(group, matches!(tokens, Tokens::Selected { .. }))?;
-        let (splits, chunk) = Self::splits(table, tokens);
-        let scratch_bytes = self.scratch_bytes(table, q_heads, tokens);
-        gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
-        let rows = u64::from(batch) * u64::from(q_heads) * u64::from(splits);
-        let partial_bytes = (rows * u64::from(layout.head_dim) * 4).next_multiple_of(256);
-        let part_o = Binding::new(scratch.buffer, scratch.offset, partial_bytes);
-        let part_ml = Binding::new(scratch.buffer, scratch.offset + partial_bytes, rows * 8);
-        gpu.check_storage_binding("scratch", &part_o)?;
-        gpu.check_storage_binding("scratch", &part_ml)?;
-
+        let part_o = Binding::new(scratch.buffer, scratch.offset, prepared.partial_bytes);
+        let part_ml = Binding::new(
+            scratch.buffer,
+            scratch.offset + prepared.partial_bytes,
+            prepared.ml_bytes,
+        );
         let params = AttentionParams {
-            chunk,
-            splits,
+            chunk: prepared.chunk,
+            splits: prepared.splits,
             units,
             unit,
-            scale,
-            ..AttentionParams::for_table(table, q_heads)
+            scale: query.scale,
+            ..AttentionParams::for_table(table, query.heads)
         };
         let [indptr, indices, last] = table.bindings();
+        let gpu = &self.gpu;
         gpu.dispatch_groups(
             encoder,
             "attention decode",
-            &pipeline,
+            &prepared.pipeline,
             &params,
-            &[indptr, indices, last, kv.k, kv.v, q, spec, part_o, part_ml],
-            [splits, layout.kv_heads, batch],
+            &[
+                indptr, indices, last, kv.k, kv.v, query.q, spec, part_o, part_ml,
+            ],
+            [prepared.splits, table.layout().kv_heads, table.batch()],
         )?;
         gpu.dispatch_groups(
             encoder,
@@ -266,9 +310,21 @@ impl Decode {
             &self.merge,
             &params,
             &[part_o, part_ml, out],
-            [q_heads, batch, 1],
+            [query.heads, table.batch(), 1],
         )
     }
+}
+
+/// What [`Decode::prepare`] found: the policy's device copy, the pipeline and the split plan.
+struct Prepared {
+    policy: Option<wgpu::Buffer>,
+    pipeline: wgpu::ComputePipeline,
+    splits: u32,
+    chunk: u32,
+    /// Bytes of the partial outputs at the start of scratch (256-aligned), then of the
+    /// softmax statistics after them.
+    partial_bytes: u64,
+    ml_bytes: u64,
 }
 
 #[cfg(test)]
@@ -278,7 +334,21 @@ mod tests {
     #[test]
     fn splits_cover_every_token_in_whole_tiles() {
         for rows in [1, 7, 8, 64, 1000] {
-            for tokens in [0, 1, 63, 64, 65, 255, 256, 257, 4096, 131_072, 1 << 24] {
+            for tokens in [
+                0,
+                1,
+                63,
+                64,
+                65,
+                255,
+                256,
+                257,
+                4096,
+                131_072,
+                1 << 24,
+                u32::MAX - 63,
+                u32::MAX,
+            ] {
                 let (splits, chunk) = plan_splits(rows, tokens);
                 assert!(splits >= 1 && chunk.is_multiple_of(TILE), "{rows} {tokens}");
                 assert!(u64::from(splits) * u64::from(chunk) >= u64::from(tokens));

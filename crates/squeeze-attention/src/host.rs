@@ -9,7 +9,7 @@ use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
 use crate::pages::{DevicePageTable, PageTable};
 use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use crate::select::{Budget, Selector};
-use crate::sparse::Sparse;
+use crate::sparse::{Sparse, SparseWorkspace};
 
 /// K and V pools on the host, `[pages, page_size, kv_heads, head_dim]` each.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +113,8 @@ impl Uploaded {
         }
     }
 
-    fn out_len(&self) -> usize {
+    /// Elements of the attention output (and of `q`): `batch × q_heads × head_dim`.
+    pub fn out_len(&self) -> usize {
         self.table.batch() as usize * self.q_heads as usize * self.table.layout().head_dim as usize
     }
 }
@@ -167,11 +168,22 @@ pub fn run_sparse(
     selector: Selector,
     budget: Budget,
 ) -> Result<SparseResult> {
-    let layout = *data.table.layout();
-    let sparse = Sparse::new(gpu, layout.dtype)?;
+    let sparse = Sparse::new(gpu, data.table.layout().dtype)?;
     let workspace = sparse.workspace(&data.table, data.q_heads, selector, budget)?;
+    run_sparse_in(gpu, data, scale, &sparse, &workspace)
+}
+
+/// [`run_sparse`] with a kernel and workspace the caller keeps across steps.
+pub fn run_sparse_in(
+    gpu: &Gpu,
+    data: &Uploaded,
+    scale: f32,
+    sparse: &Sparse,
+    workspace: &SparseWorkspace,
+) -> Result<SparseResult> {
+    let layout = *data.table.layout();
     let mut encoder = gpu.encoder("sparse step");
-    let meta = if selector == Selector::Quest {
+    let meta = if workspace.plan().selector == Selector::Quest {
         let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
         QuestMeta::new(gpu, layout.dtype)?.encode(
             &mut encoder,
@@ -190,7 +202,7 @@ pub fn run_sparse(
         &data.table,
         &data.kv(meta.as_ref()),
         &data.query(scale),
-        &workspace,
+        workspace,
         Binding::whole(&out),
     )?;
     gpu.submit_and_wait(encoder)?;

@@ -73,3 +73,24 @@ impl AttentionParams {
         gpu.dispatch(encoder, label, pipeline, self, bindings, groups)
     }
 }
+
+/// The rows a selection pass writes: one per (sequence, head) of `table`, `stride` entries each.
+/// `stride` is the selection workspace's capacity, fixed when it was planned, so scores keep
+/// their layout while sequences grow within it.
+#[derive(Clone, Copy)]
+pub(crate) struct ScoreRows<'a> {
+    pub table: &'a DevicePageTable,
+    pub q_heads: u32,
+    /// Entries per row: pages (Quest) or tokens.
+    pub stride: u32,
+}
+
+impl ScoreRows<'_> {
+    /// The params of a pass over these rows.
+    pub fn params(&self) -> AttentionParams {
+        AttentionParams {
+            max_len: self.stride,
+            ..AttentionParams::for_table(self.table, self.q_heads)
+        }
+    }
+}

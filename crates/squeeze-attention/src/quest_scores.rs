@@ -6,8 +6,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::QUEST_SCORES;
 
-use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::{AttentionParams, ScoreRows};
 
 pub struct QuestScores {
     gpu: Gpu,
@@ -22,28 +21,26 @@ impl QuestScores {
         })
     }
 
-    /// Records the scores `[batch, kv_heads, max_pages]` f32 and row lengths `[batch, kv_heads]`
+    /// Records the scores `[batch, kv_heads, stride]` f32 and row lengths `[batch, kv_heads]`
     /// u32. The caller has checked every binding ([`crate::select::Select`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        table: &DevicePageTable,
+        rows: &ScoreRows<'_>,
         q: Binding<'_>,
-        q_heads: u32,
         meta: Binding<'_>,
         (sink, window): (u32, u32),
         scores: Binding<'_>,
         lengths: Binding<'_>,
     ) -> Result<()> {
         let params = AttentionParams {
-            max_len: table.max_pages(),
             sink,
             window,
-            ..AttentionParams::for_table(table, q_heads)
+            ..rows.params()
         };
         let items = params.row_items();
-        let [indptr, indices, last] = table.bindings();
+        let [indptr, indices, last] = rows.table.bindings();
         params.dispatch_items(
             &self.gpu,
             encoder,

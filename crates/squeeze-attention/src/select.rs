@@ -10,6 +10,7 @@ use squeeze_topk::{Order, ScoreBindings, TopK};
 
 use crate::layout::{KvCache, KvDtype, Query};
 use crate::pages::DevicePageTable;
+use crate::params::ScoreRows;
 use crate::quest_meta::meta_bytes;
 use crate::quest_scores::QuestScores;
 use crate::reference::{Vote, forced_page};
@@ -87,9 +88,8 @@ impl Select {
         })
     }
 
-    /// Checks `budget` against `table` and sizes the selection. The budget must hold the sink
-    /// and the window; for Quest it is rounded down to whole pages, which must hold every
-    /// sequence's sink and window pages.
+    /// Checks `budget` against `table` and sizes the selection for the table's sequences as
+    /// they are: [`Select::plan_with_capacity`] with the longest sequence as the capacity.
     pub fn plan(
         &self,
         table: &DevicePageTable,
@@ -97,7 +97,31 @@ impl Select {
         selector: Selector,
         budget: Budget,
     ) -> Result<SelectPlan> {
+        self.plan_with_capacity(table, q_heads, selector, budget, table.max_len())
+    }
+
+    /// Checks `budget` against `table` and sizes the selection for sequences of up to
+    /// `capacity` tokens, so one workspace serves every step while they grow to it (a table
+    /// that outgrows it is a typed error at encode). The budget must hold the sink and the
+    /// window; for Quest it is rounded down to whole pages, which must hold every sequence's
+    /// sink and window pages, now and at the capacity.
+    pub fn plan_with_capacity(
+        &self,
+        table: &DevicePageTable,
+        q_heads: u32,
+        selector: Selector,
+        budget: Budget,
+        capacity: u32,
+    ) -> Result<SelectPlan> {
         let layout = table.layout();
+        if capacity < table.max_len() {
+            return Err(Error::invalid(
+                "capacity",
+                "tokens",
+                format!("at least the table's longest sequence, {}", table.max_len()),
+                capacity,
+            ));
+        }
         layout.check_q_heads(q_heads)?;
         let forced = u64::from(budget.sink) + u64::from(budget.window);
         if u64::from(budget.tokens) < forced {
@@ -116,6 +140,7 @@ impl Select {
                 let forced_pages = table
                     .seq_lens()
                     .iter()
+                    .chain([&capacity])
                     .map(|&len| {
                         (0..len.div_ceil(page_size))
                             .filter(|&p| forced_page(p, page_size, len, budget.sink, budget.window))
@@ -133,11 +158,11 @@ impl Select {
                         format!("{pages} ({} tokens)", budget.tokens),
                     ));
                 }
-                let n = table.max_pages();
+                let n = capacity.max(1).div_ceil(page_size);
                 (n, pages.min(n), page_size)
             }
             Selector::Tidal | Selector::TokenSelect => {
-                let n = table.max_len();
+                let n = capacity.max(1);
                 (n, budget.tokens.clamp(1, n), 1)
             }
         };
@@ -199,22 +224,38 @@ impl Select {
                 plan.rows,
             ));
         }
+        if query.heads != plan.q_heads {
+            return Err(Error::invalid(
+                "query",
+                "heads",
+                format!("{} (the workspace's plan)", plan.q_heads),
+                query.heads,
+            ));
+        }
+        // Scores are laid out at the plan's row length: a table that outgrew it would write
+        // past its rows.
+        let needed = match plan.selector {
+            Selector::Quest => table.max_pages(),
+            Selector::Tidal | Selector::TokenSelect => table.max_len(),
+        };
+        if needed > plan.n {
+            return Err(Error::invalid(
+                "workspace",
+                "capacity (entries per row)",
+                format!(
+                    "at least the table's longest sequence, {needed}: plan a workspace for a longer capacity"
+                ),
+                plan.n,
+            ));
+        }
         kv.check(gpu, layout, self.dtype)?;
-        let q_bytes =
-            u64::from(table.batch()) * u64::from(plan.q_heads) * u64::from(layout.head_dim) * 4;
-        gpu.check_storage_binding("q", &q)?;
-        gpu.check_binding_holds(
-            "q",
-            &q,
-            q_bytes,
-            format_args!(
-                "[{}, {}, {}] f32",
-                table.batch(),
-                plan.q_heads,
-                layout.head_dim
-            ),
-        )?;
+        query.check(gpu, layout, table.batch())?;
         let forced = (plan.budget.sink, plan.budget.window);
+        let rows = ScoreRows {
+            table,
+            q_heads: plan.q_heads,
+            stride: plan.n,
+        };
         let scores = Binding::whole(&workspace.scores);
         let lengths = Binding::whole(&workspace.lengths);
         match plan.selector {
@@ -229,40 +270,21 @@ impl Select {
                 })?;
                 gpu.check_storage_binding("meta", &meta)?;
                 gpu.check_binding_holds("meta", &meta, meta_bytes(layout), "Quest metadata")?;
-                self.quest.encode(
-                    encoder,
-                    table,
-                    q,
-                    plan.q_heads,
-                    meta,
-                    forced,
-                    scores,
-                    lengths,
-                )?;
+                self.quest
+                    .encode(encoder, &rows, q, meta, forced, scores, lengths)?;
             }
             Selector::Tidal | Selector::TokenSelect => {
                 let logits = Binding::whole(&workspace.logits);
                 let stats = Binding::whole(&workspace.stats);
-                self.logits
-                    .encode(encoder, table, kv.k, q, plan.q_heads, scale, logits)?;
+                self.logits.encode(encoder, &rows, kv.k, q, scale, logits)?;
                 let vote = if plan.selector == Selector::Tidal {
                     Vote::Sum
                 } else {
-                    self.stats
-                        .encode(encoder, table, plan.q_heads, logits, stats)?;
+                    self.stats.encode(encoder, &rows, logits, stats)?;
                     Vote::Softmax
                 };
-                self.vote.encode(
-                    encoder,
-                    table,
-                    plan.q_heads,
-                    vote,
-                    forced,
-                    logits,
-                    stats,
-                    scores,
-                    lengths,
-                )?;
+                self.vote
+                    .encode(encoder, &rows, vote, forced, logits, stats, scores, lengths)?;
             }
         }
         self.topk.encode(

@@ -59,7 +59,8 @@ impl Sparse {
         &self.decode
     }
 
-    /// Checks the budget ([`Select::plan`]) and allocates the step's buffers.
+    /// Checks the budget ([`Select::plan`]) and allocates the step's buffers for the table's
+    /// sequences as they are.
     pub fn workspace(
         &self,
         table: &DevicePageTable,
@@ -67,7 +68,22 @@ impl Sparse {
         selector: Selector,
         budget: Budget,
     ) -> Result<SparseWorkspace> {
-        let plan = self.select.plan(table, q_heads, selector, budget)?;
+        self.workspace_with_capacity(table, q_heads, selector, budget, table.max_len())
+    }
+
+    /// [`Sparse::workspace`] for sequences that grow up to `capacity` tokens
+    /// ([`Select::plan_with_capacity`]): one workspace for every step of a generation.
+    pub fn workspace_with_capacity(
+        &self,
+        table: &DevicePageTable,
+        q_heads: u32,
+        selector: Selector,
+        budget: Budget,
+        capacity: u32,
+    ) -> Result<SparseWorkspace> {
+        let plan = self
+            .select
+            .plan_with_capacity(table, q_heads, selector, budget, capacity)?;
         let select = self.select.workspace(table, &plan)?;
         let list_bytes = u64::from(plan.rows) * u64::from(plan.k) * 4;
         let selected = self.gpu.storage_buffer("selected", list_bytes)?;
@@ -97,6 +113,10 @@ impl Sparse {
         workspace: &SparseWorkspace,
         out: Binding<'_>,
     ) -> Result<()> {
+        let scratch = Binding::whole(&workspace.scratch);
+        let tokens = workspace.tokens();
+        // Decode's checks first: nothing is recorded unless both halves can be.
+        self.decode.check(table, kv, query, &tokens, scratch, out)?;
         self.select.encode(
             encoder,
             table,
@@ -105,14 +125,7 @@ impl Sparse {
             &workspace.select,
             workspace.selected(),
         )?;
-        self.decode.encode(
-            encoder,
-            table,
-            kv,
-            query,
-            &workspace.tokens(),
-            Binding::whole(&workspace.scratch),
-            out,
-        )
+        self.decode
+            .encode(encoder, table, kv, query, &tokens, scratch, out)
     }
 }

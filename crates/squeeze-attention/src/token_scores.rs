@@ -6,8 +6,7 @@ use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_SCORES;
 
 use crate::layout::KvDtype;
-use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::{AttentionParams, ScoreRows};
 
 pub struct TokenScores {
     gpu: Gpu,
@@ -33,25 +32,22 @@ impl TokenScores {
     }
 
     /// Records the logits. The caller has checked every binding ([`crate::select::Select`]).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        table: &DevicePageTable,
+        rows: &ScoreRows<'_>,
         k: Binding<'_>,
         q: Binding<'_>,
-        q_heads: u32,
         scale: f32,
         logits: Binding<'_>,
     ) -> Result<()> {
         let params = AttentionParams {
-            max_len: table.max_len(),
             scale,
-            ..AttentionParams::for_table(table, q_heads)
+            ..rows.params()
         };
         let items = params.row_items();
-        let [indptr, indices, last] = table.bindings();
-        let pipeline = self.pipeline(q_heads / table.layout().kv_heads)?;
+        let [indptr, indices, last] = rows.table.bindings();
+        let pipeline = self.pipeline(rows.q_heads / rows.table.layout().kv_heads)?;
         params.dispatch_items(
             &self.gpu,
             encoder,

@@ -5,8 +5,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_STATS;
 
-use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::ScoreRows;
 
 pub struct TokenStats {
     gpu: Gpu,
@@ -25,22 +24,17 @@ impl TokenStats {
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        table: &DevicePageTable,
-        q_heads: u32,
+        rows: &ScoreRows<'_>,
         logits: Binding<'_>,
         stats: Binding<'_>,
     ) -> Result<()> {
-        let params = AttentionParams {
-            max_len: table.max_len(),
-            ..AttentionParams::for_table(table, q_heads)
-        };
         self.gpu.dispatch_groups(
             encoder,
             "token stats",
             &self.pipeline,
-            &params,
-            &[table.lens_binding(), logits, stats],
-            [q_heads, table.batch(), 1],
+            &rows.params(),
+            &[rows.table.lens_binding(), logits, stats],
+            [rows.q_heads, rows.table.batch(), 1],
         )
     }
 }

@@ -6,8 +6,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_VOTE;
 
-use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::{AttentionParams, ScoreRows};
 use crate::reference::Vote;
 
 pub struct TokenVote {
@@ -25,14 +24,13 @@ impl TokenVote {
         })
     }
 
-    /// Records the votes `[batch, kv_heads, max_len]` and row lengths; `stats` is read by the
+    /// Records the votes `[batch, kv_heads, stride]` and row lengths; `stats` is read by the
     /// softmax vote only.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        table: &DevicePageTable,
-        q_heads: u32,
+        rows: &ScoreRows<'_>,
         vote: Vote,
         (sink, window): (u32, u32),
         logits: Binding<'_>,
@@ -40,11 +38,11 @@ impl TokenVote {
         votes: Binding<'_>,
         lengths: Binding<'_>,
     ) -> Result<()> {
+        let table = rows.table;
         let params = AttentionParams {
-            max_len: table.max_len(),
             sink,
             window,
-            ..AttentionParams::for_table(table, q_heads)
+            ..rows.params()
         };
         let items = params.row_items();
         let (pipeline, bindings) = match vote {
