@@ -204,6 +204,7 @@ impl Gpu {
         self.check_buffer_size(arg, size)?;
         let mut contents = bytes.to_vec();
         contents.resize(size as usize, 0);
+        self.counters().buffer();
         Ok(self
             .device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -217,6 +218,7 @@ impl Gpu {
     pub fn storage_buffer(&self, arg: &'static str, bytes: u64) -> Result<wgpu::Buffer> {
         let size = padded(bytes);
         self.check_buffer_size(arg, size)?;
+        self.counters().buffer();
         Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some(arg),
             size,
@@ -225,8 +227,17 @@ impl Gpu {
         }))
     }
 
+    /// A read-only storage buffer holding `data`, made once per distinct content and shared
+    /// by later calls (through the bind cache's store): for small per-dispatch tables that
+    /// repeat every step, such as attention's per-head policies.
+    pub fn constant<T: Element>(&self, arg: &'static str, data: &[T]) -> Result<wgpu::Buffer> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.bind_cache().constant(bytes, || self.upload(arg, data))
+    }
+
     /// A uniform buffer holding one parameter block.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, params: &T) -> wgpu::Buffer {
+        self.counters().buffer();
         self.device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
@@ -243,13 +254,25 @@ impl Gpu {
         params: &wgpu::Buffer,
         bindings: &[Binding<'_>],
     ) -> Result<wgpu::BindGroup> {
+        let slotted = bindings.iter().enumerate().map(|(i, b)| (i as u32 + 1, *b));
+        self.bind_group_slots(pipeline, params, slotted)
+    }
+
+    /// [`Gpu::bind_group`] with each binding at an explicit slot.
+    pub fn bind_group_slots<'b>(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        params: &wgpu::Buffer,
+        bindings: impl Iterator<Item = (u32, Binding<'b>)>,
+    ) -> Result<wgpu::BindGroup> {
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: params.as_entire_binding(),
         }];
-        for (i, b) in bindings.iter().enumerate() {
-            entries.push(b.as_entry(i as u32 + 1)?);
+        for (slot, b) in bindings {
+            entries.push(b.as_entry(slot)?);
         }
+        self.counters().bind_group();
         Ok(self.device().create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
@@ -284,6 +307,7 @@ impl Gpu {
                 format!("{offset} + {size}"),
             ));
         }
+        self.counters().buffer();
         let staging = self.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("squeeze readback"),
             size,

@@ -60,6 +60,48 @@ impl Gpu {
         bindings: &[Binding<'_>],
         workgroups: [u32; 3],
     ) -> Result<()> {
+        let slotted = bindings.iter().enumerate().map(|(i, b)| (i as u32 + 1, *b));
+        self.record_dispatch(encoder, label, pipeline, params, slotted, workgroups)
+    }
+
+    /// [`Gpu::dispatch`] with each binding at an explicit slot, for kernels whose optional
+    /// bindings leave gaps.
+    pub fn dispatch_slots<P: bytemuck::Pod>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &P,
+        bindings: &[(u32, Binding<'_>)],
+        workgroups: u32,
+    ) -> Result<()> {
+        let slotted = bindings.iter().copied();
+        self.record_dispatch(
+            encoder,
+            label,
+            pipeline,
+            params,
+            slotted,
+            [workgroups, 1, 1],
+        )
+    }
+
+    /// The one dispatch path of every family: checks the grid, takes the bind group (with
+    /// `params` in its uniform at slot 0) from the bind cache — built only the first time this
+    /// exact dispatch is seen — and records one compute pass.
+    fn record_dispatch<'b, P, I>(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        params: &P,
+        bindings: I,
+        workgroups: [u32; 3],
+    ) -> Result<()>
+    where
+        P: bytemuck::Pod,
+        I: ExactSizeIterator<Item = (u32, Binding<'b>)> + Clone,
+    {
         let max = self.limits().max_compute_workgroups_per_dimension;
         if let Some(&count) = workgroups.iter().find(|&&n| n > max) {
             return Err(Error::invalid(
@@ -69,8 +111,13 @@ impl Gpu {
                 count,
             ));
         }
-        let params = self.uniform(label, params);
-        let bind_group = self.bind_group(pipeline, &params, bindings)?;
+        let bytes = bytemuck::bytes_of(params);
+        let bind_group =
+            self.bind_cache()
+                .get_or_insert(pipeline, bytes, bindings.clone(), || {
+                    let uniform = self.uniform(label, params);
+                    self.bind_group_slots(pipeline, &uniform, bindings)
+                })?;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(label),
             timestamp_writes: None,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::bind_cache::{AllocationCounts, BindCache, Counters};
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineCache;
 
@@ -257,6 +258,8 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipelines: Arc<PipelineCache>,
+    bind_cache: Arc<BindCache>,
+    counters: Arc<Counters>,
 }
 
 impl fmt::Debug for Gpu {
@@ -308,6 +311,8 @@ impl Gpu {
             device,
             queue,
             pipelines: Arc::new(PipelineCache::default()),
+            bind_cache: Arc::new(BindCache::default()),
+            counters: Arc::new(Counters::default()),
         }
     }
 
@@ -333,6 +338,26 @@ impl Gpu {
 
     pub(crate) fn pipelines(&self) -> &PipelineCache {
         &self.pipelines
+    }
+
+    pub(crate) fn bind_cache(&self) -> &BindCache {
+        &self.bind_cache
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Buffers and bind groups squeeze has created on this device so far: the difference
+    /// around a recorded step is what that step allocated (0 in a steady state).
+    pub fn allocations(&self) -> AllocationCounts {
+        self.counters.get()
+    }
+
+    /// Drops every cached bind group and the buffers they keep alive (see
+    /// [`crate::bind_cache`]); the next dispatch of each kernel builds its bind group again.
+    pub fn clear_bind_cache(&self) {
+        self.bind_cache.clear();
     }
 
     /// Whether subgroup fast paths can run.

@@ -3,6 +3,7 @@
 //! [`Profiler`], the one [`Error`] type, and the core kernels ([`copy::Copy`], the bandwidth
 //! reference, and [`widen::Widen`]).
 
+pub mod bind_cache;
 pub mod buffer;
 pub mod copy;
 pub mod dispatch;
@@ -13,6 +14,7 @@ pub mod profiler;
 pub mod reference;
 pub mod widen;
 
+pub use bind_cache::AllocationCounts;
 pub use buffer::{Binding, DType, Element};
 pub use error::{Error, Result};
 pub use gpu::{AdapterEntry, Backend, Gpu, GpuOptions, enumerate_adapters, select_adapter};

@@ -8,9 +8,7 @@ use squeeze_core::{Binding, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::COOPERATIVE};
 
 use crate::ScoreBindings;
-use crate::params::{
-    Capacities, TopkParams, grid_workgroups, per_item_workgroups, pipeline, record,
-};
+use crate::params::{Capacities, TopkParams, grid_workgroups, per_item_workgroups, pipeline};
 
 /// u32 words of one row's state (prefix, counters and a 256-bin histogram).
 pub const STATE_WORDS: u32 = 272;
@@ -80,8 +78,7 @@ impl Cooperative {
             ..*params
         };
         let words = u64::from(params.rows) * u64::from(STATE_WORDS);
-        record(
-            gpu,
+        gpu.dispatch_slots(
             encoder,
             "topk coop init",
             &self.init,
@@ -92,8 +89,7 @@ impl Cooperative {
         let spread = per_item_workgroups(gpu, params.rows.saturating_mul(groups_per_row));
         for round in 0..rounds(params.n) {
             let p = TopkParams { block: round, ..p };
-            record(
-                gpu,
+            gpu.dispatch_slots(
                 encoder,
                 "topk coop histogram",
                 &self.histogram,
@@ -101,8 +97,7 @@ impl Cooperative {
                 &[(1, x), (2, lengths), (4, state)],
                 spread,
             )?;
-            record(
-                gpu,
+            gpu.dispatch_slots(
                 encoder,
                 "topk coop pick",
                 &self.pick,
@@ -110,8 +105,7 @@ impl Cooperative {
                 &[(2, lengths), (4, state)],
                 per_item_workgroups(gpu, params.rows),
             )?;
-            record(
-                gpu,
+            gpu.dispatch_slots(
                 encoder,
                 "topk coop gather",
                 &self.gather,
@@ -120,8 +114,7 @@ impl Cooperative {
                 spread,
             )?;
         }
-        record(
-            gpu,
+        gpu.dispatch_slots(
             encoder,
             "topk coop compact",
             &self.compact,
@@ -129,8 +122,7 @@ impl Cooperative {
             &[(1, x), (2, lengths), (3, pairs), (4, state), (5, spill)],
             spread,
         )?;
-        record(
-            gpu,
+        gpu.dispatch_slots(
             encoder,
             "topk coop finish",
             &self.finish,

@@ -4,7 +4,7 @@
 use squeeze_core::{Binding, Gpu, Result, wgpu};
 use squeeze_shaders::{Module, topk::GATHER};
 
-use crate::params::{TopkParams, grid_workgroups, pipeline, record};
+use crate::params::{TopkParams, grid_workgroups, pipeline};
 
 /// The gather pass for one score format on one device.
 pub(crate) struct Gather {
@@ -33,8 +33,7 @@ impl Gather {
         values: Binding<'_>,
     ) -> Result<()> {
         let outputs = u64::from(params.rows) * u64::from(params.k);
-        record(
-            &self.gpu,
+        self.gpu.dispatch_slots(
             encoder,
             "topk gather",
             &self.pipeline,

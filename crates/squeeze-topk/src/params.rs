@@ -4,7 +4,7 @@
 
 use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::pipeline::PipelineOptions;
-use squeeze_core::{Binding, Error, Gpu, Result, wgpu};
+use squeeze_core::{Gpu, Result, wgpu};
 use squeeze_shaders::Module;
 
 use crate::Order;
@@ -135,47 +135,4 @@ pub fn grid_workgroups(gpu: &Gpu, items: u64) -> u32 {
         WORKGROUP_SIZE,
         gpu.limits().max_compute_workgroups_per_dimension,
     )
-}
-
-/// Records one compute pass of `pipeline`: `params` at slot 0, each binding at its slot,
-/// `workgroups` groups along x.
-pub fn record(
-    gpu: &Gpu,
-    encoder: &mut wgpu::CommandEncoder,
-    label: &str,
-    pipeline: &wgpu::ComputePipeline,
-    params: &TopkParams,
-    bindings: &[(u32, Binding<'_>)],
-    workgroups: u32,
-) -> Result<()> {
-    let uniform = gpu.uniform(label, params);
-    let mut entries = vec![wgpu::BindGroupEntry {
-        binding: 0,
-        resource: uniform.as_entire_binding(),
-    }];
-    for (slot, b) in bindings {
-        let size = std::num::NonZeroU64::new(b.size)
-            .ok_or_else(|| Error::invalid("binding", "size", "> 0 bytes", 0))?;
-        entries.push(wgpu::BindGroupEntry {
-            binding: *slot,
-            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                buffer: b.buffer,
-                offset: b.offset,
-                size: Some(size),
-            }),
-        });
-    }
-    let bind_group = gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some(label),
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    });
-    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(label),
-        timestamp_writes: None,
-    });
-    pass.set_pipeline(pipeline);
-    pass.set_bind_group(0, &bind_group, &[]);
-    pass.dispatch_workgroups(workgroups, 1, 1);
-    Ok(())
 }

@@ -8,7 +8,7 @@ use squeeze_shaders::{
     topk::{SELECT, SELECT_SUBGROUP},
 };
 
-use crate::params::{Capacities, Scan, TopkParams, per_item_workgroups, pipeline, record};
+use crate::params::{Capacities, Scan, TopkParams, per_item_workgroups, pipeline};
 
 /// The selection pass for one score format on one device.
 pub(crate) struct Select {
@@ -46,8 +46,7 @@ impl Select {
         lengths: Binding<'_>,
         pairs: Binding<'_>,
     ) -> Result<()> {
-        record(
-            &self.gpu,
+        self.gpu.dispatch_slots(
             encoder,
             "topk select",
             &self.pipeline,

@@ -10,7 +10,7 @@ use squeeze_shaders::{
     topk::{SMALL, SMALL_SUBGROUP},
 };
 
-use crate::params::{Capacities, Scan, TopkParams, per_item_workgroups, pipeline, record};
+use crate::params::{Capacities, Scan, TopkParams, per_item_workgroups, pipeline};
 
 /// The small-row kernel for one score format on one device.
 pub(crate) struct Small {
@@ -55,8 +55,7 @@ impl Small {
         let workgroups = per_item_workgroups(&self.gpu, params.rows);
         let inputs = [(1, x), (2, lengths), (4, indices)];
         match values {
-            Some(values) => record(
-                &self.gpu,
+            Some(values) => self.gpu.dispatch_slots(
                 encoder,
                 "topk small",
                 &self.with_values,
@@ -64,8 +63,7 @@ impl Small {
                 &[inputs[0], inputs[1], inputs[2], (5, values)],
                 workgroups,
             ),
-            None => record(
-                &self.gpu,
+            None => self.gpu.dispatch_slots(
                 encoder,
                 "topk small (indices)",
                 &self.indices_only,

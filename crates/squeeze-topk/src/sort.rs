@@ -14,7 +14,6 @@ use squeeze_shaders::{Module, topk::SORT};
 use crate::Order;
 use crate::params::{
     Capacities, FLAG_WRITE_INDICES, TopkParams, grid_workgroups, per_item_workgroups, pipeline,
-    record,
 };
 use crate::topk::{ScoreBindings, check_scores, format_constant};
 
@@ -53,8 +52,7 @@ impl Sort {
         pairs: Binding<'_>,
     ) -> Result<()> {
         let items = u64::from(params.rows) * u64::from(params.n);
-        record(
-            &self.gpu,
+        self.gpu.dispatch_slots(
             encoder,
             "topk sort init",
             &self.init,
@@ -81,8 +79,7 @@ impl Sort {
             if last {
                 p.flags |= FLAG_WRITE_INDICES;
             }
-            record(
-                &self.gpu,
+            self.gpu.dispatch_slots(
                 encoder,
                 "topk sort local",
                 &self.local,
@@ -102,8 +99,7 @@ impl Sort {
                     stride,
                     ..*params
                 };
-                record(
-                    &self.gpu,
+                self.gpu.dispatch_slots(
                     encoder,
                     "topk sort global",
                     &self.global,
