@@ -7,11 +7,12 @@
 // words whose low (even) weight is its own; for its last weight at an even index it uses the
 // one code more that codes.wgsl decodes (the first of the next thread) to fill the high half,
 // and it skips its first weight at an odd index (the previous thread wrote it). Every word has
-// one writer, with no race even on corrupt metadata.
+// one writer as long as `output_positions` never decreases, which the host checks before
+// anything is recorded (`format.rs` rejects decreasing entries with a typed error).
 //
 // Bounds: the write loop stops after 65 weights and every write is checked against `params.n`
 // and the output's length, so corrupt data handed straight to the kernel cannot hang or write
-// outside its output.
+// outside its output; with decreasing positions, blocks overlap and may race on words inside it.
 
 struct Params {
     // Weights to produce.

@@ -67,6 +67,9 @@ pub fn from_config(config: &Value, name: &str) -> Option<Vec<usize>> {
     let heads = get("num_attention_heads")?;
     let kv_heads = get("num_key_value_heads").unwrap_or(heads);
     let head_dim = get("head_dim").unwrap_or(hidden / heads.max(1));
+    // A config with sizes whose products overflow describes no model: no shape.
+    let q_rows = heads.checked_mul(head_dim)?;
+    let kv_rows = kv_heads.checked_mul(head_dim)?;
     let inter = get("intermediate_size");
     let vocab = get("vocab_size");
     let leaf = name.strip_suffix(".weight")?;
@@ -74,9 +77,9 @@ pub fn from_config(config: &Value, name: &str) -> Option<Vec<usize>> {
     let in_layer = leaf.contains(".layers.");
     Some(match last {
         "embed_tokens" | "lm_head" => vec![vocab?, hidden],
-        "q_proj" if in_layer => vec![heads * head_dim, hidden],
-        "k_proj" | "v_proj" if in_layer => vec![kv_heads * head_dim, hidden],
-        "o_proj" if in_layer => vec![hidden, heads * head_dim],
+        "q_proj" if in_layer => vec![q_rows, hidden],
+        "k_proj" | "v_proj" if in_layer => vec![kv_rows, hidden],
+        "o_proj" if in_layer => vec![hidden, q_rows],
         "gate_proj" | "up_proj" if in_layer => vec![inter?, hidden],
         "down_proj" if in_layer => vec![hidden, inter?],
         _ => return None,
@@ -97,12 +100,13 @@ pub fn resolve(
         (recorded, ShapeSource::Recorded),
     ] {
         if let Some(shape) = map.get(name) {
-            let product: usize = shape.iter().product();
-            if product != count {
+            let product = elements(shape);
+            if product != Some(count) {
+                let holds = product.map_or("more than 2^64".into(), |p| p.to_string());
                 return Err(Df11Error::Weight {
                     name: name.to_string(),
                     what: format!(
-                        "{source:?} shape {shape:?} holds {product} values, but the unit decodes {count}"
+                        "{source:?} shape {shape:?} holds {holds} values, but the unit decodes {count}"
                     ),
                 });
             }
@@ -110,11 +114,16 @@ pub fn resolve(
         }
     }
     if let Some(shape) = from_config(config, name)
-        && shape.iter().product::<usize>() == count
+        && elements(&shape) == Some(count)
     {
         return Ok((shape, ShapeSource::Config));
     }
     Ok((vec![count], ShapeSource::Flat))
+}
+
+/// Elements of `shape`, `None` when the count overflows.
+fn elements(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 
 #[cfg(test)]
@@ -153,5 +162,17 @@ mod tests {
         assert_eq!((shape, source), (vec![7], ShapeSource::Flat));
         let given = ShapeMap::from([("w".to_string(), vec![2, 3])]);
         assert!(resolve("w", 7, &given, &ShapeMap::new(), &config).is_err());
+        // Shapes whose element count overflows are errors or no shape, never a panic.
+        let huge = ShapeMap::from([("w".to_string(), vec![usize::MAX, 3])]);
+        assert!(resolve("w", 7, &huge, &ShapeMap::new(), &config).is_err());
+        let hostile = serde_json::json!({
+            "hidden_size": 8,
+            "num_attention_heads": u64::MAX,
+            "head_dim": 4,
+        });
+        assert_eq!(
+            from_config(&hostile, "model.layers.0.self_attn.q_proj.weight"),
+            None
+        );
     }
 }

@@ -88,7 +88,10 @@ pub fn unit<'a>(file: &'a TensorFile, name: &str, shape: &[usize]) -> Result<Nat
         }
         Ok(data)
     };
-    let (rows, cols) = matrix(shape);
+    let (rows, cols) = matrix(shape).ok_or_else(|| Df11Error::Weight {
+        name: name.to_string(),
+        what: format!("shape {shape:?} holds more values than this machine can address"),
+    })?;
     Ok(NativeUnit {
         rows,
         cols,
@@ -100,12 +103,18 @@ pub fn unit<'a>(file: &'a TensorFile, name: &str, shape: &[usize]) -> Result<Nat
     })
 }
 
-/// A shape as a matrix: [product of the leading dimensions, last dimension] (a vector is one row).
-pub fn matrix(shape: &[usize]) -> (usize, usize) {
-    match shape.split_last() {
+/// A shape as a matrix: [product of the leading dimensions, last dimension] (a vector is one
+/// row); `None` when the element count overflows (a corrupt header).
+pub fn matrix(shape: &[usize]) -> Option<(usize, usize)> {
+    let (rows, cols) = match shape.split_last() {
         None => (1, 1),
-        Some((&cols, lead)) => (lead.iter().product(), cols),
-    }
+        Some((&cols, lead)) => (
+            lead.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?,
+            cols,
+        ),
+    };
+    rows.checked_mul(cols)?;
+    Some((rows, cols))
 }
 
 /// What the native compressor encodes, for errors.
@@ -156,7 +165,10 @@ pub fn compress(
         for name in f.names() {
             let (dtype, shape, data) = f.tensor(&name).expect("listed");
             if compresses(dtype, shape, data) {
-                let (rows, cols) = matrix(shape);
+                let (rows, cols) = matrix(shape).ok_or_else(|| Df11Error::Weight {
+                    name: name.clone(),
+                    what: format!("shape {shape:?} overflows"),
+                })?;
                 let values: Vec<u16> = data
                     .chunks_exact(2)
                     .map(|b| u16::from_le_bytes([b[0], b[1]]))
