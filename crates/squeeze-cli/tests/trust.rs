@@ -143,6 +143,7 @@ fn row02_dequantize_to_a_directory_fails_before_work_and_leaves_nothing() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn row02_interrupted_compress_removes_its_partial_output() {
     let dir = folder("row02-interrupt");
@@ -501,12 +502,14 @@ fn row10_parameters_the_mode_ignores_are_errors() {
     assert!(!out.exists());
 }
 
+#[cfg(unix)]
 /// The permission bits of `path`.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+#[cfg(unix)]
 /// Runs squeeze under `umask 022`.
 fn squeeze_umask_022(args: &[&str]) -> Output {
     let mut command = std::process::Command::new("sh");
@@ -520,6 +523,7 @@ fn squeeze_umask_022(args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
+#[cfg(unix)]
 #[test]
 fn row11_outputs_follow_the_umask() {
     let dir = folder("row11");
