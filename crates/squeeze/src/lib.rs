@@ -20,6 +20,8 @@
 //! # Ok::<(), squeeze::Error>(())
 //! ```
 
+pub mod arrays;
+
 pub use squeeze_attention as attention;
 pub use squeeze_core as core;
 pub use squeeze_core::{

@@ -4,9 +4,10 @@
 
 use half::f16;
 use safetensors::Dtype;
-use squeeze::attention::decode::HeadPolicy;
-use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
-use squeeze::attention::{Budget, CacheLayout, KvDtype, PageTable, Selector};
+use squeeze::arrays::Array;
+use squeeze::arrays::attention::{
+    Cache, Kv, Params, Query, Select, attention_decode as attention_decode_arrays,
+};
 use squeeze::{Error, Gpu};
 
 use super::tensors::Tensor;
@@ -80,7 +81,7 @@ pub const ATTENTION_DECODE: Kernel = Kernel {
         },
         ParamSpec {
             name: "select",
-            kind: ParamKind::Choice(&["none", "quest", "token", "tokenselect"]),
+            kind: ParamKind::Choice(Select::NAMES),
             default: ParamDefault::Value("none"),
             help: "selection: quest (pages), token (summed logits, TidalDecode), tokenselect (soft voting)",
         },
@@ -118,21 +119,6 @@ pub const ATTENTION_DECODE: Kernel = Kernel {
     run: attention_decode,
 };
 
-/// The cache as one sequence: layout, table, K and V (in the cache's dtype, as raw bytes).
-struct Cache {
-    layout: CacheLayout,
-    table: PageTable,
-    k: Vec<u8>,
-    v: Vec<u8>,
-}
-
-fn kv_dtype(t: &Tensor<'_>) -> Result<KvDtype, Error> {
-    Ok(match t.expect_dtype(&[Dtype::F32, Dtype::F16])? {
-        Dtype::F16 => KvDtype::F16,
-        _ => KvDtype::F32,
-    })
-}
-
 fn same_as(t: &Tensor<'_>, other: &Tensor<'_>) -> Result<(), Error> {
     if t.dtype != other.dtype || t.shape != other.shape {
         return Err(Error::invalid(
@@ -145,104 +131,68 @@ fn same_as(t: &Tensor<'_>, other: &Tensor<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn to_u32(value: usize, arg: &'static str) -> Result<u32, Error> {
-    u32::try_from(value).map_err(|_| Error::invalid(arg, "size", "< 2^32", value))
+/// One tensor's name and shape with its elements copied out of the mapped file (which gives no
+/// alignment guarantee).
+struct Owned<'a, T> {
+    name: &'static str,
+    shape: &'a [usize],
+    data: Vec<T>,
 }
 
-/// A contiguous `[seq, kv_heads, d]` cache laid out on pages of `page_size`, the last page
-/// zero-padded.
-fn contiguous(k: &Tensor<'_>, v: &Tensor<'_>, page_size: u32) -> Result<Cache, Error> {
-    same_as(v, k)?;
-    let dtype = kv_dtype(k)?;
-    let [seq, kv_heads, d] = k.dims()?;
-    let (table, pages) = PageTable::contiguous(&[to_u32(seq, "k")?], page_size.max(1));
-    let layout = CacheLayout {
-        pages,
-        page_size,
-        kv_heads: to_u32(kv_heads, "k")?,
-        head_dim: to_u32(d, "k")?,
-        dtype,
-    };
-    layout.check()?;
-    let padded = |t: &Tensor<'_>| {
-        let mut bytes = t.data.to_vec();
-        bytes.resize(layout.bytes() as usize, 0);
-        bytes
-    };
-    Ok(Cache {
-        layout,
-        table,
-        k: padded(k),
-        v: padded(v),
-    })
-}
-
-/// A paged cache with its page table and sequence length.
-fn paged(inputs: &Inputs, settings: &Settings, page_size: Option<u32>) -> Result<Cache, Error> {
-    let k = inputs.get("k_pages")?;
-    let v = inputs.get("v_pages")?;
-    same_as(&v, &k)?;
-    let dtype = kv_dtype(&k)?;
-    let [pages, size, kv_heads, d] = k.dims()?;
-    if let Some(set) = page_size.filter(|&p| p as usize != size) {
-        return Err(Error::invalid(
-            "page_size",
-            "parameter",
-            format!("k_pages' page size {size}"),
-            set,
-        ));
-    }
-    let table = inputs.get("page_table")?;
-    table.expect_dtype(&[Dtype::I32])?;
-    let [n_pages] = table.dims()?;
-    let indices = table
-        .to_vec::<i32>()
-        .into_iter()
-        .map(|p| u32::try_from(p).map_err(|_| Error::invalid("page_table", "entry", "≥ 0", p)))
-        .collect::<Result<Vec<u32>, Error>>()?;
-    let seq_len: u32 = settings.get("seq_len")?;
-    let size = to_u32(size, "k_pages")?;
-    let full = (n_pages as u64).saturating_sub(1) * u64::from(size);
-    let last = u64::from(seq_len).checked_sub(full).filter(|&l| {
-        if n_pages == 0 {
-            l == 0
-        } else {
-            (1..=u64::from(size)).contains(&l)
+impl<'a, T: bytemuck::Pod> Owned<'a, T> {
+    fn new(t: &Tensor<'a>) -> Self {
+        Self {
+            name: t.name,
+            shape: t.shape,
+            data: t.to_vec(),
         }
-    });
-    let Some(last) = last else {
-        return Err(Error::invalid(
-            "seq_len",
-            "parameter",
-            format!(
-                "the tokens {n_pages} pages of {size} hold ({}..={})",
-                full + 1,
-                full + u64::from(size)
-            ),
-            seq_len,
-        ));
-    };
-    Ok(Cache {
-        layout: CacheLayout {
-            pages: to_u32(pages, "k_pages")?,
-            page_size: size,
-            kv_heads: to_u32(kv_heads, "k_pages")?,
-            head_dim: to_u32(d, "k_pages")?,
-            dtype,
-        },
-        table: PageTable {
-            indptr: vec![0, to_u32(n_pages, "page_table")?],
-            indices,
-            last_page_len: vec![last as u32],
-        },
-        k: k.data.to_vec(),
-        v: v.data.to_vec(),
-    })
+    }
+
+    fn array(&self) -> Array<'_, T> {
+        Array::new(self.name, self.shape, &self.data)
+    }
+}
+
+/// K and V, which must agree in dtype and shape.
+enum OwnedKv<'a> {
+    F32(Owned<'a, f32>, Owned<'a, f32>),
+    F16(Owned<'a, f16>, Owned<'a, f16>),
+}
+
+impl<'a> OwnedKv<'a> {
+    fn new(k: &Tensor<'a>, v: &Tensor<'a>) -> Result<Self, Error> {
+        same_as(v, k)?;
+        Ok(match k.expect_dtype(&[Dtype::F32, Dtype::F16])? {
+            Dtype::F16 => OwnedKv::F16(Owned::new(k), Owned::new(v)),
+            _ => OwnedKv::F32(Owned::new(k), Owned::new(v)),
+        })
+    }
+
+    fn kv(&self) -> Kv<'_> {
+        match self {
+            OwnedKv::F32(k, v) => Kv::F32 {
+                k: k.array(),
+                v: v.array(),
+            },
+            OwnedKv::F16(k, v) => Kv::F16 {
+                k: k.array(),
+                v: v.array(),
+            },
+        }
+    }
 }
 
 fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
-    let page_size: Option<u32> = settings.optional("page_size")?;
-    let cache = match (
+    let params = Params {
+        page_size: settings.optional("page_size")?,
+        scale: settings.optional("scale")?,
+        sink: settings.get("sink")?,
+        window: settings.get("window")?,
+        select: Select::parse(&settings.get::<String>("select")?)?,
+        budget: settings.optional("budget")?,
+    };
+    let table: Vec<i32>;
+    let (kv, paged) = match (
         inputs.optional("k"),
         inputs.optional("v"),
         inputs.optional("k_pages"),
@@ -256,9 +206,19 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
                     settings.text("seq_len").unwrap_or_default(),
                 ));
             }
-            contiguous(&k, &v, page_size.unwrap_or(16))?
+            (OwnedKv::new(&k, &v)?, None)
         }
-        (None, None, Some(_)) => paged(inputs, settings, page_size)?,
+        (None, None, Some(k)) => {
+            let kv = OwnedKv::new(&k, &inputs.get("v_pages")?)?;
+            let t = inputs.get("page_table")?;
+            t.expect_dtype(&[Dtype::I32])?;
+            table = t.to_vec();
+            let seq_len: u32 = settings.get("seq_len")?;
+            (
+                kv,
+                Some((Array::new("page_table", t.shape, &table), seq_len)),
+            )
+        }
         _ => {
             return Err(Error::invalid(
                 "IN",
@@ -268,88 +228,43 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
             ));
         }
     };
-    let layout = cache.layout;
+    let cache = match paged {
+        None => Cache::Contiguous(kv.kv()),
+        Some((page_table, seq_len)) => Cache::Paged {
+            kv: kv.kv(),
+            page_table,
+            seq_len,
+        },
+    };
     let q = inputs.get("q")?;
-    let [q_heads, d] = q.dims()?;
-    if d != layout.head_dim as usize {
-        return Err(Error::invalid("q", "head dim", layout.head_dim, d));
-    }
-    let q: Vec<f32> = match q.expect_dtype(&[Dtype::F32, Dtype::F16])? {
-        Dtype::F16 => q.to_vec::<f16>().iter().map(|x| x.to_f32()).collect(),
-        _ => q.to_vec(),
-    };
-    let (k16, v16): (Vec<f16>, Vec<f16>);
-    let (k32, v32): (Vec<f32>, Vec<f32>);
-    let kv = match layout.dtype {
-        KvDtype::F16 => {
-            k16 = bytemuck::pod_collect_to_vec(&cache.k);
-            v16 = bytemuck::pod_collect_to_vec(&cache.v);
-            HostKv::F16 { k: &k16, v: &v16 }
+    let result = match q.expect_dtype(&[Dtype::F32, Dtype::F16])? {
+        Dtype::F16 => {
+            let data: Vec<f16> = q.to_vec();
+            attention_decode_arrays(
+                gpu,
+                Query::F16(Array::new("q", q.shape, &data)),
+                cache,
+                &params,
+            )?
         }
-        KvDtype::F32 => {
-            k32 = bytemuck::pod_collect_to_vec(&cache.k);
-            v32 = bytemuck::pod_collect_to_vec(&cache.v);
-            HostKv::F32 { k: &k32, v: &v32 }
+        _ => {
+            let data: Vec<f32> = q.to_vec();
+            attention_decode_arrays(
+                gpu,
+                Query::F32(Array::new("q", q.shape, &data)),
+                cache,
+                &params,
+            )?
         }
     };
-    let data = Uploaded::new(gpu, layout, &cache.table, kv, &q, to_u32(q_heads, "q")?)?;
-    let scale = settings
-        .optional("scale")?
-        .unwrap_or(1.0 / (d as f32).sqrt());
-    let sink: u32 = settings.get("sink")?;
-    let window: u32 = settings.get("window")?;
-    let o_shape = vec![q_heads, d];
-    let select: String = settings.get("select")?;
-    let selector = match select.as_str() {
-        "quest" => Some(Selector::Quest),
-        "token" => Some(Selector::Tidal),
-        "tokenselect" => Some(Selector::TokenSelect),
-        _ => None,
-    };
-    let budget: Option<u32> = settings.optional("budget")?;
-    let Some(selector) = selector else {
-        if let Some(budget) = budget {
-            return Err(Error::invalid(
-                "budget",
-                "parameter",
-                "unset with select=none (a budget is used by select=quest|token|tokenselect)",
-                budget,
-            ));
-        }
-        let policy = if sink > 0 || window > 0 {
-            HeadPolicy::SinkWindow { sink, window }
-        } else {
-            HeadPolicy::Full
-        };
-        let o = run_decode(gpu, &data, scale, &vec![policy; layout.kv_heads as usize])?;
-        return Ok(vec![Output::f32("o", o_shape, &o)]);
-    };
-    let budget = Budget {
-        tokens: budget.ok_or_else(|| {
-            Error::invalid(
-                "budget",
-                "parameter",
-                format!("given with select={select} (tokens kept, e.g. --set budget=64)"),
-                "unset",
-            )
-        })?,
-        sink,
-        window,
-    };
-    let result = run_sparse(gpu, &data, scale, selector, budget)?;
-    let k = result.k as usize;
-    let mut selected = result.selected;
-    for row in selected.chunks_mut(k.max(1)) {
-        // Ascending, with the −1 padding last.
-        row.sort_unstable_by_key(|&i| (i < 0, i));
-    }
-    Ok(vec![
-        Output::f32("o", o_shape, &result.o),
-        Output {
+    let mut outputs = vec![Output::f32("o", result.o_shape.to_vec(), &result.o)];
+    if let Some((selected, shape)) = result.selected {
+        outputs.push(Output {
             name: "selected",
             dtype: Dtype::I32,
-            shape: vec![layout.kv_heads as usize, k],
+            shape: shape.to_vec(),
             data: bytemuck::cast_slice(&selected).to_vec(),
-        },
-    ])
+        });
+    }
+    Ok(outputs)
 }

@@ -3,9 +3,9 @@
 
 use half::f16;
 use safetensors::Dtype;
-use squeeze::quant::{
-    Activations, Affine, AffineWeights, Dequantize, Format, HostWeights, Matmul, Scheme,
-};
+use squeeze::arrays::quant::{Activations, Weights};
+use squeeze::arrays::{self, Array};
+use squeeze::quant::Format;
 use squeeze::{Error, Gpu};
 
 use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
@@ -96,87 +96,90 @@ pub const MATMUL: Kernel = Kernel {
     run: matmul,
 };
 
-/// Weights read from the input file, owned in the layout the kernels take.
-enum Weights {
-    Gguf(Vec<u8>),
-    Affine(AffineWeights),
+/// A tensor's shape and elements.
+type Shaped<T> = (Vec<usize>, Vec<T>);
+
+/// Weights read from the input file, owned (a mapped file gives no alignment guarantee) in the
+/// element types the kernels take.
+enum Owned {
+    Gguf {
+        format: Format,
+        cols: usize,
+        shape: Vec<usize>,
+        w: Vec<u8>,
+    },
+    Affine {
+        bits: u32,
+        group: u32,
+        cols: Option<usize>,
+        qweight: Shaped<u32>,
+        scales: Shaped<f16>,
+        zeros: Option<Shaped<f16>>,
+    },
 }
 
-struct Matrix {
-    scheme: Scheme,
-    rows: usize,
-    cols: usize,
-    weights: Weights,
-}
-
-impl Matrix {
-    fn host(&self) -> HostWeights<'_> {
-        match &self.weights {
-            Weights::Gguf(blocks) => HostWeights::Gguf(blocks),
-            Weights::Affine(w) => HostWeights::Affine(w.as_ref()),
+impl Owned {
+    fn weights(&self) -> Weights<'_> {
+        match self {
+            Owned::Gguf {
+                format,
+                cols,
+                shape,
+                w,
+            } => Weights::Gguf {
+                format: *format,
+                w: Array::new("w", shape, w),
+                cols: *cols,
+            },
+            Owned::Affine {
+                bits,
+                group,
+                cols,
+                qweight,
+                scales,
+                zeros,
+            } => Weights::Affine {
+                bits: *bits,
+                group: *group,
+                qweight: Array::new("qweight", &qweight.0, &qweight.1),
+                scales: Array::new("scales", &scales.0, &scales.1),
+                zeros: zeros.as_ref().map(|z| Array::new("zeros", &z.0, &z.1)),
+                cols: *cols,
+            },
         }
     }
 }
 
-fn load(inputs: &Inputs, settings: &Settings) -> Result<Matrix, Error> {
+fn load(inputs: &Inputs, settings: &Settings) -> Result<Owned, Error> {
     let format: String = settings.get("format")?;
     let bits = match format.as_str() {
         "int4" => 4,
         "int8" => 8,
         _ => return load_gguf(inputs, settings, format.parse()?),
     };
-    let affine = Affine::new(
-        bits,
-        settings.get("group")?,
-        inputs.optional("zeros").is_some(),
-    )?;
+    let group = settings.get("group")?;
     let q = inputs.get("qweight")?;
     q.expect_dtype(&[Dtype::U32, Dtype::I32])?;
-    let [rows, words] = q.dims()?;
-    let cols = words * 32 / bits as usize;
-    if let Some(c) = settings.text("cols")
-        && c.parse::<usize>().ok() != Some(cols)
-    {
-        return Err(Error::invalid(
-            "cols",
-            "parameter",
-            format!("{cols} (from qweight's shape) or unset"),
-            c,
-        ));
-    }
-    let table = |name: &'static str| -> Result<Option<Vec<f16>>, Error> {
+    let table = |name: &'static str| -> Result<Option<Shaped<f16>>, Error> {
         let Some(t) = inputs.optional(name) else {
             return Ok(None);
         };
         t.expect_dtype(&[Dtype::F16])?;
-        let groups = cols / affine.group() as usize;
-        if t.dims::<2>()? != [rows, groups] {
-            return Err(Error::invalid(
-                name,
-                "shape",
-                format!("[{rows}, {groups}]"),
-                format!("{:?}", t.shape),
-            ));
-        }
-        Ok(Some(t.to_vec()))
+        Ok(Some((t.shape.to_vec(), t.to_vec())))
     };
     let scales = table("scales")?
         .ok_or_else(|| Error::invalid("scales", "tensor", "present for int4/int8", "missing"))?;
-    let weights = AffineWeights {
-        qweight: q.to_vec(),
+    Ok(Owned::Affine {
+        bits,
+        group,
+        cols: settings.optional("cols")?,
+        qweight: (q.shape.to_vec(), q.to_vec()),
         scales,
         zeros: table("zeros")?,
-    };
-    affine.rows(weights.as_ref(), cols)?;
-    Ok(Matrix {
-        scheme: affine.into(),
-        rows,
-        cols,
-        weights: Weights::Affine(weights),
     })
 }
 
-fn load_gguf(inputs: &Inputs, settings: &Settings, format: Format) -> Result<Matrix, Error> {
+fn load_gguf(inputs: &Inputs, settings: &Settings, format: Format) -> Result<Owned, Error> {
     for name in ["qweight", "scales", "zeros"] {
         if inputs.optional(name).is_some() {
             return Err(Error::invalid(
@@ -198,46 +201,34 @@ fn load_gguf(inputs: &Inputs, settings: &Settings, format: Format) -> Result<Mat
     let cols: usize = settings.get("cols")?;
     let w = inputs.get("w")?;
     w.expect_dtype(&[Dtype::U8])?;
-    let [rows, row_bytes] = w.dims()?;
-    let expected = format.row_bytes(cols)?;
-    if row_bytes != expected {
-        return Err(Error::invalid(
-            "w",
-            "row bytes (shape[1])",
-            format!("{expected} for {cols} {format} weights"),
-            row_bytes,
-        ));
-    }
-    Ok(Matrix {
-        scheme: format.into(),
-        rows,
+    Ok(Owned::Gguf {
+        format,
         cols,
-        weights: Weights::Gguf(w.data.to_vec()),
+        shape: w.shape.to_vec(),
+        w: w.data.to_vec(),
     })
 }
 
 fn dequant(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
-    let m = load(inputs, settings)?;
-    let y = Dequantize::new(gpu, m.scheme)?.run(m.host(), m.cols)?;
-    Ok(vec![Output::f32("y", vec![m.rows, m.cols], &y)])
+    let owned = load(inputs, settings)?;
+    let y = arrays::quant::dequantize(gpu, owned.weights())?;
+    Ok(vec![Output::f32("y", y.shape.to_vec(), &y.values)])
 }
 
 fn matmul(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
-    let m = load(inputs, settings)?;
+    let owned = load(inputs, settings)?;
     let x = inputs.get("x")?;
-    let [batch, cols] = x.dims()?;
-    if cols != m.cols {
-        return Err(Error::invalid(
-            "x",
-            "shape[1]",
-            format!("{} (the weights' cols)", m.cols),
-            cols,
-        ));
-    }
-    let kernel = Matmul::new(gpu, m.scheme)?;
     let y = match x.expect_dtype(&[Dtype::F32, Dtype::F16])? {
-        Dtype::F16 => kernel.run(m.host(), m.cols, Activations::F16(&x.to_vec()))?,
-        _ => kernel.run(m.host(), m.cols, Activations::F32(&x.to_vec()))?,
+        Dtype::F16 => {
+            let data: Vec<f16> = x.to_vec();
+            let x = Activations::F16(Array::new("x", x.shape, &data));
+            arrays::quant::matmul(gpu, owned.weights(), x)?
+        }
+        _ => {
+            let data: Vec<f32> = x.to_vec();
+            let x = Activations::F32(Array::new("x", x.shape, &data));
+            arrays::quant::matmul(gpu, owned.weights(), x)?
+        }
     };
-    Ok(vec![Output::f32("y", vec![batch, m.rows], &y)])
+    Ok(vec![Output::f32("y", y.shape.to_vec(), &y.values)])
 }

@@ -3,10 +3,11 @@
 
 use half::{bf16, f16};
 use safetensors::Dtype;
+use squeeze::arrays::{self, Array};
 use squeeze::topk::reference::Score;
-use squeeze::topk::{Order, TopK};
 use squeeze::{Error, Gpu};
 
+use super::tensors::Tensor;
 use super::{Inputs, Kernel, Output, ParamDefault, ParamKind, ParamSpec, Settings, TensorSpec};
 
 pub const TOPK: Kernel = Kernel {
@@ -59,71 +60,53 @@ pub const TOPK: Kernel = Kernel {
 
 fn topk(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
     let k: usize = settings.get("k")?;
-    let order = if settings.get::<bool>("largest")? {
-        Order::Largest
-    } else {
-        Order::Smallest
-    };
+    let largest: bool = settings.get("largest")?;
     let x = inputs.get("x")?;
     let dtype = x.expect_dtype(&[Dtype::F32, Dtype::F16, Dtype::BF16])?;
-    let [rows, n] = x.dims()?;
     let lengths = match inputs.optional("lengths") {
         None => None,
         Some(t) => {
             t.expect_dtype(&[Dtype::I32])?;
-            let [count] = t.dims()?;
-            if count != rows {
-                return Err(Error::invalid(
-                    "lengths",
-                    "shape",
-                    format!("[{rows}] (one per row of x)"),
-                    format!("[{count}]"),
-                ));
-            }
-            let values: Vec<i32> = bytemuck::pod_collect_to_vec(t.data);
-            let lengths = values
-                .iter()
-                .map(|&l| {
-                    u32::try_from(l).map_err(|_| Error::invalid("lengths", "entry", "≥ 0", l))
-                })
-                .collect::<Result<Vec<u32>, Error>>()?;
-            Some(lengths)
+            Some((t.shape, t.to_vec::<i32>()))
         }
     };
-    let lengths = lengths.as_deref();
+    let lengths = lengths
+        .as_ref()
+        .map(|(shape, data)| Array::new("lengths", shape, data));
     match dtype {
-        Dtype::F16 => select::<f16>(gpu, x.data, (rows, n, k), order, lengths),
-        Dtype::BF16 => select::<bf16>(gpu, x.data, (rows, n, k), order, lengths),
-        _ => select::<f32>(gpu, x.data, (rows, n, k), order, lengths),
+        Dtype::F16 => select::<f16>(gpu, &x, k, largest, lengths),
+        Dtype::BF16 => select::<bf16>(gpu, &x, k, largest, lengths),
+        _ => select::<f32>(gpu, &x, k, largest, lengths),
     }
 }
 
 fn select<T: Score>(
     gpu: &Gpu,
-    bytes: &[u8],
-    (rows, n, k): (usize, usize, usize),
-    order: Order,
-    lengths: Option<&[u32]>,
+    x: &Tensor<'_>,
+    k: usize,
+    largest: bool,
+    lengths: Option<Array<'_, i32>>,
 ) -> Result<Vec<Output>, Error> {
-    let x: Vec<T> = bytemuck::pod_collect_to_vec(bytes);
-    let (values, indices) = TopK::new(gpu, T::DTYPE)?.run(&x, n, k, order, lengths)?;
+    let data: Vec<T> = x.to_vec();
+    let top = arrays::topk::topk(gpu, Array::new(x.name, x.shape, &data), k, largest, lengths)?;
     let dtype = match T::DTYPE {
         squeeze::DType::F16 => Dtype::F16,
         squeeze::DType::Bf16 => Dtype::BF16,
         _ => Dtype::F32,
     };
+    let shape = top.shape.to_vec();
     Ok(vec![
         Output {
             name: "values",
             dtype,
-            shape: vec![rows, k],
-            data: bytemuck::cast_slice(&values).to_vec(),
+            shape: shape.clone(),
+            data: bytemuck::cast_slice(&top.values).to_vec(),
         },
         Output {
             name: "indices",
             dtype: Dtype::I32,
-            shape: vec![rows, k],
-            data: bytemuck::cast_slice(&indices).to_vec(),
+            shape,
+            data: bytemuck::cast_slice(&top.indices).to_vec(),
         },
     ])
 }
