@@ -1,0 +1,193 @@
+"""squeeze: portable GPU kernels for compressed LLM inference on NumPy arrays.
+
+The kernels of `squeeze run` (exact top-k, GGUF and int4/int8 dequantize and matmul, decode
+attention over a contiguous or paged KV cache, DFloat11 decode) on any adapter wgpu finds:
+Vulkan, Metal, DX12 or GL. Same names, semantics and messages as the command line.
+
+Inputs are anything NumPy can view as an array (NumPy arrays, PyTorch CPU tensors and other
+objects with ``__array__``); non-contiguous ones are copied once. bfloat16 is read as
+``ml_dtypes.bfloat16`` or as uint16 bit patterns. Outputs are NumPy arrays.
+
+Every function takes ``device=``; without one it runs on the default device, opened on first
+use (``SQUEEZE_BACKEND`` / ``SQUEEZE_ADAPTER``, else the best adapter) and kept. Bad input
+(dtype, shape, a parameter, an adapter that is not there) raises ``ValueError``; a device or
+driver failure raises ``RuntimeError``. The GIL is released while the GPU works.
+"""
+
+from typing import Any, Literal, Mapping, Optional, Tuple, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+ArrayLike = Any
+"""Anything with ``__array__``: a NumPy array, a PyTorch CPU tensor, a nested list."""
+
+class Limits(TypedDict):
+    max_buffer_size: int
+    max_storage_buffer_binding_size: int
+    max_compute_workgroup_storage_size: int
+    max_compute_invocations_per_workgroup: int
+
+class Adapter(TypedDict):
+    index: int
+    """The index ``Device(adapter=...)`` and ``squeeze --adapter`` take."""
+    backend: Literal["vulkan", "metal", "dx12", "gl"]
+    name: str
+    device_type: str
+    driver: str
+    features: list[str]
+    """The optional features squeeze uses that the adapter has (SHADER_F16, SUBGROUP, ...)."""
+    limits: Limits
+    default: bool
+    """Whether ``Device()`` without arguments opens this adapter."""
+
+def adapters() -> list[Adapter]:
+    """Every adapter on this machine, in ``squeeze info`` order."""
+
+class Device:
+    """One opened GPU device, with its compiled pipelines (kept for its lifetime)."""
+
+    def __init__(self, backend: Optional[str] = None, adapter: Optional[int] = None) -> None:
+        """Open the adapter that ``backend`` ("vulkan", "metal", "dx12", "gl") and/or
+        ``adapter`` (an index from ``adapters()``) select; unset ones fall back to
+        ``SQUEEZE_BACKEND`` and ``SQUEEZE_ADAPTER``, then to the best adapter (real GPUs
+        first). An unknown backend or index is a ``ValueError`` listing what exists."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def features(self) -> list[str]: ...
+
+def default_device() -> Device:
+    """The device functions use when given none (opened now if it is not open yet)."""
+
+def topk(
+    x: ArrayLike,
+    k: int,
+    largest: bool = True,
+    lengths: Optional[ArrayLike] = None,
+    *,
+    device: Optional[Device] = None,
+) -> Tuple[np.ndarray, npt.NDArray[np.int32]]:
+    """The ``k`` best elements of each row of ``x`` ``[rows, n]`` (float32, float16, bfloat16
+    or uint16 bfloat16 bits), best first, in torch.topk's order: NaN above +inf, ties to the
+    lower index, -0 equal to +0. ``1 <= k <= n``.
+
+    ``lengths`` (``[rows]`` int32 or int64) limits row r to its first ``lengths[r]`` elements;
+    rows shorter than k are padded with -inf (largest) or +inf, index -1.
+
+    Returns ``(values, indices)``, both ``[rows, k]``: values in ``x``'s dtype, indices int32.
+    Exact: the same indices and value bits as the CPU reference on every adapter.
+    """
+
+def dequantize(
+    w: ArrayLike, format: str, cols: int, *, device: Optional[Device] = None
+) -> npt.NDArray[np.float32]:
+    """GGUF block bytes ``w`` uint8 ``[rows, row_bytes]`` of ``format`` (q8_0, q4_0, q4_1,
+    q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, mxfp4) with ``cols`` weights per row, to
+    float32 ``[rows, cols]``, bit-exact to ggml's dequantization."""
+
+def matmul(
+    w: ArrayLike, x: ArrayLike, format: str, cols: int, *, device: Optional[Device] = None
+) -> npt.NDArray[np.float32]:
+    """``y = x @ W.T`` float32 ``[batch, rows]`` for GGUF weights ``w`` (as ``dequantize``)
+    and activations ``x`` ``[batch, cols]`` float32 or float16 (GEMV for batch <= 8, GEMM
+    above)."""
+
+def dequantize_affine(
+    qweight: ArrayLike,
+    scales: ArrayLike,
+    zeros: Optional[ArrayLike],
+    bits: int,
+    group: int,
+    *,
+    device: Optional[Device] = None,
+) -> npt.NDArray[np.float32]:
+    """Group-wise affine weights to float32 ``[rows, cols]``, bit-exact:
+    ``scale * (code - zero)``. ``qweight`` uint32 or int32 ``[rows, cols * bits / 32]``
+    (codes packed LSB-first), ``scales`` and ``zeros`` float16 ``[rows, cols / group]``
+    (zero points in code units; None: symmetric, zero = 2**(bits-1)), ``bits`` 4 or 8,
+    ``group`` 32, 64 or 128."""
+
+def matmul_affine(
+    qweight: ArrayLike,
+    scales: ArrayLike,
+    zeros: Optional[ArrayLike],
+    bits: int,
+    group: int,
+    x: ArrayLike,
+    *,
+    device: Optional[Device] = None,
+) -> npt.NDArray[np.float32]:
+    """``y = x @ W.T`` float32 ``[batch, rows]`` for affine weights (as
+    ``dequantize_affine``) and activations ``x`` ``[batch, cols]`` float32 or float16."""
+
+def attention_decode(
+    q: ArrayLike,
+    k: ArrayLike,
+    v: ArrayLike,
+    *,
+    page_table: Optional[ArrayLike] = None,
+    seq_len: Optional[int] = None,
+    page_size: Optional[int] = None,
+    scale: Optional[float] = None,
+    sink: int = 0,
+    window: int = 0,
+    select: Literal["none", "quest", "token", "tokenselect"] = "none",
+    budget: Optional[int] = None,
+    kv: Literal["f32", "f16"] = "f16",
+    device: Optional[Device] = None,
+) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.int32]]]:
+    """Decode attention of one query token ``q`` ``[q_heads, d]`` (d = 64, 128 or 256; any
+    GQA group) over one sequence's KV cache.
+
+    Contiguous cache: ``k``, ``v`` ``[seq, kv_heads, d]``, laid out on pages of ``page_size``
+    (default 16). Paged cache: ``k``, ``v`` ``[pages, page_size, kv_heads, d]`` pools with
+    ``page_table`` (``[n_pages]`` int32/int64, the sequence's pages in order) and ``seq_len``
+    (tokens); a given ``page_size`` must match the pools'.
+
+    ``kv`` is the cache format K and V are stored in before decoding: "f16" (the default;
+    float32 input is rounded to nearest even) or "f32". Quantized caches (q8_0, q4_0, int4,
+    int2) are not implemented yet (squeeze issue #15) and raise ``ValueError``.
+
+    ``scale`` defaults to 1/sqrt(d). ``select="none"`` attends to every token, or only to the
+    first ``sink`` and last ``window`` tokens when either is set. A sparse ``select`` keeps
+    ``budget`` tokens (sinks and window included): "quest" whole pages by Quest's bound,
+    "token" tokens by the KV group's summed logits (TidalDecode), "tokenselect" by soft
+    voting (TokenSelect).
+
+    Returns ``(o, selected)``: ``o`` float32 ``[q_heads, d]``; for sparse steps ``selected``
+    int32 ``[kv_heads, k]`` (kept page or token indices, ascending, -1 padding last), else
+    None.
+    """
+
+class _DFloat11:
+    """``squeeze.dfloat11``: DFloat11 (Huffman-coded bfloat16 exponents) units."""
+
+    @staticmethod
+    def decode(
+        unit: Mapping[str, ArrayLike],
+        *,
+        threads_per_block: int = 512,
+        bytes_per_thread: int = 8,
+        device: Optional[Device] = None,
+    ) -> np.ndarray:
+        """The weights of one DF11 unit, decoded on the GPU, bit-exact: ``[n]`` of dtype
+        ``ml_dtypes.bfloat16`` when ml_dtypes is installed, else uint16 bit patterns.
+
+        ``unit`` holds the unit's tensors by their DF11 names without the ``G.`` prefix:
+        ``luts``, ``encoded_exponent``, ``sign_mantissa``, ``output_positions``, ``gaps``
+        (uint8) and optional ``split_positions`` (int64; checked, not applied).
+        ``threads_per_block`` and ``bytes_per_thread`` are the checkpoint's
+        ``dfloat11_config`` values. A malformed unit is a ``ValueError`` naming what is wrong.
+        """
+    @staticmethod
+    def encode(
+        w: ArrayLike, *, threads_per_block: int = 512, threads: Optional[int] = None
+    ) -> dict[str, np.ndarray]:
+        """bfloat16 weights (``ml_dtypes.bfloat16`` or uint16 bits, any shape, read in C
+        order) as one DF11 unit, the dict ``decode`` takes, encoded on ``threads`` CPU threads
+        (default: all cores)."""
+
+dfloat11: _DFloat11

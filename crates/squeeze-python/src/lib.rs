@@ -1,0 +1,47 @@
+//! The Python module `squeeze`: squeeze's kernels on NumPy arrays (and anything with
+//! `__array__`, such as PyTorch CPU tensors), on any adapter wgpu finds, with the names,
+//! semantics and error messages of `squeeze run`. Built into an abi3 wheel by maturin
+//! (`pip install ./crates/squeeze-python`); `squeeze.pyi` beside this crate is the typed API.
+//!
+//! Each function checks its arrays, runs on the given `device` (or the default device, opened
+//! once), releases the GIL while the GPU works, and returns NumPy arrays. Bad input is a
+//! `ValueError` and a device failure a `RuntimeError`, with squeeze's own message.
+//!
+//! Not here yet: `generate` (no `squeeze generate` exists yet), and the file commands
+//! `dfloat11.compress`/`decompress` and `gguf.dequantize`, whose path checks, format detection
+//! and atomic output still live in the CLI.
+
+mod attention;
+mod device;
+mod dfloat11;
+mod errors;
+mod input;
+mod output;
+mod params;
+mod quant;
+mod topk;
+
+use pyo3::prelude::*;
+
+/// `import squeeze`.
+#[pymodule]
+#[pyo3(name = "squeeze")]
+fn squeeze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<device::Device>()?;
+    m.add_function(wrap_pyfunction!(device::adapters, m)?)?;
+    m.add_function(wrap_pyfunction!(device::default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(topk::topk, m)?)?;
+    m.add_function(wrap_pyfunction!(quant::dequantize, m)?)?;
+    m.add_function(wrap_pyfunction!(quant::matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(quant::dequantize_affine, m)?)?;
+    m.add_function(wrap_pyfunction!(quant::matmul_affine, m)?)?;
+    m.add_function(wrap_pyfunction!(attention::attention_decode, m)?)?;
+    let dfloat11 = dfloat11::module(py)?;
+    m.add_submodule(&dfloat11)?;
+    // `import squeeze.dfloat11` finds the submodule too.
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("squeeze.dfloat11", dfloat11)?;
+    Ok(())
+}
