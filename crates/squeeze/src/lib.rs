@@ -21,12 +21,13 @@
 //! ```
 
 pub mod arrays;
+pub mod files;
 
 pub use squeeze_attention as attention;
 pub use squeeze_core as core;
 pub use squeeze_core::{
-    AdapterEntry, Backend, Binding, Clock, DType, Element, Error, Gpu, GpuOptions, Profiler,
-    Result, Timing, enumerate_adapters, select_adapter, wgpu,
+    AdapterEntry, AllocationCounts, Backend, Binding, Clock, DType, Element, Error, Gpu,
+    GpuOptions, Profiler, Result, Timing, enumerate_adapters, select_adapter, wgpu,
 };
 pub use squeeze_dfloat11 as dfloat11;
 pub use squeeze_quant as quant;
