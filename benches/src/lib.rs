@@ -9,6 +9,7 @@ mod date;
 pub mod dfloat11;
 pub mod dfloat11_native;
 pub mod quant;
+pub mod record;
 pub mod topk;
 
 use serde::{Deserialize, Serialize};

@@ -329,3 +329,31 @@ fn wraps_a_device_the_engine_owns() {
         vec![9, 8, 7, 6]
     );
 }
+
+#[test]
+fn family_errors_convert_into_the_one_error_type_and_back() {
+    use squeeze::dfloat11::Df11Error;
+    use squeeze::dfloat11::checkpoint::Checkpoint;
+    use squeeze::quant::gguf::{GgufError, GgufFile};
+
+    fn gguf(bytes: Vec<u8>) -> squeeze::Result<()> {
+        GgufFile::from_bytes(bytes)?;
+        Ok(())
+    }
+    fn df11(dir: &std::path::Path) -> squeeze::Result<()> {
+        Checkpoint::open(dir)?;
+        Ok(())
+    }
+    let err = gguf(b"not a gguf file".to_vec()).unwrap_err();
+    let Error::Family(inner) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(inner.downcast_ref::<GgufError>().is_some(), "{err}");
+    let missing = std::env::temp_dir().join(format!("squeeze-no-such-{}", std::process::id()));
+    let err = df11(&missing).unwrap_err();
+    let Error::Family(inner) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(inner.downcast_ref::<Df11Error>().is_some(), "{err}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+}

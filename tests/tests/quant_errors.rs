@@ -151,3 +151,53 @@ fn subgroup_gemv_without_the_feature_is_a_typed_error() {
         }
     }
 }
+
+#[test]
+fn x_and_y_in_one_buffer_is_a_typed_error_not_a_panic_at_finish() {
+    let gpu = gpu();
+    let gemv = Gemv::new(&gpu, Format::Q8_0).unwrap();
+    let w = gpu.storage_buffer("w", 2 * 34).unwrap();
+    // x [1, 32] f32 at offset 0 and y [1, 2] f32 at offset 256 of the same buffer: disjoint,
+    // but wgpu forbids reading and writing one buffer in a dispatch.
+    let shared = gpu.storage_buffer("x and y", 512).unwrap();
+    let problem = Problem {
+        rows: 2,
+        cols: 32,
+        batch: 1,
+        x_dtype: DType::F32,
+    };
+    let mut encoder = gpu.encoder("test");
+    let err = gemv
+        .encode(
+            &mut encoder,
+            problem,
+            Binding::whole(&w),
+            Binding::new(&shared, 0, 128),
+            Binding::new(&shared, 256, 8),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                arg: "bindings",
+                ..
+            }
+        ) && err.to_string().contains("the same buffer"),
+        "{err}"
+    );
+    // Nothing was recorded: the encoder finishes and submits cleanly.
+    gpu.submit_and_wait(encoder).unwrap();
+    // Distinct buffers at the same offsets are fine.
+    let y = gpu.storage_buffer("y", 8).unwrap();
+    let mut encoder = gpu.encoder("test");
+    gemv.encode(
+        &mut encoder,
+        problem,
+        Binding::whole(&w),
+        Binding::new(&shared, 0, 128),
+        Binding::whole(&y),
+    )
+    .unwrap();
+    gpu.submit_and_wait(encoder).unwrap();
+}

@@ -88,7 +88,7 @@ pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
 
 impl Decode {
     /// Compiles the merge and the decode for GQA groups of 1 and 8 (other groups compile on
-    /// first use).
+    /// first use, or ahead of it with [`Decode::prepare`]).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
         let decode = Self {
             gpu: gpu.clone(),
@@ -96,10 +96,18 @@ impl Decode {
             merge: gpu.pipeline(&MERGE, "merge", &[])?,
         };
         for group in [1, 8] {
-            decode.pipeline(group, false)?;
-            decode.pipeline(group, true)?;
+            decode.prepare(group)?;
         }
         Ok(decode)
+    }
+
+    /// Compiles the decode for `group` query heads per KV head now (over a policy and over a
+    /// selection), so that an engine pays every compile at load time instead of inside its
+    /// first recorded step.
+    pub fn prepare(&self, group: u32) -> Result<()> {
+        self.pipeline(group, false)?;
+        self.pipeline(group, true)?;
+        Ok(())
     }
 
     /// The decode pipeline for `group` query heads per KV head, over a policy or a selection.
@@ -206,12 +214,12 @@ impl Decode {
         scratch: Binding<'_>,
         out: Binding<'_>,
     ) -> Result<()> {
-        self.prepare(table, kv, query, tokens, scratch, out)
+        self.checked(table, kv, query, tokens, scratch, out)
             .map(|_| ())
     }
 
     /// The checks of [`Decode::check`], and what recording then needs.
-    fn prepare(
+    fn checked(
         &self,
         table: &DevicePageTable,
         kv: &KvCache<'_>,
@@ -268,7 +276,7 @@ impl Decode {
         scratch: Binding<'_>,
         out: Binding<'_>,
     ) -> Result<()> {
-        let prepared = self.prepare(table, kv, query, tokens, scratch, out)?;
+        let prepared = self.checked(table, kv, query, tokens, scratch, out)?;
         let (spec, units, unit) = match (*tokens, &prepared.policy) {
             (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
             (Tokens::Policy(_), policy) => {
@@ -315,7 +323,7 @@ impl Decode {
     }
 }
 
-/// What [`Decode::prepare`] found: the policy's device copy, the pipeline and the split plan.
+/// What [`Decode::checked`] found: the policy's device copy, the pipeline and the split plan.
 struct Prepared {
     policy: Option<wgpu::Buffer>,
     pipeline: wgpu::ComputePipeline,

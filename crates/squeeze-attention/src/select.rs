@@ -88,6 +88,12 @@ impl Select {
         })
     }
 
+    /// Compiles the token scores for `group` query heads per KV head now (see
+    /// [`crate::Decode::prepare`]).
+    pub fn prepare(&self, group: u32) -> Result<()> {
+        self.logits.pipeline(group).map(|_| ())
+    }
+
     /// Checks `budget` against `table` and sizes the selection for the table's sequences as
     /// they are: [`Select::plan_with_capacity`] with the longest sequence as the capacity.
     pub fn plan(

@@ -59,6 +59,12 @@ impl Sparse {
         &self.decode
     }
 
+    /// Compiles selection and decode for `group` query heads per KV head now, at load time.
+    pub fn prepare(&self, group: u32) -> Result<()> {
+        self.select.prepare(group)?;
+        self.decode.prepare(group)
+    }
+
     /// Checks the budget ([`Select::plan`]) and allocates the step's buffers for the table's
     /// sequences as they are.
     pub fn workspace(

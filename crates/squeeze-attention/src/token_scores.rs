@@ -25,7 +25,7 @@ impl TokenScores {
         Ok(scores)
     }
 
-    fn pipeline(&self, group: u32) -> Result<wgpu::ComputePipeline> {
+    pub(crate) fn pipeline(&self, group: u32) -> Result<wgpu::ComputePipeline> {
         let [kv] = self.dtype.overrides();
         let overrides = [kv, ("GROUP", f64::from(group.next_power_of_two()))];
         self.gpu.pipeline(&TOKEN_SCORES, "token_scores", &overrides)

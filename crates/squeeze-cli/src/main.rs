@@ -86,6 +86,13 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 fn main() -> ExitCode {
     // SAFETY: first in main, before any thread exists.
     let _runtime_dir = unsafe { runtime_dir::ensure() };
+    // Like any Unix filter: `squeeze … | head` ends quietly when the reader goes away, instead
+    // of panicking on the first write to a closed pipe (Rust ignores SIGPIPE by default).
+    // SAFETY: restoring a signal's default disposition, before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     paths::remove_temporaries_on_interrupt();
     let options = GpuOptions {

@@ -23,11 +23,13 @@ use crate::buffer::Binding;
 /// Most dispatches kept: several times the ~300 of a 7B-class decode step.
 pub const CAPACITY: usize = 8192;
 
-/// Buffers and bind groups squeeze created on one [`crate::Gpu`] since it was opened.
+/// Buffers and bind groups squeeze created on one [`crate::Gpu`] since it was opened, and the
+/// dispatches it recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AllocationCounts {
     pub buffers: u64,
     pub bind_groups: u64,
+    pub dispatches: u64,
 }
 
 impl std::ops::Sub for AllocationCounts {
@@ -37,6 +39,7 @@ impl std::ops::Sub for AllocationCounts {
         AllocationCounts {
             buffers: self.buffers - earlier.buffers,
             bind_groups: self.bind_groups - earlier.bind_groups,
+            dispatches: self.dispatches - earlier.dispatches,
         }
     }
 }
@@ -46,6 +49,7 @@ impl std::ops::Sub for AllocationCounts {
 pub(crate) struct Counters {
     buffers: AtomicU64,
     bind_groups: AtomicU64,
+    dispatches: AtomicU64,
 }
 
 impl Counters {
@@ -57,10 +61,15 @@ impl Counters {
         self.bind_groups.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn dispatch(&self) {
+        self.dispatches.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn get(&self) -> AllocationCounts {
         AllocationCounts {
             buffers: self.buffers.load(Ordering::Relaxed),
             bind_groups: self.bind_groups.load(Ordering::Relaxed),
+            dispatches: self.dispatches.load(Ordering::Relaxed),
         }
     }
 }

@@ -112,9 +112,11 @@ impl Gpu {
             ));
         }
         let bytes = bytemuck::bytes_of(params);
+        // Checked only when the bind group is built: a cached one passed already.
         let bind_group =
             self.bind_cache()
                 .get_or_insert(pipeline, bytes, bindings.clone(), || {
+                    self.check_aliasing(label, pipeline, bindings.clone())?;
                     let uniform = self.uniform(label, params);
                     self.bind_group_slots(pipeline, &uniform, bindings)
                 })?;
@@ -126,6 +128,38 @@ impl Gpu {
         pass.set_bind_group(0, &bind_group, &[]);
         let [x, y, z] = workgroups;
         pass.dispatch_workgroups(x, y, z);
+        self.counters().dispatch();
+        Ok(())
+    }
+
+    /// Fails when one buffer is bound both to a slot the kernel only reads and to one it
+    /// writes: wgpu forbids that within a dispatch (even for disjoint ranges) and would report
+    /// it only when the encoder finishes, as a validation panic.
+    fn check_aliasing<'b>(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        bindings: impl Iterator<Item = (u32, Binding<'b>)> + Clone,
+    ) -> Result<()> {
+        let Some(writable) = self.pipelines().writable_slots(pipeline) else {
+            return Ok(());
+        };
+        for (written, w) in bindings.clone().filter(|(s, _)| writable.contains(s)) {
+            if let Some((read, _)) = bindings
+                .clone()
+                .find(|(s, b)| !writable.contains(s) && b.buffer == w.buffer)
+            {
+                return Err(Error::invalid(
+                    "bindings",
+                    "buffers",
+                    format!(
+                        "distinct for the read slot {read} and the written slot {written} of `{label}` \
+                         (wgpu forbids reading and writing one buffer in a dispatch)"
+                    ),
+                    "the same buffer",
+                ));
+            }
+        }
         Ok(())
     }
 

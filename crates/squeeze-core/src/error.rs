@@ -102,6 +102,13 @@ pub enum Error {
 
     #[error("waiting for the device failed: {0}")]
     Poll(#[from] wgpu::PollError),
+
+    /// An error of a kernel family's own — a malformed DFloat11 checkpoint or native file
+    /// (`squeeze_dfloat11::Df11Error`), a corrupt GGUF file (`squeeze_quant::gguf::GgufError`) —
+    /// kept whole, so an engine `?`s every squeeze call into this one type and can still
+    /// `downcast_ref` to the family's error.
+    #[error(transparent)]
+    Family(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl Error {

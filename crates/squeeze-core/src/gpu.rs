@@ -348,8 +348,9 @@ impl Gpu {
         &self.counters
     }
 
-    /// Buffers and bind groups squeeze has created on this device so far: the difference
-    /// around a recorded step is what that step allocated (0 in a steady state).
+    /// Buffers and bind groups squeeze has created on this device so far, and dispatches
+    /// recorded: the difference around a recorded step is what that step allocated (0 in a
+    /// steady state) and how many dispatches it has.
     pub fn allocations(&self) -> AllocationCounts {
         self.counters.get()
     }

@@ -5,14 +5,83 @@
 //! caught with an error scope and returned as [`Error::ShaderCompile`] naming the shader.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
 
 use squeeze_shaders::Module;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-type Key = (&'static str, String, Vec<(String, u64)>, bool);
+/// What identifies a pipeline: module, entry point, override values (as bits), workgroup
+/// zeroing. Stored once per pipeline; lookups compare against borrowed arguments instead of
+/// building one, so a cache hit allocates nothing.
+struct Key {
+    module: &'static str,
+    entry: String,
+    overrides: Vec<(String, u64)>,
+    zero_initialize: bool,
+}
+
+impl Key {
+    fn new(
+        module: &Module,
+        entry: &str,
+        overrides: &[(&str, f64)],
+        options: PipelineOptions,
+    ) -> Self {
+        Self {
+            module: module.name,
+            entry: entry.to_string(),
+            overrides: overrides
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_bits()))
+                .collect(),
+            zero_initialize: options.zero_initialize_workgroup_memory,
+        }
+    }
+
+    /// Whether this is the key of these arguments (overrides in any order).
+    fn matches(
+        &self,
+        module: &Module,
+        entry: &str,
+        overrides: &[(&str, f64)],
+        options: PipelineOptions,
+    ) -> bool {
+        self.module == module.name
+            && self.entry == entry
+            && self.zero_initialize == options.zero_initialize_workgroup_memory
+            && self.overrides.len() == overrides.len()
+            && overrides.iter().all(|(n, v)| {
+                self.overrides
+                    .iter()
+                    .any(|(kn, kv)| kn == n && *kv == v.to_bits())
+            })
+    }
+}
+
+/// The hash of a key's arguments, independent of the overrides' order, computed without
+/// allocating.
+fn hash_key(
+    module: &Module,
+    entry: &str,
+    overrides: &[(&str, f64)],
+    options: PipelineOptions,
+) -> u64 {
+    let mut h = DefaultHasher::new();
+    module.name.hash(&mut h);
+    entry.hash(&mut h);
+    options.zero_initialize_workgroup_memory.hash(&mut h);
+    let set = overrides.iter().fold(0u64, |acc, (n, v)| {
+        let mut one = DefaultHasher::new();
+        n.hash(&mut one);
+        v.to_bits().hash(&mut one);
+        acc.wrapping_add(one.finish())
+    });
+    set.hash(&mut h);
+    h.finish()
+}
 
 /// How a pipeline is compiled, beyond its module, entry point and overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,21 +104,42 @@ impl Default for PipelineOptions {
 /// The per-device cache behind [`Gpu::pipeline`].
 #[derive(Default)]
 pub struct PipelineCache {
-    pipelines: Mutex<HashMap<Key, wgpu::ComputePipeline>>,
+    /// Pipelines by key hash; colliding keys share a bucket.
+    pipelines: Mutex<HashMap<u64, Vec<(Key, wgpu::ComputePipeline)>>>,
+    /// The group-0 binding slots each compiled pipeline's module writes (read_write storage),
+    /// for the aliasing check of [`Gpu::check_aliasing`].
+    writable: Mutex<HashMap<wgpu::ComputePipeline, Arc<[u32]>>>,
 }
 
-fn key(module: &Module, entry: &str, overrides: &[(&str, f64)], options: PipelineOptions) -> Key {
-    let mut consts: Vec<(String, u64)> = overrides
+impl PipelineCache {
+    /// The slots `pipeline` writes, if squeeze compiled it.
+    pub(crate) fn writable_slots(&self, pipeline: &wgpu::ComputePipeline) -> Option<Arc<[u32]>> {
+        self.writable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(pipeline)
+            .cloned()
+    }
+}
+
+/// The group-0 bindings `source` declares as read_write storage. A module naga cannot parse
+/// yields none (and fails to compile anyway).
+fn writable_slots(source: &str) -> Arc<[u32]> {
+    let Ok(module) = naga::front::wgsl::parse_str(source) else {
+        return Arc::from([]);
+    };
+    module
+        .global_variables
         .iter()
-        .map(|(n, v)| (n.to_string(), v.to_bits()))
-        .collect();
-    consts.sort();
-    (
-        module.name,
-        entry.to_string(),
-        consts,
-        options.zero_initialize_workgroup_memory,
-    )
+        .filter_map(|(_, var)| {
+            let binding = var.binding.as_ref()?;
+            let writes = matches!(
+                var.space,
+                naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE)
+            );
+            (binding.group == 0 && writes).then_some(binding.binding)
+        })
+        .collect()
 }
 
 impl Gpu {
@@ -85,13 +175,25 @@ impl Gpu {
             });
         }
         self.check_requirements(module)?;
-        let key = key(module, entry, overrides, options);
+        let hash = hash_key(module, entry, overrides, options);
         let cache = self.pipelines();
-        if let Some(p) = lock(cache).get(&key) {
+        if let Some((_, p)) = lock(cache).get(&hash).and_then(|bucket| {
+            bucket
+                .iter()
+                .find(|(k, _)| k.matches(module, entry, overrides, options))
+        }) {
             return Ok(p.clone());
         }
         let pipeline = self.compile(module, entry, overrides, options)?;
-        lock(cache).insert(key, pipeline.clone());
+        lock(cache).entry(hash).or_default().push((
+            Key::new(module, entry, overrides, options),
+            pipeline.clone(),
+        ));
+        cache
+            .writable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(pipeline.clone(), writable_slots(&module.source()));
         Ok(pipeline)
     }
 
@@ -145,7 +247,9 @@ impl Gpu {
     }
 }
 
-fn lock(cache: &PipelineCache) -> std::sync::MutexGuard<'_, HashMap<Key, wgpu::ComputePipeline>> {
+type Buckets = HashMap<u64, Vec<(Key, wgpu::ComputePipeline)>>;
+
+fn lock(cache: &PipelineCache) -> std::sync::MutexGuard<'_, Buckets> {
     // A panic while holding the lock leaves the map consistent (inserts are single calls).
     cache
         .pipelines

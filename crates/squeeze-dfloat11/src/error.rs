@@ -156,18 +156,13 @@ impl Df11Error {
     }
 }
 
-/// For callers that speak only the runtime's error (the bench harness, `squeeze run`): GPU errors
-/// stay themselves, format errors become an invalid `dfloat11` argument carrying the message.
+/// Into squeeze's one error type: GPU errors stay themselves, format errors are kept whole as
+/// [`squeeze_core::Error::Family`] (recover them with `downcast_ref::<Df11Error>()`).
 impl From<Df11Error> for squeeze_core::Error {
     fn from(e: Df11Error) -> Self {
         match e {
             Df11Error::Gpu(e) => e,
-            other => squeeze_core::Error::invalid(
-                "dfloat11",
-                "input",
-                "a valid DF11 or native unit",
-                other,
-            ),
+            other => squeeze_core::Error::Family(Box::new(other)),
         }
     }
 }

@@ -45,6 +45,19 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum BenchCommand {
+    /// Host cost of recording a steady-state decode step of a 7B-shaped model: seconds per
+    /// dispatch, and the buffers and bind groups squeeze creates per step.
+    Record {
+        /// Steps recorded (each into its own encoder, finished, never submitted).
+        #[arg(long, default_value_t = 20)]
+        steps: u32,
+        /// Also write the row as JSON to this file (checked before the run).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Replace the --json file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Two `--json` reports row by row (matched by kernel and shape): time A, time B and B/A.
     Compare {
         /// The baseline report.
@@ -57,6 +70,9 @@ enum BenchCommand {
 pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     match args.command {
         Some(BenchCommand::Compare { a, b }) => compare::run(&a, &b),
+        Some(BenchCommand::Record { steps, json, force }) => {
+            record(options, steps, json.as_ref(), force)
+        }
         None => measure(options, &args),
     }
 }
@@ -111,6 +127,44 @@ fn measure(options: GpuOptions, args: &Args) -> Result<ExitCode, Error> {
     }
     if let Some(out) = plot {
         write("--plot", out, plot::svg(&report)?.as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `squeeze bench record`: one row, kernel `record` ([`squeeze_bench::record`]).
+fn record(
+    options: GpuOptions,
+    steps: u32,
+    json: Option<&PathBuf>,
+    force: bool,
+) -> Result<ExitCode, Error> {
+    let json = json
+        .map(|p| Output::new("--json", p, OutputKind::File, force))
+        .transpose()?;
+    let gpu = Gpu::new(options)?;
+    println!("adapter: {}", gpu.label());
+    let row = squeeze_bench::record::measure(&gpu, steps)?;
+    println!(
+        "{}  {}
+  {:.2} µs per dispatch ({} dispatches per step; {:.2} µs with a new uniform and \
+         bind group per dispatch); per steady-state step: {} buffers, {} bind groups created",
+        row.kernel,
+        row.shape,
+        row.seconds * 1e6,
+        row.dispatches,
+        row.seconds_uncached * 1e6,
+        row.buffers_created,
+        row.bind_groups_created
+    );
+    if let Some(out) = json {
+        let report = serde_json::json!({
+            "adapter": gpu.info().name,
+            "backend": format!("{:?}", gpu.info().backend),
+            "rows": [row],
+        });
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::invalid("--json", "report", "serialisable", e))?;
+        write("--json", out, text.as_bytes())?;
     }
     Ok(ExitCode::SUCCESS)
 }

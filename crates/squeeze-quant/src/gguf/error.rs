@@ -183,3 +183,11 @@ fn hint(suggestions: &[String]) -> String {
     let names: Vec<_> = suggestions.iter().map(|s| format!("`{s}`")).collect();
     format!("; did you mean {}?", names.join(" or "))
 }
+
+/// Into squeeze's one error type: file errors are kept whole as
+/// [`squeeze_core::Error::Family`] (recover them with `downcast_ref::<GgufError>()`).
+impl From<GgufError> for squeeze_core::Error {
+    fn from(e: GgufError) -> Self {
+        squeeze_core::Error::Family(Box::new(e))
+    }
+}

@@ -173,7 +173,7 @@ impl GgufFile {
 }
 
 /// Up to three of `names` a user most likely meant by `wanted`: those that extend it (a name
-/// given without its `.weight`), else those within a few edits of it.
+/// given without its `.weight`), else the nearest within a few edits of it.
 fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
     const MAX: usize = 3;
     let names: Vec<&str> = names.collect();
@@ -193,7 +193,12 @@ fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String
         .filter(|(d, _)| *d <= limit)
         .collect();
     near.sort();
-    near.into_iter().take(MAX).map(|(_, n)| n.into()).collect()
+    let best = near.first().map_or(0, |(d, _)| *d);
+    near.into_iter()
+        .take_while(|(d, _)| *d == best)
+        .take(MAX)
+        .map(|(_, n)| n.into())
+        .collect()
 }
 
 /// Levenshtein distance over chars.
