@@ -14,13 +14,16 @@ use (``SQUEEZE_BACKEND`` / ``SQUEEZE_ADAPTER``, else the best adapter) and kept.
 driver failure raises ``RuntimeError``. The GIL is released while the GPU works.
 """
 
-from typing import Any, Literal, Mapping, Optional, Tuple, TypedDict
+from os import PathLike
+from typing import Any, Literal, Mapping, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
 
 ArrayLike = Any
 """Anything with ``__array__``: a NumPy array, a PyTorch CPU tensor, a nested list."""
+
+Path = Union[str, PathLike[str]]
 
 class Limits(TypedDict):
     max_buffer_size: int
@@ -191,3 +194,37 @@ class _DFloat11:
         (default: all cores)."""
 
 dfloat11: _DFloat11
+
+class GgufSummary(TypedDict):
+    tensors: int
+    """Tensors written."""
+    dequantized: int
+    """Of those, block-quantized ones dequantized on the GPU."""
+    skipped: list[str]
+    """Tensors left out by ``skip_unsupported``."""
+
+class _Gguf:
+    """``squeeze.gguf``: GGUF files."""
+
+    @staticmethod
+    def dequantize(
+        path: Path,
+        out: Path,
+        *,
+        force: bool = False,
+        skip_unsupported: bool = False,
+        device: Optional[Device] = None,
+    ) -> GgufSummary:
+        """Every tensor of the GGUF v2/v3 file ``path`` to float32 in the safetensors file
+        ``out``, with the same names and shapes (outermost first), as ``squeeze gguf
+        dequantize``: block-quantized tensors dequantized on the GPU (bit-exact), f32/f16/bf16
+        converted exactly on the host. A tensor of a type squeeze cannot convert yet is a
+        ``ValueError`` naming it, unless ``skip_unsupported`` leaves it out.
+
+        Paths follow the command's policy, checked before any work: ``path`` must be a GGUF
+        file; ``out``'s folder must exist; an existing ``out`` is refused unless ``force``;
+        the file is written to a hidden temporary beside ``out`` and renamed on success, so a
+        failure leaves nothing behind. A corrupt file is a ``ValueError``, a failed read or
+        write an ``OSError``."""
+
+gguf: _Gguf

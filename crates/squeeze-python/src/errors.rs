@@ -1,11 +1,14 @@
-//! squeeze's typed errors as Python exceptions, with the messages `squeeze run` prints: bad
-//! input (a shape, a dtype, a parameter, an adapter that is not there) is `ValueError`; what the
-//! device or driver failed at is `RuntimeError`.
+//! squeeze's typed errors as Python exceptions, with the messages the `squeeze` command prints:
+//! bad input (a shape, a dtype, a parameter, a path, an adapter that is not there, a malformed
+//! file) is `ValueError`; what the device or driver failed at is `RuntimeError`; a failed read or
+//! write of a file is `OSError`.
 
 use pyo3::PyErr;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use squeeze::Error;
 use squeeze::dfloat11::Df11Error;
+use squeeze::files::FileError;
+use squeeze::quant::gguf::GgufError;
 
 /// The exception for a squeeze error.
 pub fn to_py(e: Error) -> PyErr {
@@ -22,12 +25,23 @@ pub fn to_py(e: Error) -> PyErr {
     }
 }
 
-/// The exception for a DF11 error: malformed unit data or layout is bad input; a wrapped squeeze
-/// error keeps its own class.
+/// The exception for a DF11 error: malformed unit data, layout or checkpoint is bad input; a
+/// wrapped squeeze error keeps its own class.
 pub fn df11_to_py(e: Df11Error) -> PyErr {
     match e {
         Df11Error::Gpu(e) => to_py(e),
+        e @ Df11Error::Io { .. } => PyOSError::new_err(e.to_string()),
         e => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// The exception for a file function's error.
+pub fn file_to_py(e: FileError) -> PyErr {
+    match e {
+        FileError::Squeeze(e) => to_py(e),
+        FileError::Df11(e) => df11_to_py(e),
+        FileError::Gguf(e @ GgufError::Io { .. }) => PyOSError::new_err(e.to_string()),
+        FileError::Gguf(e) => PyValueError::new_err(e.to_string()),
     }
 }
 

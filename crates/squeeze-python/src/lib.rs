@@ -7,14 +7,14 @@
 //! once), releases the GIL while the GPU works, and returns NumPy arrays. Bad input is a
 //! `ValueError` and a device failure a `RuntimeError`, with squeeze's own message.
 //!
-//! Not here yet: `generate` (no `squeeze generate` exists yet), and the file commands
-//! `dfloat11.compress`/`decompress` and `gguf.dequantize`, whose path checks, format detection
-//! and atomic output still live in the CLI.
+//! Not here yet: `generate` (no `squeeze generate` exists yet), and `dfloat11.compress` /
+//! `decompress`, whose format detection and conversions still live in the CLI.
 
 mod attention;
 mod device;
 mod dfloat11;
 mod errors;
+mod gguf;
 mod input;
 mod output;
 mod params;
@@ -37,11 +37,11 @@ fn squeeze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quant::dequantize_affine, m)?)?;
     m.add_function(wrap_pyfunction!(quant::matmul_affine, m)?)?;
     m.add_function(wrap_pyfunction!(attention::attention_decode, m)?)?;
-    let dfloat11 = dfloat11::module(py)?;
-    m.add_submodule(&dfloat11)?;
-    // `import squeeze.dfloat11` finds the submodule too.
-    py.import("sys")?
-        .getattr("modules")?
-        .set_item("squeeze.dfloat11", dfloat11)?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    for sub in [dfloat11::module(py)?, gguf::module(py)?] {
+        m.add_submodule(&sub)?;
+        // `import squeeze.dfloat11` (and `.gguf`) finds the submodule too.
+        modules.set_item(format!("squeeze.{}", sub.name()?), sub)?;
+    }
     Ok(())
 }
