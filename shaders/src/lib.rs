@@ -10,6 +10,7 @@
 pub mod attention;
 pub mod core;
 pub mod dfloat11;
+pub mod llama;
 pub mod quant;
 pub mod topk;
 
@@ -128,6 +129,11 @@ pub static MODULES: &[&Module] = &[
     &attention::TOKEN_SCORES,
     &attention::TOKEN_STATS,
     &attention::TOKEN_VOTE,
+    &llama::EMBEDDING,
+    &llama::RMS_NORM,
+    &llama::ROPE,
+    &llama::SWIGLU,
+    &llama::RESIDUAL,
 ];
 
 /// The registered module called `name`.

@@ -9,6 +9,7 @@ pub mod core;
 pub mod dfloat11;
 pub mod dfloat11_gemv;
 pub mod dfloat11_native;
+pub mod llama;
 pub mod params_layout;
 pub mod probes;
 pub mod quant;
@@ -121,6 +122,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(dfloat11_native::cases());
     all.extend(topk::cases());
     all.extend(attention::cases());
+    all.extend(llama::cases());
     all
 }
 

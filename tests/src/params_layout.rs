@@ -65,7 +65,7 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     use squeeze::dfloat11::gemv::GemvParams;
     use squeeze::dfloat11::native::device::NativeParams;
     use squeeze::quant::matrix::MatrixParams;
-    use squeeze::shaders::{core, dfloat11, quant, topk};
+    use squeeze::shaders::{core, dfloat11, llama, quant, topk};
     use squeeze::topk::params::TopkParams;
 
     let grid = params_layout!(GridParams { n, _pad });
@@ -133,6 +133,15 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         _pad
     });
 
+    let llama_params = params_layout!(squeeze_llama::params::LlamaParams {
+        rows,
+        cols,
+        heads,
+        vocab,
+        eps,
+        _pad
+    });
+
     let mut layouts = Vec::new();
     let mut bind = |modules: &[&squeeze::shaders::Module], layout: &ParamsLayout| {
         layouts.extend(modules.iter().map(|m| (m.name, layout.clone())));
@@ -181,5 +190,10 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         .filter(|m| m.name.starts_with("attention/"))
         .collect();
     bind(&attention_modules, &attention);
+    bind(
+        &[&llama::EMBEDDING, &llama::RMS_NORM, &llama::ROPE],
+        &llama_params,
+    );
+    bind(&[&llama::SWIGLU, &llama::RESIDUAL], &grid);
     layouts
 }
