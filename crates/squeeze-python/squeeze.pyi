@@ -193,6 +193,41 @@ class _DFloat11:
         order) as one DF11 unit, the dict ``decode`` takes, encoded on ``threads`` CPU threads
         (default: all cores)."""
 
+    @staticmethod
+    def compress(
+        src: Path,
+        out: Path,
+        format: Literal["df11", "native"] = "df11",
+        *,
+        force: bool = False,
+        threads: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """A BF16 safetensors file, or a model folder of shards, compressed losslessly into the
+        folder ``out``, as ``squeeze dfloat11 compress``: ``"df11"`` a DF11 checkpoint the
+        reference ``dfloat11`` loader reads (each 2-D ``X.weight`` its own unit), ``"native"``
+        squeeze's native files. ``src`` may also be a DF11 folder or native files (decoded by
+        the CPU reference first). A model folder's config and tokenizer files are copied.
+        ``out`` must be new or an empty folder, unless ``force`` (never one with subfolders);
+        it appears only on success. Returns ``units``, ``weights``, ``input_bytes``,
+        ``stored_bytes``, ``passthrough_bytes``, ``copied``, ``not_copied`` and ``notes``."""
+    @staticmethod
+    def decompress(
+        src: Path,
+        out: Path,
+        *,
+        force: bool = False,
+        cpu: bool = False,
+        shapes: Optional[Path] = None,
+        device: Optional[Device] = None,
+    ) -> dict[str, Any]:
+        """A DF11 checkpoint folder, or a native file or folder of them (detected), to one
+        BF16 safetensors file ``out`` with the original names, decoded on the GPU (or the CPU
+        reference with ``cpu``), as ``squeeze dfloat11 decompress``. DF11 shapes come from
+        ``shapes`` (the original safetensors file or its index JSON), squeeze's own metadata,
+        or config.json for LLaMA-style models; weights without one are written 1-D and listed
+        under ``flat``. Returns ``format``, ``on`` (where it decoded), ``weights`` and byte
+        counts."""
+
 dfloat11: _DFloat11
 
 class GgufSummary(TypedDict):

@@ -1,8 +1,6 @@
 //! `squeeze dfloat11 compress|decompress`: BF16 safetensors ⇄ DF11 checkpoint folders, with a
 //! progress bar on a terminal and a summary of sizes, ratio, bits per weight and time.
 
-mod companions;
-
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,17 +8,11 @@ use std::time::Instant;
 
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
-use squeeze::dfloat11::checkpoint::Checkpoint;
-use squeeze::dfloat11::decompress::{Decoder, decompress};
-use squeeze::dfloat11::native::decode::NativeDecode;
-use squeeze::dfloat11::native::file::{self as native_file, NativeDecoder};
-use squeeze::dfloat11::shapes::{self, ShapeMap};
-use squeeze::dfloat11::{Decode, Df11Error, Layout, compress};
-use squeeze::{Error, Gpu, GpuOptions};
+use squeeze::files::companions::{COPIED, Companions};
+use squeeze::files::dfloat11::{self as files, Decompressed, Source};
+use squeeze::{Gpu, GpuOptions};
 
-use crate::paths::{self, Kind, OutputKind, Temporary};
-use companions::Companions;
+use crate::paths::{self, OutputKind};
 
 /// The compressed format `compress` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,51 +97,6 @@ pub fn run(options: GpuOptions, command: Command) -> ExitCode {
     }
 }
 
-/// What a `dfloat11` input is.
-enum Source {
-    /// A DF11 checkpoint folder.
-    Df11,
-    /// Native-format files (a file, or every safetensors file of a folder).
-    Native(Vec<PathBuf>),
-    /// Plain safetensors: a file or a folder of shards.
-    Plain,
-}
-
-impl Source {
-    /// Detects what `input` (argument `IN`) is; anything but a folder or a safetensors file is
-    /// an error naming what it is.
-    fn detect(input: &Path) -> Result<Source> {
-        let folder = match paths::kind("IN", input)? {
-            Kind::Directory => true,
-            Kind::Safetensors => false,
-            _ => {
-                return Err(paths::input("IN", input, Kind::Safetensors)
-                    .unwrap_err()
-                    .into());
-            }
-        };
-        let config = input.join("config.json");
-        let df11 = folder
-            && std::fs::read_to_string(&config)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .is_some_and(|v| v.get("dfloat11_config").is_some());
-        if df11 {
-            return Ok(Source::Df11);
-        }
-        let files = native_file::inputs(input)?;
-        let mut native = !files.is_empty();
-        for f in &files {
-            native &= native_file::is_native(f)?;
-        }
-        Ok(if native {
-            Source::Native(files)
-        } else {
-            Source::Plain
-        })
-    }
-}
-
 fn progress_bar(label: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -179,29 +126,29 @@ fn run_compress(
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let source = Source::detect(input)?;
+    let source = Source::detect("IN", input)?;
     let out = paths::Output::new("--output", output, OutputKind::Folder, force)?;
-    let converted = Converted::decode(input, &source)?;
-    let from = converted.as_ref().map_or(input, |c| c.file.as_path());
     let bar = progress_bar("compress");
     let started = Instant::now();
     let progress = |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let report = match format {
-        Format::Df11 => compress::compress(from, out.path(), Layout::DF11, threads, progress)?,
-        Format::Native => {
-            native_file::compress(&native_file::inputs(from)?, out.path(), threads, progress)?
-        }
+    let files_format = match format {
+        Format::Df11 => files::Format::Df11,
+        Format::Native => files::Format::Native,
     };
+    let done = files::compress(
+        input,
+        &source,
+        out,
+        files_format,
+        threads,
+        progress,
+        |note| eprintln!("{note}"),
+    )?;
     bar.finish_and_clear();
-    let companions = if input.is_dir() {
-        companions::copy(input, out.path(), format == Format::Df11)?
-    } else {
-        Companions::default()
-    };
-    out.commit()?;
+    let report = done.report;
     let name = match format {
         Format::Df11 => "DF11",
         Format::Native => "native",
@@ -224,57 +171,22 @@ fn run_compress(
         mb(report.input_bytes) / report.encode_seconds.max(1e-9),
         seconds
     );
-    companions.report();
+    report_companions(&done.companions);
     println!("wrote {}", output.display());
     Ok(())
 }
 
-/// A compressed input to `compress` (a DF11 checkpoint folder, or native files) decoded by the
-/// CPU reference to one temporary BF16 file, so that DF11 and native convert into each other
-/// losslessly; removed when dropped (or on Ctrl-C).
-struct Converted {
-    _dir: Temporary,
-    file: PathBuf,
-}
-
-impl Converted {
-    /// `None` when `input` is plain safetensors.
-    fn decode(input: &Path, source: &Source) -> Result<Option<Converted>> {
-        let native = match source {
-            Source::Plain => return Ok(None),
-            Source::Df11 => None,
-            Source::Native(files) => Some(files),
-        };
-        let dir = Temporary::new(
-            std::env::temp_dir().join(format!("squeeze-convert-{}", std::process::id())),
+/// Prints what was copied (stdout) and what was left out (stderr).
+fn report_companions(companions: &Companions) {
+    if !companions.copied.is_empty() {
+        println!("copied {}", companions.copied.join(", "));
+    }
+    for name in &companions.skipped {
+        eprintln!(
+            "note: not copied `{name}`: only weights (.safetensors) and config/tokenizer files \
+             (.{}) are carried over",
+            COPIED.join(", .")
         );
-        std::fs::create_dir_all(dir.path()).map_err(|source| Df11Error::Io {
-            path: dir.path().to_path_buf(),
-            source,
-        })?;
-        let file = dir.path().join("model.safetensors");
-        match native {
-            None => {
-                let checkpoint = Checkpoint::open(input)?;
-                let report = decompress(
-                    &checkpoint,
-                    &file,
-                    &ShapeMap::new(),
-                    Decoder::Cpu,
-                    |_, _| {},
-                )?;
-                for name in &report.flat {
-                    eprintln!(
-                        "warning: no shape known for `{name}`: kept 1-D, so stored uncompressed"
-                    );
-                }
-            }
-            Some(files) => {
-                native_file::decompress(files, &file, NativeDecoder::Cpu, |_, _| {})?;
-            }
-        }
-        eprintln!("decoded {} to BF16 first (CPU reference)", input.display());
-        Ok(Some(Converted { _dir: dir, file }))
     }
 }
 
@@ -286,48 +198,39 @@ fn run_decompress(
     cpu: bool,
     shapes_path: Option<&Path>,
 ) -> Result<()> {
-    let source = Source::detect(input)?;
-    if matches!(source, Source::Plain) {
-        let what = if input.is_dir() {
-            "a folder without `dfloat11_config` in a config.json, nor native files"
-        } else {
-            "a plain safetensors file, without squeeze's native metadata"
-        };
-        return Err(Error::invalid(
-            "IN",
-            "path",
-            "a DF11 checkpoint folder or native-format safetensors",
-            format!("{}: {what}", input.display()),
-        )
-        .into());
-    }
+    let source = Source::compressed("IN", input)?;
     let out = paths::Output::new("--output", output, OutputKind::File, force)?;
-    if let Source::Native(files) = source {
-        return run_native_decompress(options, &files, out, cpu);
-    }
-    let checkpoint = Checkpoint::open(input)?;
-    let given = match shapes_path {
-        Some(p) => shapes::load(p)?,
-        None => ShapeMap::new(),
-    };
-    let gpu;
-    let kernel;
-    let (decoder, on) = if cpu {
-        (Decoder::Cpu, "CPU reference".to_string())
-    } else {
-        gpu = Gpu::new(options)?;
-        kernel = Decode::new(&gpu, checkpoint.config.layout)?;
-        (Decoder::Gpu(&kernel), gpu.label())
-    };
     let bar = progress_bar("decompress");
     let started = Instant::now();
-    let report = decompress(&checkpoint, out.path(), &given, decoder, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
+    let (done, on) = files::decompress_to(
+        input,
+        &source,
+        out,
+        cpu,
+        || Gpu::new(options),
+        shapes_path,
+        |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )?;
     bar.finish_and_clear();
-    out.commit()?;
     let seconds = started.elapsed().as_secs_f64();
+    let report = match done {
+        Decompressed::Native {
+            files,
+            weights,
+            written,
+        } => {
+            println!(
+                "decoded {weights} native weights from {files} files on {on}; wrote {} ({:.2} MB) in {seconds:.2} s",
+                output.display(),
+                mb(written),
+            );
+            return Ok(());
+        }
+        Decompressed::Df11(report) => report,
+    };
     for name in &report.flat {
         eprintln!(
             "warning: no shape known for `{name}`: written 1-D (pass --shapes ORIGINAL.safetensors)"
@@ -348,40 +251,6 @@ fn run_decompress(
         mb(report.passthrough_bytes),
         output.display(),
         mb(report.output_bytes)
-    );
-    Ok(())
-}
-
-fn run_native_decompress(
-    options: GpuOptions,
-    files: &[PathBuf],
-    out: paths::Output,
-    cpu: bool,
-) -> Result<()> {
-    let gpu;
-    let kernel;
-    let (decoder, on) = if cpu {
-        (NativeDecoder::Cpu, "CPU reference".to_string())
-    } else {
-        gpu = Gpu::new(options)?;
-        kernel = NativeDecode::new(&gpu)?;
-        (NativeDecoder::Gpu(&kernel), gpu.label())
-    };
-    let bar = progress_bar("decompress");
-    let started = Instant::now();
-    let (weights, written) = native_file::decompress(files, out.path(), decoder, |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
-    let output = out.target().to_path_buf();
-    out.commit()?;
-    println!(
-        "decoded {weights} native weights from {} files on {on}; wrote {} ({:.2} MB) in {:.2} s",
-        files.len(),
-        output.display(),
-        mb(written),
-        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -1,13 +1,19 @@
 //! `squeeze.dfloat11`: `decode`, the DF11 tensors of one unit to bfloat16, bit-exact, as
-//! `squeeze run dfloat11-decode`; and `encode`, bfloat16 weights to one unit with squeeze's
-//! encoder (what `squeeze dfloat11 compress` writes per weight), so a unit can be made in memory.
+//! `squeeze run dfloat11-decode`; `encode`, bfloat16 weights to one unit with squeeze's encoder
+//! (what `squeeze dfloat11 compress` writes per weight), so a unit can be made in memory; and
+//! `compress` / `decompress`, the `squeeze dfloat11` file commands through `squeeze::files`.
+
+use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
 use squeeze::dfloat11::{Decode, Layout, Unit, encode as run_encode};
+use squeeze::files::FileError;
+use squeeze::files::dfloat11::{self as files, Decompressed, Source};
+use squeeze::files::paths::{Output, OutputKind};
 
 use crate::device::{Device, resolve};
-use crate::errors::{df11_to_py, invalid};
+use crate::errors::{df11_to_py, file_to_py, invalid};
 use crate::input::{Input, Kind, Named, typed};
 use crate::output;
 use crate::params::count;
@@ -147,10 +153,140 @@ pub fn encode<'py>(
     Ok(unit)
 }
 
+/// A BF16 safetensors file, or a model folder of shards, compressed into the folder `out`:
+/// `format="df11"` a DF11 checkpoint the reference `dfloat11` loader reads, `"native"` squeeze's
+/// native files. `src` may also be a DF11 folder or native files (decoded by the CPU reference
+/// first, so the formats convert losslessly). A model folder's config and tokenizer files are
+/// copied. `out` must be new or an empty folder (or `force`). Returns a summary dict.
+#[pyfunction]
+#[pyo3(signature = (src, out, format="df11", *, force=false, threads=None))]
+pub fn compress<'py>(
+    py: Python<'py>,
+    src: PathBuf,
+    out: PathBuf,
+    format: &str,
+    force: bool,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let format = match format {
+        "df11" => files::Format::Df11,
+        "native" => files::Format::Native,
+        other => {
+            return Err(invalid(
+                "format",
+                "name",
+                "df11 | native",
+                format!("`{other}`"),
+            ));
+        }
+    };
+    let threads = match threads {
+        Some(t) => count("threads", t)?,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let mut notes = Vec::new();
+    let done = py
+        .detach(|| -> Result<_, FileError> {
+            let source = Source::detect("src", &src)?;
+            let output = Output::new("out", &out, OutputKind::Folder, force)?;
+            let note = |n| notes.push(n);
+            files::compress(
+                &src,
+                &source,
+                output,
+                format,
+                threads.max(1),
+                |_, _| {},
+                note,
+            )
+        })
+        .map_err(file_to_py)?;
+    let r = &done.report;
+    let summary = PyDict::new(py);
+    summary.set_item("units", r.units)?;
+    summary.set_item("weights", r.weights)?;
+    summary.set_item("input_bytes", r.input_bytes)?;
+    summary.set_item("stored_bytes", r.stored_bytes)?;
+    summary.set_item("passthrough_bytes", r.passthrough_bytes)?;
+    summary.set_item("copied", &done.companions.copied)?;
+    summary.set_item("not_copied", &done.companions.skipped)?;
+    summary.set_item("notes", notes)?;
+    Ok(summary)
+}
+
+/// A DF11 checkpoint folder, or a native file or folder of them (detected), decompressed into
+/// the BF16 safetensors file `out` with the original tensor names, on the GPU (or the CPU
+/// reference with `cpu`). DF11 stores no shapes: they come from `shapes` (the original
+/// safetensors file or its index JSON), squeeze's own metadata, or config.json for LLaMA-style
+/// models, else weights are written 1-D (listed under `"flat"`). Returns a summary dict.
+#[pyfunction]
+#[pyo3(signature = (src, out, *, force=false, cpu=false, shapes=None, device=None))]
+pub fn decompress<'py>(
+    py: Python<'py>,
+    src: PathBuf,
+    out: PathBuf,
+    force: bool,
+    cpu: bool,
+    shapes: Option<PathBuf>,
+    device: Option<&Bound<'py, Device>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let gpu = if cpu {
+        None
+    } else {
+        Some(resolve(py, device)?)
+    };
+    let (done, on) = py
+        .detach(|| -> Result<_, FileError> {
+            let source = Source::compressed("src", &src)?;
+            let output = Output::new("out", &out, OutputKind::File, force)?;
+            let open = || {
+                gpu.clone().ok_or_else(|| {
+                    squeeze::Error::invalid("cpu", "value", "false to use a device", "true")
+                })
+            };
+            files::decompress_to(
+                &src,
+                &source,
+                output,
+                cpu,
+                open,
+                shapes.as_deref(),
+                |_, _| {},
+            )
+        })
+        .map_err(file_to_py)?;
+    let summary = PyDict::new(py);
+    summary.set_item("on", on)?;
+    match done {
+        Decompressed::Df11(r) => {
+            summary.set_item("format", "df11")?;
+            summary.set_item("units", r.units)?;
+            summary.set_item("weights", r.weights)?;
+            summary.set_item("compressed_bytes", r.compressed_bytes)?;
+            summary.set_item("passthrough_bytes", r.passthrough_bytes)?;
+            summary.set_item("output_bytes", r.output_bytes)?;
+            summary.set_item("flat", r.flat)?;
+        }
+        Decompressed::Native {
+            files,
+            weights,
+            written,
+        } => {
+            summary.set_item("format", "native")?;
+            summary.set_item("files", files)?;
+            summary.set_item("weights", weights)?;
+            summary.set_item("output_bytes", written)?;
+        }
+    }
+    Ok(summary)
+}
+
 /// The `squeeze.dfloat11` submodule.
 pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "dfloat11")?;
     m.add_function(wrap_pyfunction!(decode, &m)?)?;
     m.add_function(wrap_pyfunction!(encode, &m)?)?;
+    m.add_function(wrap_pyfunction!(compress, &m)?)?;
+    m.add_function(wrap_pyfunction!(decompress, &m)?)?;
     Ok(m)
 }

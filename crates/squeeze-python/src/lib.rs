@@ -7,8 +7,7 @@
 //! once), releases the GIL while the GPU works, and returns NumPy arrays. Bad input is a
 //! `ValueError` and a device failure a `RuntimeError`, with squeeze's own message.
 //!
-//! Not here yet: `generate` (no `squeeze generate` exists yet), and `dfloat11.compress` /
-//! `decompress`, whose format detection and conversions still live in the CLI.
+//! Not here yet: `generate` (no `squeeze generate` exists yet).
 
 mod attention;
 mod device;

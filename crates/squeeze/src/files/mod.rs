@@ -3,6 +3,8 @@
 //! safetensors, and DFloat11 compress/decompress. Progress is reported through callbacks; the
 //! caller draws it (or not) and prints the summaries.
 
+pub mod companions;
+pub mod dfloat11;
 pub mod gguf;
 pub mod paths;
 

@@ -8,38 +8,37 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Result;
+use crate::dfloat11::Df11Error;
 
-/// Extensions of the files copied besides `config.json`.
-const COPIED: &[&str] = &["json", "txt", "model", "jinja"];
+type Result<T> = std::result::Result<T, Df11Error>;
 
-/// What [`copy`] did.
-#[derive(Default)]
-pub struct Companions {
-    copied: Vec<String>,
-    skipped: Vec<String>,
+fn io(path: &Path, source: std::io::Error) -> Df11Error {
+    Df11Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
-impl Companions {
-    /// Prints what was copied (stdout) and what was left out (stderr).
-    pub fn report(&self) {
-        if !self.copied.is_empty() {
-            println!("copied {}", self.copied.join(", "));
-        }
-        for name in &self.skipped {
-            eprintln!(
-                "note: not copied `{name}`: only weights (.safetensors) and config/tokenizer files \
-                 (.{}) are carried over",
-                COPIED.join(", .")
-            );
-        }
+fn bad(path: &Path, what: impl Into<String>) -> Df11Error {
+    Df11Error::Checkpoint {
+        path: path.to_path_buf(),
+        what: what.into(),
     }
+}
+
+/// Extensions of the files copied besides `config.json`.
+pub const COPIED: &[&str] = &["json", "txt", "model", "jinja"];
+
+/// What [`copy`] did: file names copied, and those left out.
+#[derive(Debug, Default)]
+pub struct Companions {
+    pub copied: Vec<String>,
+    pub skipped: Vec<String>,
 }
 
 /// Copies `input`'s companion files into `out`. `df11`: `out/config.json` was written by the
 /// DF11 compressor and its `dfloat11_config` is kept.
 pub fn copy(input: &Path, out: &Path, df11: bool) -> Result<Companions> {
-    let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
     let mut entries: Vec<PathBuf> = std::fs::read_dir(input)
         .map_err(|e| io(input, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -76,19 +75,19 @@ pub fn copy(input: &Path, out: &Path, df11: bool) -> Result<Companions> {
 /// `from` without `dfloat11_config`, plus the one in `to` when `df11`.
 fn write_config(from: &Path, to: &Path, df11: bool) -> Result<()> {
     let read = |path: &Path| -> Result<Value> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?)
+        let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| bad(path, format!("not valid JSON: {e}")))
     };
     let mut config = read(from)?;
     let Some(fields) = config.as_object_mut() else {
-        return Err(format!("{}: not a JSON object", from.display()).into());
+        return Err(bad(from, "not a JSON object"));
     };
     fields.remove("dfloat11_config");
     if df11 && let Some(new) = read(to)?.get("dfloat11_config") {
         fields.insert("dfloat11_config".into(), new.clone());
     }
-    let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-    std::fs::write(to, text).map_err(|e| format!("{}: {e}", to.display()))?;
+    let text = serde_json::to_string_pretty(&config)
+        .map_err(|e| bad(to, format!("not serialisable: {e}")))?;
+    std::fs::write(to, text).map_err(|e| io(to, e))?;
     Ok(())
 }
