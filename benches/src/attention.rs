@@ -90,7 +90,7 @@ impl Problem {
                 &mut encoder,
                 &table,
                 Binding::whole(&k),
-                &all_pages(&table),
+                &all_pages(&table)?,
                 Binding::whole(&meta),
             )?;
             gpu.submit_and_wait(encoder)?;

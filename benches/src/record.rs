@@ -11,16 +11,19 @@
 //! real model. The glue between kernels (RMSNorm, RoPE, SwiGLU, residual adds) is not a squeeze
 //! kernel yet and is left out.
 //!
-//! A steady-state step repeats the same lengths; what still allocates is reported, not hidden:
-//! `Append` uploads its token rows on every call (a per-step buffer until appends take
-//! engine-owned rows).
+//! The step runs as an engine would: the page table lives in the engine's buffers
+//! ([`DevicePageTable::from_engine`], planned for a capacity) and the new token's pool row is
+//! placed by the engine ([`Append::encode_placed`]), so a steady-state step allocates nothing;
+//! the JSON row reports what it does allocate, so a regression shows.
 
 use std::time::Instant;
 
 use serde::Serialize;
+use squeeze::attention::append::placement;
 use squeeze::attention::host::{HostKv, Uploaded};
 use squeeze::attention::{
-    Append, CacheLayout, Decode, HeadPolicy, KvDtype, NewTokens, PageTable, Tokens,
+    Append, CacheLayout, Decode, DevicePageTable, EngineTable, HeadPolicy, KvCache, KvDtype,
+    PageTable, PlacedTokens, Tokens,
 };
 use squeeze::quant::{Format, Gemv, Problem};
 use squeeze::topk::{Order, ScoreBindings, TopK};
@@ -71,7 +74,13 @@ struct Step {
     topk: TopK,
     /// (rows, cols, weights) of q, k, v, o, gate, up, down.
     weights: Vec<(usize, usize, wgpu::Buffer)>,
-    cache: Uploaded,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    /// The engine-owned page table over the buffers in `_engine`.
+    table: DevicePageTable,
+    /// The new token's pool row, placed by the engine.
+    rows: wgpu::Buffer,
+    _engine: ([wgpu::Buffer; 3], wgpu::Buffer),
     new_k: wgpu::Buffer,
     new_v: wgpu::Buffer,
     scratch: wgpu::Buffer,
@@ -112,10 +121,32 @@ impl Step {
             k: &zeros,
             v: &zeros,
         };
-        let cache = Uploaded::new(gpu, layout, &table, kv, &q, Q_HEADS)?;
+        let uploaded = Uploaded::new(gpu, layout, &table, kv, &q, Q_HEADS)?;
+        let seq_lens = gpu.upload("seq_lens", &[CONTEXT])?;
+        let words = |data: &[u32]| gpu.upload("page table", data);
+        let engine = [
+            words(&table.indptr)?,
+            words(&table.indices)?,
+            words(&table.last_page_len)?,
+        ];
+        let (placed, _) = placement(&table, layout.page_size, &[0, 1])?;
+        let rows = gpu.upload("rows", &placed)?;
+        let engine_table = DevicePageTable::from_engine(
+            gpu,
+            layout,
+            &EngineTable {
+                batch: 1,
+                capacity: CONTEXT,
+                indptr: Binding::whole(&engine[0]),
+                indices: Binding::whole(&engine[1]),
+                last_page_len: Binding::whole(&engine[2]),
+                seq_lens: Binding::whole(&seq_lens),
+            },
+        )?;
         let decode = Decode::new(gpu, KvDtype::F16)?;
+        decode.prepare(Q_HEADS / KV_HEADS)?;
         let policy = vec![HeadPolicy::Full; KV_HEADS as usize];
-        let scratch = decode.scratch_bytes(&cache.table, Q_HEADS, &Tokens::Policy(&policy));
+        let scratch = decode.scratch_bytes(&engine_table, Q_HEADS, &Tokens::Policy(&policy));
         let activation = |label, elements: usize| gpu.storage_buffer(label, elements as u64 * 4);
         let layers = (0..LAYERS)
             .map(|_| {
@@ -137,7 +168,11 @@ impl Step {
             new_k: gpu.storage_buffer("new k", row)?,
             new_v: gpu.storage_buffer("new v", row)?,
             scratch: gpu.storage_buffer("decode scratch", scratch)?,
-            cache,
+            k: uploaded.k,
+            v: uploaded.v,
+            table: engine_table,
+            rows,
+            _engine: (engine, seq_lens),
             layers,
             logits: activation("logits", VOCAB as usize)?,
             topk_scratch: gpu
@@ -150,7 +185,11 @@ impl Step {
 
     fn record(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         let whole = Binding::whole;
-        let kv = self.cache.kv(None);
+        let kv = KvCache {
+            k: whole(&self.k),
+            v: whole(&self.v),
+            meta: None,
+        };
         for layer in &self.layers {
             for (i, (rows, cols, w)) in self.weights.iter().enumerate() {
                 let problem = Problem {
@@ -170,12 +209,14 @@ impl Step {
                 let y = Binding::new(y, 0, *rows as u64 * 4);
                 self.gemv.encode(encoder, problem, whole(w), x, y)?;
             }
-            let new = NewTokens {
-                append_indptr: &[0, 1],
+            let new = PlacedTokens {
+                tokens: 1,
+                rows: whole(&self.rows),
                 k: whole(&self.new_k),
                 v: whole(&self.new_v),
+                touched: None,
             };
-            self.append.encode(encoder, &self.cache.table, &new, &kv)?;
+            self.append.encode_placed(encoder, &self.table, &new, &kv)?;
             let query = squeeze::attention::Query {
                 q: whole(&layer.q),
                 heads: Q_HEADS,
@@ -183,7 +224,7 @@ impl Step {
             };
             self.decode.encode(
                 encoder,
-                &self.cache.table,
+                &self.table,
                 &kv,
                 &query,
                 &Tokens::Policy(&self.policy),

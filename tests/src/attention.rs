@@ -662,7 +662,7 @@ fn meta_cases() -> Vec<Case> {
                 &mut encoder,
                 &data.table,
                 Binding::whole(&data.k),
-                &all_pages(&data.table),
+                &all_pages(&data.table)?,
                 Binding::whole(&meta),
             )?;
             gpu.submit_and_wait(encoder)?;

@@ -398,3 +398,98 @@ fn appends_that_do_not_fit_are_refused() {
     ));
     try_append(&[0, 1, 2], 2 * row).unwrap();
 }
+
+#[test]
+fn engine_tables_and_placed_appends_check_their_bindings() {
+    use squeeze::attention::quest_meta::all_pages;
+    use squeeze::attention::{EngineTable, PlacedTokens};
+
+    let gpu = gpu();
+    let l = layout(3, 64);
+    let words = |n: u64| gpu.storage_buffer("words", n * 4).unwrap();
+    let (indptr, indices, last, lens) = (words(3), words(3), words(2), words(2));
+    let short = words(2);
+    let open = |batch, capacity, short_indptr: bool| {
+        let table = EngineTable {
+            batch,
+            capacity,
+            indptr: Binding::whole(if short_indptr { &short } else { &indptr }),
+            indices: Binding::whole(&indices),
+            last_page_len: Binding::whole(&last),
+            seq_lens: Binding::whole(&lens),
+        };
+        DevicePageTable::from_engine(&gpu, l, &table)
+    };
+    let err = open(0, 8, false).err().unwrap();
+    assert!(is_invalid(&err, "batch"), "{err}");
+    let err = open(2, 13, false).err().unwrap();
+    assert!(
+        is_invalid(&err, "capacity") && err.to_string().contains("3 pages"),
+        "{err}"
+    );
+    let err = open(2, 8, true).err().unwrap();
+    assert!(is_invalid(&err, "page_indptr"), "{err}");
+    let table = open(2, 12, false).unwrap();
+    assert_eq!(
+        (table.batch(), table.max_len(), table.max_pages()),
+        (2, 12, 3)
+    );
+    assert!(table.table().is_none() && table.seq_lens().is_none());
+
+    // Host-list conveniences need host lengths: an engine table says so.
+    let err = all_pages(&table).unwrap_err();
+    assert!(is_invalid(&err, "table"), "{err}");
+    let kv_bytes = u64::from(l.pages * l.page_size * l.kv_heads * l.head_dim) * 4;
+    let (k, v) = (
+        gpu.storage_buffer("k", kv_bytes).unwrap(),
+        gpu.storage_buffer("v", kv_bytes).unwrap(),
+    );
+    let meta = gpu.storage_buffer("meta", kv_bytes).unwrap();
+    let kv = KvCache {
+        k: Binding::whole(&k),
+        v: Binding::whole(&v),
+        meta: None,
+    };
+    let append = Append::new(&gpu, KvDtype::F32).unwrap();
+    let row = gpu.storage_buffer("row", 2 * 64 * 4).unwrap();
+    let mut encoder = gpu.encoder("test");
+    let host_append = NewTokens {
+        append_indptr: &[0, 1, 1],
+        k: Binding::whole(&row),
+        v: Binding::whole(&row),
+    };
+    let err = append
+        .encode(&mut encoder, &table, &host_append, &kv)
+        .unwrap_err();
+    assert!(is_invalid(&err, "table"), "{err}");
+
+    // Placed tokens: rows must hold every token, and Quest metadata needs the touched pages.
+    let rows = words(1);
+    let placed = |tokens| PlacedTokens {
+        tokens,
+        rows: Binding::whole(&rows),
+        k: Binding::whole(&row),
+        v: Binding::whole(&row),
+        touched: None,
+    };
+    let err = append
+        .encode_placed(&mut encoder, &table, &placed(2), &kv)
+        .unwrap_err();
+    assert!(
+        is_invalid(&err, "rows") || is_invalid(&err, "k_new"),
+        "{err}"
+    );
+    let with_meta = KvCache {
+        meta: Some(Binding::whole(&meta)),
+        ..kv
+    };
+    let err = append
+        .encode_placed(&mut encoder, &table, &placed(1), &with_meta)
+        .unwrap_err();
+    assert!(is_invalid(&err, "touched"), "{err}");
+    // Nothing was recorded by the refused calls; a good one records.
+    append
+        .encode_placed(&mut encoder, &table, &placed(1), &kv)
+        .unwrap();
+    gpu.submit_and_wait(encoder).unwrap();
+}

@@ -7,7 +7,7 @@ use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::attention::APPEND;
 
 use crate::layout::{KvCache, KvDtype};
-use crate::pages::DevicePageTable;
+use crate::pages::{DevicePageTable, PageTable};
 use crate::params::AttentionParams;
 use crate::quest_meta::QuestMeta;
 
@@ -31,19 +31,19 @@ pub struct Append {
 /// Where appended tokens go: token t of sequence b (tokens `append_indptr[b] ..
 /// append_indptr[b + 1]`) takes the tail position `len_b − count_b + (t − append_indptr[b])`,
 /// the page table already counting them (FlashInfer's convention). Returns each token's pool
-/// row and the (sequence, logical page) pairs touched.
+/// row and the (sequence, logical page) pairs touched: what [`Append::encode_placed`] takes,
+/// for an engine that computes placements on its host and writes them to its own buffers.
 pub fn placement(
-    table: &DevicePageTable,
+    table: &PageTable,
+    page_size: u32,
     append_indptr: &[u32],
 ) -> Result<(Vec<u32>, Vec<[u32; 2]>)> {
-    let lens = table.seq_lens();
-    let t = table.table();
-    let page_size = table.layout().page_size;
-    if append_indptr.len() != lens.len() + 1 || append_indptr[0] != 0 {
+    let batch = table.batch();
+    if append_indptr.len() != batch + 1 || append_indptr[0] != 0 {
         return Err(Error::invalid(
             "append_indptr",
             "shape",
-            format!("batch + 1 = {} entries starting at 0", lens.len() + 1),
+            format!("batch + 1 = {} entries starting at 0", batch + 1),
             format!(
                 "{} entries starting at {:?}",
                 append_indptr.len(),
@@ -51,9 +51,24 @@ pub fn placement(
             ),
         ));
     }
+    let bad_table = |what: String| Error::invalid("page_table", "entries", "consistent", what);
     let mut rows = Vec::new();
     let mut touched = Vec::new();
-    for (b, &len) in lens.iter().enumerate() {
+    for b in 0..batch {
+        let (Some(&start_page), Some(&end_page), Some(&last)) = (
+            table.indptr.get(b),
+            table.indptr.get(b + 1),
+            table.last_page_len.get(b),
+        ) else {
+            return Err(bad_table(format!(
+                "no indptr or last_page_len for sequence {b}"
+            )));
+        };
+        let pages = end_page.saturating_sub(start_page);
+        let len = pages
+            .saturating_sub(1)
+            .saturating_mul(page_size)
+            .saturating_add(last);
         let (first, end) = (append_indptr[b], append_indptr[b + 1]);
         if end < first || end - first > len {
             return Err(Error::invalid(
@@ -65,7 +80,11 @@ pub fn placement(
         }
         let start = len - (end - first);
         for pos in start..len {
-            let page = t.indices[(t.indptr[b] + pos / page_size) as usize];
+            let slot = (start_page + pos / page_size) as usize;
+            let page = *table
+                .indices
+                .get(slot)
+                .ok_or_else(|| bad_table(format!("no page {slot} for sequence {b}")))?;
             rows.push(page * page_size + pos % page_size);
             if pos == start || pos % page_size == 0 {
                 touched.push([b as u32, pos / page_size]);
@@ -73,6 +92,19 @@ pub fn placement(
         }
     }
     Ok((rows, touched))
+}
+
+/// Tokens already placed by the engine: their K and V rows and, in its own buffers, the pool
+/// row of each (u32 `[tokens]`, from [`placement`] or the engine's allocator) and the
+/// (sequence, logical page) pairs they touched (u32 `[pages, 2]`) for Quest's metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct PlacedTokens<'a> {
+    pub tokens: u32,
+    pub rows: Binding<'a>,
+    pub k: Binding<'a>,
+    pub v: Binding<'a>,
+    /// The touched pages and how many; needed when the cache keeps Quest metadata.
+    pub touched: Option<(Binding<'a>, u32)>,
 }
 
 impl Append {
@@ -86,7 +118,9 @@ impl Append {
     }
 
     /// Records the append of `new` into `kv`, and, where the cache keeps Quest metadata, its
-    /// recomputation for every page an appended token landed in.
+    /// recomputation for every page an appended token landed in. Placement is computed on the
+    /// host from an uploaded table and uploaded per call; an engine that must not allocate per
+    /// step uses [`Append::encode_placed`] with placements in its own buffers.
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -94,20 +128,59 @@ impl Append {
         new: &NewTokens<'_>,
         kv: &KvCache<'_>,
     ) -> Result<()> {
-        let NewTokens {
-            append_indptr,
-            k: k_new,
-            v: v_new,
-        } = *new;
-        let gpu = &self.gpu;
-        let layout = table.layout();
-        kv.check(gpu, layout, self.dtype)?;
-        let (rows, touched) = placement(table, append_indptr)?;
+        let host = table.table().ok_or_else(|| {
+            Error::invalid(
+                "table",
+                "kind",
+                "an uploaded table (an engine's table appends through encode_placed)",
+                "an engine-owned table",
+            )
+        })?;
+        let (rows, touched) = placement(host, table.layout().page_size, new.append_indptr)?;
         if rows.is_empty() {
             return Ok(());
         }
-        let tokens = rows.len() as u64;
-        for (arg, b) in [("k_new", &k_new), ("v_new", &v_new)] {
+        let rows_buffer = self.gpu.upload("rows", &rows)?;
+        let touched_buffer = self.gpu.upload("pages", touched.as_flattened())?;
+        self.encode_placed(
+            encoder,
+            table,
+            &PlacedTokens {
+                tokens: rows.len() as u32,
+                rows: Binding::whole(&rows_buffer),
+                k: new.k,
+                v: new.v,
+                touched: Some((Binding::whole(&touched_buffer), touched.len() as u32)),
+            },
+            kv,
+        )
+    }
+
+    /// Records the append of tokens whose pool rows (and touched pages) are already in device
+    /// buffers: nothing is uploaded or allocated, the engine-grade path. Rows outside the pool
+    /// are skipped by the kernel.
+    pub fn encode_placed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        new: &PlacedTokens<'_>,
+        kv: &KvCache<'_>,
+    ) -> Result<()> {
+        let gpu = &self.gpu;
+        let layout = table.layout();
+        kv.check(gpu, layout, self.dtype)?;
+        if new.tokens == 0 {
+            return Ok(());
+        }
+        let tokens = u64::from(new.tokens);
+        gpu.check_storage_binding("rows", &new.rows)?;
+        gpu.check_binding_holds(
+            "rows",
+            &new.rows,
+            tokens * 4,
+            format_args!("[{tokens}] u32"),
+        )?;
+        for (arg, b) in [("k_new", &new.k), ("v_new", &new.v)] {
             gpu.check_storage_binding(arg, b)?;
             gpu.check_binding_holds(
                 arg,
@@ -121,9 +194,20 @@ impl Append {
                 ),
             )?;
         }
-        let rows_buffer = gpu.upload("rows", &rows)?;
+        let meta = match (kv.meta, new.touched) {
+            (Some(meta), Some(touched)) => Some((meta, touched)),
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "touched",
+                    "pages",
+                    "given when the cache keeps Quest metadata",
+                    "none",
+                ));
+            }
+        };
         let params = AttentionParams {
-            items: rows.len() as u32,
+            items: new.tokens,
             ..AttentionParams::for_table(table, 0)
         };
         let words = tokens * layout.token_bytes() / 4;
@@ -131,11 +215,13 @@ impl Append {
             gpu,
             encoder,
             ("attention append", &self.pipeline),
-            &[Binding::whole(&rows_buffer), k_new, v_new, kv.k, kv.v],
+            &[new.rows, new.k, new.v, kv.k, kv.v],
             words,
         )?;
-        match kv.meta {
-            Some(meta) => self.meta.encode(encoder, table, kv.k, &touched, meta),
+        match meta {
+            Some((meta, (pages, count))) => self
+                .meta
+                .encode_list(encoder, table, kv.k, pages, count, meta),
             None => Ok(()),
         }
     }

@@ -133,8 +133,10 @@ impl Decode {
     /// Most virtual tokens a row of `tokens` has in `table`'s sequences.
     fn virtual_tokens(table: &DevicePageTable, tokens: &Tokens<'_>) -> u32 {
         match tokens {
+            // An engine's table plans for its capacity: the same grid every step.
             Tokens::Policy(heads) => table
                 .seq_lens()
+                .unwrap_or(&[table.max_len()])
                 .iter()
                 .flat_map(|&len| heads.iter().map(move |h| h.count(len)))
                 .max()

@@ -189,7 +189,7 @@ pub fn run_sparse_in(
             &mut encoder,
             &data.table,
             Binding::whole(&data.k),
-            &all_pages(&data.table),
+            &all_pages(&data.table)?,
             Binding::whole(&meta),
         )?;
         Some(meta)

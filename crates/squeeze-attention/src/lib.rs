@@ -55,10 +55,10 @@ pub mod token_scores;
 pub mod token_stats;
 pub mod token_vote;
 
-pub use append::{Append, NewTokens};
+pub use append::{Append, NewTokens, PlacedTokens};
 pub use decode::{Decode, HeadPolicy, Tokens};
 pub use layout::{CacheLayout, KvCache, KvDtype, Query};
-pub use pages::{DevicePageTable, PageTable};
+pub use pages::{DevicePageTable, EngineTable, PageTable};
 pub use quest_meta::QuestMeta;
 pub use select::{Budget, Select, SelectPlan, Selector};
 pub use sparse::Sparse;

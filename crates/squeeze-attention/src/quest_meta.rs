@@ -15,15 +15,17 @@ pub fn meta_bytes(layout: &CacheLayout) -> u64 {
     u64::from(layout.pages) * u64::from(layout.kv_heads) * 2 * u64::from(layout.head_dim) * 4
 }
 
-/// Every (sequence, logical page) pair of `table`: the list that builds metadata from scratch.
-pub fn all_pages(table: &DevicePageTable) -> Vec<[u32; 2]> {
+/// Every (sequence, logical page) pair of an uploaded `table`: the list that builds metadata
+/// from scratch.
+pub fn all_pages(table: &DevicePageTable) -> Result<Vec<[u32; 2]>> {
     let page_size = table.layout().page_size;
-    (0..table.batch())
+    let lens = table.host_lens("listing every page")?;
+    Ok((0..table.batch())
         .flat_map(|b| {
-            let pages = table.seq_lens()[b as usize].div_ceil(page_size);
+            let pages = lens[b as usize].div_ceil(page_size);
             (0..pages).map(move |p| [b, p])
         })
-        .collect()
+        .collect())
 }
 
 /// Quest metadata for a KV cache of one format.
@@ -41,13 +43,52 @@ impl QuestMeta {
     }
 
     /// Records the recomputation of `meta` for the (sequence, logical page) pairs `pages` from
-    /// the keys `k`.
+    /// the keys `k`, the list uploaded per call (checked against the host lengths of an
+    /// uploaded table, or the capacity of an engine's).
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         table: &DevicePageTable,
         k: Binding<'_>,
         pages: &[[u32; 2]],
+        meta: Binding<'_>,
+    ) -> Result<()> {
+        let page_size = table.layout().page_size;
+        let held = |b: u32| {
+            table
+                .seq_lens()
+                .map_or(table.max_len(), |lens| lens[b as usize])
+                .div_ceil(page_size)
+        };
+        if let Some(bad) = pages
+            .iter()
+            .find(|[b, p]| *b >= table.batch() || *p >= held(*b))
+        {
+            return Err(Error::invalid(
+                "pages",
+                "(sequence, page)",
+                "a page the table holds",
+                format!("{bad:?}"),
+            ));
+        }
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let list = self.gpu.upload("pages", pages.as_flattened())?;
+        let count = pages.len() as u32;
+        self.encode_list(encoder, table, k, Binding::whole(&list), count, meta)
+    }
+
+    /// Records the recomputation of `meta` for the first `count` (sequence, logical page)
+    /// pairs of `pages` (u32 `[count, 2]` in a device buffer: nothing uploaded). The kernel
+    /// skips pairs outside the table.
+    pub fn encode_list(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        table: &DevicePageTable,
+        k: Binding<'_>,
+        pages: Binding<'_>,
+        count: u32,
         meta: Binding<'_>,
     ) -> Result<()> {
         let gpu = &self.gpu;
@@ -62,31 +103,27 @@ impl QuestMeta {
                 layout.pages, layout.kv_heads, layout.head_dim
             ),
         )?;
-        if let Some(bad) = pages.iter().find(|[b, p]| {
-            *b >= table.batch() || *p >= table.seq_lens()[*b as usize].div_ceil(layout.page_size)
-        }) {
-            return Err(Error::invalid(
-                "pages",
-                "(sequence, page)",
-                "a page the table holds",
-                format!("{bad:?}"),
-            ));
-        }
-        if pages.is_empty() {
+        if count == 0 {
             return Ok(());
         }
-        let list = gpu.upload("pages", pages.as_flattened())?;
+        gpu.check_storage_binding("pages", &pages)?;
+        gpu.check_binding_holds(
+            "pages",
+            &pages,
+            u64::from(count) * 8,
+            format_args!("[{count}, 2] u32"),
+        )?;
         let params = AttentionParams {
-            items: pages.len() as u32,
+            items: count,
             ..AttentionParams::for_table(table, 0)
         };
-        let work = pages.len() as u64 * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);
+        let work = u64::from(count) * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);
         let [indptr, indices, last] = table.bindings();
         params.dispatch_items(
             gpu,
             encoder,
             ("quest meta", &self.pipeline),
-            &[indptr, indices, last, k, Binding::whole(&list), meta],
+            &[indptr, indices, last, k, pages, meta],
             work,
         )
     }

@@ -145,6 +145,7 @@ impl Select {
                 let pages = budget.tokens / page_size;
                 let forced_pages = table
                     .seq_lens()
+                    .unwrap_or_default()
                     .iter()
                     .chain([&capacity])
                     .map(|&len| {

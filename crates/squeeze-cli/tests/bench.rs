@@ -189,3 +189,27 @@ fn compare_is_a_subcommand_and_other_words_are_filters() {
         stderr(&out)
     );
 }
+
+#[test]
+fn record_reports_a_steady_state_step_that_allocates_nothing() {
+    let json = scratch("record.json");
+    let _ = std::fs::remove_file(&json);
+    let out = squeeze(&[
+        "bench",
+        "record",
+        "--steps",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let row = &report["rows"][0];
+    assert_eq!(row["kernel"], "record", "{report}");
+    assert_eq!(row["dispatches"], 322, "{report}");
+    assert_eq!(row["buffers_created"], 0, "{report}");
+    assert_eq!(row["bind_groups_created"], 0, "{report}");
+    assert!(row["seconds"].as_f64().unwrap() > 0.0, "{report}");
+}

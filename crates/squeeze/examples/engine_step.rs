@@ -1,0 +1,280 @@
+//! An engine's decode steps on squeeze kernels, the way an engine records them: its own wgpu
+//! device, its own buffers (weights, KV pool, page table, placements, activations), each step
+//! recorded into one encoder with no readback, the page table growing in the engine's buffers
+//! by `queue.write_buffer`, and the results checked against the CPU references at the end.
+//!
+//! One step: a quantized GEMV (q8_0, the "logits" of a token), the append of the token's K and
+//! V rows at the pool rows the engine placed, dense decode attention over the whole sequence
+//! through the engine's page table, and top-k of the logits. After the first step nothing is
+//! allocated: the same dispatches over the same buffers reuse their bind groups.
+//!
+//! Run with `cargo run -p squeeze --example engine_step`; `cargo test` runs it too.
+
+use squeeze::attention::append::{PlacedTokens, placement};
+use squeeze::attention::pages::EngineTable;
+use squeeze::attention::reference::{self as attention_reference, HostCache};
+use squeeze::attention::{
+    Append, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, PageTable, Query,
+    Tokens,
+};
+use squeeze::quant::{Format, Gemv, Problem, reference as quant_reference};
+use squeeze::topk::{Order, ScoreBindings, TopK, reference as topk_reference};
+use squeeze::{AllocationCounts, Binding, DType, Gpu, Result, wgpu};
+
+const ROWS: usize = 96;
+const COLS: usize = 64;
+const K: u32 = 4;
+const PAGE: u32 = 8;
+const KV_HEADS: u32 = 2;
+const Q_HEADS: u32 = 4;
+const HEAD_DIM: u32 = 64;
+/// The prompt already in the cache, and the steps decoded after it.
+const PROMPT: u32 = 13;
+const STEPS: u32 = 3;
+const CAPACITY: u32 = 32;
+
+/// The engine's own device, made with wgpu directly and handed to squeeze.
+fn engine_device() -> Result<Gpu> {
+    let entry = squeeze::enumerate_adapters()
+        .into_iter()
+        .next()
+        .ok_or_else(|| squeeze::Error::NoAdapter {
+            backends: "any".into(),
+        })?;
+    let (device, queue) =
+        pollster::block_on(entry.adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("engine"),
+            required_features: entry.adapter.features() & squeeze::core::gpu::wanted_features(),
+            required_limits: entry.adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|source| squeeze::Error::RequestDevice {
+            adapter: entry.info.name.clone(),
+            source,
+        })?;
+    Ok(Gpu::from_wgpu(entry.info, device, queue))
+}
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) ^ seed) % 1000)
+        .map(|v| v as f32 / 500.0 - 1.0)
+        .collect()
+}
+
+/// The engine's host copy of the state it mirrors to its buffers.
+struct Host {
+    table: PageTable,
+    k: Vec<f32>,
+    v: Vec<f32>,
+}
+
+fn main() -> Result<()> {
+    let gpu = engine_device()?;
+    let queue = gpu.queue().clone();
+    let layout = CacheLayout {
+        pages: CAPACITY / PAGE,
+        page_size: PAGE,
+        kv_heads: KV_HEADS,
+        head_dim: HEAD_DIM,
+        dtype: KvDtype::F32,
+    };
+    let token = (KV_HEADS * HEAD_DIM) as usize;
+
+    // Weights and activations.
+    let w = quant_reference::quantize(Format::Q8_0, &values(ROWS * COLS, 1))
+        .map_err(|e| squeeze::Error::invalid("w", "weights", "quantizable", e))?;
+    let x = values(COLS, 2);
+    let w_buf = gpu.upload("w", &w)?;
+    let x_buf = gpu.upload("x", &x)?;
+    let logits = gpu.storage_buffer("logits", (ROWS * 4) as u64)?;
+
+    // The KV pool with the prompt in it, and the engine's page table: sequence 0 on pool pages
+    // in reverse order, so logical and pool pages differ.
+    let mut host = Host {
+        table: PageTable {
+            indptr: vec![0, 0],
+            indices: (0..layout.pages).rev().collect(),
+            last_page_len: vec![0],
+        },
+        k: values(layout.elements() as usize, 3),
+        v: values(layout.elements() as usize, 4),
+    };
+    let k_pool = gpu.upload("k pool", &host.k)?;
+    let v_pool = gpu.upload("v pool", &host.v)?;
+    let words = |n: u32| u64::from(n) * 4;
+    let indptr = gpu.storage_buffer("indptr", words(2))?;
+    let indices = gpu.upload("indices", &host.table.indices)?;
+    let last_page_len = gpu.storage_buffer("last_page_len", words(1))?;
+    let seq_lens = gpu.storage_buffer("seq_lens", words(1))?;
+    let rows = gpu.storage_buffer("rows", words(1))?;
+    let new_k = gpu.storage_buffer("new k", token as u64 * 4)?;
+    let new_v = gpu.storage_buffer("new v", token as u64 * 4)?;
+    let table = DevicePageTable::from_engine(
+        &gpu,
+        layout,
+        &EngineTable {
+            batch: 1,
+            capacity: CAPACITY,
+            indptr: Binding::whole(&indptr),
+            indices: Binding::whole(&indices),
+            last_page_len: Binding::whole(&last_page_len),
+            seq_lens: Binding::whole(&seq_lens),
+        },
+    )?;
+
+    // Kernels, compiled at load time.
+    let gemv = Gemv::new(&gpu, Format::Q8_0)?;
+    let append = Append::new(&gpu, KvDtype::F32)?;
+    let decode = Decode::new(&gpu, KvDtype::F32)?;
+    decode.prepare(Q_HEADS / KV_HEADS)?;
+    let topk = TopK::new(&gpu, DType::F32)?;
+    let policy = [HeadPolicy::Full; KV_HEADS as usize];
+    let tokens = Tokens::Policy(&policy);
+    let q = values((Q_HEADS * HEAD_DIM) as usize, 5);
+    let q_buf = gpu.upload("q", &q)?;
+    let scratch = gpu.storage_buffer("scratch", decode.scratch_bytes(&table, Q_HEADS, &tokens))?;
+    let o = gpu.storage_buffer("o", (q.len() * 4) as u64)?;
+    let topk_scratch = gpu.storage_buffer("topk scratch", topk.scratch_bytes(1, ROWS as u32, K))?;
+    let top = gpu.storage_buffer("top", words(K))?;
+    let kv = KvCache {
+        k: Binding::whole(&k_pool),
+        v: Binding::whole(&v_pool),
+        meta: None,
+    };
+    let query = Query {
+        q: Binding::whole(&q_buf),
+        heads: Q_HEADS,
+        scale: 0.125,
+    };
+
+    let mut recorded = Vec::new();
+    for step in 0..STEPS {
+        // The engine grows its table by one token and places it (host side, its own buffers).
+        let len = PROMPT + step + 1;
+        let pages = len.div_ceil(PAGE);
+        host.table.indptr[1] = pages;
+        host.table.last_page_len[0] = len - (pages - 1) * PAGE;
+        let (placed, _) = placement(&host.table, PAGE, &[0, 1])?;
+        let (k_row, v_row) = (values(token, 10 + step), values(token, 20 + step));
+        for (pool, row) in [(&mut host.k, &k_row), (&mut host.v, &v_row)] {
+            let at = placed[0] as usize * token;
+            pool[at..at + token].copy_from_slice(row);
+        }
+        queue.write_buffer(&indptr, 0, bytemuck::cast_slice(&host.table.indptr));
+        queue.write_buffer(
+            &last_page_len,
+            0,
+            bytemuck::cast_slice(&host.table.last_page_len),
+        );
+        queue.write_buffer(&seq_lens, 0, bytemuck::cast_slice(&[len]));
+        queue.write_buffer(&rows, 0, bytemuck::cast_slice(&placed));
+        queue.write_buffer(&new_k, 0, bytemuck::cast_slice(&k_row));
+        queue.write_buffer(&new_v, 0, bytemuck::cast_slice(&v_row));
+
+        // Record the step: nothing is read back, nothing is allocated after the first step.
+        let before = gpu.allocations();
+        let mut encoder = gpu.encoder("decode step");
+        let problem = Problem {
+            rows: ROWS,
+            cols: COLS,
+            batch: 1,
+            x_dtype: DType::F32,
+        };
+        gemv.encode(
+            &mut encoder,
+            problem,
+            Binding::whole(&w_buf),
+            Binding::whole(&x_buf),
+            Binding::whole(&logits),
+        )?;
+        let new = PlacedTokens {
+            tokens: 1,
+            rows: Binding::whole(&rows),
+            k: Binding::whole(&new_k),
+            v: Binding::whole(&new_v),
+            touched: None,
+        };
+        append.encode_placed(&mut encoder, &table, &new, &kv)?;
+        let scratch = Binding::whole(&scratch);
+        decode.encode(
+            &mut encoder,
+            &table,
+            &kv,
+            &query,
+            &tokens,
+            scratch,
+            Binding::whole(&o),
+        )?;
+        topk.encode(
+            &mut encoder,
+            1,
+            ROWS as u32,
+            K,
+            Order::Largest,
+            &ScoreBindings {
+                x: Binding::whole(&logits),
+                lengths: None,
+                scratch: Binding::whole(&topk_scratch),
+                indices: Binding::whole(&top),
+                values: None,
+            },
+        )?;
+        recorded.push(gpu.allocations() - before);
+        queue.submit([encoder.finish()]);
+    }
+
+    // Only now read back, and check against the CPU references.
+    let got_o: Vec<f32> = gpu.read_back("o", &o, 0, q.len())?;
+    let got_top: Vec<i32> = gpu.read_back("top", &top, 0, K as usize)?;
+    let cache = HostCache {
+        layout,
+        k: &host.k,
+        v: &host.v,
+    };
+    let len = PROMPT + STEPS;
+    let want_o = attention_reference::decode(&cache, &host.table, &q, Q_HEADS, 0.125, &|_, _| {
+        attention_reference::policy_positions(HeadPolicy::Full, len)
+    });
+    let worst = got_o
+        .iter()
+        .zip(&want_o)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0f32, f32::max);
+    let dequantized = quant_reference::dequantize(Format::Q8_0, &w, COLS)
+        .map_err(|e| squeeze::Error::invalid("w", "weights", "dequantizable", e))?;
+    let (want_logits, _) = quant_reference::matmul(&dequantized, COLS, &x);
+    let want_logits: Vec<f32> = want_logits.iter().map(|&v| v as f32).collect();
+    let (_, want_top) =
+        topk_reference::top_k(&want_logits, ROWS, K as usize, Order::Largest, None)?;
+    println!("attention over {len} tokens: max |gpu - reference| = {worst:e}");
+    println!("top-{K} logits: gpu {got_top:?}, reference {want_top:?}");
+    for (step, counts) in recorded.iter().enumerate() {
+        println!(
+            "step {step}: {} dispatches, {} buffers and {} bind groups created",
+            counts.dispatches, counts.buffers, counts.bind_groups
+        );
+    }
+    let steady = recorded[1..].iter().all(|c| {
+        *c == AllocationCounts {
+            dispatches: c.dispatches,
+            ..AllocationCounts::default()
+        }
+    });
+    // Attention outputs are f32 sums of at most 16 terms of |v| ≤ 1: 1e-5 is generous.
+    if worst > 1e-5 || got_top != want_top || !steady {
+        return Err(squeeze::Error::invalid(
+            "engine step",
+            "result",
+            "the CPU references' and no allocation after the first step",
+            format!("max error {worst:e}, top {got_top:?} vs {want_top:?}, {recorded:?}"),
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn engine_step_matches_the_references_without_steady_state_allocations() {
+    main().unwrap_or_else(|e| panic!("{e}"));
+}
