@@ -6,18 +6,52 @@
 //! - [`rope`]: rotary embedding, adjacent pairs (GGUF) or halves (Hugging Face).
 //! - [`swiglu`], [`residual`]: the FFN activation and the in-place residual add.
 //! - [`mod@reference`]: the CPU definition of each.
+//!
+//! The model ([`model`]) is a GGUF file of architecture `llama` ([`config`], [`tensors`]),
+//! uploaded once ([`weights`]) and run a token per step, each step one command encoder that
+//! reads back only the greedy token; [`cpu`] is the same forward pass on the host from the CPU
+//! references, [`mod@generate`] the prompt-then-decode loop with its timings, and [`tiny`] a
+//! random model small enough for tests.
+//!
+//! Decisions (issue #14 leaves room):
+//! - Weight matrices must be in a GGUF block format: the step multiplies through squeeze's
+//!   quantized GEMV, which has no F32/F16/BF16 path, and converting at load would change the
+//!   model's numbers. Such a matrix is a typed error naming it.
+//! - A block-quantized token embedding is dequantized to f32 once at load (squeeze's dequantize
+//!   kernel has no row offset to dequantize a token's row in a step; binding one row at a time
+//!   would need offsets aligned to `min_storage_buffer_offset_alignment`, which rows are not).
+//!   That costs 4 bytes per embedding weight of device memory; the tied output GEMV still reads
+//!   the quantized blocks.
+//! - The KV cache is f32: `Append` takes new K/V in the cache's format, and the GEMVs write f32.
+//! - Prefill runs the prompt through the decode step token by token (the prefill attention
+//!   kernel and the GEMM path are later work).
 
 mod check;
+pub mod config;
+pub mod cpu;
 pub mod embedding;
+pub mod error;
+pub mod generate;
+pub mod model;
 pub mod params;
 pub mod reference;
 pub mod residual;
 pub mod rms_norm;
 pub mod rope;
+pub mod state;
 pub mod swiglu;
+pub mod tensors;
+pub mod tiny;
+pub mod weights;
 
+pub use config::LlamaConfig;
+pub use cpu::CpuModel;
 pub use embedding::{Embedding, Table, TableDtype};
+pub use error::LlamaError;
+pub use generate::{GenerateOptions, Generation, generate};
+pub use model::{Model, ModelOptions, StepOutput};
 pub use residual::Residual;
 pub use rms_norm::{NormShape, RmsNorm};
 pub use rope::{Pairing, Rope, RopeConfig};
 pub use swiglu::SwiGlu;
+pub use tensors::ModelTensors;

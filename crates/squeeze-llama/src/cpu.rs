@@ -1,0 +1,171 @@
+//! The CPU reference forward pass: the same model and step as [`crate::model`], built from the
+//! CPU references of every kernel (dequantization, matmul and decode attention of the families,
+//! the glue references of [`crate::reference`]), with f64 reductions. Slow and plain; tests
+//! compare the GPU's logits and tokens against it.
+
+use squeeze::attention::reference::{HostCache, decode};
+use squeeze::attention::{CacheLayout, KvDtype, PageTable};
+use squeeze::quant::reference;
+use squeeze::{Error, Result};
+
+use crate::config::LlamaConfig;
+use crate::reference::{RopeInput, embedding_rows, residual_add, rms_norm, rope, swiglu};
+use crate::tensors::{EmbeddingData, Matrix, ModelTensors};
+
+/// A dequantized `[rows, cols]` matrix.
+struct Dense {
+    w: Vec<f32>,
+    cols: usize,
+}
+
+impl Dense {
+    fn new(m: &Matrix<'_>) -> Result<Self> {
+        Ok(Self {
+            w: reference::dequantize(m.format, m.data, m.cols as usize)?,
+            cols: m.cols as usize,
+        })
+    }
+
+    /// `W · x`, summed in f64 and rounded to f32.
+    fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let (y, _) = reference::matmul(&self.w, self.cols, x);
+        y.into_iter().map(|v| v as f32).collect()
+    }
+}
+
+struct CpuLayer {
+    attn_norm: Vec<f32>,
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    o: Dense,
+    ffn_norm: Vec<f32>,
+    gate: Dense,
+    up: Dense,
+    down: Dense,
+    /// K and V of every position so far, `[len, kv_heads, head_dim]`.
+    k_cache: Vec<f32>,
+    v_cache: Vec<f32>,
+}
+
+/// The model on the host, with its KV cache.
+pub struct CpuModel {
+    config: LlamaConfig,
+    embedding: Vec<f32>,
+    layers: Vec<CpuLayer>,
+    output_norm: Vec<f32>,
+    output: Dense,
+    len: u32,
+}
+
+impl CpuModel {
+    /// Dequantizes every tensor.
+    pub fn new(tensors: &ModelTensors<'_>) -> Result<Self> {
+        let config = tensors.config;
+        let embedding = match tensors.embedding {
+            EmbeddingData::F32(bytes) => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            EmbeddingData::F16(bytes) => bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            EmbeddingData::Blocks(m) => Dense::new(&m)?.w,
+        };
+        let layers = tensors
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(CpuLayer {
+                    attn_norm: l.attn_norm.clone(),
+                    q: Dense::new(&l.q)?,
+                    k: Dense::new(&l.k)?,
+                    v: Dense::new(&l.v)?,
+                    o: Dense::new(&l.o)?,
+                    ffn_norm: l.ffn_norm.clone(),
+                    gate: Dense::new(&l.gate)?,
+                    up: Dense::new(&l.up)?,
+                    down: Dense::new(&l.down)?,
+                    k_cache: Vec::new(),
+                    v_cache: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            config,
+            embedding,
+            layers,
+            output_norm: tensors.output_norm.clone(),
+            output: Dense::new(&tensors.output)?,
+            len: 0,
+        })
+    }
+
+    /// Tokens in the cache.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Runs `token` at the next position and returns the logits `[vocab]`.
+    pub fn step(&mut self, token: u32) -> Result<Vec<f32>> {
+        let c = self.config;
+        if token >= c.vocab {
+            return Err(Error::invalid(
+                "token",
+                "id",
+                format!("below vocab = {}", c.vocab),
+                token,
+            ));
+        }
+        let (hd, heads, kv_heads) = (c.head_dim as usize, c.heads as usize, c.kv_heads as usize);
+        let position = self.len;
+        let len = position + 1;
+        let mut x = embedding_rows(&self.embedding, c.hidden as usize, &[token]);
+        let positions = [position];
+        let rope_input = |heads| RopeInput {
+            positions: &positions,
+            heads,
+            head_dim: hd,
+            theta: c.rope_theta,
+            pairing: c.pairing,
+        };
+        // The cache as one sequence on consecutive one-token pages.
+        let (table, pages) = PageTable::contiguous(&[len], 1);
+        let layout = CacheLayout {
+            pages,
+            page_size: 1,
+            kv_heads: c.kv_heads,
+            head_dim: c.head_dim,
+            dtype: KvDtype::F32,
+        };
+        for layer in &mut self.layers {
+            let xn = rms_norm(&x, &layer.attn_norm, c.rms_eps);
+            let mut q = layer.q.apply(&xn);
+            let mut k = layer.k.apply(&xn);
+            rope(&mut q, &rope_input(heads));
+            rope(&mut k, &rope_input(kv_heads));
+            layer.k_cache.extend(k);
+            layer.v_cache.extend(layer.v.apply(&xn));
+            let cache = HostCache {
+                layout,
+                k: &layer.k_cache,
+                v: &layer.v_cache,
+            };
+            let scale = 1.0 / (hd as f32).sqrt();
+            let all = |_, _| (0..len).collect();
+            let attn = decode(&cache, &table, &q, c.heads, scale, &all);
+            residual_add(&mut x, &layer.o.apply(&attn));
+            let xn = rms_norm(&x, &layer.ffn_norm, c.rms_eps);
+            let act = swiglu(&layer.gate.apply(&xn), &layer.up.apply(&xn));
+            residual_add(&mut x, &layer.down.apply(&act));
+        }
+        self.len = len;
+        let xn = rms_norm(&x, &self.output_norm, c.rms_eps);
+        Ok(self.output.apply(&xn))
+    }
+}

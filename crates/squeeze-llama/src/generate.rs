@@ -1,0 +1,93 @@
+//! The generation loop: the prompt through the model a token at a time (prefill), then greedy
+//! decoding until `max_new` tokens or the end-of-sequence token, timed separately.
+
+use std::time::Instant;
+
+use squeeze::{Error, Result};
+
+use crate::model::Model;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions {
+    /// Most tokens to generate.
+    pub max_new: u32,
+    /// Keep each generated token's logits.
+    pub logits: bool,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, Default)]
+pub struct Generation {
+    pub prompt_ids: Vec<u32>,
+    /// Generated ids, the end-of-sequence token included when it stopped the run.
+    pub ids: Vec<u32>,
+    /// Row i: the logits `ids[i]` was drawn from (when asked for).
+    pub logits: Vec<Vec<f32>>,
+    /// Seconds from the first prompt token to the first generated one.
+    pub prefill_seconds: f64,
+    /// Seconds of the steps after it.
+    pub decode_seconds: f64,
+}
+
+impl Generation {
+    /// Prompt tokens per second of prefill.
+    pub fn prefill_tokens_per_s(&self) -> f64 {
+        rate(self.prompt_ids.len(), self.prefill_seconds)
+    }
+
+    /// Tokens per second of the decode steps (each generated token after the first), or 0
+    /// when there were none.
+    pub fn decode_tokens_per_s(&self) -> f64 {
+        rate(self.ids.len().saturating_sub(1), self.decode_seconds)
+    }
+}
+
+fn rate(tokens: usize, seconds: f64) -> f64 {
+    if tokens == 0 || seconds <= 0.0 {
+        0.0
+    } else {
+        tokens as f64 / seconds
+    }
+}
+
+/// Runs `prompt` then generates on `model` (whose cache must hold `prompt.len() + max_new − 1`
+/// more tokens), calling `on_token` with each generated id as soon as it is known.
+pub fn generate(
+    model: &mut Model,
+    prompt: &[u32],
+    options: GenerateOptions,
+    on_token: &mut dyn FnMut(u32),
+) -> Result<Generation> {
+    let (&last, rest) = prompt
+        .split_last()
+        .ok_or_else(|| Error::invalid("ids", "prompt", "at least one token", "none"))?;
+    let eos = model.config().eos;
+    let mut out = Generation {
+        prompt_ids: prompt.to_vec(),
+        ..Generation::default()
+    };
+    let start = Instant::now();
+    for &token in rest {
+        model.step(token, false)?;
+    }
+    if options.max_new == 0 {
+        model.step(last, false)?;
+        out.prefill_seconds = start.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    let mut step = model.step(last, options.logits)?;
+    out.prefill_seconds = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    loop {
+        on_token(step.token);
+        out.ids.push(step.token);
+        out.logits.extend(step.logits.take());
+        if out.ids.len() >= options.max_new as usize || Some(step.token) == eos {
+            break;
+        }
+        step = model.step(step.token, options.logits)?;
+    }
+    out.decode_seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}

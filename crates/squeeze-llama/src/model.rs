@@ -1,0 +1,321 @@
+//! The LLaMA model on the GPU and its decode step: every weight uploaded once, every buffer made
+//! at load, and each token recorded into one command encoder — embedding, per layer (RMSNorm,
+//! q/k/v GEMVs, RoPE on q and k, KV append into the paged cache, dense decode attention, o GEMV,
+//! residual, RMSNorm, gate/up GEMVs, SwiGLU, down GEMV, residual), final norm, output GEMV and
+//! greedy sampling by top-k with k = 1 — with only the sampled token (and the logits, when asked)
+//! read back.
+//!
+//! Prefill runs the prompt through this same step, a token at a time: the prefill attention
+//! kernel and the GEMM path are later work (issue #14).
+
+use squeeze::attention::{
+    Append, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
+    PageTable, Query, Tokens,
+};
+use squeeze::quant::{Format, Gemv};
+use squeeze::topk::{ScoreBindings, TopK};
+use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
+
+use crate::config::LlamaConfig;
+use crate::embedding::Embedding;
+use crate::residual::Residual;
+use crate::rms_norm::{NormShape, RmsNorm};
+use crate::rope::{Rope, RopeConfig};
+use crate::state::{State, Workspaces, read_mapped};
+use crate::swiglu::SwiGlu;
+use crate::tensors::ModelTensors;
+use crate::weights::{DeviceMatrix, DeviceWeights};
+
+/// Tokens per KV page.
+pub const PAGE_SIZE: u32 = 16;
+
+/// How much cache to make.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelOptions {
+    /// Most tokens (prompt and generated) the cache holds; at most the model's context.
+    pub capacity: u32,
+}
+
+/// What one step gave.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    /// The greedy next token.
+    pub token: u32,
+    /// The logits it was drawn from, when asked for.
+    pub logits: Option<Vec<f32>>,
+}
+
+/// Every kernel a step records, built (and its pipelines compiled) at load.
+struct Kernels {
+    embedding: Embedding,
+    norm: RmsNorm,
+    rope: Rope,
+    swiglu: SwiGlu,
+    residual: Residual,
+    gemv: Vec<(Format, Gemv)>,
+    append: Append,
+    decode: Decode,
+    topk: TopK,
+}
+
+impl Kernels {
+    fn gemv(&self, format: Format) -> Result<&Gemv> {
+        self.gemv
+            .iter()
+            .find(|(f, _)| *f == format)
+            .map(|(_, g)| g)
+            .ok_or_else(|| Error::invalid("weights", "format", "one compiled at load", format))
+    }
+}
+
+/// One K and V pool per layer, `[pages, page_size, kv_heads, head_dim]` f32.
+struct LayerCache {
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+}
+
+/// A loaded model with its cache.
+pub struct Model {
+    gpu: Gpu,
+    config: LlamaConfig,
+    capacity: u32,
+    kernels: Kernels,
+    weights: DeviceWeights,
+    state: State,
+    layout: CacheLayout,
+    caches: Vec<LayerCache>,
+    /// Dense attention: every KV head attends to every token.
+    full: Vec<HeadPolicy>,
+    len: u32,
+}
+
+impl Model {
+    /// Uploads the weights, builds every kernel and buffer for `options.capacity` tokens.
+    pub fn load(gpu: &Gpu, tensors: &ModelTensors<'_>, options: ModelOptions) -> Result<Self> {
+        let config = tensors.config;
+        let capacity = options.capacity;
+        if capacity == 0 || capacity > config.context {
+            return Err(Error::invalid(
+                "capacity",
+                "tokens",
+                format!("1 ..= the model's context length {}", config.context),
+                capacity,
+            ));
+        }
+        let layout = CacheLayout {
+            pages: capacity.div_ceil(PAGE_SIZE),
+            page_size: PAGE_SIZE,
+            kv_heads: config.kv_heads,
+            head_dim: config.head_dim,
+            dtype: KvDtype::F32,
+        };
+        layout.check()?;
+        layout.check_q_heads(config.heads)?;
+        let weights = DeviceWeights::upload(gpu, tensors)?;
+        let decode = Decode::new(gpu, KvDtype::F32)?;
+        decode.prepare(config.heads / config.kv_heads)?;
+        let kernels = Kernels {
+            embedding: Embedding::new(gpu, weights.embedding_dtype)?,
+            norm: RmsNorm::new(gpu)?,
+            rope: Rope::new(
+                gpu,
+                RopeConfig {
+                    head_dim: config.head_dim,
+                    theta: config.rope_theta,
+                    pairing: config.pairing,
+                },
+            )?,
+            swiglu: SwiGlu::new(gpu)?,
+            residual: Residual::new(gpu)?,
+            gemv: weights
+                .formats()
+                .into_iter()
+                .map(|f| Ok((f, Gemv::new(gpu, f)?)))
+                .collect::<Result<_>>()?,
+            append: Append::new(gpu, KvDtype::F32)?,
+            decode,
+            topk: TopK::new(gpu, DType::F32)?,
+        };
+        // The longest table the step will see sizes the attention workspace.
+        let longest = table(gpu, layout, capacity)?;
+        let full = vec![HeadPolicy::Full; config.kv_heads as usize];
+        let workspaces = Workspaces {
+            attention: kernels
+                .decode
+                .scratch_bytes(&longest, config.heads, &Tokens::Policy(&full)),
+            topk: kernels.topk.scratch_bytes(1, config.vocab, 1),
+        };
+        let state = State::new(gpu, &config, &workspaces)?;
+        let caches = (0..config.layers)
+            .map(|_| {
+                Ok(LayerCache {
+                    k: gpu.storage_buffer("k_pages", layout.bytes())?,
+                    v: gpu.storage_buffer("v_pages", layout.bytes())?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            gpu: gpu.clone(),
+            config,
+            capacity,
+            kernels,
+            weights,
+            state,
+            layout,
+            caches,
+            full,
+            len: 0,
+        })
+    }
+
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// Tokens in the cache.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Runs `token` at the next position: one encoder, one submit, and the greedy next token
+    /// (with the logits, if `logits`) read back.
+    pub fn step(&mut self, token: u32, logits: bool) -> Result<StepOutput> {
+        let c = self.config;
+        if token >= c.vocab {
+            return Err(Error::invalid(
+                "token",
+                "id",
+                format!("below vocab = {}", c.vocab),
+                token,
+            ));
+        }
+        if self.len >= self.capacity {
+            return Err(Error::invalid(
+                "tokens",
+                "count",
+                format!("at most the cache capacity {}", self.capacity),
+                self.len + 1,
+            ));
+        }
+        let queue = self.gpu.queue();
+        queue.write_buffer(&self.state.token, 0, bytemuck::bytes_of(&token));
+        queue.write_buffer(&self.state.position, 0, bytemuck::bytes_of(&self.len));
+        // The table counts the new token (FlashInfer's convention: append, then attend).
+        let table = table(&self.gpu, self.layout, self.len + 1)?;
+        let mut encoder = self.gpu.encoder("llama step");
+        self.record(&mut encoder, &table)?;
+        let s = &self.state;
+        encoder.copy_buffer_to_buffer(&s.sampled, 0, &s.sampled_host, 0, 4);
+        if logits {
+            let bytes = u64::from(c.vocab) * 4;
+            encoder.copy_buffer_to_buffer(&s.logits, 0, &s.logits_host, 0, bytes);
+        }
+        self.gpu.submit_and_wait(encoder)?;
+        self.len += 1;
+        let sampled = read_mapped::<i32>(&self.gpu, "sampled", &s.sampled_host, 1)?;
+        let next = sampled.first().copied().unwrap_or(-1);
+        let token = u32::try_from(next)
+            .map_err(|_| Error::invalid("sampled", "token", "an index of the logits", next))?;
+        let logits = if logits {
+            Some(read_mapped(
+                &self.gpu,
+                "logits",
+                &s.logits_host,
+                c.vocab as usize,
+            )?)
+        } else {
+            None
+        };
+        Ok(StepOutput { token, logits })
+    }
+
+    /// Records the whole step for the token and position in the state buffers.
+    fn record(&self, encoder: &mut wgpu::CommandEncoder, table: &DevicePageTable) -> Result<()> {
+        let c = &self.config;
+        let k = &self.kernels;
+        let s = &self.state;
+        let w = &self.weights;
+        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
+            Binding::whole(buffer)
+        }
+        let norm = NormShape {
+            rows: 1,
+            cols: c.hidden,
+            eps: c.rms_eps,
+        };
+        let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
+            k.gemv(m.format)?
+                .encode(e, m.problem(), b(&m.buffer), b(x), b(y))
+        };
+        k.embedding
+            .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;
+        for (layer, cache) in w.layers.iter().zip(&self.caches) {
+            k.norm
+                .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
+            gemv(encoder, &layer.q, &s.xn, &s.q)?;
+            gemv(encoder, &layer.k, &s.xn, &s.k)?;
+            gemv(encoder, &layer.v, &s.xn, &s.v)?;
+            k.rope
+                .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
+            k.rope
+                .encode(encoder, 1, c.kv_heads, b(&s.position), b(&s.k))?;
+            let kv = KvCache {
+                k: b(&cache.k),
+                v: b(&cache.v),
+                meta: None,
+            };
+            let new = NewTokens {
+                append_indptr: &[0, 1],
+                k: b(&s.k),
+                v: b(&s.v),
+            };
+            k.append.encode(encoder, table, &new, &kv)?;
+            let query = Query {
+                q: b(&s.q),
+                heads: c.heads,
+                scale: 1.0 / (c.head_dim as f32).sqrt(),
+            };
+            k.decode.encode(
+                encoder,
+                table,
+                &kv,
+                &query,
+                &Tokens::Policy(&self.full),
+                b(&s.attn_scratch),
+                b(&s.attn),
+            )?;
+            gemv(encoder, &layer.o, &s.attn, &s.delta)?;
+            k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
+            k.norm
+                .encode(encoder, norm, b(&s.x), b(&layer.ffn_norm), b(&s.xn))?;
+            gemv(encoder, &layer.gate, &s.xn, &s.gate)?;
+            gemv(encoder, &layer.up, &s.xn, &s.up)?;
+            k.swiglu
+                .encode(encoder, c.ffn, b(&s.gate), b(&s.up), b(&s.act))?;
+            gemv(encoder, &layer.down, &s.act, &s.delta)?;
+            k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
+        }
+        k.norm
+            .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
+        gemv(encoder, &w.output, &s.xn, &s.logits)?;
+        let scores = ScoreBindings {
+            x: b(&s.logits),
+            lengths: None,
+            scratch: b(&s.topk_scratch),
+            indices: b(&s.sampled),
+            values: None,
+        };
+        k.topk
+            .encode(encoder, 1, c.vocab, 1, Default::default(), &scores)
+    }
+}
+
+/// The page table of one sequence of `len` tokens on consecutive pages, on the device.
+fn table(gpu: &Gpu, layout: CacheLayout, len: u32) -> Result<DevicePageTable> {
+    let (table, _) = PageTable::contiguous(&[len], layout.page_size);
+    DevicePageTable::new(gpu, layout, &table)
+}

@@ -1,0 +1,112 @@
+//! The buffers a decode step works in, made once at load: the token and position it reads, every
+//! intermediate activation, the attention and top-k workspaces, and the mappable buffers the
+//! sampled token (and, when asked, the logits) are copied into for the host.
+
+use squeeze::{Error, Gpu, Result, wgpu};
+
+use crate::config::LlamaConfig;
+
+/// Every activation of one token, f32.
+pub struct State {
+    /// u32 [1]: the token the step embeds.
+    pub token: wgpu::Buffer,
+    /// u32 [1]: its position (RoPE).
+    pub position: wgpu::Buffer,
+    /// [hidden]: the residual stream.
+    pub x: wgpu::Buffer,
+    /// [hidden]: the normalised stream.
+    pub xn: wgpu::Buffer,
+    /// [heads, head_dim], [kv_heads, head_dim] ×2.
+    pub q: wgpu::Buffer,
+    pub k: wgpu::Buffer,
+    pub v: wgpu::Buffer,
+    /// [heads, head_dim]: the attention output.
+    pub attn: wgpu::Buffer,
+    /// [hidden]: a block's output before the residual add.
+    pub delta: wgpu::Buffer,
+    /// [ffn] ×3.
+    pub gate: wgpu::Buffer,
+    pub up: wgpu::Buffer,
+    pub act: wgpu::Buffer,
+    /// [vocab].
+    pub logits: wgpu::Buffer,
+    /// Decode attention's split partials.
+    pub attn_scratch: wgpu::Buffer,
+    /// Top-k's workspace.
+    pub topk_scratch: wgpu::Buffer,
+    /// i32 [1]: the sampled token.
+    pub sampled: wgpu::Buffer,
+    /// Mappable copies of `sampled` and `logits`.
+    pub sampled_host: wgpu::Buffer,
+    pub logits_host: wgpu::Buffer,
+}
+
+/// Workspace sizes the kernels asked for at load.
+pub struct Workspaces {
+    pub attention: u64,
+    pub topk: u64,
+}
+
+fn readable(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
+    gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.next_multiple_of(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+impl State {
+    pub fn new(gpu: &Gpu, c: &LlamaConfig, workspaces: &Workspaces) -> Result<Self> {
+        let f32s = |arg, n: u32| gpu.storage_buffer(arg, u64::from(n) * 4);
+        let q_len = c.heads * c.head_dim;
+        let kv_len = c.kv_heads * c.head_dim;
+        Ok(Self {
+            token: f32s("token", 1)?,
+            position: f32s("position", 1)?,
+            x: f32s("x", c.hidden)?,
+            xn: f32s("xn", c.hidden)?,
+            q: f32s("q", q_len)?,
+            k: f32s("k", kv_len)?,
+            v: f32s("v", kv_len)?,
+            attn: f32s("attn", q_len)?,
+            delta: f32s("delta", c.hidden)?,
+            gate: f32s("gate", c.ffn)?,
+            up: f32s("up", c.ffn)?,
+            act: f32s("act", c.ffn)?,
+            logits: f32s("logits", c.vocab)?,
+            attn_scratch: gpu.storage_buffer("attention scratch", workspaces.attention)?,
+            topk_scratch: gpu.storage_buffer("topk scratch", workspaces.topk)?,
+            sampled: f32s("sampled", 1)?,
+            sampled_host: readable(gpu, "sampled (host)", 4),
+            logits_host: readable(gpu, "logits (host)", u64::from(c.vocab) * 4),
+        })
+    }
+}
+
+/// Maps `buffer` (a finished copy destination) and returns its first `count` values.
+pub fn read_mapped<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    arg: &'static str,
+    buffer: &wgpu::Buffer,
+    count: usize,
+) -> Result<Vec<T>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+        // The receiver waits below; a send can only fail if it is gone, which it is not.
+        let _ = tx.send(r);
+    });
+    gpu.device().poll(wgpu::PollType::wait_indefinitely())?;
+    let failed = |message: String| Error::Readback { arg, message };
+    rx.recv()
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.to_string()))?;
+    let view = buffer
+        .get_mapped_range(..)
+        .map_err(|e| failed(e.to_string()))?;
+    let bytes = count * std::mem::size_of::<T>();
+    let out = bytemuck::pod_collect_to_vec(&view[..bytes]);
+    drop(view);
+    buffer.unmap();
+    Ok(out)
+}

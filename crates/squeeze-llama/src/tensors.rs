@@ -1,0 +1,184 @@
+//! A LLaMA model's tensors in a GGUF file, found by llama.cpp's names and checked against the
+//! hyperparameters, still borrowed from the file: what the GPU model uploads once and the CPU
+//! reference dequantizes.
+//!
+//! Weight matrices must be in a GGUF block format, since the decode step multiplies through
+//! squeeze's quantized GEMV, which has no F32/F16/BF16 path: such a matrix is a typed error
+//! naming it (converting at load would change the model's numbers; quantize it first, e.g.
+//! `llama-quantize … Q8_0`). Norm weights may be F32, F16 or BF16 (widened to f32 exactly). The
+//! token embedding may be F32 or F16 (gathered as stored) or any block format (dequantized once
+//! at load). Without `output.weight` the embedding is tied and is the output matrix too, so it
+//! must then be in a block format.
+
+use squeeze::quant::Format;
+use squeeze::quant::gguf::{GgmlType, GgufFile, Tensor};
+use squeeze::{Error, Result};
+
+use crate::config::LlamaConfig;
+use crate::error::LlamaError;
+
+/// A `[rows, cols]` weight matrix of GGUF blocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrix<'a> {
+    pub format: Format,
+    pub rows: u32,
+    pub cols: u32,
+    pub data: &'a [u8],
+}
+
+/// How the token embedding is stored.
+#[derive(Debug, Clone, Copy)]
+pub enum EmbeddingData<'a> {
+    F32(&'a [u8]),
+    F16(&'a [u8]),
+    Blocks(Matrix<'a>),
+}
+
+/// One transformer block's tensors.
+#[derive(Debug, Clone)]
+pub struct Layer<'a> {
+    pub attn_norm: Vec<f32>,
+    pub q: Matrix<'a>,
+    pub k: Matrix<'a>,
+    pub v: Matrix<'a>,
+    pub o: Matrix<'a>,
+    pub ffn_norm: Vec<f32>,
+    pub gate: Matrix<'a>,
+    pub up: Matrix<'a>,
+    pub down: Matrix<'a>,
+}
+
+/// Every tensor of the model, checked.
+#[derive(Debug, Clone)]
+pub struct ModelTensors<'a> {
+    pub config: LlamaConfig,
+    pub embedding: EmbeddingData<'a>,
+    pub layers: Vec<Layer<'a>>,
+    pub output_norm: Vec<f32>,
+    /// `output.weight`, or the embedding when tied.
+    pub output: Matrix<'a>,
+}
+
+fn shape_error(t: &Tensor<'_>, expected: String) -> Error {
+    LlamaError::Shape {
+        tensor: t.name.into(),
+        expected,
+        actual: format!("{:?}", t.shape()),
+    }
+    .into()
+}
+
+fn unsupported(t: &Tensor<'_>, why: &'static str) -> Error {
+    LlamaError::UnsupportedType {
+        tensor: t.name.into(),
+        ggml_type: t.ggml_type.to_string(),
+        why,
+    }
+    .into()
+}
+
+/// `t` as a `[rows, cols]` block matrix.
+fn matrix<'a>(t: Tensor<'a>, rows: u32, cols: u32) -> Result<Matrix<'a>> {
+    if t.dims != [u64::from(cols), u64::from(rows)] {
+        return Err(shape_error(&t, format!("[{rows}, {cols}]")));
+    }
+    let format = t.ggml_type.format().ok_or_else(|| {
+        unsupported(
+            &t,
+            "weight matrices must be in a GGUF block format (squeeze's GEMV has no \
+             F32/F16/BF16 path; quantize the model, e.g. to Q8_0)",
+        )
+    })?;
+    Ok(Matrix {
+        format,
+        rows,
+        cols,
+        data: t.data,
+    })
+}
+
+/// `t` as an f32 vector of `len`.
+fn vector(t: Tensor<'_>, len: u32) -> Result<Vec<f32>> {
+    if t.dims != [u64::from(len)] {
+        return Err(shape_error(&t, format!("[{len}]")));
+    }
+    let words = t.data.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
+    let halves = t
+        .data
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]));
+    match t.ggml_type {
+        GgmlType::F32 => Ok(words.map(f32::from_le_bytes).collect()),
+        GgmlType::F16 => Ok(halves.map(|h| half::f16::from_bits(h).to_f32()).collect()),
+        GgmlType::Bf16 => Ok(halves.map(|h| half::bf16::from_bits(h).to_f32()).collect()),
+        _ => Err(unsupported(&t, "norm weights must be F32, F16 or BF16")),
+    }
+}
+
+fn embedding(t: Tensor<'_>) -> Result<(EmbeddingData<'_>, u32)> {
+    let [cols, vocab] = *t.dims else {
+        return Err(shape_error(&t, "[vocab, hidden]".into()));
+    };
+    let vocab = u32::try_from(vocab).map_err(|_| shape_error(&t, "vocab below 2^32".into()))?;
+    let cols = u32::try_from(cols).map_err(|_| shape_error(&t, "hidden below 2^32".into()))?;
+    let data = match t.ggml_type {
+        GgmlType::F32 => EmbeddingData::F32(t.data),
+        GgmlType::F16 => EmbeddingData::F16(t.data),
+        _ => EmbeddingData::Blocks(matrix(t, vocab, cols).map_err(|_| {
+            unsupported(
+                &t,
+                "the token embedding must be F32, F16 or a GGUF block format",
+            )
+        })?),
+    };
+    Ok((data, vocab))
+}
+
+impl<'a> ModelTensors<'a> {
+    /// Finds and checks every tensor of a `llama` GGUF file.
+    pub fn from_gguf(file: &'a GgufFile) -> Result<Self> {
+        let token_embd = file.tensor("token_embd.weight")?;
+        let (embedding, vocab) = embedding(token_embd)?;
+        let config = LlamaConfig::from_gguf(file, vocab)?;
+        let LlamaConfig {
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            ffn,
+            ..
+        } = config;
+        if token_embd.dims[0] != u64::from(hidden) {
+            return Err(shape_error(&token_embd, format!("[{vocab}, {hidden}]")));
+        }
+        let tensor = |name: String| file.tensor(&name).map_err(Error::from);
+        let layers = (0..config.layers)
+            .map(|i| {
+                let t = |part: &str| tensor(format!("blk.{i}.{part}.weight"));
+                Ok(Layer {
+                    attn_norm: vector(t("attn_norm")?, hidden)?,
+                    q: matrix(t("attn_q")?, heads * head_dim, hidden)?,
+                    k: matrix(t("attn_k")?, kv_heads * head_dim, hidden)?,
+                    v: matrix(t("attn_v")?, kv_heads * head_dim, hidden)?,
+                    o: matrix(t("attn_output")?, hidden, heads * head_dim)?,
+                    ffn_norm: vector(t("ffn_norm")?, hidden)?,
+                    gate: matrix(t("ffn_gate")?, ffn, hidden)?,
+                    up: matrix(t("ffn_up")?, ffn, hidden)?,
+                    down: matrix(t("ffn_down")?, hidden, ffn)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let output = match file.tensor("output.weight") {
+            Ok(t) => matrix(t, vocab, hidden)?,
+            // Tied embeddings: no output matrix of its own.
+            Err(_) => matrix(token_embd, vocab, hidden)?,
+        };
+        Ok(Self {
+            config,
+            embedding,
+            layers,
+            output_norm: vector(tensor("output_norm.weight".into())?, hidden)?,
+            output,
+        })
+    }
+}

@@ -1,0 +1,99 @@
+//! The whole decode step on the GPU against the CPU reference forward pass, on tiny random
+//! LLaMA models written as GGUF in the test (no downloads): logits of every step within a stated
+//! tolerance, greedy tokens equal.
+
+use squeeze::quant::Format;
+use squeeze::quant::gguf::{GgmlType, GgufFile};
+use squeeze::{Gpu, GpuOptions};
+use squeeze_llama::tiny::{TinySpec, tiny_gguf};
+use squeeze_llama::{CpuModel, LlamaError, Model, ModelOptions, ModelTensors};
+
+/// Logits may differ from the f64 reference by f32 rounding through 2 layers of GEMV,
+/// attention and norms: at most 1e-5 of the largest logit (3e-7 to 5e-7 measured on lavapipe).
+const TOLERANCE: f32 = 1e-5;
+
+fn gpu() -> Gpu {
+    Gpu::new(GpuOptions::default()).unwrap_or_else(|e| panic!("no GPU adapter: {e}"))
+}
+
+/// Feeds `prompt`, then the GPU's greedy tokens, to both models for `steps` generated tokens;
+/// returns the largest logit difference relative to the largest logit.
+fn compare(spec: &TinySpec, prompt: &[u32], steps: usize) -> f32 {
+    let file = GgufFile::from_bytes(tiny_gguf(spec).unwrap()).unwrap();
+    let tensors = ModelTensors::from_gguf(&file).unwrap();
+    let gpu = gpu();
+    let capacity = (prompt.len() + steps) as u32;
+    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity }).unwrap();
+    let mut cpu = CpuModel::new(&tensors).unwrap();
+    let mut worst = 0f32;
+    let mut input: Vec<u32> = prompt.to_vec();
+    let mut generated = Vec::new();
+    let mut i = 0;
+    while generated.len() < steps {
+        let token = input[i];
+        let got = model.step(token, true).unwrap();
+        let want = cpu.step(token).unwrap();
+        let logits = got.logits.unwrap();
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (g, w) in logits.iter().zip(&want) {
+            worst = worst.max((g - w).abs() / scale);
+        }
+        i += 1;
+        if i >= prompt.len() {
+            let best = (0..want.len())
+                .max_by(|&a, &b| want[a].total_cmp(&want[b]).then(b.cmp(&a)))
+                .unwrap() as u32;
+            assert_eq!(got.token, best, "greedy token of step {i}");
+            generated.push(got.token);
+            input.push(got.token);
+        }
+    }
+    eprintln!("largest logit difference: {worst} of the largest logit");
+    assert!(
+        worst <= TOLERANCE,
+        "logits differ by {worst} of the largest (tolerance {TOLERANCE})"
+    );
+    worst
+}
+
+#[test]
+fn q8_0_tied_embeddings_match_the_cpu_reference() {
+    compare(&TinySpec::default_q8_0(), &[1, 2, 3], 6);
+}
+
+#[test]
+fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference() {
+    let spec = TinySpec {
+        matrices: Format::Q4_0,
+        embedding: GgmlType::F16,
+        output: Some(Format::Q8_0),
+        seed: 7,
+        ..TinySpec::default_q8_0()
+    };
+    // Past one 16-token KV page.
+    compare(
+        &spec,
+        &[5, 250, 17, 17, 0, 9, 100, 42, 3, 8, 1, 2, 3, 4, 5],
+        4,
+    );
+}
+
+#[test]
+fn other_architectures_are_a_typed_error_naming_them() {
+    let mut bytes = tiny_gguf(&TinySpec::default_q8_0()).unwrap();
+    // The first "llama" is general.architecture's value; same length, so nothing else moves.
+    let at = bytes.windows(5).position(|w| w == b"llama").unwrap();
+    bytes[at..at + 5].copy_from_slice(b"gemma");
+    let file = GgufFile::from_bytes(bytes).unwrap();
+    let Err(e) = ModelTensors::from_gguf(&file) else {
+        panic!("a gemma file loaded");
+    };
+    let squeeze::Error::Family(inner) = &e else {
+        panic!("{e}");
+    };
+    assert!(matches!(
+        inner.downcast_ref::<LlamaError>(),
+        Some(LlamaError::Architecture { architecture }) if architecture == "gemma"
+    ));
+    assert!(e.to_string().contains("`gemma`"), "{e}");
+}
