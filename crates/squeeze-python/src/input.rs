@@ -5,6 +5,7 @@
 use half::f16;
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyAnyMethods;
 use squeeze::arrays::Array;
 
@@ -76,10 +77,12 @@ impl<'py> Input<'py> {
     /// `obj` as a C-contiguous array whose dtype is one of `accepted`; anything else is a
     /// `ValueError` naming the argument, the accepted dtypes and the given one.
     pub fn new(name: &'static str, obj: &Bound<'py, PyAny>, accepted: &[Kind]) -> PyResult<Self> {
+        // Looked up once: a small call's cost is mostly this glue.
+        static ASCONTIGUOUSARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        static UINT16: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = obj.py();
-        let numpy = py.import("numpy")?;
-        let array = numpy
-            .getattr("ascontiguousarray")?
+        let array = ASCONTIGUOUSARRAY
+            .import(py, "numpy", "ascontiguousarray")?
             .call1((obj,))
             .map_err(|e| {
                 invalid(
@@ -99,7 +102,7 @@ impl<'py> Input<'py> {
                 invalid(name, "dtype", names.join(" | "), &dtype)
             })?;
         let array = if kind == Kind::Bf16 {
-            array.call_method1("view", (numpy.getattr("uint16")?,))?
+            array.call_method1("view", (UINT16.import(py, "numpy", "uint16")?,))?
         } else {
             array
         };

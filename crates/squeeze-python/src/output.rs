@@ -1,15 +1,19 @@
 //! Results out as NumPy arrays of their shape.
 
-use numpy::{Element, PyArray1, PyArrayMethods};
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::{Element, PyArray};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-/// `values` as a NumPy array of `shape` (moved, not copied).
+/// `values` as a NumPy array of `shape` (moved, not copied; no Python-level reshape).
 pub fn array<'py, T: Element>(
     py: Python<'py>,
     values: Vec<T>,
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
+    let array = ArrayD::from_shape_vec(IxDyn(shape), values)
+        .map_err(|e| PyRuntimeError::new_err(format!("result of shape {shape:?}: {e}")))?;
+    Ok(PyArray::from_owned_array(py, array).into_any())
 }
 
 /// bfloat16 bit patterns as a NumPy array of `shape`: of dtype `ml_dtypes.bfloat16` when
