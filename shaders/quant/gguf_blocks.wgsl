@@ -42,8 +42,10 @@ fn block_weights() -> u32 {
     return select(32u, 256u, FORMAT == 3u || FORMAT == 4u || FORMAT >= 8u && FORMAT != 9u);
 }
 
+// Word `w` of the tensor, which starts `params.w_offset` words into the binding; 0 past its end.
 fn word(w: u32) -> u32 {
-    return select(0u, blocks[min(w, arrayLength(&blocks) - 1u)], w < arrayLength(&blocks));
+    let i = w + params.w_offset;
+    return select(0u, blocks[min(i, arrayLength(&blocks) - 1u)], i < arrayLength(&blocks));
 }
 
 // Bytes o..o+4 of the tensor as one little-endian word, for any byte offset `o`.

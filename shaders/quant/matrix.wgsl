@@ -10,6 +10,13 @@ struct MatrixParams {
     row_bytes: u32,
     // Activation columns of a GEMV (1..=8); unused by dequant.
     batch: u32,
+    // Words from the start of the weight binding to the first row: a GGUF tensor bound in place
+    // inside a larger buffer at an offset the device's binding alignment does not allow
+    // (`min_storage_buffer_offset_alignment`); 0 for the affine layouts.
+    w_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: MatrixParams;

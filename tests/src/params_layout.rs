@@ -73,7 +73,9 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         rows,
         cols,
         row_bytes,
-        batch
+        batch,
+        w_offset,
+        _pad
     });
     let topk = params_layout!(TopkParams {
         rows,

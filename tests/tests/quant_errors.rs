@@ -201,3 +201,86 @@ fn x_and_y_in_one_buffer_is_a_typed_error_not_a_panic_at_finish() {
     .unwrap();
     gpu.submit_and_wait(encoder).unwrap();
 }
+
+#[test]
+fn gguf_weights_bind_in_place_at_any_four_byte_offset() {
+    use squeeze::quant::reference;
+    let gpu = gpu();
+    let (rows, cols) = (5usize, 64usize);
+    let weights: Vec<f32> = (0..rows * cols)
+        .map(|i| (i % 17) as f32 / 8.0 - 1.0)
+        .collect();
+    let blocks = reference::quantize(Format::Q4_0, &weights).unwrap();
+    let x: Vec<f32> = (0..cols).map(|i| (i % 5) as f32 * 0.25).collect();
+    let want = Gemv::new(&gpu, Format::Q4_0)
+        .unwrap()
+        .run(&blocks[..], cols, Activations::F32(&x))
+        .unwrap();
+    let gemv = Gemv::new(&gpu, Format::Q4_0).unwrap();
+    let dq = Dequantize::new(&gpu, Format::Q4_0).unwrap();
+    let want_w = dq.run(&blocks, cols).unwrap();
+    let x_buf = gpu.upload("x", &x).unwrap();
+    // The tensor after 4 · k bytes of other data, as in a GGUF file uploaded whole: offsets
+    // below, at and above the device's binding alignment.
+    for pad in [4usize, 36, 260] {
+        let mut file = vec![0xa5u8; pad];
+        file.extend(&blocks);
+        let buffer = gpu.upload("file", &file).unwrap();
+        let w = Binding::new(&buffer, pad as u64, blocks.len() as u64);
+        let y = gpu.storage_buffer("y", rows as u64 * 4).unwrap();
+        let all = gpu.storage_buffer("w", (rows * cols * 4) as u64).unwrap();
+        let problem = Problem {
+            rows,
+            cols,
+            batch: 1,
+            x_dtype: DType::F32,
+        };
+        let mut encoder = gpu.encoder("in place");
+        gemv.encode(
+            &mut encoder,
+            problem,
+            w,
+            Binding::whole(&x_buf),
+            Binding::whole(&y),
+        )
+        .unwrap();
+        dq.encode(&mut encoder, rows, cols, w, Binding::whole(&all))
+            .unwrap();
+        gpu.submit_and_wait(encoder).unwrap();
+        let got: Vec<f32> = gpu.read_back("y", &y, 0, rows).unwrap();
+        assert_eq!(got, want, "GEMV at offset {pad}");
+        let got_w: Vec<f32> = gpu.read_back("w", &all, 0, rows * cols).unwrap();
+        assert_eq!(got_w, want_w, "dequantize at offset {pad}");
+    }
+    // Offsets inside a word are refused.
+    let buffer = gpu.upload("file", &vec![0u8; 4096]).unwrap();
+    let mut encoder = gpu.encoder("test");
+    let x = Binding::whole(&x_buf);
+    let y = gpu.storage_buffer("y", rows as u64 * 4).unwrap();
+    let problem = Problem {
+        rows,
+        cols,
+        batch: 1,
+        x_dtype: DType::F32,
+    };
+    let err = gemv
+        .encode(
+            &mut encoder,
+            problem,
+            Binding::new(&buffer, 2, blocks.len() as u64),
+            x,
+            Binding::whole(&y),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                arg: "w",
+                what: "offset",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -63,7 +63,7 @@ impl Problem {
             batch,
             x_dtype,
         } = *self;
-        let shape = Shape::new(scheme, rows, cols)?;
+        let mut shape = Shape::new(scheme, rows, cols)?;
         if !matches!(x_dtype, DType::F32 | DType::F16) {
             return Err(Error::invalid("x", "dtype", "f32 | f16", x_dtype));
         }

@@ -50,7 +50,7 @@ impl Dequantize {
         w: impl Into<QuantWeights<'a>>,
         dst: Binding<'a>,
     ) -> Result<()> {
-        let shape = Shape::new(self.scheme, rows, cols)?;
+        let mut shape = Shape::new(self.scheme, rows, cols)?;
         if rows == 0 {
             return Ok(());
         }

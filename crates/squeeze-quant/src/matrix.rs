@@ -17,6 +17,9 @@ pub struct MatrixParams {
     pub cols: u32,
     pub row_bytes: u32,
     pub batch: u32,
+    /// Words from the start of the weight binding to the tensor (GGUF blocks bound in place).
+    pub w_offset: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Weights per chunk (`CHUNK` in matrix.wgsl).
@@ -192,6 +195,9 @@ pub struct Shape {
     pub rows: u32,
     pub cols: u32,
     pub row_bytes: u32,
+    /// Words between the weight binding's (aligned) start and the tensor, set by
+    /// [`Shape::weight_bindings`].
+    pub w_offset: u32,
 }
 
 impl Shape {
@@ -220,6 +226,7 @@ impl Shape {
             rows: rows as u32,
             cols: cols as u32,
             row_bytes: row_bytes as u32,
+            w_offset: 0,
         })
     }
 
@@ -245,12 +252,17 @@ impl Shape {
             cols: self.cols,
             row_bytes: self.row_bytes,
             batch,
+            w_offset: self.w_offset,
+            _pad: [0; 3],
         }
     }
 
-    /// Checks the weight bindings against this matrix and returns them in shader order.
+    /// Checks the weight bindings against this matrix and returns them in shader order. GGUF
+    /// blocks may start at any 4-byte offset of their buffer (a GGUF file uploaded whole, its
+    /// tensors 32-byte aligned): the binding is widened down to the device's offset alignment
+    /// and the remainder goes to the kernel as [`Shape::w_offset`].
     pub(crate) fn weight_bindings<'a>(
-        &self,
+        &mut self,
         gpu: &Gpu,
         w: QuantWeights<'a>,
     ) -> Result<Vec<Binding<'a>>> {
@@ -268,14 +280,16 @@ impl Shape {
                         ));
                     }
                 }
-                gpu.check_storage_binding("w", &w.data)?;
                 gpu.check_binding_holds(
                     "w",
                     &w.data,
                     codes,
                     format_args!("{rows} rows of {cols} {format} weights"),
                 )?;
-                Ok(vec![w.data])
+                let (data, words) = in_place(gpu, w.data)?;
+                gpu.check_storage_binding("w", &data)?;
+                self.w_offset = words;
+                Ok(vec![data])
             }
             Scheme::Affine(affine) => {
                 gpu.check_storage_binding("qweight", &w.data)?;
@@ -309,4 +323,21 @@ impl Shape {
             }
         }
     }
+}
+
+/// `binding` widened down to the device's storage offset alignment, and the words it was
+/// widened by: how a tensor at any 4-byte offset of a buffer binds in place.
+fn in_place<'a>(gpu: &Gpu, binding: Binding<'a>) -> Result<(Binding<'a>, u32)> {
+    if !binding.offset.is_multiple_of(4) {
+        return Err(Error::invalid(
+            "w",
+            "offset",
+            "a multiple of 4 bytes",
+            binding.offset,
+        ));
+    }
+    let align = u64::from(gpu.limits().min_storage_buffer_offset_alignment);
+    let extra = binding.offset % align;
+    let widened = Binding::new(binding.buffer, binding.offset - extra, binding.size + extra);
+    Ok((widened, (extra / 4) as u32))
 }
