@@ -4,6 +4,7 @@
 mod bench;
 mod conform;
 mod dfloat11;
+mod generate;
 mod gguf;
 mod info;
 mod paths;
@@ -55,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: gguf::GgufCommand,
     },
+    /// Run a LLaMA GGUF model end to end on squeeze kernels (greedy): prints the generated ids.
+    Generate(generate::Args),
 }
 
 #[derive(clap::Args)]
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         },
         Command::Gguf { command } => Ok(gguf::run(options, command)),
         Command::Dfloat11(command) => Ok(dfloat11::run(options, command)),
+        Command::Generate(args) => generate::run(options, args),
     };
     match result {
         Ok(code) => code,

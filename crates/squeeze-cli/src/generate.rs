@@ -1,0 +1,138 @@
+//! `squeeze generate MODEL.gguf --ids 1,2,3 [-n N] [--json OUT.json] [--logits OUT.safetensors]`:
+//! a LLaMA GGUF model run end to end on squeeze kernels (squeeze-llama), greedy. Generated ids
+//! stream to stdout as they are sampled; the summary line (prompt and generated tokens, prefill
+//! and decode tokens/s, adapter) goes to stderr so stdout stays the ids alone.
+//!
+//! Not yet: `--prompt` (the GGUF's BPE tokenizer), sampling other than greedy, sparse attention
+//! modes and HF/DF11/native folders (issue #14).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use safetensors::Dtype;
+use squeeze::quant::gguf::GgufFile;
+use squeeze::{Error, Gpu, GpuOptions};
+use squeeze_llama::{GenerateOptions, Model, ModelOptions, ModelTensors, generate};
+
+use crate::paths::{self, Kind, Output, OutputKind};
+use crate::run::{self, write};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model: a GGUF file of architecture `llama`, weight matrices in a GGUF block format.
+    model: PathBuf,
+    /// Prompt token ids, comma-separated (e.g. 1,2,3).
+    #[arg(long, value_delimiter = ',', required_unless_present = "prompt")]
+    ids: Vec<u32>,
+    /// Prompt text: needs the model's tokenizer, which is not supported yet (use --ids).
+    #[arg(long, conflicts_with = "ids")]
+    prompt: Option<String>,
+    /// Most tokens to generate (stops early at the model's end-of-sequence token).
+    #[arg(short = 'n', long = "max-new", default_value_t = 16)]
+    n: u32,
+    /// Write {prompt_ids, ids, text, prefill_tokens_per_s, decode_tokens_per_s, adapter} here
+    /// (`text` is null until the tokenizer is supported).
+    #[arg(long, value_name = "OUT.json")]
+    json: Option<PathBuf>,
+    /// Write tensor `logits` [generated, vocab] f32 here (row i: the logits token i was drawn
+    /// from).
+    #[arg(long, value_name = "OUT.safetensors")]
+    logits: Option<PathBuf>,
+    /// Replace the --json / --logits outputs if they exist.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs the command; see the module doc.
+pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
+    paths::input("MODEL", &args.model, Kind::Gguf)?;
+    let output = |arg, path: &PathBuf| Output::new(arg, path, OutputKind::File, args.force);
+    let json = args
+        .json
+        .as_ref()
+        .map(|p| output("--json", p))
+        .transpose()?;
+    let logits_out = args
+        .logits
+        .as_ref()
+        .map(|p| output("--logits", p))
+        .transpose()?;
+    if args.prompt.is_some() {
+        return Err(Error::invalid(
+            "--prompt",
+            "prompt",
+            "token ids: tokenizer not supported yet, use --ids",
+            "text",
+        ));
+    }
+    let file = GgufFile::open(&args.model)?;
+    let tensors = ModelTensors::from_gguf(&file)?;
+    let vocab = tensors.config.vocab;
+    if let Some(&bad) = args.ids.iter().find(|&&id| id >= vocab) {
+        return Err(Error::invalid(
+            "--ids",
+            "token id",
+            format!("below vocab = {vocab}"),
+            bad,
+        ));
+    }
+    let capacity = u32::try_from(args.ids.len())
+        .ok()
+        .and_then(|p| p.checked_add(args.n))
+        .ok_or_else(|| Error::invalid("-n", "tokens", "prompt + n below 2^32", args.n))?;
+    let gpu = Gpu::new(options)?;
+    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity })?;
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |id: u32| {
+        // A closed stdout ends the process quietly (SIGPIPE); other write errors show at exit.
+        let _ = write!(stdout, "{id} ");
+        let _ = stdout.flush();
+    };
+    let generation = generate(
+        &mut model,
+        &args.ids,
+        GenerateOptions {
+            max_new: args.n,
+            logits: logits_out.is_some(),
+        },
+        &mut print,
+    )?;
+    println!();
+    let adapter = gpu.label();
+    eprintln!(
+        "prompt tokens {}, generated tokens {}, prefill {:.2} tokens/s, decode {:.2} tokens/s, \
+         adapter {adapter}",
+        generation.prompt_ids.len(),
+        generation.ids.len(),
+        generation.prefill_tokens_per_s(),
+        generation.decode_tokens_per_s(),
+    );
+    if let Some(out) = json {
+        let report = serde_json::json!({
+            "prompt_ids": generation.prompt_ids,
+            "ids": generation.ids,
+            "text": null,
+            "prefill_tokens_per_s": generation.prefill_tokens_per_s(),
+            "decode_tokens_per_s": generation.decode_tokens_per_s(),
+            "adapter": adapter,
+        });
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::invalid("--json", "report", "serialisable", e))?;
+        std::fs::write(out.path(), text)
+            .map_err(|e| Error::invalid("--json", "path", "writable", e))?;
+        out.commit()?;
+    }
+    if let Some(out) = logits_out {
+        let rows: Vec<f32> = generation.logits.concat();
+        let tensor = run::Output {
+            name: "logits",
+            dtype: Dtype::F32,
+            shape: vec![generation.logits.len(), vocab as usize],
+            data: bytemuck::cast_slice(&rows).to_vec(),
+        };
+        write(out.path(), &[tensor])?;
+        out.commit()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,131 @@
+//! End-to-end `squeeze generate`: a tiny random LLaMA written as GGUF in the test, run by the
+//! real binary on this machine's adapter; the ids (and the --json and --logits outputs) checked
+//! against the CPU reference forward pass.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{read_tensor, squeeze, stderr, stdout};
+use safetensors::Dtype;
+use squeeze::quant::gguf::GgufFile;
+use squeeze_llama::tiny::{TinySpec, tiny_gguf};
+use squeeze_llama::{CpuModel, ModelTensors};
+
+/// A fresh folder holding the tiny model as `tiny.gguf`.
+fn setup(test: &str) -> (PathBuf, PathBuf) {
+    let dir = common::scratch(&format!("generate-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("tiny.gguf");
+    std::fs::write(&model, tiny_gguf(&TinySpec::default_q8_0()).unwrap()).unwrap();
+    (dir, model)
+}
+
+/// Greedy ids of the CPU reference for `prompt`, `n` tokens.
+fn reference_ids(model: &Path, prompt: &[u32], n: usize) -> Vec<u32> {
+    let file = GgufFile::open(model).unwrap();
+    let tensors = ModelTensors::from_gguf(&file).unwrap();
+    let mut cpu = CpuModel::new(&tensors).unwrap();
+    let mut logits = Vec::new();
+    for &t in prompt {
+        logits = cpu.step(t).unwrap();
+    }
+    let mut ids = Vec::new();
+    while ids.len() < n {
+        let best = (0..logits.len())
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
+            .unwrap() as u32;
+        ids.push(best);
+        if ids.len() < n {
+            logits = cpu.step(best).unwrap();
+        }
+    }
+    ids
+}
+
+#[test]
+fn generates_the_reference_ids_with_json_and_logits() {
+    let (dir, model) = setup("ok");
+    let (json, logits) = (dir.join("out.json"), dir.join("logits.safetensors"));
+    let o = squeeze(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1,2,3",
+        "-n",
+        "5",
+        "--json",
+        json.to_str().unwrap(),
+        "--logits",
+        logits.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = reference_ids(&model, &[1, 2, 3], 5);
+    let printed: Vec<u32> = stdout(&o)
+        .split_whitespace()
+        .map(|t| t.parse().unwrap())
+        .collect();
+    assert_eq!(printed, want);
+    let summary = stderr(&o);
+    assert!(
+        summary.contains("prompt tokens 3, generated tokens 5, prefill ")
+            && summary.contains("tokens/s, adapter "),
+        "{summary}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["prompt_ids"], serde_json::json!([1, 2, 3]));
+    assert_eq!(report["ids"], serde_json::json!(want));
+    assert!(report["text"].is_null());
+    assert!(report["prefill_tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["decode_tokens_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["adapter"].is_string());
+    let (dtype, shape, bytes) = read_tensor(&logits, "logits");
+    assert_eq!((dtype, shape), (Dtype::F32, vec![5, 256]));
+    let rows: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+    for (row, &id) in rows.chunks_exact(256).zip(&want) {
+        let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(row[id as usize], best);
+    }
+}
+
+#[test]
+fn outputs_are_checked_before_any_work() {
+    let (dir, model) = setup("exists");
+    let json = dir.join("out.json");
+    std::fs::write(&json, "keep").unwrap();
+    let args = ["generate", model.to_str().unwrap(), "--ids", "1", "--json"];
+    let o = squeeze(&[&args[..], &[json.to_str().unwrap()]].concat());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("pass --force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "keep");
+    let o = squeeze(&[&args[..], &[json.to_str().unwrap(), "--force", "-n", "1"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&json).unwrap().contains("\"ids\""));
+}
+
+#[test]
+fn prompt_text_and_bad_ids_are_plain_errors() {
+    let (_dir, model) = setup("errors");
+    let o = squeeze(&["generate", model.to_str().unwrap(), "--prompt", "hello"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("tokenizer not supported yet, use --ids"),
+        "{}",
+        stderr(&o)
+    );
+    let o = squeeze(&["generate", model.to_str().unwrap(), "--ids", "1,256"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("below vocab = 256"), "{}", stderr(&o));
+    let o = squeeze(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1",
+        "-n",
+        "100",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("context length 64"), "{}", stderr(&o));
+}
