@@ -13,7 +13,7 @@ use squeeze::files::dfloat11::{self as files, Decompressed, Source};
 use squeeze::files::paths::{Output, OutputKind};
 
 use crate::device::{Device, resolve};
-use crate::errors::{df11_to_py, file_to_py, invalid};
+use crate::errors::{df11_to_py, file_to_py, invalid, to_py};
 use crate::input::{Input, Kind, Named, typed};
 use crate::output;
 use crate::params::count;
@@ -230,20 +230,21 @@ pub fn decompress<'py>(
     shapes: Option<PathBuf>,
     device: Option<&Bound<'py, Device>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    // Paths first, as the command checks them: a bad path is named even without a device.
+    let source = Source::compressed("src", &src).map_err(file_to_py)?;
+    let output = Output::new("out", &out, OutputKind::File, force).map_err(to_py)?;
     let gpu = if cpu {
         None
     } else {
         Some(resolve(py, device)?)
     };
+    // `decompress_to` opens the device only when `cpu` is false, when `gpu` is set.
+    let open = || {
+        gpu.clone()
+            .ok_or_else(|| squeeze::Error::invalid("cpu", "value", "false to use a device", "true"))
+    };
     let (done, on) = py
-        .detach(|| -> Result<_, FileError> {
-            let source = Source::compressed("src", &src)?;
-            let output = Output::new("out", &out, OutputKind::File, force)?;
-            let open = || {
-                gpu.clone().ok_or_else(|| {
-                    squeeze::Error::invalid("cpu", "value", "false to use a device", "true")
-                })
-            };
+        .detach(|| {
             files::decompress_to(
                 &src,
                 &source,
