@@ -660,3 +660,21 @@ fn row14_compress_copies_companion_files_and_names_the_rest() {
     assert!(config.get("dfloat11_config").is_none(), "{config}");
     assert!(native.join("tokenizer.json").is_file());
 }
+
+#[test]
+fn a_page_size_past_the_binding_limit_is_refused_before_the_cache_is_padded() {
+    let dir = folder("page-size");
+    let input = dir.join("in.safetensors");
+    attention_input(&input);
+    fails_with(
+        &squeeze(&[
+            "run",
+            "attention-decode",
+            s(&input),
+            s(&dir.join("o.safetensors")),
+            "--set",
+            "page_size=1000000",
+        ]),
+        &["`page_size`", "max_storage_buffer_binding_size"],
+    );
+}

@@ -192,7 +192,7 @@ impl Kv<'_> {
 
 /// A contiguous `[seq, kv_heads, d]` cache laid out on pages of `page_size`, the last page
 /// zero-padded.
-fn contiguous(kv: Kv<'_>, page_size: u32) -> Result<Laid> {
+fn contiguous(gpu: &Gpu, kv: Kv<'_>, page_size: u32) -> Result<Laid> {
     let [seq, kv_heads, d] = kv.shape()?;
     let name = match kv {
         Kv::F32 { k, .. } => k.name,
@@ -207,6 +207,17 @@ fn contiguous(kv: Kv<'_>, page_size: u32) -> Result<Laid> {
         dtype: kv.dtype(),
     };
     layout.check()?;
+    // The padded copy is made on the host before the upload checks it: bound it first, so a
+    // huge `page_size` is a typed error, not a huge allocation.
+    let max = gpu.limits().max_storage_buffer_binding_size;
+    if layout.bytes() > max {
+        return Err(Error::OverLimit {
+            arg: "page_size",
+            bytes: layout.bytes(),
+            limit: "max_storage_buffer_binding_size",
+            max,
+        });
+    }
     let elements = (layout.bytes() / layout.dtype.size()) as usize;
     Ok(Laid {
         layout,
@@ -283,7 +294,7 @@ pub fn attention_decode(
     params: &Params,
 ) -> Result<Decoded> {
     let laid = match cache {
-        Cache::Contiguous(kv) => contiguous(kv, params.page_size.unwrap_or(16))?,
+        Cache::Contiguous(kv) => contiguous(gpu, kv, params.page_size.unwrap_or(16))?,
         Cache::Paged {
             kv,
             page_table,
