@@ -26,6 +26,7 @@
 //! - Prefill runs the prompt through the decode step token by token (the prefill attention
 //!   kernel and the GEMM path are later work).
 
+pub mod cache;
 mod check;
 pub mod config;
 pub mod cpu;

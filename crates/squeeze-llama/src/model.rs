@@ -3,19 +3,19 @@
 //! q/k/v GEMVs, RoPE on q and k, KV append into the paged cache, dense decode attention, o GEMV,
 //! residual, RMSNorm, gate/up GEMVs, SwiGLU, down GEMV, residual), final norm, output GEMV and
 //! greedy sampling by top-k with k = 1 — with only the sampled token (and the logits, when asked)
-//! read back.
+//! read back. Between steps the host writes the token, its position and the page table
+//! ([`SequenceCache::grow_to`]) with `queue.write_buffer`; every dispatch's parameters stay the
+//! same, so after the first step recording creates no buffers and no bind groups.
 //!
 //! Prefill runs the prompt through this same step, a token at a time: the prefill attention
 //! kernel and the GEMM path are later work (issue #14).
 
-use squeeze::attention::{
-    Append, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
-    PageTable, Query, Tokens,
-};
+use squeeze::attention::{Append, Decode, HeadPolicy, KvDtype, Query, Tokens};
 use squeeze::quant::{Format, Gemv};
 use squeeze::topk::{ScoreBindings, TopK};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
+use crate::cache::SequenceCache;
 use crate::config::LlamaConfig;
 use crate::embedding::Embedding;
 use crate::residual::Residual;
@@ -25,9 +25,6 @@ use crate::state::{State, Workspaces, read_mapped};
 use crate::swiglu::SwiGlu;
 use crate::tensors::ModelTensors;
 use crate::weights::{DeviceMatrix, DeviceWeights};
-
-/// Tokens per KV page.
-pub const PAGE_SIZE: u32 = 16;
 
 /// How much cache to make.
 #[derive(Debug, Clone, Copy)]
@@ -68,22 +65,14 @@ impl Kernels {
     }
 }
 
-/// One K and V pool per layer, `[pages, page_size, kv_heads, head_dim]` f32.
-struct LayerCache {
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
-}
-
 /// A loaded model with its cache.
 pub struct Model {
     gpu: Gpu,
     config: LlamaConfig,
-    capacity: u32,
     kernels: Kernels,
     weights: DeviceWeights,
     state: State,
-    layout: CacheLayout,
-    caches: Vec<LayerCache>,
+    cache: SequenceCache,
     /// Dense attention: every KV head attends to every token.
     full: Vec<HeadPolicy>,
     len: u32,
@@ -102,15 +91,14 @@ impl Model {
                 capacity,
             ));
         }
-        let layout = CacheLayout {
-            pages: capacity.div_ceil(PAGE_SIZE),
-            page_size: PAGE_SIZE,
-            kv_heads: config.kv_heads,
-            head_dim: config.head_dim,
-            dtype: KvDtype::F32,
-        };
-        layout.check()?;
-        layout.check_q_heads(config.heads)?;
+        let cache = SequenceCache::new(
+            gpu,
+            config.layers,
+            capacity,
+            config.kv_heads,
+            config.head_dim,
+        )?;
+        cache.layout().check_q_heads(config.heads)?;
         let weights = DeviceWeights::upload(gpu, tensors)?;
         let decode = Decode::new(gpu, KvDtype::F32)?;
         decode.prepare(config.heads / config.kv_heads)?;
@@ -136,33 +124,23 @@ impl Model {
             decode,
             topk: TopK::new(gpu, DType::F32)?,
         };
-        // The longest table the step will see sizes the attention workspace.
-        let longest = table(gpu, layout, capacity)?;
         let full = vec![HeadPolicy::Full; config.kv_heads as usize];
         let workspaces = Workspaces {
-            attention: kernels
-                .decode
-                .scratch_bytes(&longest, config.heads, &Tokens::Policy(&full)),
+            attention: kernels.decode.scratch_bytes(
+                cache.table(),
+                config.heads,
+                &Tokens::Policy(&full),
+            ),
             topk: kernels.topk.scratch_bytes(1, config.vocab, 1),
         };
         let state = State::new(gpu, &config, &workspaces)?;
-        let caches = (0..config.layers)
-            .map(|_| {
-                Ok(LayerCache {
-                    k: gpu.storage_buffer("k_pages", layout.bytes())?,
-                    v: gpu.storage_buffer("v_pages", layout.bytes())?,
-                })
-            })
-            .collect::<Result<_>>()?;
         Ok(Self {
             gpu: gpu.clone(),
             config,
-            capacity,
             kernels,
             weights,
             state,
-            layout,
-            caches,
+            cache,
             full,
             len: 0,
         })
@@ -193,21 +171,13 @@ impl Model {
                 token,
             ));
         }
-        if self.len >= self.capacity {
-            return Err(Error::invalid(
-                "tokens",
-                "count",
-                format!("at most the cache capacity {}", self.capacity),
-                self.len + 1,
-            ));
-        }
         let queue = self.gpu.queue();
+        // The table counts the new token (FlashInfer's convention: append, then attend).
+        self.cache.grow_to(queue, self.len + 1)?;
         queue.write_buffer(&self.state.token, 0, bytemuck::bytes_of(&token));
         queue.write_buffer(&self.state.position, 0, bytemuck::bytes_of(&self.len));
-        // The table counts the new token (FlashInfer's convention: append, then attend).
-        let table = table(&self.gpu, self.layout, self.len + 1)?;
         let mut encoder = self.gpu.encoder("llama step");
-        self.record(&mut encoder, &table)?;
+        self.record(&mut encoder)?;
         let s = &self.state;
         encoder.copy_buffer_to_buffer(&s.sampled, 0, &s.sampled_host, 0, 4);
         if logits {
@@ -234,7 +204,7 @@ impl Model {
     }
 
     /// Records the whole step for the token and position in the state buffers.
-    fn record(&self, encoder: &mut wgpu::CommandEncoder, table: &DevicePageTable) -> Result<()> {
+    fn record(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
         let c = &self.config;
         let k = &self.kernels;
         let s = &self.state;
@@ -253,7 +223,8 @@ impl Model {
         };
         k.embedding
             .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;
-        for (layer, cache) in w.layers.iter().zip(&self.caches) {
+        let table = self.cache.table();
+        for (i, layer) in w.layers.iter().enumerate() {
             k.norm
                 .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
             gemv(encoder, &layer.q, &s.xn, &s.q)?;
@@ -263,17 +234,12 @@ impl Model {
                 .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
             k.rope
                 .encode(encoder, 1, c.kv_heads, b(&s.position), b(&s.k))?;
-            let kv = KvCache {
-                k: b(&cache.k),
-                v: b(&cache.v),
-                meta: None,
-            };
-            let new = NewTokens {
-                append_indptr: &[0, 1],
-                k: b(&s.k),
-                v: b(&s.v),
-            };
-            k.append.encode(encoder, table, &new, &kv)?;
+            let kv = self
+                .cache
+                .kv(i)
+                .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", i))?;
+            k.append
+                .encode_placed(encoder, table, &self.cache.placed(&s.k, &s.v), &kv)?;
             let query = Query {
                 q: b(&s.q),
                 heads: c.heads,
@@ -312,10 +278,4 @@ impl Model {
         k.topk
             .encode(encoder, 1, c.vocab, 1, Default::default(), &scores)
     }
-}
-
-/// The page table of one sequence of `len` tokens on consecutive pages, on the device.
-fn table(gpu: &Gpu, layout: CacheLayout, len: u32) -> Result<DevicePageTable> {
-    let (table, _) = PageTable::contiguous(&[len], layout.page_size);
-    DevicePageTable::new(gpu, layout, &table)
 }

@@ -97,3 +97,26 @@ fn other_architectures_are_a_typed_error_naming_them() {
     ));
     assert!(e.to_string().contains("`gemma`"), "{e}");
 }
+
+#[test]
+fn steady_state_steps_create_no_buffers_or_bind_groups() {
+    let file = GgufFile::from_bytes(tiny_gguf(&TinySpec::default_q8_0()).unwrap()).unwrap();
+    let tensors = ModelTensors::from_gguf(&file).unwrap();
+    let gpu = gpu();
+    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity: 20 }).unwrap();
+    // The first step builds every bind group; later ones, across a page boundary, reuse them.
+    let mut token = model.step(1, true).unwrap().token;
+    for _ in 1..18 {
+        let before = gpu.allocations();
+        token = model.step(token, false).unwrap().token;
+        let created = gpu.allocations() - before;
+        let allocated = (created.buffers, created.bind_groups);
+        assert_eq!(
+            allocated,
+            (0, 0),
+            "buffers, bind groups of step {}",
+            model.len()
+        );
+        assert!(created.dispatches > 0);
+    }
+}
