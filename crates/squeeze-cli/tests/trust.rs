@@ -46,6 +46,16 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Asserts `dir` holds nothing but `keep`: no temporaries, no partial outputs.
+fn assert_nothing_left(dir: &Path, keep: &[&str]) {
+    assert_eq!(
+        leftovers(dir, keep),
+        Vec::<String>::new(),
+        "left in {}",
+        dir.display()
+    );
+}
+
 fn bf16_matrix(rows: usize, cols: usize) -> Vec<u8> {
     (0..rows * cols)
         .flat_map(|i| half::bf16::from_f32((i % 13) as f32 * 0.125 - 0.5).to_le_bytes())
@@ -120,10 +130,7 @@ fn row01_compress_with_nothing_to_compress_fails_and_says_what_it_found() {
         );
         assert!(!out.exists());
     }
-    assert_eq!(
-        leftovers(&dir, &["f32.safetensors", "model"]),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&dir, &["f32.safetensors", "model"]);
 }
 
 #[test]
@@ -137,10 +144,7 @@ fn row02_dequantize_to_a_directory_fails_before_work_and_leaves_nothing() {
         &squeeze(&["gguf", "dequantize", s(&gguf), "-o", s(&target)]),
         &["--output", "is a directory"],
     );
-    assert_eq!(
-        leftovers(&dir, &["m.gguf", "somedir"]),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&dir, &["m.gguf", "somedir"]);
 }
 
 #[cfg(unix)]
@@ -183,7 +187,7 @@ fn row02_interrupted_compress_removes_its_partial_output() {
     let done = child.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(130), "{}", stderr(&done));
     assert!(stderr(&done).contains("interrupted"), "{}", stderr(&done));
-    assert_eq!(leftovers(&dir, &["big.safetensors"]), Vec::<String>::new());
+    assert_nothing_left(&dir, &["big.safetensors"]);
 }
 
 #[test]
@@ -335,10 +339,7 @@ fn row06_wrong_kinds_of_input_are_named() {
         ]),
         &["`FILE`", "does not exist"],
     );
-    assert_eq!(
-        leftovers(&dir, &["m.gguf", "model.safetensors"]),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&dir, &["m.gguf", "model.safetensors"]);
 }
 
 #[test]
