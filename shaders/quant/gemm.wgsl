@@ -31,7 +31,7 @@ fn store4(b: u32, r: u32, v: vec4<f32>) {
     if (b >= params.batch) {
         return;
     }
-    let base = b * params.rows + r;
+    let base = params.y_offset + b * params.y_stride + r;
     if (r < params.rows) { y[base] = v.x; }
     if (r + 1u < params.rows) { y[base + 1u] = v.y; }
     if (r + 2u < params.rows) { y[base + 2u] = v.z; }

@@ -43,7 +43,7 @@ fn row_partials(row: u32, first: u32, step: u32) -> Chunk {
 // Writes the sums of row `row` for every batch column (component b of `sums`).
 fn store_row(row: u32, sums: Chunk) {
     for (var b = 0u; b < params.batch && b < MAX_BATCH; b++) {
-        let i = b * params.rows + row;
+        let i = params.y_offset + b * params.y_stride + row;
         if (i < arrayLength(&y)) {
             y[i] = select(sums.hi, sums.lo, b < 4u)[b % 4u];
         }

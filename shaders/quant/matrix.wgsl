@@ -14,9 +14,11 @@ struct MatrixParams {
     // inside a larger buffer at an offset the device's binding alignment does not allow
     // (`min_storage_buffer_offset_alignment`); 0 for the affine layouts.
     w_offset: u32,
+    // Where a GEMV or GEMM writes: batch row b of y starts `y_offset + b * y_stride` elements
+    // into the y binding (a dense [batch, rows] output has y_offset 0 and y_stride = rows).
+    y_offset: u32,
+    y_stride: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: MatrixParams;

@@ -75,6 +75,8 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         row_bytes,
         batch,
         w_offset,
+        y_offset,
+        y_stride,
         _pad
     });
     let topk = params_layout!(TopkParams {

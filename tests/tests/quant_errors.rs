@@ -284,3 +284,89 @@ fn gguf_weights_bind_in_place_at_any_four_byte_offset() {
         "{err}"
     );
 }
+
+#[test]
+fn row_blocks_write_into_one_output_through_a_row_stride() {
+    use squeeze::quant::{Gemm, YRows, reference};
+    let gpu = gpu();
+    let (rows, cols, batch) = (7usize, 64usize, 2usize);
+    let weights: Vec<f32> = (0..rows * cols)
+        .map(|i| (i % 13) as f32 / 4.0 - 1.5)
+        .collect();
+    let blocks = reference::quantize(Format::Q8_0, &weights).unwrap();
+    let x: Vec<f32> = (0..batch * cols)
+        .map(|i| (i % 7) as f32 * 0.5 - 1.0)
+        .collect();
+    let gemv = Gemv::new(&gpu, Format::Q8_0).unwrap();
+    let want = gemv.run(&blocks[..], cols, Activations::F32(&x)).unwrap();
+    let row_bytes = Format::Q8_0.row_bytes(cols).unwrap();
+    let w = gpu.upload("w", &blocks).unwrap();
+    let x_buf = gpu.upload("x", &x).unwrap();
+    // One output [batch, rows] after 3 words of other data; rows 0..3 and 3..7 written by two
+    // products into it, each at its column offset with the full row stride.
+    let y = gpu
+        .storage_buffer("y", ((3 + batch * rows) * 4) as u64)
+        .unwrap();
+    let gemm = Gemm::new(&gpu, Format::Q8_0).unwrap();
+    for by_gemm in [false, true] {
+        let mut encoder = gpu.encoder("row blocks");
+        for (first, count) in [(0usize, 3usize), (3, 4)] {
+            let problem = Problem {
+                rows: count,
+                cols,
+                batch,
+                x_dtype: DType::F32,
+            };
+            let w_block = Binding::new(&w, (first * row_bytes) as u64, (count * row_bytes) as u64);
+            let out = YRows {
+                y: Binding::new(
+                    &y,
+                    ((3 + first) * 4) as u64,
+                    (((batch - 1) * rows + count) * 4) as u64,
+                ),
+                row_stride: Some(rows),
+            };
+            let x = Binding::whole(&x_buf);
+            if by_gemm {
+                gemm.encode(&mut encoder, problem, w_block, x, out).unwrap();
+            } else {
+                gemv.encode(&mut encoder, problem, w_block, x, out).unwrap();
+            }
+        }
+        gpu.submit_and_wait(encoder).unwrap();
+        let got: Vec<f32> = gpu.read_back("y", &y, 12, batch * rows).unwrap();
+        assert_eq!(got, want, "by GEMM: {by_gemm}");
+    }
+    // A stride below the rows would overlap batch rows.
+    let mut encoder = gpu.encoder("test");
+    let problem = Problem {
+        rows,
+        cols,
+        batch,
+        x_dtype: DType::F32,
+    };
+    let bad = YRows {
+        y: Binding::whole(&y),
+        row_stride: Some(rows - 1),
+    };
+    let err = gemv
+        .encode(
+            &mut encoder,
+            problem,
+            Binding::whole(&w),
+            Binding::whole(&x_buf),
+            bad,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                arg: "y",
+                what: "row stride",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

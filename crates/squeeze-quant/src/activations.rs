@@ -8,7 +8,7 @@ use squeeze_core::wgpu::{CommandEncoder, ComputePipeline};
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::Module;
 
-use crate::matrix::{HostWeights, QuantWeights, Scheme, Shape, Uploaded};
+use crate::matrix::{HostWeights, QuantWeights, Scheme, Shape, Uploaded, in_place};
 
 /// Activations for the `run` conveniences: `[batch, cols]`, row-major.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,24 @@ pub struct Problem {
     pub x_dtype: DType,
 }
 
+/// Where a GEMV or GEMM writes `y`: batch row b at `b · row_stride` elements into `y`
+/// (`None`: `rows`, a dense `[batch, rows]` output), so products of row blocks of one matrix
+/// write into one output. `y` may start at any 4-byte offset of its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct YRows<'a> {
+    pub y: Binding<'a>,
+    pub row_stride: Option<usize>,
+}
+
+impl<'a> From<Binding<'a>> for YRows<'a> {
+    fn from(y: Binding<'a>) -> Self {
+        Self {
+            y,
+            row_stride: None,
+        }
+    }
+}
+
 impl Problem {
     /// Checks the call on `gpu` and returns the matrix shape and every binding in shader order
     /// (weights, x, y).
@@ -55,7 +73,7 @@ impl Problem {
         scheme: Scheme,
         w: QuantWeights<'a>,
         x: Binding<'a>,
-        y: Binding<'a>,
+        y: YRows<'a>,
     ) -> Result<(Shape, Vec<Binding<'a>>)> {
         let Problem {
             rows,
@@ -73,12 +91,34 @@ impl Problem {
             .ok_or_else(|| Error::invalid("batch", "size", "batch × cols in u32", batch))?;
         let mut bindings = shape.weight_bindings(gpu, w)?;
         gpu.check_storage_binding("x", &x)?;
-        gpu.check_storage_binding("y", &y)?;
         let x_bytes = (batch * cols * x_dtype.size()) as u64;
         gpu.check_binding_holds("x", &x, x_bytes, format_args!("{batch} × {cols} {x_dtype}"))?;
-        let y_bytes = (batch * rows * 4) as u64;
-        gpu.check_binding_holds("y", &y, y_bytes, format_args!("{batch} × {rows} f32"))?;
-        bindings.extend([x, y]);
+        let stride = y.row_stride.unwrap_or(rows);
+        if stride < rows {
+            return Err(Error::invalid(
+                "y",
+                "row stride",
+                format!("at least rows = {rows} (batch rows must not overlap)"),
+                stride,
+            ));
+        }
+        // The last batch row ends (batch − 1) · stride + rows elements in.
+        let y_elements = (batch.saturating_sub(1) as u64)
+            .checked_mul(stride as u64)
+            .and_then(|n| n.checked_add(rows as u64))
+            .filter(|&n| u32::try_from(n).is_ok())
+            .ok_or_else(|| Error::invalid("y", "row stride", "batch × stride in u32", stride))?;
+        gpu.check_binding_holds(
+            "y",
+            &y.y,
+            y_elements * 4,
+            format_args!("{batch} rows of {rows} f32, {stride} apart"),
+        )?;
+        let (y_binding, y_offset) = in_place(gpu, "y", y.y)?;
+        gpu.check_storage_binding("y", &y_binding)?;
+        shape.y_offset = y_offset;
+        shape.y_stride = stride as u32;
+        bindings.extend([x, y_binding]);
         Ok((shape, bindings))
     }
 }

@@ -9,7 +9,7 @@ use squeeze_shaders::{
     quant::{GEMM, GEMM_AFFINE},
 };
 
-use crate::activations::{self, ActivationPipelines, Activations, Problem};
+use crate::activations::{self, ActivationPipelines, Activations, Problem, YRows};
 use crate::matrix::{HostWeights, QuantWeights, Scheme};
 
 /// Output tile: rows × batch columns per workgroup (`TILE_ROWS`, `TILE_BATCH` in gemm.wgsl).
@@ -55,9 +55,9 @@ impl Gemm {
         problem: Problem,
         w: impl Into<QuantWeights<'a>>,
         x: Binding<'a>,
-        y: Binding<'a>,
+        y: impl Into<YRows<'a>>,
     ) -> Result<()> {
-        let (shape, bindings) = problem.bindings(&self.gpu, self.scheme, w.into(), x, y)?;
+        let (shape, bindings) = problem.bindings(&self.gpu, self.scheme, w.into(), x, y.into())?;
         if shape.rows == 0 || problem.batch == 0 {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use squeeze_shaders::{
     quant::{GEMV, GEMV_AFFINE, GEMV_AFFINE_SUBGROUP, GEMV_SUBGROUP},
 };
 
-use crate::activations::{self, ActivationPipelines, Activations, Problem};
+use crate::activations::{self, ActivationPipelines, Activations, Problem, YRows};
 use crate::matrix::{HostWeights, QuantWeights, Scheme};
 
 /// Threads per row (the `WORKGROUP_SIZE` override).
@@ -99,14 +99,15 @@ impl Gemv {
 
     /// Records `y = x · Wᵀ` for `problem` (batch 1 to 8): `w` holds the weights (GGUF block
     /// binding or affine bindings), `x` is `[batch, cols]` f32 or f16, `y` receives
-    /// `[batch, rows]` f32.
+    /// `[batch, rows]` f32 — or, given as [`YRows`] with a row stride, each batch row of a
+    /// wider output (a block of a matrix's rows written into the full output).
     pub fn encode<'a>(
         &self,
         encoder: &mut CommandEncoder,
         problem: Problem,
         w: impl Into<QuantWeights<'a>>,
         x: Binding<'a>,
-        y: Binding<'a>,
+        y: impl Into<YRows<'a>>,
     ) -> Result<()> {
         if !(1..=MAX_BATCH).contains(&problem.batch) {
             return Err(Error::invalid(
@@ -116,7 +117,7 @@ impl Gemv {
                 problem.batch,
             ));
         }
-        let (shape, bindings) = problem.bindings(&self.gpu, self.scheme, w.into(), x, y)?;
+        let (shape, bindings) = problem.bindings(&self.gpu, self.scheme, w.into(), x, y.into())?;
         if shape.rows == 0 {
             return Ok(());
         }

@@ -17,7 +17,7 @@ pub mod matmul;
 pub mod matrix;
 pub mod reference;
 
-pub use activations::{Activations, Problem};
+pub use activations::{Activations, Problem, YRows};
 pub use affine::{Affine, AffineRef, AffineWeights};
 pub use dequant::Dequantize;
 pub use format::Format;

@@ -19,7 +19,10 @@ pub struct MatrixParams {
     pub batch: u32,
     /// Words from the start of the weight binding to the tensor (GGUF blocks bound in place).
     pub w_offset: u32,
-    pub _pad: [u32; 3],
+    /// Elements from the start of the y binding to batch row 0, and between batch rows.
+    pub y_offset: u32,
+    pub y_stride: u32,
+    pub _pad: [u32; 1],
 }
 
 /// Weights per chunk (`CHUNK` in matrix.wgsl).
@@ -198,6 +201,10 @@ pub struct Shape {
     /// Words between the weight binding's (aligned) start and the tensor, set by
     /// [`Shape::weight_bindings`].
     pub w_offset: u32,
+    /// Where batch row b of the output starts: `y_offset + b · y_stride` elements into the y
+    /// binding (set by [`crate::Problem`]'s checks; a dense output has 0 and `rows`).
+    pub y_offset: u32,
+    pub y_stride: u32,
 }
 
 impl Shape {
@@ -227,6 +234,8 @@ impl Shape {
             cols: cols as u32,
             row_bytes: row_bytes as u32,
             w_offset: 0,
+            y_offset: 0,
+            y_stride: rows as u32,
         })
     }
 
@@ -253,7 +262,9 @@ impl Shape {
             row_bytes: self.row_bytes,
             batch,
             w_offset: self.w_offset,
-            _pad: [0; 3],
+            y_offset: self.y_offset,
+            y_stride: self.y_stride,
+            _pad: [0; 1],
         }
     }
 
@@ -286,7 +297,7 @@ impl Shape {
                     codes,
                     format_args!("{rows} rows of {cols} {format} weights"),
                 )?;
-                let (data, words) = in_place(gpu, w.data)?;
+                let (data, words) = in_place(gpu, "w", w.data)?;
                 gpu.check_storage_binding("w", &data)?;
                 self.w_offset = words;
                 Ok(vec![data])
@@ -325,12 +336,16 @@ impl Shape {
     }
 }
 
-/// `binding` widened down to the device's storage offset alignment, and the words it was
-/// widened by: how a tensor at any 4-byte offset of a buffer binds in place.
-fn in_place<'a>(gpu: &Gpu, binding: Binding<'a>) -> Result<(Binding<'a>, u32)> {
+/// `binding` (argument `arg`) widened down to the device's storage offset alignment, and the
+/// words it was widened by: how a tensor at any 4-byte offset of a buffer binds in place.
+pub(crate) fn in_place<'a>(
+    gpu: &Gpu,
+    arg: &'static str,
+    binding: Binding<'a>,
+) -> Result<(Binding<'a>, u32)> {
     if !binding.offset.is_multiple_of(4) {
         return Err(Error::invalid(
-            "w",
+            arg,
             "offset",
             "a multiple of 4 bytes",
             binding.offset,
