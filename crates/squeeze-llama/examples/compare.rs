@@ -14,7 +14,12 @@ use squeeze_llama::{CpuModel, Model, ModelOptions, ModelTensors};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [model, ids, rest @ ..] = args.as_slice() else {
-        return Err(Error::invalid("arguments", "count", "MODEL.gguf IDS [N]", args.len()));
+        return Err(Error::invalid(
+            "arguments",
+            "count",
+            "MODEL.gguf IDS [N]",
+            args.len(),
+        ));
     };
     let prompt = ids
         .split(',')
