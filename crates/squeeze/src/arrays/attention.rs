@@ -373,3 +373,17 @@ pub fn attention_decode(
         selected: Some((selected, [layout.kv_heads as usize, k])),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_names_round_trip_and_unknown_ones_list_the_choices() {
+        for name in Select::NAMES {
+            assert_eq!(Select::parse(name).unwrap().name(), *name);
+        }
+        let e = Select::parse("dense").unwrap_err().to_string();
+        assert!(e.contains("none | quest | token | tokenselect"), "{e}");
+    }
+}

@@ -62,3 +62,30 @@ fn non_negative(arg: &'static str, values: &[i32]) -> Result<Vec<u32>> {
         .map(|&v| u32::try_from(v).map_err(|_| Error::invalid(arg, "entry", "≥ 0", v)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dims_checks_rank_and_element_count() {
+        let data = [0u8; 6];
+        assert_eq!(Array::new("x", &[2, 3], &data).dims::<2>().unwrap(), [2, 3]);
+        let rank = Array::new("x", &[6], &data).dims::<2>().unwrap_err();
+        assert!(
+            rank.to_string().contains("shape must be 2 dimensions"),
+            "{rank}"
+        );
+        let count = Array::new("x", &[4, 2], &data).dims::<2>().unwrap_err();
+        assert!(count.to_string().contains("element count"), "{count}");
+        let overflow = Array::new("x", &[usize::MAX, 2], &data).dims::<2>();
+        assert!(overflow.is_err());
+    }
+
+    #[test]
+    fn negative_entries_are_named() {
+        assert_eq!(non_negative("lengths", &[0, 3]).unwrap(), vec![0, 3]);
+        let e = non_negative("lengths", &[1, -2]).unwrap_err().to_string();
+        assert!(e.contains("`lengths`") && e.contains("-2"), "{e}");
+    }
+}
