@@ -370,3 +370,39 @@ fn row_blocks_write_into_one_output_through_a_row_stride() {
         "{err}"
     );
 }
+
+#[test]
+fn a_matrix_over_one_binding_names_the_limit_and_the_split() {
+    let gpu = gpu();
+    let max = gpu.limits().max_storage_buffer_binding_size;
+    let cols = 1 << 20;
+    let row_bytes = Format::Q8_0.row_bytes(cols).unwrap() as u64;
+    let rows = (max / row_bytes + 1) as usize;
+    let w = gpu.storage_buffer("w", rows as u64 * row_bytes).unwrap();
+    let x = gpu.storage_buffer("x", cols as u64 * 4).unwrap();
+    let y = gpu.storage_buffer("y", rows as u64 * 4).unwrap();
+    let problem = Problem {
+        rows,
+        cols,
+        batch: 1,
+        x_dtype: DType::F32,
+    };
+    let mut encoder = gpu.encoder("test");
+    let err = Gemv::new(&gpu, Format::Q8_0)
+        .unwrap()
+        .encode(
+            &mut encoder,
+            problem,
+            Binding::whole(&w),
+            Binding::whole(&x),
+            Binding::whole(&y),
+        )
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::InvalidArgument { arg: "w", .. })
+            && text.contains("max_storage_buffer_binding_size")
+            && text.contains("YRows"),
+        "{text}"
+    );
+}

@@ -298,6 +298,19 @@ impl Shape {
                     format_args!("{rows} rows of {cols} {format} weights"),
                 )?;
                 let (data, words) = in_place(gpu, "w", w.data)?;
+                let max = gpu.limits().max_storage_buffer_binding_size;
+                if data.size > max {
+                    return Err(Error::invalid(
+                        "w",
+                        "bytes",
+                        format!(
+                            "at most max_storage_buffer_binding_size = {max} per dispatch: split \
+                             the rows into blocks that fit (squeeze_quant::gguf::TensorMatmul \
+                             does), each writing its rows of the full output through YRows"
+                        ),
+                        data.size,
+                    ));
+                }
                 gpu.check_storage_binding("w", &data)?;
                 self.w_offset = words;
                 Ok(vec![data])
