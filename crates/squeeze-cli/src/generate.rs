@@ -1,7 +1,8 @@
 //! `squeeze generate MODEL.gguf --ids 1,2,3 [-n N] [--json OUT.json] [--logits OUT.safetensors]`:
 //! a LLaMA GGUF model run end to end on squeeze kernels (squeeze-llama), greedy. Generated ids
 //! stream to stdout as they are sampled; the summary line (prompt and generated tokens, prefill
-//! and decode tokens/s, adapter) goes to stderr so stdout stays the ids alone.
+//! and decode tokens/s, adapter) and the generated text (decoded with the file's vocabulary,
+//! where it has a `gpt2` or `llama` one) go to stderr, so stdout stays the ids alone.
 //!
 //! Not yet: `--prompt` (the GGUF's BPE tokenizer), sampling other than greedy, sparse attention
 //! modes and HF/DF11/native folders (issue #14).
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use safetensors::Dtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
-use squeeze_llama::{GenerateOptions, Model, ModelOptions, ModelTensors, generate};
+use squeeze_llama::{GenerateOptions, Model, ModelOptions, ModelTensors, Vocab, generate};
 
 use crate::paths::{self, Kind, Output, OutputKind};
 use crate::run::{self, write};
@@ -32,7 +33,7 @@ pub struct Args {
     #[arg(short = 'n', long = "max-new", default_value_t = 16)]
     n: u32,
     /// Write {prompt_ids, ids, text, prefill_tokens_per_s, decode_tokens_per_s, adapter} here
-    /// (`text` is null until the tokenizer is supported).
+    /// (`text`: the generated ids decoded, null when the file has no vocabulary squeeze reads).
     #[arg(long, value_name = "OUT.json")]
     json: Option<PathBuf>,
     /// Write tensor `logits` [generated, vocab] f32 here (row i: the logits token i was drawn
@@ -100,6 +101,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     )?;
     println!();
     let adapter = gpu.label();
+    let text = Vocab::from_gguf(&file).map(|v| v.decode(&generation.ids));
     eprintln!(
         "prompt tokens {}, generated tokens {}, prefill {:.2} tokens/s, decode {:.2} tokens/s, \
          adapter {adapter}",
@@ -108,11 +110,14 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         generation.prefill_tokens_per_s(),
         generation.decode_tokens_per_s(),
     );
+    if let Some(text) = &text {
+        eprintln!("text: {text:?}");
+    }
     if let Some(out) = json {
         let report = serde_json::json!({
             "prompt_ids": generation.prompt_ids,
             "ids": generation.ids,
-            "text": null,
+            "text": text,
             "prefill_tokens_per_s": generation.prefill_tokens_per_s(),
             "decode_tokens_per_s": generation.decode_tokens_per_s(),
             "adapter": adapter,

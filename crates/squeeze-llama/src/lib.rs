@@ -43,6 +43,7 @@ pub mod state;
 pub mod swiglu;
 pub mod tensors;
 pub mod tiny;
+pub mod vocab;
 pub mod weights;
 
 pub use config::LlamaConfig;
@@ -56,3 +57,4 @@ pub use rms_norm::{NormShape, RmsNorm};
 pub use rope::{Pairing, Rope, RopeConfig};
 pub use swiglu::SwiGlu;
 pub use tensors::ModelTensors;
+pub use vocab::Vocab;

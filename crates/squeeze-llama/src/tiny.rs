@@ -1,11 +1,14 @@
 //! A tiny random LLaMA written as GGUF, for tests and demos that must not download a model:
 //! seeded weights, quantized with squeeze's reference quantizers, in the tensor names and
-//! metadata of llama.cpp's converter.
+//! metadata of llama.cpp's converter. Its vocabulary is byte-level (`gpt2`): with a vocabulary
+//! of 256, token i is byte i, so generated ids decode to text.
 
 use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
 use squeeze::quant::reference::quantize;
 use squeeze::{Error, Result};
+
+use crate::vocab::gpt2_char;
 
 /// The shape of a tiny model and how its tensors are stored.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +94,18 @@ pub fn tiny_gguf(spec: &TinySpec) -> Result<Vec<u8>> {
         .metadata("llama.attention.head_count_kv", Value::U32(s.kv_heads))
         .metadata("llama.rope.freq_base", Value::F32(10000.0))
         .metadata("llama.rope.dimension_count", Value::U32(head_dim))
-        .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5));
+        .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
+        .metadata("tokenizer.ggml.model", Value::String("gpt2".into()));
+    let pieces = (0..s.vocab)
+        .map(|i| match u8::try_from(i) {
+            Ok(byte) => Value::String(gpt2_char(byte).to_string()),
+            Err(_) => Value::String(format!("<|extra_{i}|>")),
+        })
+        .collect();
+    w = w.metadata(
+        "tokenizer.ggml.tokens",
+        Value::Array(squeeze::quant::gguf::ValueType::String, pieces),
+    );
     let mut matrix = |w: GgufWriter, name: String, format: Format, rows: u32, cols: u32| {
         // Uniform weights of standard deviation ≈ 1/√cols keep activations of order 1.
         let scale = 1.7 / (cols as f32).sqrt();
