@@ -54,7 +54,7 @@ pub fn decode_workload(gpu: &Gpu, rows: usize, cols: usize, scan: Scan) -> Resul
         flops: 0,
         record: Box::new(move |encoder| {
             kernel
-                .encode_unit(encoder, params, buffers.bindings(), Binding::whole(&out))
+                .encode(encoder, params, buffers.bindings(), Binding::whole(&out))
                 .map_err(Into::into)
         }),
     })
@@ -168,7 +168,7 @@ pub fn gemv_workload(
             checked.n_luts as u32,
         );
         return decode_then_gemv(gpu, (rows, cols, batch), compressed, move |encoder, out| {
-            Ok(decode.encode_unit(encoder, params, buffers.bindings(), out)?)
+            Ok(decode.encode(encoder, params, buffers.bindings(), out)?)
         });
     }
     let v = GemvVectors::new(gpu, rows, cols, batch)?;

@@ -2,6 +2,7 @@
 //! kernel, handed corrupt data directly, terminates without writing outside its output.
 
 use squeeze::dfloat11::decode::DecodeParams;
+use squeeze::dfloat11::device::UnitBindings;
 use squeeze::dfloat11::{Decode, Df11Error, Encoded, Layout, encode, reference};
 use squeeze::{Binding, Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
@@ -206,14 +207,17 @@ fn corrupt_units_on_the_gpu_stay_bounded() {
         let guard = vec![0xa5a5_a5a5u32; ((out_bytes + 2 * align) / 4) as usize];
         let out = gpu.upload("out", &guard).unwrap();
         let mut encoder = gpu.encoder("corrupt");
+        let unit = UnitBindings {
+            luts: Binding::whole(&luts),
+            encoded_exponent: Binding::whole(&codes),
+            sign_mantissa: Binding::whole(&sm),
+            output_positions: Binding::whole(&positions),
+            gaps: Binding::whole(&gaps),
+        };
         let result = decode.encode(
             &mut encoder,
             params,
-            Binding::whole(&luts),
-            Binding::whole(&codes),
-            Binding::whole(&sm),
-            Binding::whole(&positions),
-            Binding::whole(&gaps),
+            unit,
             Binding::new(&out, align, out_bytes),
         );
         if round == 3 {
@@ -256,15 +260,18 @@ fn gpu_layouts_and_bindings_are_checked() {
     let big = gpu.storage_buffer("big", 1 << 16).unwrap();
     let params = DecodeParams::new(1000, 1, 3);
     let mut encoder = gpu.encoder("t");
+    let unit = |luts| UnitBindings {
+        luts,
+        encoded_exponent: Binding::whole(&big),
+        sign_mantissa: Binding::whole(&big),
+        output_positions: Binding::whole(&big),
+        gaps: Binding::whole(&big),
+    };
     let err = decode
         .encode(
             &mut encoder,
             params,
-            Binding::whole(&small),
-            Binding::whole(&big),
-            Binding::whole(&big),
-            Binding::whole(&big),
-            Binding::whole(&big),
+            unit(Binding::whole(&small)),
             Binding::whole(&big),
         )
         .unwrap_err();
@@ -276,11 +283,7 @@ fn gpu_layouts_and_bindings_are_checked() {
                 n_luts: 19,
                 ..params
             },
-            Binding::whole(&big),
-            Binding::whole(&big),
-            Binding::whole(&big),
-            Binding::whole(&big),
-            Binding::whole(&big),
+            unit(Binding::whole(&big)),
             Binding::whole(&big),
         )
         .unwrap_err();

@@ -83,13 +83,27 @@ pub(crate) struct ScoreRows<'a> {
     pub q_heads: u32,
     /// Entries per row: pages (Quest) or tokens.
     pub stride: u32,
+    /// The first `sink` and last `window` tokens (their pages, for Quest) forced into every
+    /// selection; unused by the logit and statistics passes.
+    pub forced: (u32, u32),
+}
+
+/// Where a scoring pass leaves what top-k reads: a score per entry `[rows, stride]` f32 and
+/// each row's valid length `[rows]` u32.
+#[derive(Clone, Copy)]
+pub(crate) struct ScoreOutputs<'a> {
+    pub scores: Binding<'a>,
+    pub lengths: Binding<'a>,
 }
 
 impl ScoreRows<'_> {
     /// The params of a pass over these rows.
     pub fn params(&self) -> AttentionParams {
+        let (sink, window) = self.forced;
         AttentionParams {
             max_len: self.stride,
+            sink,
+            window,
             ..AttentionParams::for_table(self.table, self.q_heads)
         }
     }

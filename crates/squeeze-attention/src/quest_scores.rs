@@ -6,7 +6,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::QUEST_SCORES;
 
-use crate::params::{AttentionParams, ScoreRows};
+use crate::params::{ScoreOutputs, ScoreRows};
 
 pub struct QuestScores {
     gpu: Gpu,
@@ -23,29 +23,22 @@ impl QuestScores {
 
     /// Records the scores `[batch, kv_heads, stride]` f32 and row lengths `[batch, kv_heads]`
     /// u32. The caller has checked every binding ([`crate::select::Select`]).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         rows: &ScoreRows<'_>,
         q: Binding<'_>,
         meta: Binding<'_>,
-        (sink, window): (u32, u32),
-        scores: Binding<'_>,
-        lengths: Binding<'_>,
+        out: ScoreOutputs<'_>,
     ) -> Result<()> {
-        let params = AttentionParams {
-            sink,
-            window,
-            ..rows.params()
-        };
+        let params = rows.params();
         let items = params.row_items();
         let [indptr, indices, last] = rows.table.bindings();
         params.dispatch_items(
             &self.gpu,
             encoder,
             ("quest scores", &self.pipeline),
-            &[indptr, indices, last, q, meta, scores, lengths],
+            &[indptr, indices, last, q, meta, out.scores, out.lengths],
             items,
         )
     }

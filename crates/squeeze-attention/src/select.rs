@@ -10,7 +10,7 @@ use squeeze_topk::{Order, ScoreBindings, TopK};
 
 use crate::layout::{KvCache, KvDtype, Query};
 use crate::pages::DevicePageTable;
-use crate::params::ScoreRows;
+use crate::params::{ScoreOutputs, ScoreRows};
 use crate::quest_meta::meta_bytes;
 use crate::quest_scores::QuestScores;
 use crate::reference::{Vote, forced_page};
@@ -257,14 +257,15 @@ impl Select {
         }
         kv.check(gpu, layout, self.dtype)?;
         query.check(gpu, layout, table.batch())?;
-        let forced = (plan.budget.sink, plan.budget.window);
         let rows = ScoreRows {
             table,
             q_heads: plan.q_heads,
             stride: plan.n,
+            forced: (plan.budget.sink, plan.budget.window),
         };
         let scores = Binding::whole(&workspace.scores);
         let lengths = Binding::whole(&workspace.lengths);
+        let out = ScoreOutputs { scores, lengths };
         match plan.selector {
             Selector::Quest => {
                 let meta = kv.meta.ok_or_else(|| {
@@ -277,8 +278,7 @@ impl Select {
                 })?;
                 gpu.check_storage_binding("meta", &meta)?;
                 gpu.check_binding_holds("meta", &meta, meta_bytes(layout), "Quest metadata")?;
-                self.quest
-                    .encode(encoder, &rows, q, meta, forced, scores, lengths)?;
+                self.quest.encode(encoder, &rows, q, meta, out)?;
             }
             Selector::Tidal | Selector::TokenSelect => {
                 let logits = Binding::whole(&workspace.logits);
@@ -290,8 +290,7 @@ impl Select {
                     self.stats.encode(encoder, &rows, logits, stats)?;
                     Vote::Softmax
                 };
-                self.vote
-                    .encode(encoder, &rows, vote, forced, logits, stats, scores, lengths)?;
+                self.vote.encode(encoder, &rows, vote, logits, stats, out)?;
             }
         }
         self.topk.encode(

@@ -6,7 +6,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_VOTE;
 
-use crate::params::{AttentionParams, ScoreRows};
+use crate::params::{ScoreOutputs, ScoreRows};
 use crate::reference::Vote;
 
 pub struct TokenVote {
@@ -26,24 +26,21 @@ impl TokenVote {
 
     /// Records the votes `[batch, kv_heads, stride]` and row lengths; `stats` is read by the
     /// softmax vote only.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         rows: &ScoreRows<'_>,
         vote: Vote,
-        (sink, window): (u32, u32),
         logits: Binding<'_>,
         stats: Binding<'_>,
-        votes: Binding<'_>,
-        lengths: Binding<'_>,
+        out: ScoreOutputs<'_>,
     ) -> Result<()> {
         let table = rows.table;
-        let params = AttentionParams {
-            sink,
-            window,
-            ..rows.params()
-        };
+        let params = rows.params();
+        let ScoreOutputs {
+            scores: votes,
+            lengths,
+        } = out;
         let items = params.row_items();
         let (pipeline, bindings) = match vote {
             Vote::Sum => (

@@ -100,30 +100,7 @@ impl Decode {
     /// Records the decode of one unit described by `params` into `out` (BF16, two per u32
     /// word). Only sizes are checked here — the kernel stays in bounds and terminates on any
     /// contents; [`crate::Unit::validate`] is what rejects malformed units.
-    #[allow(clippy::too_many_arguments)]
     pub fn encode(
-        &self,
-        encoder: &mut squeeze_core::wgpu::CommandEncoder,
-        params: DecodeParams,
-        luts: Binding<'_>,
-        encoded_exponent: Binding<'_>,
-        sign_mantissa: Binding<'_>,
-        output_positions: Binding<'_>,
-        gaps: Binding<'_>,
-        out: Binding<'_>,
-    ) -> Result<()> {
-        let unit = UnitBindings {
-            luts,
-            encoded_exponent,
-            sign_mantissa,
-            output_positions,
-            gaps,
-        };
-        self.encode_unit(encoder, params, unit, out)
-    }
-
-    /// [`Decode::encode`] with the unit's tensors as one [`UnitBindings`].
-    pub fn encode_unit(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
         params: DecodeParams,
@@ -169,7 +146,7 @@ impl Decode {
         let out = gpu.storage_buffer("out", 2 * unit.n as u64)?;
         let params = DecodeParams::new(unit.n as u32, unit.blocks as u32, unit.n_luts as u32);
         let mut encoder = gpu.encoder("dfloat11 decode");
-        self.encode_unit(
+        self.encode(
             &mut encoder,
             params,
             buffers.bindings(),
