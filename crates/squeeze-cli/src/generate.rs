@@ -4,8 +4,11 @@
 //! and decode tokens/s, adapter) and the generated text (decoded with the file's vocabulary,
 //! where it has a `gpt2` or `llama` one) go to stderr, so stdout stays the ids alone.
 //!
-//! Not yet: `--prompt` (the GGUF's BPE tokenizer), sampling other than greedy, sparse attention
-//! modes and HF/DF11/native folders (issue #14).
+//! `--prompt` encodes text with the file's byte-level BPE tokenizer (squeeze-llama's
+//! `Tokenizer`: pre-tokenizers `gpt2` and `smollm`; others are an error naming them).
+//!
+//! Not yet: other tokenizers, sampling other than greedy, sparse attention modes and
+//! HF/DF11/native folders (issue #14).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +17,9 @@ use std::process::ExitCode;
 use safetensors::Dtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
-use squeeze_llama::{GenerateOptions, Model, ModelOptions, ModelTensors, Vocab, generate};
+use squeeze_llama::{
+    GenerateOptions, Model, ModelOptions, ModelTensors, Tokenizer, Vocab, generate,
+};
 
 use crate::paths::{self, Kind, Output, OutputKind};
 use crate::run::{self, write};
@@ -26,7 +31,8 @@ pub struct Args {
     /// Prompt token ids, comma-separated (e.g. 1,2,3).
     #[arg(long, value_delimiter = ',', required_unless_present = "prompt")]
     ids: Vec<u32>,
-    /// Prompt text: needs the model's tokenizer, which is not supported yet (use --ids).
+    /// Prompt text, encoded with the model's byte-level BPE tokenizer (special tokens such as
+    /// `<|im_start|>` written in the text are taken whole).
     #[arg(long, conflicts_with = "ids")]
     prompt: Option<String>,
     /// Most tokens to generate (stops early at the model's end-of-sequence token).
@@ -59,18 +65,22 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         .as_ref()
         .map(|p| output("--logits", p))
         .transpose()?;
-    if args.prompt.is_some() {
-        return Err(Error::invalid(
-            "--prompt",
-            "prompt",
-            "token ids: tokenizer not supported yet, use --ids",
-            "text",
-        ));
-    }
     let file = GgufFile::open(&args.model)?;
     let tensors = ModelTensors::from_gguf(&file)?;
     let vocab = tensors.config.vocab;
-    if let Some(&bad) = args.ids.iter().find(|&&id| id >= vocab) {
+    let ids = match &args.prompt {
+        Some(text) => Tokenizer::from_gguf(&file)?.encode(text)?,
+        None => args.ids.clone(),
+    };
+    if ids.is_empty() {
+        return Err(Error::invalid(
+            "--prompt",
+            "text",
+            "at least one token",
+            "none",
+        ));
+    }
+    if let Some(&bad) = ids.iter().find(|&&id| id >= vocab) {
         return Err(Error::invalid(
             "--ids",
             "token id",
@@ -78,7 +88,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
             bad,
         ));
     }
-    let capacity = u32::try_from(args.ids.len())
+    let capacity = u32::try_from(ids.len())
         .ok()
         .and_then(|p| p.checked_add(args.n))
         .ok_or_else(|| Error::invalid("-n", "tokens", "prompt + n below 2^32", args.n))?;
@@ -92,7 +102,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     };
     let generation = generate(
         &mut model,
-        &args.ids,
+        &ids,
         GenerateOptions {
             max_new: args.n,
             logits: logits_out.is_some(),

@@ -111,15 +111,23 @@ fn outputs_are_checked_before_any_work() {
 }
 
 #[test]
-fn prompt_text_and_bad_ids_are_plain_errors() {
-    let (_dir, model) = setup("errors");
-    let o = squeeze(&["generate", model.to_str().unwrap(), "--prompt", "hello"]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("tokenizer not supported yet, use --ids"),
-        "{}",
-        stderr(&o)
+fn prompt_text_is_encoded_with_the_file_tokenizer() {
+    let (_dir, model) = setup("prompt");
+    let run = |how: &[&str]| {
+        let o = squeeze(&[&["generate", model.to_str().unwrap(), "-n", "3"], how].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // The tiny model's tokenizer has no merges: text is its bytes.
+    assert_eq!(
+        run(&["--prompt", "hi é"]),
+        run(&["--ids", "104,105,32,195,169"])
     );
+}
+
+#[test]
+fn bad_ids_and_lengths_are_plain_errors() {
+    let (_dir, model) = setup("errors");
     let o = squeeze(&["generate", model.to_str().unwrap(), "--ids", "1,256"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("below vocab = 256"), "{}", stderr(&o));
@@ -133,4 +141,7 @@ fn prompt_text_and_bad_ids_are_plain_errors() {
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("context length 64"), "{}", stderr(&o));
+    let o = squeeze(&["generate", model.to_str().unwrap(), "--prompt", ""]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("at least one token"), "{}", stderr(&o));
 }

@@ -43,6 +43,7 @@ pub mod state;
 pub mod swiglu;
 pub mod tensors;
 pub mod tiny;
+pub mod tokenizer;
 pub mod vocab;
 pub mod weights;
 
@@ -57,4 +58,5 @@ pub use rms_norm::{NormShape, RmsNorm};
 pub use rope::{Pairing, Rope, RopeConfig};
 pub use swiglu::SwiGlu;
 pub use tensors::ModelTensors;
+pub use tokenizer::Tokenizer;
 pub use vocab::Vocab;

@@ -1,7 +1,8 @@
 //! A tiny random LLaMA written as GGUF, for tests and demos that must not download a model:
 //! seeded weights, quantized with squeeze's reference quantizers, in the tensor names and
-//! metadata of llama.cpp's converter. Its vocabulary is byte-level (`gpt2`): with a vocabulary
-//! of 256, token i is byte i, so generated ids decode to text.
+//! metadata of llama.cpp's converter. Its tokenizer is byte-level BPE (`gpt2`, pre-tokenizer
+//! `smollm`) without merges: with a vocabulary of 256, token i is byte i, so text encodes to its
+//! bytes and generated ids decode to text.
 
 use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
@@ -95,7 +96,12 @@ pub fn tiny_gguf(spec: &TinySpec) -> Result<Vec<u8>> {
         .metadata("llama.rope.freq_base", Value::F32(10000.0))
         .metadata("llama.rope.dimension_count", Value::U32(head_dim))
         .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
-        .metadata("tokenizer.ggml.model", Value::String("gpt2".into()));
+        .metadata("tokenizer.ggml.model", Value::String("gpt2".into()))
+        .metadata("tokenizer.ggml.pre", Value::String("smollm".into()))
+        .metadata(
+            "tokenizer.ggml.merges",
+            Value::Array(squeeze::quant::gguf::ValueType::String, Vec::new()),
+        );
     let pieces = (0..s.vocab)
         .map(|i| match u8::try_from(i) {
             Ok(byte) => Value::String(gpt2_char(byte).to_string()),

@@ -6,7 +6,7 @@ use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufFile};
 use squeeze::{Gpu, GpuOptions};
 use squeeze_llama::tiny::{TinySpec, tiny_gguf};
-use squeeze_llama::{CpuModel, LlamaError, Model, ModelOptions, ModelTensors};
+use squeeze_llama::{CpuModel, LlamaError, Model, ModelOptions, ModelTensors, Tokenizer};
 
 /// Logits may differ from the f64 reference by f32 rounding through 2 layers of GEMV,
 /// attention and norms: at most 1e-5 of the largest logit (3e-7 to 5e-7 measured on lavapipe).
@@ -119,4 +119,17 @@ fn steady_state_steps_create_no_buffers_or_bind_groups() {
         );
         assert!(created.dispatches > 0);
     }
+}
+
+#[test]
+fn an_unknown_pre_tokenizer_is_a_typed_error_naming_it() {
+    let mut bytes = tiny_gguf(&TinySpec::default_q8_0()).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"smollm").unwrap();
+    bytes[at..at + 6].copy_from_slice(b"falcon");
+    let file = GgufFile::from_bytes(bytes).unwrap();
+    let e = Tokenizer::from_gguf(&file).unwrap_err();
+    assert!(
+        e.to_string().contains("tokenizer.ggml.pre") && e.to_string().contains("`falcon`"),
+        "{e}"
+    );
 }
