@@ -9,7 +9,7 @@
 override WORKGROUP_SIZE: u32 = 64u;
 
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 var<workgroup> sums_lo: array<vec4<f32>, WORKGROUP_SIZE>;

@@ -18,7 +18,7 @@
 // its buffer's length.
 
 // Activations [batch, cols] and results [batch, rows], f32 (helpers in gemv_vectors.wgsl).
-@group(0) @binding(6) var<storage, read> x: array<f32>;
+@group(0) @binding(6) var<storage, read> x: array<u32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 // Per block, the sums of its first and last rows: [blocks, 2, MAX_BATCH].
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;

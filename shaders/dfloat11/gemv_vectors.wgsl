@@ -1,12 +1,18 @@
-// Shared part of the BF16-weight GEMVs (gemv.wgsl, bf16_gemv.wgsl): reading activations
-// x [batch, cols] and writing results y [batch, rows], both f32 and bounds-checked; batch
-// column b of a row's sums is component b of two vec4 (lo: 0..4, hi: 4..8). The including
-// kernel declares `x` and `y`.
+// Shared part of the BF16-weight GEMVs (gemv.wgsl, bf16_gemv.wgsl, native_gemv.wgsl): reading
+// activations x [batch, cols] (f32, or f16 two per word with `X_F16`) and writing results
+// y [batch, rows] f32, bounds-checked; batch column b of a row's sums is component b of two vec4
+// (lo: 0..4, hi: 4..8). The including kernel declares `x` (as u32 words) and `y`.
 
 fn x_at(b: u32, col: u32) -> f32 {
     let i = b * params.cols + col;
+    if (X_F16) {
+        if (i / 2u < arrayLength(&x)) {
+            return f16_to_f32(half_bits(x[i / 2u], i));
+        }
+        return 0.0;
+    }
     if (i < arrayLength(&x)) {
-        return x[i];
+        return bitcast<f32>(x[i]);
     }
     return 0.0;
 }

@@ -14,7 +14,7 @@
 // chunks_per_row, the tree after log2(WORKGROUP_SIZE) steps, and every read and write is
 // checked against its buffer's length.
 
-@group(0) @binding(6) var<storage, read> x: array<f32>;
+@group(0) @binding(6) var<storage, read> x: array<u32>;
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
 var<workgroup> sums: array<f32, WORKGROUP_SIZE>;

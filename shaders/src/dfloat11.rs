@@ -1,6 +1,6 @@
 //! `shaders/dfloat11/`: DFloat11 entropy decoding.
 
-use crate::core::BITS;
+use crate::core::{BITS, HALVES};
 use crate::{Module, Overrides, Part, Requirements, part};
 
 /// The raking workgroup scan, core WGSL (also the subgroup scan's fallback).
@@ -16,6 +16,8 @@ pub const DECODE_MAIN: Part = part!("dfloat11/decode.wgsl");
 pub const GEMV_PARAMS: Part = part!("dfloat11/gemv_params.wgsl");
 /// Activation reads and result writes of the BF16-weight GEMVs.
 pub const GEMV_VECTORS: Part = part!("dfloat11/gemv_vectors.wgsl");
+/// The GEMVs' activation-dtype override, first in every module that reads activations.
+pub const GEMV_X: Part = part!("dfloat11/gemv_x.wgsl");
 /// The fused GEMV's first pass.
 pub const GEMV_MAIN: Part = part!("dfloat11/gemv.wgsl");
 
@@ -66,8 +68,10 @@ pub static DECODE_SUBGROUP: Module = Module {
 /// Block sizes of the fused GEMV: its pieces and tables fill 14.8 KiB of workgroup memory at
 /// 512 threads, so 1024 would pass the 16 KiB every device has.
 const GEMV_BLOCK_SIZES: &[Overrides] = &[
-    &[("THREADS_PER_BLOCK", 256.0)],
-    &[("THREADS_PER_BLOCK", 512.0)],
+    &[("THREADS_PER_BLOCK", 256.0), ("X_F16", 0.0)],
+    &[("THREADS_PER_BLOCK", 512.0), ("X_F16", 0.0)],
+    &[("THREADS_PER_BLOCK", 256.0), ("X_F16", 1.0)],
+    &[("THREADS_PER_BLOCK", 512.0), ("X_F16", 1.0)],
 ];
 
 /// Fused DF11 decode + GEMV, pass 1 (f32 activations, batch ≤ 8), block scan in core WGSL;
@@ -75,12 +79,14 @@ const GEMV_BLOCK_SIZES: &[Overrides] = &[
 pub static GEMV: Module = Module {
     name: "dfloat11/gemv",
     parts: &[
+        GEMV_X,
         BITS,
         SCAN,
         part!("dfloat11/scan_workgroup.wgsl"),
         SIGN_MANTISSA,
         CODES,
         GEMV_PARAMS,
+        HALVES,
         GEMV_VECTORS,
         GEMV_MAIN,
     ],
@@ -93,12 +99,14 @@ pub static GEMV: Module = Module {
 pub static GEMV_SUBGROUP: Module = Module {
     name: "dfloat11/gemv_subgroup",
     parts: &[
+        GEMV_X,
         BITS,
         SCAN,
         part!("dfloat11/scan_subgroup.wgsl"),
         SIGN_MANTISSA,
         CODES,
         GEMV_PARAMS,
+        HALVES,
         GEMV_VECTORS,
         GEMV_MAIN,
     ],
@@ -124,10 +132,19 @@ pub static GEMV_COMBINE: Module = Module {
 /// `WORKGROUP_SIZE` per row, grid-stride over rows.
 pub static BF16_GEMV: Module = Module {
     name: "dfloat11/bf16_gemv",
-    parts: &[GEMV_PARAMS, GEMV_VECTORS, part!("dfloat11/bf16_gemv.wgsl")],
+    parts: &[
+        GEMV_X,
+        GEMV_PARAMS,
+        HALVES,
+        GEMV_VECTORS,
+        part!("dfloat11/bf16_gemv.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["bf16_gemv"],
-    override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
+    override_sets: &[
+        &[("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
+        &[("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)],
+    ],
 };
 
 /// The native format's `params` uniform, shared by its decoder and GEMV.
@@ -159,14 +176,19 @@ pub static NATIVE_DECODE: Module = Module {
 pub static NATIVE_GEMV: Module = Module {
     name: "dfloat11/native_gemv",
     parts: &[
+        GEMV_X,
         BITS,
         NATIVE_PARAMS,
         SIGN_MANTISSA,
         NATIVE_CHUNK,
+        HALVES,
         GEMV_VECTORS,
         part!("dfloat11/native_gemv.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["gemv"],
-    override_sets: NATIVE_SIZES,
+    override_sets: &[
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0)],
+    ],
 };

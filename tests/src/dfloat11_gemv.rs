@@ -14,7 +14,7 @@ use squeeze::dfloat11::{Gemv, Layout, encode, reference};
 use crate::dfloat11::{failure, le_bytes, weights};
 use crate::quant::expect_close;
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, Path};
+use crate::{Case, Failure, Path, expect_equal};
 
 /// (rows, cols, batch) of the realistic-weights cases: rows ending mid-thread and mid-block,
 /// and a single row spanning blocks.
@@ -72,6 +72,17 @@ pub fn cases() -> Vec<Case> {
             }),
         ]);
     }
+    all.push(Case::new(
+        "dfloat11-gemv",
+        Path::Portable,
+        "f16 activations: the f32 run's sums bit for bit (fused DF11, fused native, BF16)",
+        |g| {
+            for (rows, cols, batch) in [(1, 1, 1), (37, 2701, 3), (65, 130, 8)] {
+                f16_activations(g, rows, cols, batch)?;
+            }
+            Ok(())
+        },
+    ));
     all.push(Case::new(
         "dfloat11-gemv",
         Path::Portable,
@@ -175,4 +186,98 @@ fn plain(
         &want,
         &scale,
     )
+}
+
+/// The three BF16-weight GEMVs (fused DF11, fused native, plain BF16) on one matrix with f16
+/// activations and with the same activations widened to f32: each kernel's two results bit for
+/// bit equal (f16 is widened exactly, then summed as the f32 path sums).
+fn f16_activations(gpu: &Gpu, rows: usize, cols: usize, batch: usize) -> Result<(), Failure> {
+    use half::f16;
+    use squeeze::dfloat11::device::UnitBuffers;
+    use squeeze::dfloat11::gemv::{Activations, GemvParams};
+    use squeeze::dfloat11::native::device::{NativeBuffers, NativeParams};
+    use squeeze::dfloat11::native::gemv::NativeGemv;
+    use squeeze::{Binding, DType};
+
+    let values = weights(rows * cols, 41);
+    let halves: Vec<f16> = activations(batch, cols, 43)
+        .into_iter()
+        .map(f16::from_f32)
+        .collect();
+    let widened: Vec<f32> = halves.iter().map(|h| h.to_f32()).collect();
+    let layout = Layout::DF11;
+    let df11 = encode(&[&le_bytes(&values)], layout, 2).map_err(failure)?;
+    let df11 = df11.unit().validate("case", layout).map_err(failure)?;
+    let native = squeeze::dfloat11::native::encode(&values, rows, cols, 2).map_err(failure)?;
+    let native = native.unit().validate("case").map_err(failure)?;
+
+    let up = |data: &[u8]| gpu.upload("x", data).map_err(Failure::Kernel);
+    let x32 = up(bytemuck::cast_slice(&widened))?;
+    let x16 = up(bytemuck::cast_slice(&halves))?;
+    let y_bytes = (4 * batch * rows) as u64;
+    let ys: Vec<_> = (0..6)
+        .map(|_| gpu.storage_buffer("y", y_bytes))
+        .collect::<Result<_, _>>()
+        .map_err(Failure::Kernel)?;
+    let fused = Gemv::new(gpu, layout).map_err(failure)?;
+    let params = GemvParams::new(&df11, rows, cols, batch).map_err(failure)?;
+    let partials = gpu
+        .storage_buffer("partials", params.partials_bytes().max(4))
+        .map_err(Failure::Kernel)?;
+    let df11_buffers = UnitBuffers::upload(gpu, &df11).map_err(failure)?;
+    let native_kernel = NativeGemv::new(gpu).map_err(failure)?;
+    let native_buffers = NativeBuffers::upload(gpu, &native).map_err(failure)?;
+    let plain = Bf16Gemv::new(gpu).map_err(failure)?;
+    let plain_params = Bf16Gemv::params(rows, cols, batch).map_err(failure)?;
+    let bf16 = gpu
+        .upload("w", bytemuck::cast_slice::<u16, u8>(&values))
+        .map_err(Failure::Kernel)?;
+
+    let mut encoder = gpu.encoder("f16 activations");
+    for (i, (x, dtype)) in [(&x32, DType::F32), (&x16, DType::F16)]
+        .into_iter()
+        .enumerate()
+    {
+        let x = Activations {
+            x: Binding::whole(x),
+            dtype,
+        };
+        let y = |k: usize| Binding::whole(&ys[3 * i + k]);
+        fused
+            .encode(
+                &mut encoder,
+                params,
+                df11_buffers.bindings(),
+                x,
+                y(0),
+                Binding::whole(&partials),
+            )
+            .map_err(failure)?;
+        native_kernel
+            .encode(
+                &mut encoder,
+                NativeParams::new(&native, batch),
+                native_buffers.bindings(),
+                x,
+                y(1),
+            )
+            .map_err(failure)?;
+        plain
+            .encode(&mut encoder, plain_params, Binding::whole(&bf16), x, y(2))
+            .map_err(failure)?;
+    }
+    gpu.submit_and_wait(encoder).map_err(Failure::Kernel)?;
+    let read = |b| -> Result<Vec<u32>, Failure> {
+        gpu.read_back("y", b, 0, batch * rows)
+            .map_err(Failure::Kernel)
+    };
+    for (k, name) in ["fused DF11", "fused native", "BF16"].iter().enumerate() {
+        let want = read(&ys[k])?;
+        expect_equal(
+            &format!("{name}: f16 x vs f32 x"),
+            &read(&ys[3 + k])?,
+            &want,
+        )?;
+    }
+    Ok(())
 }

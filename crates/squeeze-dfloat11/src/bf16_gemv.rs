@@ -10,7 +10,7 @@ use squeeze_shaders::dfloat11::BF16_GEMV;
 
 use crate::device::check_bindings;
 use crate::error::Result;
-use crate::gemv::{GemvParams, check_shape, check_vectors};
+use crate::gemv::{Activations, GemvParams, XPipelines, check_shape, check_vectors};
 
 /// Invocations per row.
 const WORKGROUP_SIZE: u32 = 64;
@@ -18,21 +18,21 @@ const WORKGROUP_SIZE: u32 = 64;
 /// The BF16 GEMV on one device.
 pub struct Bf16Gemv {
     gpu: Gpu,
-    pipeline: squeeze_core::wgpu::ComputePipeline,
+    pipelines: XPipelines,
 }
 
 impl Bf16Gemv {
     pub const SHADER: &'static Module = &BF16_GEMV;
 
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            &BF16_GEMV,
-            "bf16_gemv",
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
+        let pipelines = XPipelines::new(|x| {
+            let mut overrides = vec![("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))];
+            overrides.extend_from_slice(x);
+            Ok(gpu.pipeline(&BF16_GEMV, "bf16_gemv", &overrides)?)
+        })?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline,
+            pipelines,
         })
     }
 
@@ -53,22 +53,24 @@ impl Bf16Gemv {
         })
     }
 
-    /// Records y = W·x: `weights` BF16 [rows, cols], `x` [batch, cols] f32, `y` [batch, rows].
-    pub fn encode(
+    /// Records y = W·x: `weights` BF16 [rows, cols], `x` [batch, cols] f32 or f16
+    /// ([`Activations`]), `y` [batch, rows] f32.
+    pub fn encode<'a>(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
         params: GemvParams,
-        weights: Binding<'_>,
-        x: Binding<'_>,
-        y: Binding<'_>,
+        weights: Binding<'a>,
+        x: impl Into<Activations<'a>>,
+        y: Binding<'a>,
     ) -> Result<()> {
+        let x = x.into();
         let gpu = &self.gpu;
         let checked = Self::params(
             params.rows as usize,
             params.cols as usize,
             params.batch as usize,
         )?;
-        check_vectors(gpu, &checked, &x, &y)?;
+        let f16 = check_vectors(gpu, &checked, &x, &y)?;
         check_bindings(
             gpu,
             &[(
@@ -84,9 +86,9 @@ impl Bf16Gemv {
         gpu.dispatch(
             encoder,
             "bf16 gemv",
-            &self.pipeline,
+            self.pipelines.get(f16),
             &checked,
-            &[weights, x, y],
+            &[weights, x.x, y],
             groups,
         )?;
         Ok(())

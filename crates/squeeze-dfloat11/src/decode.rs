@@ -89,7 +89,7 @@ impl Decode {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
-        let pipeline = block_pipeline(gpu, scan.shader(), "decode", tpb)?;
+        let pipeline = block_pipeline(gpu, scan.shader(), "decode", tpb, &[])?;
         Ok(Self {
             gpu: gpu.clone(),
             layout,

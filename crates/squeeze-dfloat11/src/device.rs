@@ -65,11 +65,14 @@ pub(crate) fn block_pipeline(
     module: &'static Module,
     entry: &str,
     threads_per_block: u32,
+    extra: &[(&str, f64)],
 ) -> Result<squeeze_core::wgpu::ComputePipeline> {
+    let mut overrides = vec![("THREADS_PER_BLOCK", f64::from(threads_per_block))];
+    overrides.extend_from_slice(extra);
     Ok(gpu.pipeline_with_options(
         module,
         entry,
-        &[("THREADS_PER_BLOCK", f64::from(threads_per_block))],
+        &overrides,
         PipelineOptions {
             zero_initialize_workgroup_memory: false,
         },

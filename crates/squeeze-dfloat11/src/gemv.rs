@@ -6,7 +6,7 @@
 //! Equal to [`crate::reference::gemv`] within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a
 //! different order than the f64 reference).
 
-use squeeze_core::{Binding, Error, Gpu};
+use squeeze_core::{Binding, DType, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP};
 
@@ -80,21 +80,79 @@ pub fn check_shape(n: usize, rows: usize, cols: usize, batch: usize) -> Result<(
 }
 
 /// Checks the activation and result bindings of a GEMV: x [batch, cols] and y [batch, rows] f32.
+/// Activations of the BF16-weight GEMVs (fused DF11, fused native, plain BF16): `x`
+/// `[batch, cols]` in f32, or in f16 two per u32 word (widened exactly in the kernel, so an
+/// f16 x gives the same sums as its f32 widening). A plain [`Binding`] is f32.
+#[derive(Debug, Clone, Copy)]
+pub struct Activations<'a> {
+    pub x: Binding<'a>,
+    pub dtype: DType,
+}
+
+impl<'a> From<Binding<'a>> for Activations<'a> {
+    fn from(x: Binding<'a>) -> Self {
+        Self {
+            x,
+            dtype: DType::F32,
+        }
+    }
+}
+
+impl Activations<'_> {
+    /// Whether the activations are f16; a dtype other than f32 or f16 is an error.
+    pub(crate) fn is_f16(&self) -> Result<bool> {
+        match self.dtype {
+            DType::F32 => Ok(false),
+            DType::F16 => Ok(true),
+            other => Err(Error::invalid("x", "dtype", "f32 | f16", other).into()),
+        }
+    }
+}
+
+/// One GEMV's pipelines for f32 and for f16 activations (the `X_F16` override).
+pub(crate) struct XPipelines {
+    f32: squeeze_core::wgpu::ComputePipeline,
+    f16: squeeze_core::wgpu::ComputePipeline,
+}
+
+impl XPipelines {
+    /// Compiles both with `make`, given the `X_F16` override to add.
+    pub(crate) fn new(
+        make: impl Fn(&[(&str, f64)]) -> Result<squeeze_core::wgpu::ComputePipeline>,
+    ) -> Result<Self> {
+        Ok(Self {
+            f32: make(&[("X_F16", 0.0)])?,
+            f16: make(&[("X_F16", 1.0)])?,
+        })
+    }
+
+    pub(crate) fn get(&self, f16: bool) -> &squeeze_core::wgpu::ComputePipeline {
+        if f16 { &self.f16 } else { &self.f32 }
+    }
+}
+
+/// Checks `x` and `y` of a GEMV of `params`; returns whether x is f16.
 pub(crate) fn check_vectors(
     gpu: &Gpu,
     params: &GemvParams,
-    x: &Binding<'_>,
+    x: &Activations<'_>,
     y: &Binding<'_>,
-) -> Result<()> {
+) -> Result<bool> {
+    let f16 = x.is_f16()?;
     let batch = u64::from(params.batch);
+    let x_bytes = (batch * u64::from(params.cols) * x.dtype.size() as u64).next_multiple_of(4);
     check_bindings(
         gpu,
         &[
             (
                 "x",
-                x,
-                4 * batch * u64::from(params.cols),
-                "batch × cols f32",
+                &x.x,
+                x_bytes,
+                if f16 {
+                    "batch × cols f16"
+                } else {
+                    "batch × cols f32"
+                },
             ),
             (
                 "y",
@@ -103,14 +161,15 @@ pub(crate) fn check_vectors(
                 "batch × rows f32",
             ),
         ],
-    )
+    )?;
+    Ok(f16)
 }
 
 /// The fused DF11 GEMV for one layout on one device.
 pub struct Gemv {
     gpu: Gpu,
     layout: Layout,
-    gemv: squeeze_core::wgpu::ComputePipeline,
+    gemv: XPipelines,
     combine: squeeze_core::wgpu::ComputePipeline,
 }
 
@@ -136,7 +195,7 @@ impl Gemv {
         let layout = layout.check()?;
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
-        let gemv = block_pipeline(gpu, Self::shader(scan), "gemv", tpb)?;
+        let gemv = XPipelines::new(|x| block_pipeline(gpu, Self::shader(scan), "gemv", tpb, x))?;
         let combine = gpu.pipeline(
             &GEMV_COMBINE,
             "combine",
@@ -150,18 +209,20 @@ impl Gemv {
         })
     }
 
-    /// Records y = W·x: `x` [batch, cols] f32, `y` [batch, rows] f32, `partials` scratch of
+    /// Records y = W·x: `x` [batch, cols] f32 or f16 ([`Activations`]), `y` [batch, rows]
+    /// f32, `partials` scratch of
     /// [`GemvParams::partials_bytes`]. Only sizes are checked — the kernels stay in bounds and
     /// terminate on any contents; [`crate::Unit::validate`] rejects malformed units.
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
         params: GemvParams,
-        unit: UnitBindings<'_>,
-        x: Binding<'_>,
-        y: Binding<'_>,
-        partials: Binding<'_>,
+        unit: UnitBindings<'a>,
+        x: impl Into<Activations<'a>>,
+        y: Binding<'a>,
+        partials: Binding<'a>,
     ) -> Result<()> {
+        let x = x.into();
         let gpu = &self.gpu;
         check_shape(
             params.n as usize,
@@ -181,7 +242,7 @@ impl Gemv {
             )
             .into());
         }
-        check_vectors(gpu, &params, &x, &y)?;
+        let f16 = check_vectors(gpu, &params, &x, &y)?;
         check_bindings(
             gpu,
             &[(
@@ -195,11 +256,11 @@ impl Gemv {
             return Ok(());
         }
         let mut pass1 = unit.into_array().to_vec();
-        pass1.extend([x, y, partials]);
+        pass1.extend([x.x, y, partials]);
         gpu.dispatch(
             encoder,
             "dfloat11 gemv",
-            &self.gemv,
+            self.gemv.get(f16),
             &params,
             &pass1,
             params.blocks,

@@ -25,7 +25,7 @@ impl NativeDecode {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: pipeline(gpu, &NATIVE_DECODE, "decode")?,
+            pipeline: pipeline(gpu, &NATIVE_DECODE, "decode", &[])?,
         })
     }
 

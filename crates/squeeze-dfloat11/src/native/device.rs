@@ -182,11 +182,14 @@ pub(crate) fn pipeline(
     gpu: &Gpu,
     module: &'static Module,
     entry: &str,
+    extra: &[(&str, f64)],
 ) -> Result<squeeze_core::wgpu::ComputePipeline> {
+    let mut overrides = vec![("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))];
+    overrides.extend_from_slice(extra);
     Ok(gpu.pipeline_with_options(
         module,
         entry,
-        &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
+        &overrides,
         PipelineOptions {
             zero_initialize_workgroup_memory: false,
         },

@@ -9,7 +9,7 @@ use squeeze_shaders::dfloat11::NATIVE_GEMV;
 
 use crate::device::check_bindings;
 use crate::error::Result;
-use crate::gemv::MAX_BATCH;
+use crate::gemv::{Activations, MAX_BATCH, XPipelines};
 use crate::native::device::{
     NativeBindings, NativeBuffers, NativeParams, WORKGROUP_SIZE, pipeline, workgroups,
 };
@@ -18,7 +18,7 @@ use crate::native::format::CheckedNative;
 /// The fused native GEMV on one device.
 pub struct NativeGemv {
     gpu: Gpu,
-    pipeline: squeeze_core::wgpu::ComputePipeline,
+    pipelines: XPipelines,
 }
 
 impl NativeGemv {
@@ -27,20 +27,22 @@ impl NativeGemv {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: pipeline(gpu, &NATIVE_GEMV, "gemv")?,
+            pipelines: XPipelines::new(|x| pipeline(gpu, &NATIVE_GEMV, "gemv", x))?,
         })
     }
 
-    /// Records y = W·x: `x` [batch, cols] f32, `y` [batch, rows] f32. Only sizes are checked —
+    /// Records y = W·x: `x` [batch, cols] f32 or f16 ([`Activations`]), `y` [batch, rows]
+    /// f32. Only sizes are checked —
     /// the kernel stays in bounds and terminates on any contents.
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
         encoder: &mut squeeze_core::wgpu::CommandEncoder,
         params: NativeParams,
-        unit: NativeBindings<'_>,
-        x: Binding<'_>,
-        y: Binding<'_>,
+        unit: NativeBindings<'a>,
+        x: impl Into<Activations<'a>>,
+        y: Binding<'a>,
     ) -> Result<()> {
+        let x = x.into();
         let gpu = &self.gpu;
         params.check()?;
         if params.n == 0 {
@@ -52,15 +54,21 @@ impl NativeGemv {
             );
         }
         unit.check(gpu, &params)?;
+        let f16 = x.is_f16()?;
         let batch = u64::from(params.batch);
+        let x_bytes = (batch * u64::from(params.cols) * x.dtype.size() as u64).next_multiple_of(4);
         check_bindings(
             gpu,
             &[
                 (
                     "x",
-                    &x,
-                    4 * batch * u64::from(params.cols),
-                    "batch × cols f32",
+                    &x.x,
+                    x_bytes,
+                    if f16 {
+                        "batch × cols f16"
+                    } else {
+                        "batch × cols f32"
+                    },
                 ),
                 (
                     "y",
@@ -75,9 +83,9 @@ impl NativeGemv {
         gpu.dispatch(
             encoder,
             "native gemv",
-            &self.pipeline,
+            self.pipelines.get(f16),
             &params,
-            &[unit.into_array().as_slice(), &[x, y]].concat(),
+            &[unit.into_array().as_slice(), &[x.x, y]].concat(),
             groups,
         )?;
         Ok(())
