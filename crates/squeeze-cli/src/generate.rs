@@ -7,8 +7,10 @@
 //! `--prompt` encodes text with the file's byte-level BPE tokenizer (squeeze-llama's
 //! `Tokenizer`: pre-tokenizers `gpt2` and `smollm`; others are an error naming them).
 //!
-//! Not yet: other tokenizers, sampling other than greedy, sparse attention modes and
-//! HF/DF11/native folders (issue #14).
+//! Greedy unless `--temperature` is given: then the GPU's top-k reads back `--top-k` candidates
+//! and the host draws from them (`--top-p`, `--seed`).
+//!
+//! Not yet: other tokenizers, sparse attention modes and HF/DF11/native folders (issue #14).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,7 +20,7 @@ use safetensors::Dtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
 use squeeze_llama::{
-    GenerateOptions, Model, ModelOptions, ModelTensors, Tokenizer, Vocab, generate,
+    GenerateOptions, Model, ModelOptions, ModelTensors, Sampling, Tokenizer, Vocab, generate,
 };
 
 use crate::paths::{self, Kind, Output, OutputKind};
@@ -46,6 +48,19 @@ pub struct Args {
     /// from).
     #[arg(long, value_name = "OUT.safetensors")]
     logits: Option<PathBuf>,
+    /// Sample at this temperature (> 0) instead of taking the best token.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Candidates to sample from (with --temperature).
+    #[arg(long, default_value_t = 40, requires = "temperature")]
+    top_k: u32,
+    /// Nucleus: sample from the best candidates whose probability reaches P (with
+    /// --temperature).
+    #[arg(long, default_value_t = 1.0, requires = "temperature")]
+    top_p: f32,
+    /// Seed of the sampler (with --temperature); the same seed replays a run.
+    #[arg(long, default_value_t = 0, requires = "temperature")]
+    seed: u64,
     /// Replace the --json / --logits outputs if they exist.
     #[arg(long)]
     force: bool,
@@ -65,6 +80,25 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         .as_ref()
         .map(|p| output("--logits", p))
         .transpose()?;
+    let sampling = args.temperature.map(|temperature| Sampling {
+        temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        seed: args.seed,
+    });
+    if let Some(s) = &sampling {
+        if !(s.temperature.is_finite() && s.temperature > 0.0) {
+            return Err(Error::invalid(
+                "--temperature",
+                "value",
+                "> 0",
+                s.temperature,
+            ));
+        }
+        if !(s.top_p > 0.0 && s.top_p <= 1.0) {
+            return Err(Error::invalid("--top-p", "value", "in (0, 1]", s.top_p));
+        }
+    }
     let file = GgufFile::open(&args.model)?;
     let tensors = ModelTensors::from_gguf(&file)?;
     let vocab = tensors.config.vocab;
@@ -93,7 +127,20 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         .and_then(|p| p.checked_add(args.n))
         .ok_or_else(|| Error::invalid("-n", "tokens", "prompt + n below 2^32", args.n))?;
     let gpu = Gpu::new(options)?;
-    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity })?;
+    let candidates = sampling.map_or(1, |s| s.top_k);
+    if candidates == 0 || candidates > vocab {
+        return Err(Error::invalid(
+            "--top-k",
+            "candidates",
+            format!("1 ..= vocab = {vocab}"),
+            candidates,
+        ));
+    }
+    let options = ModelOptions {
+        capacity,
+        candidates,
+    };
+    let mut model = Model::load(&gpu, &tensors, options)?;
     let mut stdout = std::io::stdout().lock();
     let mut print = |id: u32| {
         // A closed stdout ends the process quietly (SIGPIPE); other write errors show at exit.
@@ -106,6 +153,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         GenerateOptions {
             max_new: args.n,
             logits: logits_out.is_some(),
+            sampling,
         },
         &mut print,
     )?;

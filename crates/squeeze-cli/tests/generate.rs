@@ -145,3 +145,33 @@ fn bad_ids_and_lengths_are_plain_errors() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("at least one token"), "{}", stderr(&o));
 }
+
+#[test]
+fn sampling_replays_by_seed_and_top_k_1_is_greedy() {
+    let (_dir, model) = setup("sampling");
+    let run = |how: &[&str]| {
+        let base = [
+            "generate",
+            model.to_str().unwrap(),
+            "--ids",
+            "1,2,3",
+            "-n",
+            "8",
+        ];
+        let o = squeeze(&[&base[..], how].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let hot = ["--temperature", "1.5", "--seed", "7"];
+    assert_eq!(run(&hot), run(&hot));
+    assert_eq!(run(&["--temperature", "0.7", "--top-k", "1"]), run(&[]));
+    let o = squeeze(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1",
+        "--top-k",
+        "5",
+    ]);
+    assert!(!o.status.success(), "--top-k without --temperature ran");
+}

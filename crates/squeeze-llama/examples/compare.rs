@@ -37,7 +37,14 @@ fn main() -> Result<()> {
     let gpu = Gpu::new(GpuOptions::from_env()?)?;
     println!("adapter: {}", gpu.label());
     let capacity = prompt.len() as u32 + n;
-    let mut gpu_model = Model::load(&gpu, &tensors, ModelOptions { capacity })?;
+    let mut gpu_model = Model::load(
+        &gpu,
+        &tensors,
+        ModelOptions {
+            capacity,
+            candidates: 1,
+        },
+    )?;
     let mut cpu_model = CpuModel::new(&tensors)?;
     let mut input = prompt.clone();
     let mut i = 0;

@@ -1,11 +1,13 @@
-//! The generation loop: the prompt through the model a token at a time (prefill), then greedy
-//! decoding until `max_new` tokens or the end-of-sequence token, timed separately.
+//! The generation loop: the prompt through the model a token at a time (prefill), then decoding
+//! (greedy, or sampled from the GPU's top-k candidates) until `max_new` tokens or the
+//! end-of-sequence token, timed separately.
 
 use std::time::Instant;
 
 use squeeze::{Error, Result};
 
-use crate::model::Model;
+use crate::model::{Model, StepOutput};
+use crate::sampler::{Sampler, Sampling};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +16,8 @@ pub struct GenerateOptions {
     pub max_new: u32,
     /// Keep each generated token's logits.
     pub logits: bool,
+    /// Sample instead of taking the best token (the model must read back `top_k` candidates).
+    pub sampling: Option<Sampling>,
 }
 
 /// A finished generation.
@@ -63,6 +67,11 @@ pub fn generate(
         .split_last()
         .ok_or_else(|| Error::invalid("ids", "prompt", "at least one token", "none"))?;
     let eos = model.config().eos;
+    let mut sampler = options.sampling.map(Sampler::new);
+    let mut choose = |step: &StepOutput| match &mut sampler {
+        Some(s) => s.pick(&step.candidates).unwrap_or(step.token),
+        None => step.token,
+    };
     let mut out = Generation {
         prompt_ids: prompt.to_vec(),
         ..Generation::default()
@@ -80,13 +89,14 @@ pub fn generate(
     out.prefill_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
     loop {
-        on_token(step.token);
-        out.ids.push(step.token);
+        let token = choose(&step);
+        on_token(token);
+        out.ids.push(token);
         out.logits.extend(step.logits.take());
-        if out.ids.len() >= options.max_new as usize || Some(step.token) == eos {
+        if out.ids.len() >= options.max_new as usize || Some(token) == eos {
             break;
         }
-        step = model.step(step.token, options.logits)?;
+        step = model.step(token, options.logits)?;
     }
     out.decode_seconds = start.elapsed().as_secs_f64();
     Ok(out)

@@ -2,8 +2,8 @@
 //! at load, and each token recorded into one command encoder — embedding, per layer (RMSNorm,
 //! q/k/v GEMVs, RoPE on q and k, KV append into the paged cache, dense decode attention, o GEMV,
 //! residual, RMSNorm, gate/up GEMVs, SwiGLU, down GEMV, residual), final norm, output GEMV and
-//! greedy sampling by top-k with k = 1 — with only the sampled token (and the logits, when asked)
-//! read back. Between steps the host writes the token, its position and the page table
+//! the best token by top-k (k = 1 for greedy, or the candidates a sampler draws from) — with
+//! only those tokens (and the logits, when asked) read back. Between steps the host writes the token, its position and the page table
 //! ([`SequenceCache::grow_to`]) with `queue.write_buffer`; every dispatch's parameters stay the
 //! same, so after the first step recording creates no buffers and no bind groups.
 //!
@@ -31,6 +31,9 @@ use crate::weights::{DeviceMatrix, DeviceWeights};
 pub struct ModelOptions {
     /// Most tokens (prompt and generated) the cache holds; at most the model's context.
     pub capacity: u32,
+    /// Best candidates each step reads back (1: greedy; more for sampling), at most the
+    /// vocabulary.
+    pub candidates: u32,
 }
 
 /// What one step gave.
@@ -38,7 +41,10 @@ pub struct ModelOptions {
 pub struct StepOutput {
     /// The greedy next token.
     pub token: u32,
-    /// The logits it was drawn from, when asked for.
+    /// The best [`ModelOptions::candidates`] tokens and their logits, best first (ties to the
+    /// lower id), when more than one was asked for.
+    pub candidates: Vec<(u32, f32)>,
+    /// The logits, when asked for.
     pub logits: Option<Vec<f32>>,
 }
 
@@ -82,7 +88,18 @@ impl Model {
     /// Uploads the weights, builds every kernel and buffer for `options.capacity` tokens.
     pub fn load(gpu: &Gpu, tensors: &ModelTensors<'_>, options: ModelOptions) -> Result<Self> {
         let config = tensors.config;
-        let capacity = options.capacity;
+        let ModelOptions {
+            capacity,
+            candidates,
+        } = options;
+        if candidates == 0 || candidates > config.vocab {
+            return Err(Error::invalid(
+                "candidates",
+                "count",
+                format!("1 ..= vocab = {}", config.vocab),
+                candidates,
+            ));
+        }
         if capacity == 0 || capacity > config.context {
             return Err(Error::invalid(
                 "capacity",
@@ -131,7 +148,8 @@ impl Model {
                 config.heads,
                 &Tokens::Policy(&full),
             ),
-            topk: kernels.topk.scratch_bytes(1, config.vocab, 1),
+            topk: kernels.topk.scratch_bytes(1, config.vocab, candidates),
+            candidates,
         };
         let state = State::new(gpu, &config, &workspaces)?;
         Ok(Self {
@@ -179,17 +197,35 @@ impl Model {
         let mut encoder = self.gpu.encoder("llama step");
         self.record(&mut encoder)?;
         let s = &self.state;
-        encoder.copy_buffer_to_buffer(&s.sampled, 0, &s.sampled_host, 0, 4);
+        let k = self.state.candidates;
+        let k_bytes = u64::from(k) * 4;
+        encoder.copy_buffer_to_buffer(&s.sampled, 0, &s.sampled_host, 0, k_bytes);
+        if k > 1 {
+            encoder.copy_buffer_to_buffer(&s.values, 0, &s.values_host, 0, k_bytes);
+        }
         if logits {
             let bytes = u64::from(c.vocab) * 4;
             encoder.copy_buffer_to_buffer(&s.logits, 0, &s.logits_host, 0, bytes);
         }
         self.gpu.submit_and_wait(encoder)?;
         self.len += 1;
-        let sampled = read_mapped::<i32>(&self.gpu, "sampled", &s.sampled_host, 1)?;
-        let next = sampled.first().copied().unwrap_or(-1);
-        let token = u32::try_from(next)
-            .map_err(|_| Error::invalid("sampled", "token", "an index of the logits", next))?;
+        let ids = read_mapped::<i32>(&self.gpu, "sampled", &s.sampled_host, k as usize)?
+            .into_iter()
+            .map(|id| {
+                u32::try_from(id)
+                    .map_err(|_| Error::invalid("sampled", "token", "an index of the logits", id))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let token = ids
+            .first()
+            .copied()
+            .ok_or_else(|| Error::invalid("sampled", "tokens", "at least one", "none"))?;
+        let candidates = if k > 1 {
+            let values = read_mapped::<f32>(&self.gpu, "values", &s.values_host, k as usize)?;
+            ids.into_iter().zip(values).collect()
+        } else {
+            Vec::new()
+        };
         let logits = if logits {
             Some(read_mapped(
                 &self.gpu,
@@ -200,7 +236,11 @@ impl Model {
         } else {
             None
         };
-        Ok(StepOutput { token, logits })
+        Ok(StepOutput {
+            token,
+            candidates,
+            logits,
+        })
     }
 
     /// Records the whole step for the token and position in the state buffers.
@@ -273,9 +313,15 @@ impl Model {
             lengths: None,
             scratch: b(&s.topk_scratch),
             indices: b(&s.sampled),
-            values: None,
+            values: (s.candidates > 1).then(|| b(&s.values)),
         };
-        k.topk
-            .encode(encoder, 1, c.vocab, 1, Default::default(), &scores)
+        k.topk.encode(
+            encoder,
+            1,
+            c.vocab,
+            s.candidates,
+            Default::default(),
+            &scores,
+        )
     }
 }

@@ -34,10 +34,14 @@ pub struct State {
     pub attn_scratch: wgpu::Buffer,
     /// Top-k's workspace.
     pub topk_scratch: wgpu::Buffer,
-    /// i32 [1]: the sampled token.
+    /// i32 [candidates]: the best tokens, best first.
     pub sampled: wgpu::Buffer,
-    /// Mappable copies of `sampled` and `logits`.
+    /// f32 [candidates]: their logits (bound only with more than one candidate).
+    pub values: wgpu::Buffer,
+    pub candidates: u32,
+    /// Mappable copies of `sampled`, `values` and `logits`.
     pub sampled_host: wgpu::Buffer,
+    pub values_host: wgpu::Buffer,
     pub logits_host: wgpu::Buffer,
 }
 
@@ -45,6 +49,8 @@ pub struct State {
 pub struct Workspaces {
     pub attention: u64,
     pub topk: u64,
+    /// Tokens the top-k keeps.
+    pub candidates: u32,
 }
 
 fn readable(gpu: &Gpu, label: &str, bytes: u64) -> wgpu::Buffer {
@@ -77,8 +83,11 @@ impl State {
             logits: f32s("logits", c.vocab)?,
             attn_scratch: gpu.storage_buffer("attention scratch", workspaces.attention)?,
             topk_scratch: gpu.storage_buffer("topk scratch", workspaces.topk)?,
-            sampled: f32s("sampled", 1)?,
-            sampled_host: readable(gpu, "sampled (host)", 4),
+            sampled: f32s("sampled", workspaces.candidates)?,
+            values: f32s("values", workspaces.candidates)?,
+            candidates: workspaces.candidates,
+            sampled_host: readable(gpu, "sampled (host)", u64::from(workspaces.candidates) * 4),
+            values_host: readable(gpu, "values (host)", u64::from(workspaces.candidates) * 4),
             logits_host: readable(gpu, "logits (host)", u64::from(c.vocab) * 4),
         })
     }

@@ -18,12 +18,20 @@ fn gpu() -> Gpu {
 
 /// Feeds `prompt`, then the GPU's greedy tokens, to both models for `steps` generated tokens;
 /// returns the largest logit difference relative to the largest logit.
-fn compare(spec: &TinySpec, prompt: &[u32], steps: usize) -> f32 {
+fn compare(spec: &TinySpec, prompt: &[u32], steps: usize, candidates: u32) -> f32 {
     let file = GgufFile::from_bytes(tiny_gguf(spec).unwrap()).unwrap();
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
     let capacity = (prompt.len() + steps) as u32;
-    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity }).unwrap();
+    let mut model = Model::load(
+        &gpu,
+        &tensors,
+        ModelOptions {
+            capacity,
+            candidates,
+        },
+    )
+    .unwrap();
     let mut cpu = CpuModel::new(&tensors).unwrap();
     let mut worst = 0f32;
     let mut input: Vec<u32> = prompt.to_vec();
@@ -34,6 +42,17 @@ fn compare(spec: &TinySpec, prompt: &[u32], steps: usize) -> f32 {
         let got = model.step(token, true).unwrap();
         let want = cpu.step(token).unwrap();
         let logits = got.logits.unwrap();
+        if candidates > 1 {
+            // Best first, each with its own logit, the first the greedy token.
+            assert_eq!(got.candidates.len(), candidates as usize);
+            assert_eq!(got.candidates[0].0, got.token);
+            for pair in got.candidates.windows(2) {
+                assert!(pair[0].1 >= pair[1].1);
+            }
+            for &(id, value) in &got.candidates {
+                assert_eq!(logits[id as usize], value);
+            }
+        }
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (g, w) in logits.iter().zip(&want) {
             worst = worst.max((g - w).abs() / scale);
@@ -58,11 +77,11 @@ fn compare(spec: &TinySpec, prompt: &[u32], steps: usize) -> f32 {
 
 #[test]
 fn q8_0_tied_embeddings_match_the_cpu_reference() {
-    compare(&TinySpec::default_q8_0(), &[1, 2, 3], 6);
+    compare(&TinySpec::default_q8_0(), &[1, 2, 3], 6, 1);
 }
 
 #[test]
-fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference() {
+fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference_with_5_candidates() {
     let spec = TinySpec {
         matrices: Format::Q4_0,
         embedding: GgmlType::F16,
@@ -75,6 +94,7 @@ fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference() {
         &spec,
         &[5, 250, 17, 17, 0, 9, 100, 42, 3, 8, 1, 2, 3, 4, 5],
         4,
+        5,
     );
 }
 
@@ -103,7 +123,15 @@ fn steady_state_steps_create_no_buffers_or_bind_groups() {
     let file = GgufFile::from_bytes(tiny_gguf(&TinySpec::default_q8_0()).unwrap()).unwrap();
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
-    let mut model = Model::load(&gpu, &tensors, ModelOptions { capacity: 20 }).unwrap();
+    let mut model = Model::load(
+        &gpu,
+        &tensors,
+        ModelOptions {
+            capacity: 20,
+            candidates: 1,
+        },
+    )
+    .unwrap();
     // The first step builds every bind group; later ones, across a page boundary, reuse them.
     let mut token = model.step(1, true).unwrap().token;
     for _ in 1..18 {
