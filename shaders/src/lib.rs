@@ -134,6 +134,7 @@ pub static MODULES: &[&Module] = &[
     &llama::ROPE,
     &llama::SWIGLU,
     &llama::RESIDUAL,
+    &llama::NARROW,
 ];
 
 /// The registered module called `name`.

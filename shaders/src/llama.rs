@@ -1,6 +1,7 @@
 //! `shaders/llama/`: the glue kernels of the LLaMA reference engine (`squeeze-llama`) — embedding
-//! rows, RMSNorm, RoPE, SwiGLU and the residual add. The matmuls, attention and sampling of a
-//! step are the families' kernels; these are the small passes between them.
+//! rows, RMSNorm, RoPE, SwiGLU, the residual add, and f32 → f16 narrowing for an f16 KV cache.
+//! The matmuls, attention and sampling of a step are the families' kernels; these are the small
+//! passes between them.
 
 use crate::core::{GRID, HALVES};
 use crate::{Module, Part, Requirements, part};
@@ -58,5 +59,14 @@ pub static RESIDUAL: Module = Module {
     parts: &[GRID, part!("llama/residual.wgsl")],
     requires: Requirements::PORTABLE,
     entry_points: &["residual_add"],
+    override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
+};
+
+/// f32 → f16 (round to nearest even), two per word; entry `narrow_f16`.
+pub static NARROW: Module = Module {
+    name: "llama/narrow",
+    parts: &[GRID, part!("llama/narrow.wgsl")],
+    requires: Requirements::PORTABLE,
+    entry_points: &["narrow_f16"],
     override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
 };

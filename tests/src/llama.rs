@@ -7,7 +7,8 @@ use half::f16;
 use squeeze::{Binding, Gpu};
 use squeeze_llama::reference::{self, RopeInput};
 use squeeze_llama::{
-    Embedding, NormShape, Pairing, Residual, RmsNorm, Rope, RopeConfig, SwiGlu, Table, TableDtype,
+    Embedding, Narrow, NormShape, Pairing, Residual, RmsNorm, Rope, RopeConfig, SwiGlu, Table,
+    TableDtype,
 };
 
 use crate::rng::SplitMix64;
@@ -71,6 +72,19 @@ pub fn cases() -> Vec<Case> {
             swiglu(gpu, 257, 1e4)
         }),
         Case::portable("llama-residual", "one value", |gpu| residual(gpu, 1, 1.0)),
+        Case::portable("llama-narrow", "one value", |gpu| narrow(gpu, &[1.0 / 3.0])),
+        Case::portable(
+            "llama-narrow",
+            "ties, subnormals, overflow, ±0, ±inf, NaN",
+            |gpu| narrow(gpu, &special_f32s()),
+        ),
+        Case::portable("llama-narrow", "random bit patterns, odd length", |gpu| {
+            let bits = SplitMix64::new(11).words(100_001);
+            narrow(
+                gpu,
+                &bits.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>(),
+            )
+        }),
         Case::portable("llama-residual", "odd length, large values", |gpu| {
             residual(gpu, 4099, 1e30)
         }),
@@ -238,6 +252,67 @@ fn swiglu(gpu: &Gpu, n: usize, scale: f32) -> Result<(), Failure> {
     let got = read(gpu, &out, n)?;
     // exp and one division in f32: a few ulp of the largest output.
     expect_close("out", &got, &reference::swiglu(&gate, &up), 1e-5)
+}
+
+/// Values at every rounding boundary of f16: halfway cases both ways, the subnormal range and
+/// its edge, the largest finite values and the overflow point, zeros, infinities, NaNs.
+fn special_f32s() -> Vec<f32> {
+    let mut v = vec![
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -f32::NAN,
+        f32::from_bits(0x7f80_0001),
+        f32::from_bits(0xffc1_2345),
+        65504.0,
+        65519.99,
+        65520.0,
+        -65520.0,
+        1e10,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        f32::from_bits(1),
+    ];
+    for e in -26..=16 {
+        let base = 2f32.powi(e);
+        for m in 0..=8u32 {
+            // Steps of an eighth of an f16 ulp, across 1024-ulp mantissas: ties land exactly.
+            let ulp = base / 1024.0;
+            let x = base * 1.5 + ulp * m as f32 / 8.0;
+            v.extend([x, -x, base + ulp * (m as f32 / 8.0 + 0.5)]);
+        }
+    }
+    v
+}
+
+fn narrow(gpu: &Gpu, x: &[f32]) -> Result<(), Failure> {
+    let src = gpu.upload("src", x)?;
+    let dst = gpu.storage_buffer("dst", x.len().div_ceil(2) as u64 * 4)?;
+    let mut encoder = gpu.encoder("narrow");
+    Narrow::new(gpu)?.encode(
+        &mut encoder,
+        x.len() as u32,
+        Binding::whole(&src),
+        Binding::whole(&dst),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let words: Vec<u32> = gpu.read_back("dst", &dst, 0, x.len().div_ceil(2))?;
+    let got: Vec<u16> = words
+        .iter()
+        .flat_map(|w| [*w as u16, (w >> 16) as u16])
+        .take(x.len())
+        .collect();
+    expect_equal("f16 bits", &got, &reference::narrow_f16(x))?;
+    // An odd length leaves the last word's high half zero.
+    match words.last() {
+        Some(w) if x.len() % 2 == 1 && w >> 16 != 0 => Err(Failure::Mismatch(format!(
+            "last word's high half is {:#x}, expected 0",
+            w >> 16
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn residual(gpu: &Gpu, n: usize, scale: f32) -> Result<(), Failure> {

@@ -188,6 +188,7 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     );
     bind(&[&dfloat11::NATIVE_DECODE, &dfloat11::NATIVE_GEMV], &native);
     bind(&[&crate::probes::BITS_PROBE], &bits_probe);
+    bind(&[&crate::probes::HALVES_PROBE], &grid);
     let attention_modules: Vec<_> = squeeze::shaders::MODULES
         .iter()
         .copied()
@@ -198,6 +199,6 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         &[&llama::EMBEDDING, &llama::RMS_NORM, &llama::ROPE],
         &llama_params,
     );
-    bind(&[&llama::SWIGLU, &llama::RESIDUAL], &grid);
+    bind(&[&llama::SWIGLU, &llama::RESIDUAL, &llama::NARROW], &grid);
     layouts
 }

@@ -5,6 +5,7 @@
 //! - [`rms_norm`]: RMSNorm with a per-column weight.
 //! - [`rope`]: rotary embedding, adjacent pairs (GGUF) or halves (Hugging Face).
 //! - [`swiglu`], [`residual`]: the FFN activation and the in-place residual add.
+//! - [`narrow`]: f32 → f16 for an f16 KV cache.
 //! - [`mod@reference`]: the CPU definition of each.
 //!
 //! The model ([`model`]) is a GGUF file of architecture `llama` ([`config`], [`tensors`]),
@@ -34,6 +35,7 @@ pub mod embedding;
 pub mod error;
 pub mod generate;
 pub mod model;
+pub mod narrow;
 pub mod params;
 pub mod reference;
 pub mod residual;
@@ -54,6 +56,7 @@ pub use embedding::{Embedding, Table, TableDtype};
 pub use error::LlamaError;
 pub use generate::{GenerateOptions, Generation, generate};
 pub use model::{Model, ModelOptions, StepOutput};
+pub use narrow::Narrow;
 pub use residual::Residual;
 pub use rms_norm::{NormShape, RmsNorm};
 pub use rope::{Pairing, Rope, RopeConfig};

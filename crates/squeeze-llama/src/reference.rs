@@ -94,6 +94,13 @@ pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The f16 bits nearest each value (ties to even), as `Narrow` packs them.
+pub fn narrow_f16(x: &[f32]) -> Vec<u16> {
+    x.iter()
+        .map(|&v| half::f16::from_f32(v).to_bits())
+        .collect()
+}
+
 /// `h += delta`, elementwise.
 pub fn residual_add(h: &mut [f32], delta: &[f32]) {
     for (h, &d) in h.iter_mut().zip(delta) {
