@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use safetensors::Dtype;
+use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
 use squeeze_llama::{
@@ -48,6 +49,9 @@ pub struct Args {
     /// from).
     #[arg(long, value_name = "OUT.safetensors")]
     logits: Option<PathBuf>,
+    /// The KV cache's element type: f32, or f16 (K and V rounded to nearest even).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    kv: String,
     /// Sample at this temperature (> 0) instead of taking the best token.
     #[arg(long)]
     temperature: Option<f32>,
@@ -139,6 +143,11 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     let options = ModelOptions {
         capacity,
         candidates,
+        kv: if args.kv == "f16" {
+            KvDtype::F16
+        } else {
+            KvDtype::F32
+        },
     };
     let mut model = Model::load(&gpu, &tensors, options)?;
     let mut stdout = std::io::stdout().lock();

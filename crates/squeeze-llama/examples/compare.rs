@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions, Result};
 use squeeze_llama::{CpuModel, Model, ModelOptions, ModelTensors};
@@ -43,9 +44,10 @@ fn main() -> Result<()> {
         ModelOptions {
             capacity,
             candidates: 1,
+            kv: KvDtype::F32,
         },
     )?;
-    let mut cpu_model = CpuModel::new(&tensors)?;
+    let mut cpu_model = CpuModel::new(&tensors, KvDtype::F32)?;
     let mut input = prompt.clone();
     let mut i = 0;
     while i < input.len() && (input.len() - prompt.len()) < n as usize {

@@ -1,5 +1,5 @@
 //! The paged KV cache of the one sequence a model runs, owned by the engine: a K and a V pool
-//! per layer, and the page table in the engine's own buffers (squeeze's
+//! per layer (f32 or f16), and the page table in the engine's own buffers (squeeze's
 //! [`DevicePageTable::from_engine`]), planned for the cache's capacity. Before each step the
 //! host writes the table for the new length and the pool row of the new token with
 //! `queue.write_buffer`; recording a step then allocates nothing.
@@ -14,6 +14,14 @@ use squeeze::{Binding, Error, Gpu, Result, wgpu};
 
 /// Tokens per KV page.
 pub const PAGE_SIZE: u32 = 16;
+
+/// What one token's K (or V) is in the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct KvShape {
+    pub kv_heads: u32,
+    pub head_dim: u32,
+    pub dtype: KvDtype,
+}
 
 /// One layer's K and V pools, `[pages, page_size, kv_heads, head_dim]`.
 struct Pools {
@@ -35,20 +43,20 @@ pub struct SequenceCache {
 }
 
 impl SequenceCache {
-    /// A cache of `capacity` tokens of `kv_heads × head_dim` f32 for `layers` layers.
-    pub fn new(
-        gpu: &Gpu,
-        layers: u32,
-        capacity: u32,
-        kv_heads: u32,
-        head_dim: u32,
-    ) -> Result<Self> {
+    /// A cache of `capacity` tokens of `kv_heads × head_dim` values of `dtype` for `layers`
+    /// layers.
+    pub fn new(gpu: &Gpu, layers: u32, capacity: u32, shape: KvShape) -> Result<Self> {
+        let KvShape {
+            kv_heads,
+            head_dim,
+            dtype,
+        } = shape;
         let layout = CacheLayout {
             pages: capacity.div_ceil(PAGE_SIZE).max(1),
             page_size: PAGE_SIZE,
             kv_heads,
             head_dim,
-            dtype: KvDtype::F32,
+            dtype,
         };
         layout.check()?;
         let pools = (0..layers)
@@ -131,8 +139,8 @@ impl SequenceCache {
         })
     }
 
-    /// The append of one token whose K and V are in `k`, `v`, at the row [`Self::grow_to`]
-    /// wrote.
+    /// The append of one token whose K and V are in `k`, `v` (in the cache's format), at the
+    /// row [`Self::grow_to`] wrote.
     pub fn placed<'a>(&'a self, k: &'a wgpu::Buffer, v: &'a wgpu::Buffer) -> PlacedTokens<'a> {
         PlacedTokens {
             tokens: 1,

@@ -9,7 +9,9 @@ use squeeze::quant::reference;
 use squeeze::{Error, Result};
 
 use crate::config::LlamaConfig;
-use crate::reference::{RopeInput, embedding_rows, residual_add, rms_norm, rope, swiglu};
+use crate::reference::{
+    RopeInput, embedding_rows, narrow_f16, residual_add, rms_norm, rope, swiglu,
+};
 use crate::tensors::{EmbeddingData, Matrix, ModelTensors};
 
 /// A dequantized `[rows, cols]` matrix.
@@ -55,12 +57,14 @@ pub struct CpuModel {
     layers: Vec<CpuLayer>,
     output_norm: Vec<f32>,
     output: Dense,
+    kv: KvDtype,
     len: u32,
 }
 
 impl CpuModel {
-    /// Dequantizes every tensor.
-    pub fn new(tensors: &ModelTensors<'_>) -> Result<Self> {
+    /// Dequantizes every tensor; K and V are kept in `kv`'s precision (f16: rounded to nearest
+    /// even, as the GPU's narrowing does).
+    pub fn new(tensors: &ModelTensors<'_>, kv: KvDtype) -> Result<Self> {
         let config = tensors.config;
         let embedding = match tensors.embedding {
             EmbeddingData::F32(bytes) => bytes
@@ -98,6 +102,7 @@ impl CpuModel {
             layers,
             output_norm: tensors.output_norm.clone(),
             output: Dense::new(&tensors.output)?,
+            kv,
             len: 0,
         })
     }
@@ -149,8 +154,16 @@ impl CpuModel {
             let mut k = layer.k.apply(&xn);
             rope(&mut q, &rope_input(heads));
             rope(&mut k, &rope_input(kv_heads));
-            layer.k_cache.extend(k);
-            layer.v_cache.extend(layer.v.apply(&xn));
+            let v = layer.v.apply(&xn);
+            let stored = |x: Vec<f32>| match self.kv {
+                KvDtype::F32 => x,
+                KvDtype::F16 => narrow_f16(&x)
+                    .into_iter()
+                    .map(|h| half::f16::from_bits(h).to_f32())
+                    .collect(),
+            };
+            layer.k_cache.extend(stored(k));
+            layer.v_cache.extend(stored(v));
             let cache = HostCache {
                 layout,
                 k: &layer.k_cache,

@@ -23,7 +23,8 @@
 //!   would need offsets aligned to `min_storage_buffer_offset_alignment`, which rows are not).
 //!   That costs 4 bytes per embedding weight of device memory; the tied output GEMV still reads
 //!   the quantized blocks.
-//! - The KV cache is f32: `Append` takes new K/V in the cache's format, and the GEMVs write f32.
+//! - The KV cache is f32 or f16. `Append` takes new K/V in the cache's format and the GEMVs
+//!   write f32, so an f16 cache narrows K and V first ([`narrow`]).
 //! - Prefill runs the prompt through the decode step token by token (the prefill attention
 //!   kernel and the GEMM path are later work).
 

@@ -15,9 +15,10 @@ use squeeze::quant::{Format, Gemv};
 use squeeze::topk::{ScoreBindings, TopK};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
-use crate::cache::SequenceCache;
+use crate::cache::{KvShape, SequenceCache};
 use crate::config::LlamaConfig;
 use crate::embedding::Embedding;
+use crate::narrow::Narrow;
 use crate::residual::Residual;
 use crate::rms_norm::{NormShape, RmsNorm};
 use crate::rope::{Rope, RopeConfig};
@@ -34,6 +35,8 @@ pub struct ModelOptions {
     /// Best candidates each step reads back (1: greedy; more for sampling), at most the
     /// vocabulary.
     pub candidates: u32,
+    /// The KV cache's format; f16 narrows K and V (round to nearest even) before the append.
+    pub kv: KvDtype,
 }
 
 /// What one step gave.
@@ -59,6 +62,7 @@ struct Kernels {
     append: Append,
     decode: Decode,
     topk: TopK,
+    narrow: Narrow,
 }
 
 impl Kernels {
@@ -91,6 +95,7 @@ impl Model {
         let ModelOptions {
             capacity,
             candidates,
+            kv,
         } = options;
         if candidates == 0 || candidates > config.vocab {
             return Err(Error::invalid(
@@ -108,16 +113,15 @@ impl Model {
                 capacity,
             ));
         }
-        let cache = SequenceCache::new(
-            gpu,
-            config.layers,
-            capacity,
-            config.kv_heads,
-            config.head_dim,
-        )?;
+        let shape = KvShape {
+            kv_heads: config.kv_heads,
+            head_dim: config.head_dim,
+            dtype: kv,
+        };
+        let cache = SequenceCache::new(gpu, config.layers, capacity, shape)?;
         cache.layout().check_q_heads(config.heads)?;
         let weights = DeviceWeights::upload(gpu, tensors)?;
-        let decode = Decode::new(gpu, KvDtype::F32)?;
+        let decode = Decode::new(gpu, kv)?;
         decode.prepare(config.heads / config.kv_heads)?;
         let kernels = Kernels {
             embedding: Embedding::new(gpu, weights.embedding_dtype)?,
@@ -137,7 +141,8 @@ impl Model {
                 .into_iter()
                 .map(|f| Ok((f, Gemv::new(gpu, f)?)))
                 .collect::<Result<_>>()?,
-            append: Append::new(gpu, KvDtype::F32)?,
+            append: Append::new(gpu, kv)?,
+            narrow: Narrow::new(gpu)?,
             decode,
             topk: TopK::new(gpu, DType::F32)?,
         };
@@ -278,8 +283,16 @@ impl Model {
                 .cache
                 .kv(i)
                 .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", i))?;
-            k.append
-                .encode_placed(encoder, table, &self.cache.placed(&s.k, &s.v), &kv)?;
+            let placed = match self.cache.layout().dtype {
+                KvDtype::F32 => self.cache.placed(&s.k, &s.v),
+                KvDtype::F16 => {
+                    let n = c.kv_heads * c.head_dim;
+                    k.narrow.encode(encoder, n, b(&s.k), b(&s.k16))?;
+                    k.narrow.encode(encoder, n, b(&s.v), b(&s.v16))?;
+                    self.cache.placed(&s.k16, &s.v16)
+                }
+            };
+            k.append.encode_placed(encoder, table, &placed, &kv)?;
             let query = Query {
                 q: b(&s.q),
                 heads: c.heads,

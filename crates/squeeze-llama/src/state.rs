@@ -20,6 +20,9 @@ pub struct State {
     pub q: wgpu::Buffer,
     pub k: wgpu::Buffer,
     pub v: wgpu::Buffer,
+    /// [kv_heads, head_dim] f16 (packed): K and V narrowed for an f16 cache.
+    pub k16: wgpu::Buffer,
+    pub v16: wgpu::Buffer,
     /// [heads, head_dim]: the attention output.
     pub attn: wgpu::Buffer,
     /// [hidden]: a block's output before the residual add.
@@ -75,6 +78,8 @@ impl State {
             q: f32s("q", q_len)?,
             k: f32s("k", kv_len)?,
             v: f32s("v", kv_len)?,
+            k16: f32s("k16", kv_len.div_ceil(2))?,
+            v16: f32s("v16", kv_len.div_ceil(2))?,
             attn: f32s("attn", q_len)?,
             delta: f32s("delta", c.hidden)?,
             gate: f32s("gate", c.ffn)?,

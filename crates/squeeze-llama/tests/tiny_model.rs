@@ -2,6 +2,7 @@
 //! LLaMA models written as GGUF in the test (no downloads): logits of every step within a stated
 //! tolerance, greedy tokens equal.
 
+use squeeze::attention::KvDtype;
 use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufFile};
 use squeeze::{Gpu, GpuOptions};
@@ -18,7 +19,21 @@ fn gpu() -> Gpu {
 
 /// Feeds `prompt`, then the GPU's greedy tokens, to both models for `steps` generated tokens;
 /// returns the largest logit difference relative to the largest logit.
-fn compare(spec: &TinySpec, prompt: &[u32], steps: usize, candidates: u32) -> f32 {
+/// How a comparison runs.
+struct Run<'a> {
+    prompt: &'a [u32],
+    steps: usize,
+    candidates: u32,
+    kv: KvDtype,
+}
+
+fn compare(spec: &TinySpec, run: Run<'_>) -> f32 {
+    let Run {
+        prompt,
+        steps,
+        candidates,
+        kv,
+    } = run;
     let file = GgufFile::from_bytes(tiny_gguf(spec).unwrap()).unwrap();
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
@@ -29,10 +44,11 @@ fn compare(spec: &TinySpec, prompt: &[u32], steps: usize, candidates: u32) -> f3
         ModelOptions {
             capacity,
             candidates,
+            kv,
         },
     )
     .unwrap();
-    let mut cpu = CpuModel::new(&tensors).unwrap();
+    let mut cpu = CpuModel::new(&tensors, kv).unwrap();
     let mut worst = 0f32;
     let mut input: Vec<u32> = prompt.to_vec();
     let mut generated = Vec::new();
@@ -77,7 +93,13 @@ fn compare(spec: &TinySpec, prompt: &[u32], steps: usize, candidates: u32) -> f3
 
 #[test]
 fn q8_0_tied_embeddings_match_the_cpu_reference() {
-    compare(&TinySpec::default_q8_0(), &[1, 2, 3], 6, 1);
+    let run = Run {
+        prompt: &[1, 2, 3],
+        steps: 6,
+        candidates: 1,
+        kv: KvDtype::F32,
+    };
+    compare(&TinySpec::default_q8_0(), run);
 }
 
 #[test]
@@ -90,12 +112,24 @@ fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference_with_5_cand
         ..TinySpec::default_q8_0()
     };
     // Past one 16-token KV page.
-    compare(
-        &spec,
-        &[5, 250, 17, 17, 0, 9, 100, 42, 3, 8, 1, 2, 3, 4, 5],
-        4,
-        5,
-    );
+    let run = Run {
+        prompt: &[5, 250, 17, 17, 0, 9, 100, 42, 3, 8, 1, 2, 3, 4, 5],
+        steps: 4,
+        candidates: 5,
+        kv: KvDtype::F32,
+    };
+    compare(&spec, run);
+}
+
+#[test]
+fn an_f16_kv_cache_matches_the_cpu_reference_rounding_k_and_v_alike() {
+    let run = Run {
+        prompt: &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16, 17],
+        steps: 5,
+        candidates: 1,
+        kv: KvDtype::F16,
+    };
+    compare(&TinySpec::default_q8_0(), run);
 }
 
 #[test]
@@ -129,6 +163,7 @@ fn steady_state_steps_create_no_buffers_or_bind_groups() {
         ModelOptions {
             capacity: 20,
             candidates: 1,
+            kv: KvDtype::F16,
         },
     )
     .unwrap();
