@@ -46,6 +46,43 @@ fn f16_to_f32(h: u32) -> f32 {
     return bitcast<f32>(f16_bits_to_f32_bits(h));
 }
 
+// binary32 -> binary16 bits, rounded to nearest even in integer arithmetic (no float hardware,
+// no `pack2x16float`, which naga accepts only with SHADER_F16): bit for bit `half::f16::from_f32`.
+// Overflow gives ±inf; a NaN stays a NaN, quieted, with the top of its payload.
+fn f32_to_f16_bits(v: f32) -> u32 {
+    let x = bitcast<u32>(v);
+    let sign = (x >> 16u) & 0x8000u;
+    let exponent = (x >> 23u) & 0xffu;
+    let mantissa = x & 0x7fffffu;
+    if (exponent == 0xffu) {
+        return sign | 0x7c00u | select(0x0200u, 0u, mantissa == 0u) | (mantissa >> 13u);
+    }
+    let e = i32(exponent) - 112; // rebiased: 127 - 15
+    if (e >= 31) {
+        return sign | 0x7c00u;
+    }
+    if (e <= 0) {
+        if (e < -10) {
+            return sign;
+        }
+        // Subnormal: the hidden bit joins the mantissa, shifted right by 14 - e (14 ..= 24).
+        let m = mantissa | 0x800000u;
+        let shift = u32(14 - e);
+        let round_bit = 1u << (shift - 1u);
+        var half = m >> shift;
+        if ((m & round_bit) != 0u && (m & (3u * round_bit - 1u)) != 0u) {
+            half += 1u;
+        }
+        return sign | half;
+    }
+    var h = (u32(e) << 10u) | (mantissa >> 13u);
+    // Round bit set and (sticky bits or an odd result): up; a carry into the exponent is right.
+    if ((mantissa & 0x1000u) != 0u && (mantissa & 0x2fffu) != 0u) {
+        h += 1u;
+    }
+    return sign | h;
+}
+
 // Four f16 values (low 16 bits of each lane) as f32, without branches: for activations, where
 // speed matters and exactness does not. Exact for normal numbers, ±0, ±inf and NaN; subnormals
 // become zero on hardware that flushes f32 subnormals.

@@ -31,11 +31,16 @@ fn store4(b: u32, r: u32, v: vec4<f32>) {
     if (b >= params.batch) {
         return;
     }
-    let base = params.y_offset + b * params.y_stride + r;
-    if (r < params.rows) { y[base] = v.x; }
-    if (r + 1u < params.rows) { y[base + 1u] = v.y; }
-    if (r + 2u < params.rows) { y[base + 2u] = v.z; }
-    if (r + 3u < params.rows) { y[base + 3u] = v.w; }
+    if (Y_F16) {
+        // r is a multiple of 4 and f16 outputs have an even row count: pairs are whole.
+        if (r < params.rows) { store_y_pair(b, r, v.x, v.y); }
+        if (r + 2u < params.rows) { store_y_pair(b, r + 2u, v.z, v.w); }
+        return;
+    }
+    if (r < params.rows) { store_y(b, r, v.x); }
+    if (r + 1u < params.rows) { store_y(b, r + 1u, v.y); }
+    if (r + 2u < params.rows) { store_y(b, r + 2u, v.z); }
+    if (r + 3u < params.rows) { store_y(b, r + 3u, v.w); }
 }
 
 @compute @workgroup_size(THREADS)

@@ -40,13 +40,21 @@ fn row_partials(row: u32, first: u32, step: u32) -> Chunk {
     return Chunk(lo, hi);
 }
 
-// Writes the sums of row `row` for every batch column (component b of `sums`).
+fn pick(sums: Chunk, b: u32) -> f32 {
+    return select(sums.hi, sums.lo, b < 4u)[b % 4u];
+}
+
+// Writes the f32 sums of row `row` for every batch column (component b of `sums`).
 fn store_row(row: u32, sums: Chunk) {
     for (var b = 0u; b < params.batch && b < MAX_BATCH; b++) {
-        let i = params.y_offset + b * params.y_stride + row;
-        if (i < arrayLength(&y)) {
-            y[i] = select(sums.hi, sums.lo, b < 4u)[b % 4u];
-        }
+        store_y(b, row, pick(sums, b));
+    }
+}
+
+// Writes the sums of rows `row` (even) and `row + 1` for every batch column as f16 pairs.
+fn store_row_pair(row: u32, first: Chunk, second: Chunk) {
+    for (var b = 0u; b < params.batch && b < MAX_BATCH; b++) {
+        store_y_pair(b, row, pick(first, b), pick(second, b));
     }
 }
 

@@ -16,9 +16,13 @@ fn gemv(
         let a = Chunk(subgroupAdd(p.a.lo), subgroupAdd(p.a.hi));
         let b = Chunk(subgroupAdd(p.b.lo), subgroupAdd(p.b.hi));
         if (lane == 0u) {
-            store_row(row, a);
-            if (row + 1u < params.rows) {
-                store_row(row + 1u, b);
+            if (Y_F16) {
+                store_row_pair(row, a, b);
+            } else {
+                store_row(row, a);
+                if (row + 1u < params.rows) {
+                    store_row(row + 1u, b);
+                }
             }
         }
     }

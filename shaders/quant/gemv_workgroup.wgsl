@@ -34,7 +34,15 @@ fn gemv(
             workgroupBarrier();
         }
         if (lane == 0u && row < params.rows) {
-            store_row(row, Chunk(partial_lo[lid], partial_hi[lid]));
+            let sums = Chunk(partial_lo[lid], partial_hi[lid]);
+            if (!Y_F16) {
+                store_row(row, sums);
+            } else if (row_in_pass % 2u == 0u) {
+                // The next row's sums are its team's lane 0 (rows per pass is even, and f16
+                // outputs have an even row count, so the pair is whole).
+                let next = lid + ROW_THREADS;
+                store_row_pair(row, sums, Chunk(partial_lo[next], partial_hi[next]));
+            }
         }
         workgroupBarrier();
     }

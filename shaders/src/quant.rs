@@ -70,16 +70,22 @@ macro_rules! affine_sets {
     };
 }
 
-const GEMV_GGUF_SETS: &[Overrides] = gguf_sets!(
-    [("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
-    [("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)]
-);
-const GEMV_AFFINE_SETS: &[Overrides] = affine_sets!(
-    [("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
-    [("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)]
-);
-const GEMM_GGUF_SETS: &[Overrides] = gguf_sets!([("X_F16", 0.0)], [("X_F16", 1.0)]);
-const GEMM_AFFINE_SETS: &[Overrides] = affine_sets!([("X_F16", 0.0)], [("X_F16", 1.0)]);
+/// Activation and result dtypes (f32 or f16 each) after each list of kernel overrides.
+macro_rules! io_sets {
+    ($sets:ident, [$($kernel:expr),*]) => {
+        $sets!(
+            [$($kernel,)* ("X_F16", 0.0), ("Y_F16", 0.0)],
+            [$($kernel,)* ("X_F16", 1.0), ("Y_F16", 0.0)],
+            [$($kernel,)* ("X_F16", 0.0), ("Y_F16", 1.0)],
+            [$($kernel,)* ("X_F16", 1.0), ("Y_F16", 1.0)]
+        )
+    };
+}
+
+const GEMV_GGUF_SETS: &[Overrides] = io_sets!(gguf_sets, [("WORKGROUP_SIZE", 64.0)]);
+const GEMV_AFFINE_SETS: &[Overrides] = io_sets!(affine_sets, [("WORKGROUP_SIZE", 64.0)]);
+const GEMM_GGUF_SETS: &[Overrides] = io_sets!(gguf_sets, []);
+const GEMM_AFFINE_SETS: &[Overrides] = io_sets!(affine_sets, []);
 
 /// GGUF blocks -> f32; entry `dequant`.
 pub static DEQUANT: Module = Module {

@@ -7,7 +7,7 @@ use squeeze::core::reference::{bf16_bits_to_f32_bits, f16_bits_to_f32_bits};
 use squeeze::core::widen::{Half, WORKGROUP_SIZE, Widen};
 use squeeze::{Binding, Gpu};
 
-use crate::probes::{BITS_PROBE, BitsProbeParams};
+use crate::probes::{BITS_PROBE, BitsProbeParams, HALVES_PROBE};
 use crate::rng::SplitMix64;
 use crate::{Case, Failure, expect_equal};
 
@@ -43,7 +43,72 @@ pub fn cases() -> Vec<Case> {
             "MSB-first windows at every offset and width",
             bits_windows,
         ),
+        Case::portable(
+            "halves",
+            "f32 -> f16 rounding: specials, ties, subnormals, 2^20 random patterns",
+            f16_rounding,
+        ),
     ]
+}
+
+/// `f32_to_f16_bits` of halves.wgsl against `half::f16::from_f32`, bit for bit.
+fn f16_rounding(gpu: &Gpu) -> Result<(), Failure> {
+    let mut inputs: Vec<u32> = [
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        65504.0,
+        65519.99,
+        65520.0,
+        -65520.0,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1.0 + 2f32.powi(-11),
+        1.0 + 3.0 * 2f32.powi(-11),
+        2f32.powi(-24),
+        2f32.powi(-25),
+        3.0 * 2f32.powi(-25),
+        2f32.powi(-14) - 2f32.powi(-25),
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ]
+    .iter()
+    .map(|v| v.to_bits())
+    .collect();
+    inputs.extend([
+        0x7fc0_0000,
+        0xffc0_0001,
+        0x7f80_0001,
+        0x7fbf_ffff,
+        0x0000_0001,
+        0x807f_ffff,
+    ]);
+    // Every f16 boundary: each f16 value's f32 bits and the ties and near-ties around it.
+    for h in 0..=u16::MAX {
+        let bits = half::f16::from_bits(h).to_f32().to_bits();
+        inputs.extend([bits, bits + 0x0fff, bits + 0x1000, bits + 0x1001]);
+    }
+    inputs.extend(SplitMix64::new(17).words(1 << 20));
+    let pipeline = gpu.pipeline(&HALVES_PROBE, "probe_f16_round", &[])?;
+    let input = gpu.upload("inputs", &inputs)?;
+    let output = gpu.storage_buffer("outputs", inputs.len() as u64 * 4)?;
+    let mut encoder = gpu.encoder("halves probe");
+    gpu.dispatch_grid_stride(
+        &mut encoder,
+        "halves probe",
+        &pipeline,
+        &[Binding::whole(&input), Binding::whole(&output)],
+        inputs.len() as u32,
+        64,
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let got: Vec<u32> = gpu.read_back("outputs", &output, 0, inputs.len())?;
+    let want: Vec<u32> = inputs
+        .iter()
+        .map(|&b| u32::from(half::f16::from_f32(f32::from_bits(b)).to_bits()))
+        .collect();
+    expect_equal("f16 bits", &got, &want)
 }
 
 fn copy_words(gpu: &Gpu, words: usize) -> Result<(), Failure> {

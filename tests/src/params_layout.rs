@@ -188,6 +188,7 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     );
     bind(&[&dfloat11::NATIVE_DECODE, &dfloat11::NATIVE_GEMV], &native);
     bind(&[&crate::probes::BITS_PROBE], &bits_probe);
+    bind(&[&crate::probes::HALVES_PROBE], &grid);
     let attention_modules: Vec<_> = squeeze::shaders::MODULES
         .iter()
         .copied()

@@ -107,6 +107,19 @@ pub fn cases() -> Vec<Case> {
                 }),
             ]);
         }
+        if matches!(format, Format::Q4_0 | Format::Q4K) {
+            for path in [Path::Portable, Path::Subgroup] {
+                all.push(Case::new(
+                    gemv,
+                    path,
+                    "f16 results, batch 1 and 5",
+                    move |g| f16_results(g, Kernel::Gemv(path), format, &[1, 5]),
+                ));
+            }
+            all.push(Case::portable(gemm, "f16 results, batch 9", move |g| {
+                f16_results(g, Kernel::Gemm, format, &[9])
+            }));
+        }
         all.extend([
             Case::portable(gemm, "partial tiles, batch 9 and 130", move |g| {
                 check_matmul(g, Kernel::Gemm, format, 70, 2 * bw, &[9, 130])
@@ -416,6 +429,79 @@ pub(crate) fn expect_close(
                 "{what}: element {i} is {g}, expected {w} (Σ|w·x| = {m})"
             )));
         }
+    }
+    Ok(())
+}
+
+/// GEMV or GEMM with f16 results (`YRows::dtype`): each equal bit for bit to the kernel's f32
+/// result rounded to nearest even (`half::f16::from_f32`), over rows with ±inf and NaN sums
+/// too. Rows are even, as f16 results require.
+fn f16_results(
+    gpu: &Gpu,
+    kernel: Kernel,
+    format: Format,
+    batches: &[usize],
+) -> Result<(), Failure> {
+    use squeeze::quant::{Problem, YRows};
+    use squeeze::{Binding, DType};
+
+    let bw = format.block_weights();
+    let mut blocks = sample_blocks(format, 6, 2 * bw);
+    blocks.extend(edge_blocks(format, true));
+    let row_bytes = format.row_bytes(2 * bw)?;
+    blocks.truncate(blocks.len() / row_bytes / 2 * 2 * row_bytes);
+    let rows = blocks.len() / row_bytes;
+    let cols = 2 * bw;
+    let w = gpu.upload("w", &blocks)?;
+    for &batch in batches {
+        let x: Vec<f32> = SplitMix64::new(batch as u64)
+            .words(batch * cols)
+            .iter()
+            .map(|&u| (u >> 8) as f32 / (1u32 << 23) as f32 - 1.0)
+            .collect();
+        let x_buf = gpu.upload("x", &x)?;
+        let y32 = gpu.storage_buffer("y", (4 * batch * rows) as u64)?;
+        let y16 = gpu.storage_buffer("y", (2 * batch * rows) as u64)?;
+        let problem = Problem {
+            rows,
+            cols,
+            batch,
+            x_dtype: DType::F32,
+        };
+        let mut encoder = gpu.encoder("f16 results");
+        for (y, dtype) in [(&y32, DType::F32), (&y16, DType::F16)] {
+            let out = YRows {
+                y: Binding::whole(y),
+                row_stride: None,
+                dtype,
+            };
+            let (w, x) = (Binding::whole(&w), Binding::whole(&x_buf));
+            match kernel {
+                Kernel::Gemv(path) => {
+                    let reduction = match path {
+                        Path::Subgroup => Reduction::Subgroup,
+                        _ => Reduction::Workgroup,
+                    };
+                    Gemv::with_reduction(gpu, format, reduction)?.encode(
+                        &mut encoder,
+                        problem,
+                        w,
+                        x,
+                        out,
+                    )?
+                }
+                Kernel::Gemm => Gemm::new(gpu, format)?.encode(&mut encoder, problem, w, x, out)?,
+            }
+        }
+        gpu.submit_and_wait(encoder)?;
+        let full: Vec<f32> = gpu.read_back("y", &y32, 0, batch * rows)?;
+        let halves: Vec<u16> = gpu
+            .read_back::<f16>("y", &y16, 0, batch * rows)?
+            .iter()
+            .map(|h| h.to_bits())
+            .collect();
+        let want: Vec<u16> = full.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+        expect_equal(&format!("f16 results, batch {batch}"), &halves, &want)?;
     }
     Ok(())
 }

@@ -325,6 +325,7 @@ fn row_blocks_write_into_one_output_through_a_row_stride() {
                     (((batch - 1) * rows + count) * 4) as u64,
                 ),
                 row_stride: Some(rows),
+                dtype: DType::F32,
             };
             let x = Binding::whole(&x_buf);
             if by_gemm {
@@ -348,6 +349,7 @@ fn row_blocks_write_into_one_output_through_a_row_stride() {
     let bad = YRows {
         y: Binding::whole(&y),
         row_stride: Some(rows - 1),
+        dtype: DType::F32,
     };
     let err = gemv
         .encode(
@@ -364,6 +366,27 @@ fn row_blocks_write_into_one_output_through_a_row_stride() {
             Error::InvalidArgument {
                 arg: "y",
                 what: "row stride",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // f16 results come in pairs of rows per word: an odd row count is refused.
+    let odd = YRows {
+        y: Binding::whole(&y),
+        row_stride: None,
+        dtype: DType::F16,
+    };
+    let x = Binding::whole(&x_buf);
+    let err = gemv
+        .encode(&mut encoder, problem, Binding::whole(&w), x, odd)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                arg: "y",
+                what: "rows and row stride",
                 ..
             }
         ),

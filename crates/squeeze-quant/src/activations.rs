@@ -46,13 +46,16 @@ pub struct Problem {
     pub x_dtype: DType,
 }
 
-/// Where a GEMV or GEMM writes `y`: batch row b at `b · row_stride` elements into `y`
+/// Where and how a GEMV or GEMM writes `y`: batch row b at `b · row_stride` elements into `y`
 /// (`None`: `rows`, a dense `[batch, rows]` output), so products of row blocks of one matrix
-/// write into one output. `y` may start at any 4-byte offset of its buffer.
+/// write into one output; in f32, or in f16 (two per word, rounded to nearest even — then
+/// rows and the row stride must be even, so each word belongs to one dispatch). `y` may start
+/// at any 4-byte offset of its buffer. A plain [`Binding`] is a dense f32 output.
 #[derive(Debug, Clone, Copy)]
 pub struct YRows<'a> {
     pub y: Binding<'a>,
     pub row_stride: Option<usize>,
+    pub dtype: DType,
 }
 
 impl<'a> From<Binding<'a>> for YRows<'a> {
@@ -60,6 +63,7 @@ impl<'a> From<Binding<'a>> for YRows<'a> {
         Self {
             y,
             row_stride: None,
+            dtype: DType::F32,
         }
     }
 }
@@ -102,33 +106,48 @@ impl Problem {
                 stride,
             ));
         }
+        let y_f16 = match y.dtype {
+            DType::F32 => false,
+            DType::F16 => true,
+            other => return Err(Error::invalid("y", "dtype", "f32 | f16", other)),
+        };
+        if y_f16 && (!rows.is_multiple_of(2) || !stride.is_multiple_of(2)) {
+            return Err(Error::invalid(
+                "y",
+                "rows and row stride",
+                "even for f16 results (a word holds two)",
+                format!("{rows} rows, stride {stride}"),
+            ));
+        }
         // The last batch row ends (batch − 1) · stride + rows elements in.
         let y_elements = (batch.saturating_sub(1) as u64)
             .checked_mul(stride as u64)
             .and_then(|n| n.checked_add(rows as u64))
             .filter(|&n| u32::try_from(n).is_ok())
             .ok_or_else(|| Error::invalid("y", "row stride", "batch × stride in u32", stride))?;
+        let y_size = y.dtype.size() as u64;
         gpu.check_binding_holds(
             "y",
             &y.y,
-            y_elements * 4,
-            format_args!("{batch} rows of {rows} f32, {stride} apart"),
+            (y_elements * y_size).next_multiple_of(4),
+            format_args!("{batch} rows of {rows} {}, {stride} apart", y.dtype),
         )?;
-        let (y_binding, y_offset) = in_place(gpu, "y", y.y)?;
+        let (y_binding, y_words) = in_place(gpu, "y", y.y)?;
         gpu.check_storage_binding("y", &y_binding)?;
-        shape.y_offset = y_offset;
+        shape.y_offset = y_words * (4 / y_size as u32);
         shape.y_stride = stride as u32;
+        shape.y_f16 = y_f16;
         bindings.extend([x, y_binding]);
         Ok((shape, bindings))
     }
 }
 
-/// A kernel's pipelines for f32 and for f16 activations (the `X_F16` override).
+/// A kernel's pipelines for f32 or f16 activations and f32 or f16 results (the `X_F16` and
+/// `Y_F16` overrides), indexed `[x is f16][y is f16]`.
 pub(crate) struct ActivationPipelines {
     gpu: Gpu,
     entry: &'static str,
-    f32: ComputePipeline,
-    f16: ComputePipeline,
+    pipelines: [[ComputePipeline; 2]; 2],
 }
 
 impl ActivationPipelines {
@@ -144,16 +163,19 @@ impl ActivationPipelines {
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
-        let pipeline = |x_f16: bool| {
+        let pipeline = |x_f16: bool, y_f16: bool| {
             let mut overrides = kernel_overrides.to_vec();
             overrides.push(("X_F16", f64::from(u8::from(x_f16))));
+            overrides.push(("Y_F16", f64::from(u8::from(y_f16))));
             gpu.pipeline_with_options(module, entry, &scheme.overrides(&overrides), options)
         };
         Ok(Self {
             gpu: gpu.clone(),
             entry,
-            f32: pipeline(false)?,
-            f16: pipeline(true)?,
+            pipelines: [
+                [pipeline(false, false)?, pipeline(false, true)?],
+                [pipeline(true, false)?, pipeline(true, true)?],
+            ],
         })
     }
 
@@ -174,11 +196,8 @@ impl ActivationPipelines {
             per_group,
             self.gpu.limits().max_compute_workgroups_per_dimension,
         );
-        let pipeline = if problem.x_dtype == DType::F16 {
-            &self.f16
-        } else {
-            &self.f32
-        };
+        let pipeline =
+            &self.pipelines[usize::from(problem.x_dtype == DType::F16)][usize::from(shape.y_f16)];
         self.gpu.dispatch(
             encoder,
             self.entry,

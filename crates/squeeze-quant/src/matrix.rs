@@ -205,6 +205,8 @@ pub struct Shape {
     /// binding (set by [`crate::Problem`]'s checks; a dense output has 0 and `rows`).
     pub y_offset: u32,
     pub y_stride: u32,
+    /// Results in f16 (the `Y_F16` pipeline) rather than f32.
+    pub y_f16: bool,
 }
 
 impl Shape {
@@ -236,6 +238,7 @@ impl Shape {
             w_offset: 0,
             y_offset: 0,
             y_stride: rows as u32,
+            y_f16: false,
         })
     }
 
