@@ -21,9 +21,10 @@ pub fn run(options: &GpuOptions, filter: Option<&str>) -> Result<ExitCode, Error
     };
     let cases: Vec<_> = cases().into_iter().filter(wanted).collect();
     if cases.is_empty() {
+        // Families (the part before any `/`: `gemv`, not every `gemv/<format>`).
         let mut kernels: Vec<_> = squeeze_conformance::cases()
             .iter()
-            .map(|c| c.kernel)
+            .map(|c| c.kernel.split('/').next().unwrap_or(c.kernel))
             .collect();
         kernels.sort_unstable();
         kernels.dedup();
@@ -31,7 +32,7 @@ pub fn run(options: &GpuOptions, filter: Option<&str>) -> Result<ExitCode, Error
             "FILTER",
             "text",
             format!(
-                "part of a kernel or case name; kernels: {}",
+                "part of a kernel or case name; kernels: {} (and their formats, e.g. gemv/q4_0)",
                 kernels.join(", ")
             ),
             format!("`{}`, which matches no case", filter.unwrap_or_default()),

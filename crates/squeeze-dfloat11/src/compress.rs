@@ -27,7 +27,7 @@ use crate::error::{Df11Error, Result};
 use crate::format::Layout;
 
 /// What the DF11 compressor turns into units, for errors.
-const DF11_UNITS: &str = "a BF16 tensor named `*.weight` with at least 2 dimensions";
+const DF11_UNITS: &str = "BF16 tensor named `*.weight` with at least 2 dimensions";
 
 /// `dfloat11_config.version` written: the reference release whose format this matches.
 pub const VERSION: &str = "0.5.0";

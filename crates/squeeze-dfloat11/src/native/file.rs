@@ -118,7 +118,7 @@ pub fn matrix(shape: &[usize]) -> Option<(usize, usize)> {
 }
 
 /// What the native compressor encodes, for errors.
-const NATIVE_UNITS: &str = "a BF16 tensor with at least 2 dimensions";
+const NATIVE_UNITS: &str = "BF16 tensor with at least 2 dimensions";
 
 /// Whether a tensor is one the native format encodes: a non-empty BF16 matrix (or more).
 fn compresses(dtype: Dtype, shape: &[usize], data: &[u8]) -> bool {
