@@ -56,7 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: gguf::GgufCommand,
     },
-    /// Run a LLaMA GGUF model end to end on squeeze kernels (greedy): prints the generated ids.
+    /// Run a LLaMA GGUF model end to end on squeeze kernels (greedy, or sampled with
+    /// --temperature): prints the generated ids.
     Generate(generate::Args),
 }
 
