@@ -16,7 +16,7 @@ use squeeze::attention::sparse::Sparse;
 use squeeze::attention::{
     Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, PageTable, Query, Selector,
 };
-use squeeze::{Binding, Gpu, Result};
+use squeeze::{Binding, DType, Gpu, Result};
 
 use crate::{Bench, Scope, Sizes, Workload};
 
@@ -120,6 +120,7 @@ impl Problem {
             q: Binding::whole(&self.q),
             heads: Q_HEADS,
             scale: 1.0 / (HEAD_DIM as f32).sqrt(),
+            dtype: DType::F32,
         }
     }
 }

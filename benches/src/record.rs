@@ -221,6 +221,7 @@ impl Step {
                 q: whole(&layer.q),
                 heads: Q_HEADS,
                 scale: 1.0 / (HEAD_DIM as f32).sqrt(),
+                dtype: DType::F32,
             };
             self.decode.encode(
                 encoder,

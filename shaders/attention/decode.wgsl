@@ -15,7 +15,7 @@ override SELECTED: bool = false;
 override GROUP: u32 = 1u;
 
 // Queries [batch, q_heads, head_dim] f32.
-@group(0) @binding(6) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(7) var<storage, read> spec: array<u32>;
 // Per split: unnormalised outputs [batch, q_heads, splits, head_dim], (max, sum) [.., splits].
 @group(0) @binding(8) var<storage, read_write> part_o: array<vec4<f32>>;
@@ -115,7 +115,7 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
                 let k = k8(row + 8u * c);
                 for (var g = 0u; g < GROUP; g++) {
                     let qg = q_first + min(g, group - 1u) * dim / 4u + 2u * c;
-                    dots[g] += k.lo * q[qg] + k.hi * q[qg + 1u];
+                    dots[g] += k.lo * q4(qg) + k.hi * q4(qg + 1u);
                 }
             }
         }

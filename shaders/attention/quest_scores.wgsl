@@ -3,7 +3,7 @@
 // heads g of the KV group. Sink and window pages score +inf so that top-k always keeps them;
 // `lengths` receives each row's page count for top-k.
 
-@group(0) @binding(4) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(5) var<storage, read> page_meta: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(7) var<storage, read_write> lengths: array<u32>;
@@ -50,7 +50,7 @@ fn quest_scores(
             let low = page_meta[lo + c];
             let high = page_meta[lo + dim4 + c];
             for (var g = 0u; g < group; g++) {
-                let x = q[q_first + g * dim4 + c];
+                let x = q4(q_first + g * dim4 + c);
                 sum += max(x * low, x * high);
             }
         }

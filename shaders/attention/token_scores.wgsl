@@ -6,7 +6,7 @@
 
 override GROUP: u32 = 1u;
 
-@group(0) @binding(5) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;
 
 const WORKGROUP: u32 = 256u;
@@ -40,7 +40,7 @@ fn token_scores(
                 let k = k8(first + 8u * c);
                 for (var g = 0u; g < GROUP; g++) {
                     let qg = q_first + min(g, group - 1u) * params.head_dim / 4u + 2u * c;
-                    dots[g] += k.lo * q[qg] + k.hi * q[qg + 1u];
+                    dots[g] += k.lo * q4(qg) + k.hi * q4(qg + 1u);
                 }
             }
         }

@@ -17,15 +17,22 @@ pub const VALUES: Part = part!("attention/values.wgsl");
 
 const KV_FORMATS: [Overrides; 2] = [&[("KV_F16", 0.0)], &[("KV_F16", 1.0)]];
 
+/// The query reader of the kernels that read q (`Q_F16`); first in their modules.
+pub const QUERY: Part = part!("attention/query.wgsl");
+
 /// Every decode override set: each `GROUP` (the GQA group rounded up to a power of two) with
 /// each cache format and each token source.
 macro_rules! decode_sets {
     ($($group:literal),*) => {
         [$(
-            &[("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -34,8 +41,10 @@ macro_rules! decode_sets {
 macro_rules! group_sets {
     ($($group:literal),*) => {
         [$(
-            &[("KV_F16", 0.0), ("GROUP", $group)],
-            &[("KV_F16", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -44,6 +53,7 @@ macro_rules! group_sets {
 pub static DECODE: Module = Module {
     name: "attention/decode",
     parts: &[
+        QUERY,
         PARAMS,
         HALVES,
         PAGES,
@@ -59,10 +69,10 @@ pub static DECODE: Module = Module {
 /// The merge of decode splits; entry `merge`.
 pub static MERGE: Module = Module {
     name: "attention/merge",
-    parts: &[PARAMS, part!("attention/merge.wgsl")],
+    parts: &[PARAMS, HALVES, part!("attention/merge.wgsl")],
     requires: Requirements::PORTABLE,
     entry_points: &["merge"],
-    override_sets: &[&[]],
+    override_sets: &[&[("O_F16", 0.0)], &[("O_F16", 1.0)]],
 };
 
 /// New tokens' K and V written into the pool; entry `append_kv`.
@@ -92,16 +102,23 @@ pub static QUEST_META: Module = Module {
 /// Quest's page scores; entry `quest_scores`.
 pub static QUEST_SCORES: Module = Module {
     name: "attention/quest_scores",
-    parts: &[PARAMS, PAGES, part!("attention/quest_scores.wgsl")],
+    parts: &[
+        QUERY,
+        PARAMS,
+        HALVES,
+        PAGES,
+        part!("attention/quest_scores.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["quest_scores"],
-    override_sets: &[&[]],
+    override_sets: &[&[("Q_F16", 0.0)], &[("Q_F16", 1.0)]],
 };
 
 /// Every query head's logits over its sequence; entry `token_scores`.
 pub static TOKEN_SCORES: Module = Module {
     name: "attention/token_scores",
     parts: &[
+        QUERY,
         PARAMS,
         HALVES,
         PAGES,

@@ -16,8 +16,8 @@ use squeeze::attention::host::{
 use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
-    Append, Budget, CacheLayout, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
-    PageTable, QuestMeta, Selector, Sparse,
+    Append, Budget, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
+    PageTable, Query, QuestMeta, Selector, Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
@@ -558,6 +558,114 @@ fn growth_check(gpu: &Gpu, selector: Selector) -> Result<(), Failure> {
     }
 }
 
+/// f16 at attention's seams: queries in f16 (exactly representable values) give the f32
+/// queries' results bit for bit, and an f16 output is the f32 output rounded to nearest even —
+/// for dense decode and for a sparse step (`selector`), whose selection must not change either.
+fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure> {
+    use squeeze::DType;
+    use squeeze::attention::Output;
+
+    let setup = Setup::new(
+        shape(&[150, 61], 16, (2, 8), 64, KvDtype::F16),
+        Values::Eighths,
+        71,
+    );
+    let data = setup.upload(gpu)?;
+    let q16: Vec<f16> = setup.q.iter().map(|&x| f16::from_f32(x)).collect();
+    let q16_buf = gpu.upload("q16", &q16)?;
+    let n = setup.q.len();
+    let (o32, o16) = (
+        gpu.storage_buffer("o32", n as u64 * 4)?,
+        gpu.storage_buffer("o16", n as u64 * 2)?,
+    );
+    let scale = setup.scale();
+    let queries = [
+        (data.query(scale), Output::from(Binding::whole(&o32))),
+        (
+            Query {
+                q: Binding::whole(&q16_buf),
+                dtype: DType::F16,
+                ..data.query(scale)
+            },
+            Output {
+                o: Binding::whole(&o16),
+                dtype: DType::F16,
+            },
+        ),
+    ];
+    let mut selections = Vec::new();
+    match selector {
+        None => {
+            let decode = Decode::new(gpu, KvDtype::F16)?;
+            decode.prepare_for(4, DType::F16)?;
+            let policy = full(&setup);
+            let tokens = Tokens::Policy(&policy);
+            let scratch =
+                gpu.storage_buffer("scratch", decode.scratch_bytes(&data.table, 8, &tokens))?;
+            let mut encoder = gpu.encoder("f16 seams");
+            for (query, out) in queries {
+                let kv = data.kv(None);
+                decode.encode(
+                    &mut encoder,
+                    &data.table,
+                    &kv,
+                    &query,
+                    &tokens,
+                    Binding::whole(&scratch),
+                    out,
+                )?;
+            }
+            gpu.submit_and_wait(encoder)?;
+        }
+        Some(selector) => {
+            let sparse = Sparse::new(gpu, KvDtype::F16)?;
+            let budget = Budget {
+                tokens: 48,
+                sink: 4,
+                window: 8,
+            };
+            let layout = setup.layout;
+            let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+            let mut encoder = gpu.encoder("meta");
+            QuestMeta::new(gpu, KvDtype::F16)?.encode(
+                &mut encoder,
+                &data.table,
+                Binding::whole(&data.k),
+                &all_pages(&data.table)?,
+                Binding::whole(&meta),
+            )?;
+            gpu.submit_and_wait(encoder)?;
+            for (query, out) in queries {
+                let workspace = sparse.workspace(&data.table, 8, selector, budget)?;
+                let mut encoder = gpu.encoder("f16 seams");
+                sparse.encode(
+                    &mut encoder,
+                    &data.table,
+                    &data.kv(Some(&meta)),
+                    &query,
+                    &workspace,
+                    out,
+                )?;
+                gpu.submit_and_wait(encoder)?;
+                let plan = workspace.plan();
+                let rows = (plan.rows * plan.k) as usize;
+                let selected: Vec<i32> =
+                    gpu.read_back("selected", workspace.selected().buffer, 0, rows)?;
+                selections.push(selected);
+            }
+            expect_equal("selection, f16 q vs f32 q", &selections[1], &selections[0])?;
+        }
+    }
+    let full32: Vec<f32> = gpu.read_back("o32", &o32, 0, n)?;
+    let got16: Vec<u16> = gpu
+        .read_back::<f16>("o16", &o16, 0, n)?
+        .iter()
+        .map(|h| h.to_bits())
+        .collect();
+    let want16: Vec<u16> = full32.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+    expect_equal("f16 output vs the f32 output rounded", &got16, &want16)
+}
+
 /// Sparse with a budget covering every sequence equals dense.
 fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
@@ -754,6 +862,21 @@ fn reuse_check(gpu: &Gpu) -> Result<(), Failure> {
 
 pub fn cases() -> Vec<Case> {
     let mut all = dense_cases();
+    all.push(Case::portable(
+        "attention/decode",
+        "f16 queries and output: the f32 results bit for bit, rounded",
+        |gpu| f16_seams_check(gpu, None),
+    ));
+    for (kernel, selector) in [
+        ("attention/quest", Selector::Quest),
+        ("attention/tidal", Selector::Tidal),
+    ] {
+        all.push(Case::portable(
+            kernel,
+            "f16 queries and output: the same selection, the f32 output rounded",
+            move |gpu| f16_seams_check(gpu, Some(selector)),
+        ));
+    }
     all.push(Case::portable(
         "attention/tidal",
         "selection reused by a later layer",

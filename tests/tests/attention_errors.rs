@@ -9,7 +9,7 @@ use squeeze::attention::{
     Append, Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, NewTokens, PageTable, Query,
     Selector,
 };
-use squeeze::{Binding, Error, Gpu, GpuOptions};
+use squeeze::{Binding, DType, Error, Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
 fn gpu() -> Gpu {
@@ -270,6 +270,7 @@ fn short_bindings_policies_and_scales_are_refused() {
                 q,
                 heads,
                 scale: 0.125,
+                dtype: DType::F32,
             },
             &tokens,
             Binding::whole(&scratch),

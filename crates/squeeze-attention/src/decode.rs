@@ -7,10 +7,10 @@
 
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::wgpu;
-use squeeze_core::{Binding, Error, Gpu, Result};
+use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::attention::{DECODE, MERGE};
 
-use crate::layout::{KvCache, KvDtype, Query};
+use crate::layout::{KvCache, KvDtype, Output, Query, is_f16};
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 
@@ -67,7 +67,8 @@ pub enum Tokens<'a> {
 pub struct Decode {
     gpu: Gpu,
     dtype: KvDtype,
-    merge: wgpu::ComputePipeline,
+    /// The merge writing f32 and f16 outputs.
+    merge: [wgpu::ComputePipeline; 2],
 }
 
 /// Splits and virtual tokens per split for `tokens` virtual tokens in `rows` (sequence, KV head)
@@ -93,7 +94,10 @@ impl Decode {
         let decode = Self {
             gpu: gpu.clone(),
             dtype,
-            merge: gpu.pipeline(&MERGE, "merge", &[])?,
+            merge: [
+                gpu.pipeline(&MERGE, "merge", &[("O_F16", 0.0)])?,
+                gpu.pipeline(&MERGE, "merge", &[("O_F16", 1.0)])?,
+            ],
         };
         for group in [1, 8] {
             decode.prepare(group)?;
@@ -101,23 +105,31 @@ impl Decode {
         Ok(decode)
     }
 
-    /// Compiles the decode for `group` query heads per KV head now (over a policy and over a
-    /// selection), so that an engine pays every compile at load time instead of inside its
-    /// first recorded step.
+    /// Compiles the decode for `group` query heads per KV head and f32 queries now (over a
+    /// policy and over a selection), so that an engine pays every compile at load time instead
+    /// of inside its first recorded step; [`Decode::prepare_for`] for f16 queries.
     pub fn prepare(&self, group: u32) -> Result<()> {
-        self.pipeline(group, false)?;
-        self.pipeline(group, true)?;
+        self.prepare_for(group, DType::F32)
+    }
+
+    /// [`Decode::prepare`] for queries of `q_dtype` (f32 or f16).
+    pub fn prepare_for(&self, group: u32, q_dtype: DType) -> Result<()> {
+        let q_f16 = is_f16("q", q_dtype)?;
+        self.pipeline(group, false, q_f16)?;
+        self.pipeline(group, true, q_f16)?;
         Ok(())
     }
 
-    /// The decode pipeline for `group` query heads per KV head, over a policy or a selection.
-    fn pipeline(&self, group: u32, selected: bool) -> Result<wgpu::ComputePipeline> {
+    /// The decode pipeline for `group` query heads per KV head, over a policy or a selection,
+    /// for f32 or f16 queries.
+    fn pipeline(&self, group: u32, selected: bool, q_f16: bool) -> Result<wgpu::ComputePipeline> {
         // decode.wgsl writes every workgroup word it reads.
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
         let [kv] = self.dtype.overrides();
         let overrides = [
+            ("Q_F16", f64::from(u8::from(q_f16))),
             kv,
             ("SELECTED", f64::from(u8::from(selected))),
             ("GROUP", f64::from(group.next_power_of_two())),
@@ -207,16 +219,16 @@ impl Decode {
     /// Checks every argument of [`Decode::encode`] without recording anything, so a caller that
     /// records other work first (a sparse step's selection) fails before any of it.
     #[allow(clippy::too_many_arguments)]
-    pub fn check(
+    pub fn check<'a>(
         &self,
         table: &DevicePageTable,
         kv: &KvCache<'_>,
         query: &Query<'_>,
         tokens: &Tokens<'_>,
         scratch: Binding<'_>,
-        out: Binding<'_>,
+        out: impl Into<Output<'a>>,
     ) -> Result<()> {
-        self.checked(table, kv, query, tokens, scratch, out)
+        self.checked(table, kv, query, tokens, scratch, out.into())
             .map(|_| ())
     }
 
@@ -228,23 +240,28 @@ impl Decode {
         query: &Query<'_>,
         tokens: &Tokens<'_>,
         scratch: Binding<'_>,
-        out: Binding<'_>,
+        out: Output<'_>,
     ) -> Result<Prepared> {
         let gpu = &self.gpu;
         let layout = table.layout();
         kv.check(gpu, layout, self.dtype)?;
         let batch = table.batch();
         query.check(gpu, layout, batch)?;
-        gpu.check_storage_binding("o", &out)?;
+        let o_f16 = is_f16("o", out.dtype)?;
+        gpu.check_storage_binding("o", &out.o)?;
         gpu.check_binding_holds(
             "o",
-            &out,
-            query.bytes(layout, batch),
-            format_args!("[{batch}, {}, {}] f32", query.heads, layout.head_dim),
+            &out.o,
+            query.bytes(layout, batch, out.dtype),
+            format_args!(
+                "[{batch}, {}, {}] {}",
+                query.heads, layout.head_dim, out.dtype
+            ),
         )?;
         let policy = self.policy_buffer(table, tokens)?;
         let group = query.heads / layout.kv_heads;
-        let pipeline = self.pipeline(group, matches!(tokens, Tokens::Selected { .. }))?;
+        let selected = matches!(tokens, Tokens::Selected { .. });
+        let pipeline = self.pipeline(group, selected, query.dtype == DType::F16)?;
         let (splits, chunk) = Self::splits(table, tokens);
         let scratch_bytes = self.scratch_bytes(table, query.heads, tokens);
         gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
@@ -257,6 +274,7 @@ impl Decode {
         Ok(Prepared {
             policy,
             pipeline,
+            o_f16,
             splits,
             chunk,
             partial_bytes,
@@ -265,10 +283,10 @@ impl Decode {
     }
 
     /// Records `out = softmax(scale · q·Kᵀ) · V` over `tokens` for each sequence of `table`;
-    /// `out` is f32 of the query's shape. Every argument is checked before anything is
-    /// recorded.
+    /// `out` has the query's shape, in f32 (a plain [`Binding`]) or f16 ([`Output`]). Every
+    /// argument is checked before anything is recorded.
     #[allow(clippy::too_many_arguments)]
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         table: &DevicePageTable,
@@ -276,8 +294,9 @@ impl Decode {
         query: &Query<'_>,
         tokens: &Tokens<'_>,
         scratch: Binding<'_>,
-        out: Binding<'_>,
+        out: impl Into<Output<'a>>,
     ) -> Result<()> {
+        let out = out.into();
         let prepared = self.checked(table, kv, query, tokens, scratch, out)?;
         let (spec, units, unit) = match (*tokens, &prepared.policy) {
             (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
@@ -317,9 +336,9 @@ impl Decode {
         gpu.dispatch_groups(
             encoder,
             "attention merge",
-            &self.merge,
+            &self.merge[usize::from(prepared.o_f16)],
             &params,
-            &[part_o, part_ml, out],
+            &[part_o, part_ml, out.o],
             [query.heads, table.batch(), 1],
         )
     }
@@ -329,6 +348,8 @@ impl Decode {
 struct Prepared {
     policy: Option<wgpu::Buffer>,
     pipeline: wgpu::ComputePipeline,
+    /// The output is f16.
+    o_f16: bool,
     splits: u32,
     chunk: u32,
     /// Bytes of the partial outputs at the start of scratch (256-aligned), then of the

@@ -2,7 +2,7 @@
 //! in one submit, read the results back.
 
 use half::f16;
-use squeeze_core::{Binding, Error, Gpu, Result};
+use squeeze_core::{Binding, DType, Error, Gpu, Result};
 
 use crate::decode::{Decode, HeadPolicy, Tokens};
 use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
@@ -110,6 +110,7 @@ impl Uploaded {
             q: Binding::whole(&self.q),
             heads: self.q_heads,
             scale,
+            dtype: DType::F32,
         }
     }
 

@@ -118,13 +118,40 @@ impl CacheLayout {
     }
 }
 
-/// The query tokens of a decode step: f32 `[batch, heads, head_dim]`, and the softmax scale
-/// (usually 1/√head_dim).
+/// The query tokens of a decode step: `[batch, heads, head_dim]` in `dtype` (f32, or f16 two
+/// per word), and the softmax scale (usually 1/√head_dim).
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
     pub q: Binding<'a>,
     pub heads: u32,
     pub scale: f32,
+    pub dtype: DType,
+}
+
+/// Where a decode writes its output `[batch, q_heads, head_dim]`: f32, or f16 two per word
+/// (rounded to nearest even). A plain [`Binding`] is f32.
+#[derive(Debug, Clone, Copy)]
+pub struct Output<'a> {
+    pub o: Binding<'a>,
+    pub dtype: DType,
+}
+
+impl<'a> From<Binding<'a>> for Output<'a> {
+    fn from(o: Binding<'a>) -> Self {
+        Self {
+            o,
+            dtype: DType::F32,
+        }
+    }
+}
+
+/// Whether `dtype` (of argument `arg`) is f16; anything but f32 or f16 is an error.
+pub(crate) fn is_f16(arg: &'static str, dtype: DType) -> Result<bool> {
+    match dtype {
+        DType::F32 => Ok(false),
+        DType::F16 => Ok(true),
+        other => Err(Error::invalid(arg, "dtype", "f32 | f16", other)),
+    }
 }
 
 impl Query<'_> {
@@ -132,13 +159,16 @@ impl Query<'_> {
     /// `batch` rows and the scale is finite.
     pub fn check(&self, gpu: &Gpu, layout: &CacheLayout, batch: u32) -> Result<()> {
         layout.check_q_heads(self.heads)?;
-        let bytes = u64::from(batch) * u64::from(self.heads) * u64::from(layout.head_dim) * 4;
+        is_f16("q", self.dtype)?;
         gpu.check_storage_binding("q", &self.q)?;
         gpu.check_binding_holds(
             "q",
             &self.q,
-            bytes,
-            format_args!("[{batch}, {}, {}] f32", self.heads, layout.head_dim),
+            self.bytes(layout, batch, self.dtype),
+            format_args!(
+                "[{batch}, {}, {}] {}",
+                self.heads, layout.head_dim, self.dtype
+            ),
         )?;
         if !self.scale.is_finite() {
             return Err(Error::invalid("scale", "value", "finite", self.scale));
@@ -146,9 +176,9 @@ impl Query<'_> {
         Ok(())
     }
 
-    /// Bytes of `q` (and of the decode output) for `batch` sequences.
-    pub fn bytes(&self, layout: &CacheLayout, batch: u32) -> u64 {
-        u64::from(batch) * u64::from(self.heads) * u64::from(layout.head_dim) * 4
+    /// Bytes of a `[batch, heads, head_dim]` tensor of `dtype`: `q`, or the decode output.
+    pub fn bytes(&self, layout: &CacheLayout, batch: u32, dtype: DType) -> u64 {
+        u64::from(batch) * u64::from(self.heads) * u64::from(layout.head_dim) * dtype.size() as u64
     }
 }
 

@@ -86,6 +86,8 @@ pub(crate) struct ScoreRows<'a> {
     /// The first `sink` and last `window` tokens (their pages, for Quest) forced into every
     /// selection; unused by the logit and statistics passes.
     pub forced: (u32, u32),
+    /// The queries are f16 (the passes that read them pick their `Q_F16` pipeline).
+    pub q_f16: bool,
 }
 
 /// Where a scoring pass leaves what top-k reads: a score per entry `[rows, stride]` f32 and

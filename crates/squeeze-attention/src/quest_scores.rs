@@ -10,14 +10,17 @@ use crate::params::{ScoreOutputs, ScoreRows};
 
 pub struct QuestScores {
     gpu: Gpu,
-    pipeline: wgpu::ComputePipeline,
+    /// For f32 and f16 queries.
+    pipelines: [wgpu::ComputePipeline; 2],
 }
 
 impl QuestScores {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let pipeline =
+            |q_f16: f64| gpu.pipeline(&QUEST_SCORES, "quest_scores", &[("Q_F16", q_f16)]);
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline: gpu.pipeline(&QUEST_SCORES, "quest_scores", &[])?,
+            pipelines: [pipeline(0.0)?, pipeline(1.0)?],
         })
     }
 
@@ -37,7 +40,7 @@ impl QuestScores {
         params.dispatch_items(
             &self.gpu,
             encoder,
-            ("quest scores", &self.pipeline),
+            ("quest scores", &self.pipelines[usize::from(rows.q_f16)]),
             &[indptr, indices, last, q, meta, out.scores, out.lengths],
             items,
         )

@@ -91,7 +91,7 @@ impl Select {
     /// Compiles the token scores for `group` query heads per KV head now (see
     /// [`crate::Decode::prepare`]).
     pub fn prepare(&self, group: u32) -> Result<()> {
-        self.logits.pipeline(group).map(|_| ())
+        self.logits.pipeline(group, false).map(|_| ())
     }
 
     /// Checks `budget` against `table` and sizes the selection for the table's sequences as
@@ -262,6 +262,7 @@ impl Select {
             q_heads: plan.q_heads,
             stride: plan.n,
             forced: (plan.budget.sink, plan.budget.window),
+            q_f16: query.dtype == DType::F16,
         };
         let scores = Binding::whole(&workspace.scores);
         let lengths = Binding::whole(&workspace.lengths);

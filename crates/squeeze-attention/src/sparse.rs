@@ -5,7 +5,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 
 use crate::decode::{Decode, Tokens};
-use crate::layout::{KvCache, KvDtype, Query};
+use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::select::{Budget, Select, SelectPlan, SelectWorkspace, Selector};
 
@@ -110,15 +110,16 @@ impl Sparse {
 
     /// Records selection and sparse decode: `out` (f32 `[batch, q_heads, head_dim]`) is the
     /// attention over the kept tokens, and the workspace keeps the selection.
-    pub fn encode(
+    pub fn encode<'a>(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         table: &DevicePageTable,
         kv: &KvCache<'_>,
         query: &Query<'_>,
         workspace: &SparseWorkspace,
-        out: Binding<'_>,
+        out: impl Into<Output<'a>>,
     ) -> Result<()> {
+        let out = out.into();
         let scratch = Binding::whole(&workspace.scratch);
         let tokens = workspace.tokens();
         // Decode's checks first: nothing is recorded unless both halves can be.

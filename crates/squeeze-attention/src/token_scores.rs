@@ -20,14 +20,19 @@ impl TokenScores {
             gpu: gpu.clone(),
             dtype,
         };
-        scores.pipeline(1)?;
-        scores.pipeline(8)?;
+        scores.pipeline(1, false)?;
+        scores.pipeline(8, false)?;
         Ok(scores)
     }
 
-    pub(crate) fn pipeline(&self, group: u32) -> Result<wgpu::ComputePipeline> {
+    /// The pipeline for `group` query heads per KV head and f32 or f16 queries.
+    pub(crate) fn pipeline(&self, group: u32, q_f16: bool) -> Result<wgpu::ComputePipeline> {
         let [kv] = self.dtype.overrides();
-        let overrides = [kv, ("GROUP", f64::from(group.next_power_of_two()))];
+        let overrides = [
+            ("Q_F16", f64::from(u8::from(q_f16))),
+            kv,
+            ("GROUP", f64::from(group.next_power_of_two())),
+        ];
         self.gpu.pipeline(&TOKEN_SCORES, "token_scores", &overrides)
     }
 
@@ -47,7 +52,7 @@ impl TokenScores {
         };
         let items = params.row_items();
         let [indptr, indices, last] = rows.table.bindings();
-        let pipeline = self.pipeline(rows.q_heads / rows.table.layout().kv_heads)?;
+        let pipeline = self.pipeline(rows.q_heads / rows.table.layout().kv_heads, rows.q_f16)?;
         params.dispatch_items(
             &self.gpu,
             encoder,

@@ -297,6 +297,7 @@ impl Model {
                 q: b(&s.q),
                 heads: c.heads,
                 scale: 1.0 / (c.head_dim as f32).sqrt(),
+                dtype: DType::F32,
             };
             k.decode.encode(
                 encoder,

@@ -147,6 +147,7 @@ fn main() -> Result<()> {
         q: Binding::whole(&q_buf),
         heads: Q_HEADS,
         scale: 0.125,
+        dtype: DType::F32,
     };
 
     let mut recorded = Vec::new();
