@@ -46,11 +46,11 @@ fn f16_to_f32(h: u32) -> f32 {
     return bitcast<f32>(f16_bits_to_f32_bits(h));
 }
 
-// binary32 -> binary16 bits, rounded to nearest even in integer arithmetic (no float hardware,
-// no `pack2x16float`, which naga accepts only with SHADER_F16): bit for bit `half::f16::from_f32`.
+// binary32 bits -> binary16 bits, rounded to nearest even in integer arithmetic (no float
+// hardware, so a device that flushes f32 subnormals still narrows them exactly, and no
+// `pack2x16float`, which naga accepts only with SHADER_F16): bit for bit `half::f16::from_f32`.
 // Overflow gives ±inf; a NaN stays a NaN, quieted, with the top of its payload.
-fn f32_to_f16_bits(v: f32) -> u32 {
-    let x = bitcast<u32>(v);
+fn f32_bits_to_f16_bits(x: u32) -> u32 {
     let sign = (x >> 16u) & 0x8000u;
     let exponent = (x >> 23u) & 0xffu;
     let mantissa = x & 0x7fffffu;
@@ -81,6 +81,11 @@ fn f32_to_f16_bits(v: f32) -> u32 {
         h += 1u;
     }
     return sign | h;
+}
+
+// `f32_bits_to_f16_bits` of a value.
+fn f32_to_f16_bits(v: f32) -> u32 {
+    return f32_bits_to_f16_bits(bitcast<u32>(v));
 }
 
 // Four f16 values (low 16 bits of each lane) as f32, without branches: for activations, where

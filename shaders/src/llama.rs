@@ -65,7 +65,7 @@ pub static RESIDUAL: Module = Module {
 /// f32 → f16 (round to nearest even), two per word; entry `narrow_f16`.
 pub static NARROW: Module = Module {
     name: "llama/narrow",
-    parts: &[GRID, part!("llama/narrow.wgsl")],
+    parts: &[GRID, HALVES, part!("llama/narrow.wgsl")],
     requires: Requirements::PORTABLE,
     entry_points: &["narrow_f16"],
     override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
