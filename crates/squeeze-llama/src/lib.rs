@@ -35,6 +35,7 @@ pub mod cpu;
 pub mod embedding;
 pub mod error;
 pub mod generate;
+mod glue;
 pub mod model;
 pub mod narrow;
 pub mod params;

@@ -6,6 +6,7 @@ use squeeze::shaders::llama::NARROW;
 use squeeze::{Binding, Gpu, Result, wgpu};
 
 use crate::check::f32s;
+use crate::glue;
 
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
@@ -18,14 +19,9 @@ pub struct Narrow {
 
 impl Narrow {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            &NARROW,
-            "narrow_f16",
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline,
+            pipeline: glue::pipeline(gpu, &NARROW, "narrow_f16", WORKGROUP_SIZE)?,
         })
     }
 

@@ -4,7 +4,7 @@
 use squeeze::shaders::llama::RESIDUAL;
 use squeeze::{Binding, Gpu, Result, wgpu};
 
-use crate::check::f32s;
+use crate::glue::{self, Elementwise};
 
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
@@ -17,14 +17,9 @@ pub struct Residual {
 
 impl Residual {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            &RESIDUAL,
-            "residual_add",
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline,
+            pipeline: glue::pipeline(gpu, &RESIDUAL, "residual_add", WORKGROUP_SIZE)?,
         })
     }
 
@@ -36,19 +31,12 @@ impl Residual {
         delta: Binding<'_>,
         h: Binding<'_>,
     ) -> Result<()> {
-        if n == 0 {
-            return Ok(());
+        Elementwise {
+            gpu: &self.gpu,
+            pipeline: &self.pipeline,
+            label: "llama residual",
+            workgroup_size: WORKGROUP_SIZE,
         }
-        for (arg, b) in [("delta", &delta), ("h", &h)] {
-            f32s(&self.gpu, arg, b, n, format_args!("{n} f32"))?;
-        }
-        self.gpu.dispatch_grid_stride(
-            encoder,
-            "llama residual",
-            &self.pipeline,
-            &[delta, h],
-            n,
-            WORKGROUP_SIZE,
-        )
+        .encode(encoder, n, &[("delta", delta), ("h", h)])
     }
 }

@@ -5,6 +5,7 @@ use squeeze::shaders::llama::RMS_NORM;
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
 
 use crate::check::{f32s, product};
+use crate::glue;
 use crate::params::LlamaParams;
 
 /// Threads per row (the `WORKGROUP_SIZE` override; a power of two for the tree).
@@ -26,14 +27,9 @@ pub struct RmsNorm {
 
 impl RmsNorm {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            &RMS_NORM,
-            "rms_norm",
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline,
+            pipeline: glue::pipeline(gpu, &RMS_NORM, "rms_norm", WORKGROUP_SIZE)?,
         })
     }
 

@@ -4,7 +4,7 @@
 use squeeze::shaders::llama::SWIGLU;
 use squeeze::{Binding, Gpu, Result, wgpu};
 
-use crate::check::f32s;
+use crate::glue::{self, Elementwise};
 
 /// Invocations per workgroup (the `WORKGROUP_SIZE` override).
 pub const WORKGROUP_SIZE: u32 = 256;
@@ -17,14 +17,9 @@ pub struct SwiGlu {
 
 impl SwiGlu {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pipeline = gpu.pipeline(
-            &SWIGLU,
-            "swiglu",
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
         Ok(Self {
             gpu: gpu.clone(),
-            pipeline,
+            pipeline: glue::pipeline(gpu, &SWIGLU, "swiglu", WORKGROUP_SIZE)?,
         })
     }
 
@@ -37,19 +32,12 @@ impl SwiGlu {
         up: Binding<'_>,
         out: Binding<'_>,
     ) -> Result<()> {
-        if n == 0 {
-            return Ok(());
+        Elementwise {
+            gpu: &self.gpu,
+            pipeline: &self.pipeline,
+            label: "llama swiglu",
+            workgroup_size: WORKGROUP_SIZE,
         }
-        for (arg, b) in [("gate", &gate), ("up", &up), ("out", &out)] {
-            f32s(&self.gpu, arg, b, n, format_args!("{n} f32"))?;
-        }
-        self.gpu.dispatch_grid_stride(
-            encoder,
-            "llama swiglu",
-            &self.pipeline,
-            &[gate, up, out],
-            n,
-            WORKGROUP_SIZE,
-        )
+        .encode(encoder, n, &[("gate", gate), ("up", up), ("out", out)])
     }
 }
