@@ -10,7 +10,7 @@
 //! one storage binding are left out.
 
 use half::f16;
-use squeeze::attention::decode::{Decode, HeadPolicy, Tokens};
+use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use squeeze::attention::sparse::Sparse;
 use squeeze::attention::{
@@ -143,12 +143,14 @@ fn dense(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
         record: Box::new(move |encoder| {
             decode.encode(
                 encoder,
-                &problem.table,
-                &problem.kv(),
-                &problem.query(),
-                &Tokens::Policy(&policy),
-                Binding::whole(&scratch),
-                Binding::whole(&out),
+                &DecodeArgs {
+                    table: &problem.table,
+                    kv: &problem.kv(),
+                    query: &problem.query(),
+                    tokens: &Tokens::Policy(&policy),
+                    scratch: Binding::whole(&scratch),
+                    out: Binding::whole(&out).into(),
+                },
             )
         }),
     })
@@ -214,12 +216,14 @@ fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workloa
         record: Box::new(move |encoder| {
             sparse.decode().encode(
                 encoder,
-                &problem.table,
-                &problem.kv(),
-                &problem.query(),
-                &workspace.tokens(),
-                Binding::whole(&scratch),
-                Binding::whole(&out),
+                &DecodeArgs {
+                    table: &problem.table,
+                    kv: &problem.kv(),
+                    query: &problem.query(),
+                    tokens: &workspace.tokens(),
+                    scratch: Binding::whole(&scratch),
+                    out: Binding::whole(&out).into(),
+                },
             )
         }),
     })

@@ -22,8 +22,8 @@ use serde::Serialize;
 use squeeze::attention::append::placement;
 use squeeze::attention::host::{HostKv, Uploaded};
 use squeeze::attention::{
-    Append, CacheLayout, Decode, DevicePageTable, EngineTable, HeadPolicy, KvCache, KvDtype,
-    PageTable, PlacedTokens, Tokens,
+    Append, CacheLayout, Decode, DecodeArgs, DevicePageTable, EngineTable, HeadPolicy, KvCache,
+    KvDtype, PageTable, PlacedTokens, Tokens,
 };
 use squeeze::quant::{Format, Gemv, Problem};
 use squeeze::topk::{Order, ScoreBindings, TopK};
@@ -225,12 +225,14 @@ impl Step {
             };
             self.decode.encode(
                 encoder,
-                &self.table,
-                &kv,
-                &query,
-                &Tokens::Policy(&self.policy),
-                whole(&self.scratch),
-                whole(&layer.o),
+                &DecodeArgs {
+                    table: &self.table,
+                    kv: &kv,
+                    query: &query,
+                    tokens: &Tokens::Policy(&self.policy),
+                    scratch: whole(&self.scratch),
+                    out: whole(&layer.o).into(),
+                },
             )?;
         }
         self.topk.encode(

@@ -16,8 +16,8 @@ use squeeze::attention::host::{
 use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
-    Append, Budget, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, NewTokens,
-    PageTable, Query, QuestMeta, Selector, Sparse, Tokens,
+    Append, Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
+    NewTokens, PageTable, Query, QuestMeta, Selector, Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
@@ -607,12 +607,14 @@ fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure>
                 let kv = data.kv(None);
                 decode.encode(
                     &mut encoder,
-                    &data.table,
-                    &kv,
-                    &query,
-                    &tokens,
-                    Binding::whole(&scratch),
-                    out,
+                    &DecodeArgs {
+                        table: &data.table,
+                        kv: &kv,
+                        query: &query,
+                        tokens: &tokens,
+                        scratch: Binding::whole(&scratch),
+                        out,
+                    },
                 )?;
             }
             gpu.submit_and_wait(encoder)?;
@@ -825,12 +827,14 @@ fn reuse_check(gpu: &Gpu) -> Result<(), Failure> {
     )?;
     sparse.decode().encode(
         &mut encoder,
-        &b.table,
-        &b.kv(None),
-        &b.query(scale),
-        &tokens,
-        Binding::whole(&scratch),
-        Binding::whole(&out_b),
+        &DecodeArgs {
+            table: &b.table,
+            kv: &b.kv(None),
+            query: &b.query(scale),
+            tokens: &tokens,
+            scratch: Binding::whole(&scratch),
+            out: Binding::whole(&out_b).into(),
+        },
     )?;
     gpu.submit_and_wait(encoder)?;
     let plan = workspace.plan();

@@ -3,7 +3,7 @@
 //! unsupported head dims and GQA groups, budgets below sink + window, short bindings, appends
 //! that do not fit.
 
-use squeeze::attention::decode::{Decode, HeadPolicy, Tokens};
+use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
 use squeeze::attention::{
     Append, Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, NewTokens, PageTable, Query,
@@ -264,17 +264,19 @@ fn short_bindings_policies_and_scales_are_refused() {
                   o: Binding<'_>| {
         decode.encode(
             encoder,
-            &data.table,
-            &kv,
-            &Query {
-                q,
-                heads,
-                scale: 0.125,
-                dtype: DType::F32,
+            &DecodeArgs {
+                table: &data.table,
+                kv: &kv,
+                query: &Query {
+                    q,
+                    heads,
+                    scale: 0.125,
+                    dtype: DType::F32,
+                },
+                tokens: &tokens,
+                scratch: Binding::whole(&scratch),
+                out: o.into(),
             },
-            &tokens,
-            Binding::whole(&scratch),
-            o,
         )
     };
     let kv = data.kv(None);
@@ -327,17 +329,15 @@ fn short_bindings_policies_and_scales_are_refused() {
     ));
     // A decode built for f16 refuses an f32 cache.
     let f16_decode = Decode::new(&gpu, KvDtype::F16).unwrap();
-    let err = f16_decode
-        .encode(
-            &mut encoder,
-            &data.table,
-            &kv,
-            &data.query(0.125),
-            &tokens,
-            Binding::whole(&scratch),
-            Binding::whole(&out),
-        )
-        .unwrap_err();
+    let args = DecodeArgs {
+        table: &data.table,
+        kv: &kv,
+        query: &data.query(0.125),
+        tokens: &tokens,
+        scratch: Binding::whole(&scratch),
+        out: Binding::whole(&out).into(),
+    };
+    let err = f16_decode.encode(&mut encoder, &args).unwrap_err();
     assert!(is_invalid(&err, "k_pages"), "{err}");
     // Host tensors of the wrong size.
     let l = layout(3, 64);

@@ -4,7 +4,7 @@
 //! every adapter, and computes the same result.
 
 use squeeze::attention::host::{HostKv, Uploaded};
-use squeeze::attention::{CacheLayout, Decode, HeadPolicy, KvDtype, PageTable, Tokens};
+use squeeze::attention::{CacheLayout, Decode, DecodeArgs, HeadPolicy, KvDtype, PageTable, Tokens};
 use squeeze::quant::{Format, Gemv, Problem};
 use squeeze::topk::{Order, ScoreBindings, TopK};
 use squeeze::{AllocationCounts, Binding, DType, Gpu, wgpu};
@@ -92,12 +92,14 @@ impl Step {
         let a = &self.attention;
         self.decode.encode(
             encoder,
-            &a.table,
-            &a.kv(None),
-            &a.query(0.125),
-            &Tokens::Policy(&self.policy),
-            Binding::whole(&self.scratch),
-            Binding::whole(&self.o),
+            &DecodeArgs {
+                table: &a.table,
+                kv: &a.kv(None),
+                query: &a.query(0.125),
+                tokens: &Tokens::Policy(&self.policy),
+                scratch: Binding::whole(&self.scratch),
+                out: Binding::whole(&self.o).into(),
+            },
         )?;
         self.topk.encode(
             encoder,

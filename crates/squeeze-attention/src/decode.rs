@@ -218,30 +218,20 @@ impl Decode {
 
     /// Checks every argument of [`Decode::encode`] without recording anything, so a caller that
     /// records other work first (a sparse step's selection) fails before any of it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn check<'a>(
-        &self,
-        table: &DevicePageTable,
-        kv: &KvCache<'_>,
-        query: &Query<'_>,
-        tokens: &Tokens<'_>,
-        scratch: Binding<'_>,
-        out: impl Into<Output<'a>>,
-    ) -> Result<()> {
-        self.checked(table, kv, query, tokens, scratch, out.into())
-            .map(|_| ())
+    pub fn check(&self, args: &DecodeArgs<'_>) -> Result<()> {
+        self.checked(args).map(|_| ())
     }
 
     /// The checks of [`Decode::check`], and what recording then needs.
-    fn checked(
-        &self,
-        table: &DevicePageTable,
-        kv: &KvCache<'_>,
-        query: &Query<'_>,
-        tokens: &Tokens<'_>,
-        scratch: Binding<'_>,
-        out: Output<'_>,
-    ) -> Result<Prepared> {
+    fn checked(&self, args: &DecodeArgs<'_>) -> Result<Prepared> {
+        let DecodeArgs {
+            table,
+            kv,
+            query,
+            tokens,
+            scratch,
+            out,
+        } = *args;
         let gpu = &self.gpu;
         let layout = table.layout();
         kv.check(gpu, layout, self.dtype)?;
@@ -282,22 +272,18 @@ impl Decode {
         })
     }
 
-    /// Records `out = softmax(scale · q·Kᵀ) · V` over `tokens` for each sequence of `table`;
-    /// `out` has the query's shape, in f32 (a plain [`Binding`]) or f16 ([`Output`]). Every
-    /// argument is checked before anything is recorded.
-    #[allow(clippy::too_many_arguments)]
-    pub fn encode<'a>(
-        &self,
-        encoder: &mut wgpu::CommandEncoder,
-        table: &DevicePageTable,
-        kv: &KvCache<'_>,
-        query: &Query<'_>,
-        tokens: &Tokens<'_>,
-        scratch: Binding<'_>,
-        out: impl Into<Output<'a>>,
-    ) -> Result<()> {
-        let out = out.into();
-        let prepared = self.checked(table, kv, query, tokens, scratch, out)?;
+    /// Records `out = softmax(scale · q·Kᵀ) · V` over `tokens` for each sequence of `table`
+    /// (see [`DecodeArgs`]). Every argument is checked before anything is recorded.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, args: &DecodeArgs<'_>) -> Result<()> {
+        let DecodeArgs {
+            table,
+            kv,
+            query,
+            tokens,
+            scratch,
+            out,
+        } = *args;
+        let prepared = self.checked(args)?;
         let (spec, units, unit) = match (*tokens, &prepared.policy) {
             (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
             (Tokens::Policy(_), policy) => {
@@ -342,6 +328,21 @@ impl Decode {
             [query.heads, table.batch(), 1],
         )
     }
+}
+
+/// One decode's operands.
+#[derive(Clone, Copy)]
+pub struct DecodeArgs<'a> {
+    /// The sequences' pages.
+    pub table: &'a DevicePageTable,
+    pub kv: &'a KvCache<'a>,
+    pub query: &'a Query<'a>,
+    /// What each (sequence, KV head) attends to.
+    pub tokens: &'a Tokens<'a>,
+    /// The splits' partial outputs and softmax statistics: [`Decode::scratch_bytes`].
+    pub scratch: Binding<'a>,
+    /// `[batch, q_heads, head_dim]`, f32 or f16 (a [`Binding`] converts to f32).
+    pub out: Output<'a>,
 }
 
 /// What [`Decode::checked`] found: the policy's device copy, the pipeline and the split plan.

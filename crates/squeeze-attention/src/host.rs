@@ -4,7 +4,7 @@
 use half::f16;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 
-use crate::decode::{Decode, HeadPolicy, Tokens};
+use crate::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
 use crate::pages::{DevicePageTable, PageTable};
 use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
@@ -137,12 +137,14 @@ pub fn run_decode(
     let mut encoder = gpu.encoder("attention decode");
     decode.encode(
         &mut encoder,
-        &data.table,
-        &data.kv(None),
-        &data.query(scale),
-        &tokens,
-        Binding::whole(&scratch),
-        Binding::whole(&out),
+        &DecodeArgs {
+            table: &data.table,
+            kv: &data.kv(None),
+            query: &data.query(scale),
+            tokens: &tokens,
+            scratch: Binding::whole(&scratch),
+            out: Binding::whole(&out).into(),
+        },
     )?;
     gpu.submit_and_wait(encoder)?;
     gpu.read_back("o", &out, 0, data.out_len())

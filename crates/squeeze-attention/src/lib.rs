@@ -56,7 +56,7 @@ pub mod token_stats;
 pub mod token_vote;
 
 pub use append::{Append, NewTokens, PlacedTokens};
-pub use decode::{Decode, HeadPolicy, Tokens};
+pub use decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 pub use layout::{CacheLayout, KvCache, KvDtype, Output, Query};
 pub use pages::{DevicePageTable, EngineTable, PageTable};
 pub use quest_meta::QuestMeta;

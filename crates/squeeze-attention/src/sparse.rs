@@ -4,7 +4,7 @@
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 
-use crate::decode::{Decode, Tokens};
+use crate::decode::{Decode, DecodeArgs, Tokens};
 use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::select::{Budget, Select, SelectPlan, SelectWorkspace, Selector};
@@ -123,7 +123,15 @@ impl Sparse {
         let scratch = Binding::whole(&workspace.scratch);
         let tokens = workspace.tokens();
         // Decode's checks first: nothing is recorded unless both halves can be.
-        self.decode.check(table, kv, query, &tokens, scratch, out)?;
+        let args = DecodeArgs {
+            table,
+            kv,
+            query,
+            tokens: &tokens,
+            scratch,
+            out,
+        };
+        self.decode.check(&args)?;
         self.select.encode(
             encoder,
             table,
@@ -132,7 +140,6 @@ impl Sparse {
             &workspace.select,
             workspace.selected(),
         )?;
-        self.decode
-            .encode(encoder, table, kv, query, &tokens, scratch, out)
+        self.decode.encode(encoder, &args)
     }
 }

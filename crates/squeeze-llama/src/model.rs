@@ -10,7 +10,7 @@
 //! Prefill runs the prompt through this same step, a token at a time: the prefill attention
 //! kernel and the GEMM path are later work (issue #14).
 
-use squeeze::attention::{Append, Decode, HeadPolicy, KvDtype, Query, Tokens};
+use squeeze::attention::{Append, Decode, DecodeArgs, HeadPolicy, KvDtype, Query, Tokens};
 use squeeze::quant::{Format, Gemv};
 use squeeze::topk::{ScoreBindings, TopK};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
@@ -301,12 +301,14 @@ impl Model {
             };
             k.decode.encode(
                 encoder,
-                table,
-                &kv,
-                &query,
-                &Tokens::Policy(&self.full),
-                b(&s.attn_scratch),
-                b(&s.attn),
+                &DecodeArgs {
+                    table,
+                    kv: &kv,
+                    query: &query,
+                    tokens: &Tokens::Policy(&self.full),
+                    scratch: b(&s.attn_scratch),
+                    out: b(&s.attn).into(),
+                },
             )?;
             gemv(encoder, &layer.o, &s.attn, &s.delta)?;
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;

@@ -14,8 +14,8 @@ use squeeze::attention::append::{PlacedTokens, placement};
 use squeeze::attention::pages::EngineTable;
 use squeeze::attention::reference::{self as attention_reference, HostCache};
 use squeeze::attention::{
-    Append, CacheLayout, Decode, DevicePageTable, HeadPolicy, KvCache, KvDtype, PageTable, Query,
-    Tokens,
+    Append, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
+    PageTable, Query, Tokens,
 };
 use squeeze::quant::{Format, Gemv, Problem, reference as quant_reference};
 use squeeze::topk::{Order, ScoreBindings, TopK, reference as topk_reference};
@@ -201,12 +201,14 @@ fn main() -> Result<()> {
         let scratch = Binding::whole(&scratch);
         decode.encode(
             &mut encoder,
-            &table,
-            &kv,
-            &query,
-            &tokens,
-            scratch,
-            Binding::whole(&o),
+            &DecodeArgs {
+                table: &table,
+                kv: &kv,
+                query: &query,
+                tokens: &tokens,
+                scratch,
+                out: Binding::whole(&o).into(),
+            },
         )?;
         topk.encode(
             &mut encoder,
