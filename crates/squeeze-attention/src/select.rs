@@ -219,44 +219,11 @@ impl Select {
         workspace: &SelectWorkspace,
         selected: Binding<'_>,
     ) -> Result<()> {
-        let Query { q, scale, .. } = *query;
         let gpu = &self.gpu;
         let plan = &workspace.plan;
-        let layout = table.layout();
-        if plan.rows != table.batch() * layout.kv_heads {
-            return Err(Error::invalid(
-                "workspace",
-                "rows",
-                table.batch() * layout.kv_heads,
-                plan.rows,
-            ));
-        }
-        if query.heads != plan.q_heads {
-            return Err(Error::invalid(
-                "query",
-                "heads",
-                format!("{} (the workspace's plan)", plan.q_heads),
-                query.heads,
-            ));
-        }
-        // Scores are laid out at the plan's row length: a table that outgrew it would write
-        // past its rows.
-        let needed = match plan.selector {
-            Selector::Quest => table.max_pages(),
-            Selector::Tidal | Selector::TokenSelect => table.max_len(),
-        };
-        if needed > plan.n {
-            return Err(Error::invalid(
-                "workspace",
-                "capacity (entries per row)",
-                format!(
-                    "at least the table's longest sequence, {needed}: plan a workspace for a longer capacity"
-                ),
-                plan.n,
-            ));
-        }
-        kv.check(gpu, layout, self.dtype)?;
-        query.check(gpu, layout, table.batch())?;
+        plan.check_table(table, query)?;
+        kv.check(gpu, table.layout(), self.dtype)?;
+        query.check(gpu, table.layout(), table.batch())?;
         let rows = ScoreRows {
             table,
             q_heads: plan.q_heads,
@@ -267,33 +234,7 @@ impl Select {
         let scores = Binding::whole(&workspace.scores);
         let lengths = Binding::whole(&workspace.lengths);
         let out = ScoreOutputs { scores, lengths };
-        match plan.selector {
-            Selector::Quest => {
-                let meta = kv.meta.ok_or_else(|| {
-                    Error::invalid(
-                        "meta",
-                        "binding",
-                        "Quest metadata for Quest selection",
-                        "none",
-                    )
-                })?;
-                gpu.check_storage_binding("meta", &meta)?;
-                gpu.check_binding_holds("meta", &meta, meta_bytes(layout), "Quest metadata")?;
-                self.quest.encode(encoder, &rows, q, meta, out)?;
-            }
-            Selector::Tidal | Selector::TokenSelect => {
-                let logits = Binding::whole(&workspace.logits);
-                let stats = Binding::whole(&workspace.stats);
-                self.logits.encode(encoder, &rows, kv.k, q, scale, logits)?;
-                let vote = if plan.selector == Selector::Tidal {
-                    Vote::Sum
-                } else {
-                    self.stats.encode(encoder, &rows, logits, stats)?;
-                    Vote::Softmax
-                };
-                self.vote.encode(encoder, &rows, vote, logits, stats, out)?;
-            }
-        }
+        self.encode_scores(encoder, &rows, kv, query, workspace, out)?;
         self.topk.encode(
             encoder,
             plan.rows,
@@ -308,5 +249,81 @@ impl Select {
                 values: None,
             },
         )
+    }
+
+    /// Records the selector's scoring passes into `out`: Quest's page bounds from the cache's
+    /// metadata, or the token logits (and, for TokenSelect, their softmax statistics) voted
+    /// per KV group.
+    fn encode_scores(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        rows: &ScoreRows<'_>,
+        kv: &KvCache<'_>,
+        query: &Query<'_>,
+        workspace: &SelectWorkspace,
+        out: ScoreOutputs<'_>,
+    ) -> Result<()> {
+        let selector = workspace.plan.selector;
+        if selector == Selector::Quest {
+            let meta = kv.meta.ok_or_else(|| {
+                Error::invalid(
+                    "meta",
+                    "binding",
+                    "Quest metadata for Quest selection",
+                    "none",
+                )
+            })?;
+            let layout = rows.table.layout();
+            self.gpu.check_storage_binding("meta", &meta)?;
+            self.gpu
+                .check_binding_holds("meta", &meta, meta_bytes(layout), "Quest metadata")?;
+            return self.quest.encode(encoder, rows, query.q, meta, out);
+        }
+        let logits = Binding::whole(&workspace.logits);
+        let stats = Binding::whole(&workspace.stats);
+        self.logits
+            .encode(encoder, rows, kv.k, query.q, query.scale, logits)?;
+        let vote = if selector == Selector::Tidal {
+            Vote::Sum
+        } else {
+            self.stats.encode(encoder, rows, logits, stats)?;
+            Vote::Softmax
+        };
+        self.vote.encode(encoder, rows, vote, logits, stats, out)
+    }
+}
+
+impl SelectPlan {
+    /// Fails unless `table` and `query` fit this plan: the same rows and query heads, and no
+    /// sequence longer than the capacity (scores are laid out at the plan's row length, so a
+    /// table that outgrew it would write past its rows).
+    pub fn check_table(&self, table: &DevicePageTable, query: &Query<'_>) -> Result<()> {
+        let rows = table.batch() * table.layout().kv_heads;
+        if self.rows != rows {
+            return Err(Error::invalid("workspace", "rows", rows, self.rows));
+        }
+        if query.heads != self.q_heads {
+            return Err(Error::invalid(
+                "query",
+                "heads",
+                format!("{} (the workspace's plan)", self.q_heads),
+                query.heads,
+            ));
+        }
+        let needed = match self.selector {
+            Selector::Quest => table.max_pages(),
+            Selector::Tidal | Selector::TokenSelect => table.max_len(),
+        };
+        if needed > self.n {
+            return Err(Error::invalid(
+                "workspace",
+                "capacity (entries per row)",
+                format!(
+                    "at least the table's longest sequence, {needed}: plan a workspace for a longer capacity"
+                ),
+                self.n,
+            ));
+        }
+        Ok(())
     }
 }
