@@ -63,6 +63,25 @@ impl<'a> NativeUnit<'a> {
     /// whether each chunk decodes to exactly its bits is checked by
     /// [`crate::native::reference::decode`].
     pub fn validate(self, name: &str) -> Result<CheckedNative<'a>> {
+        let n = self.weights(name)?;
+        let (table, code_bits) = self.code(name, n)?;
+        let cpr = chunks_per_row(self.cols);
+        let chunks = self.rows * cpr;
+        let starts = self.chunk_starts(name, chunks)?;
+        self.check_chunk_bits(name, &starts, cpr, code_bits)?;
+        Ok(CheckedNative {
+            unit: self,
+            n,
+            chunks_per_row: cpr,
+            chunks,
+            table,
+            // Non-decreasing up to total_bits (checked by chunk_starts), so each fits u32.
+            starts: starts.into_iter().map(|s| s as u32).collect(),
+        })
+    }
+
+    /// The weight count `rows × cols` (at most u32::MAX), which `sign_mantissa` must hold.
+    fn weights(&self, name: &str) -> Result<usize> {
         let n = self
             .rows
             .checked_mul(self.cols)
@@ -85,6 +104,11 @@ impl<'a> NativeUnit<'a> {
                 self.sign_mantissa.len(),
             ));
         }
+        Ok(n)
+    }
+
+    /// The decode table of the 256 code lengths, and the shortest and longest code in bits.
+    fn code(&self, name: &str, n: usize) -> Result<(DecodeTable, (u64, u64))> {
         if self.lengths.len() != 256 {
             return Err(Df11Error::native(
                 name,
@@ -114,8 +138,12 @@ impl<'a> NativeUnit<'a> {
                 "all zero",
             ));
         }
-        let cpr = chunks_per_row(self.cols);
-        let chunks = self.rows * cpr;
+        Ok((table, (min_len, max_len)))
+    }
+
+    /// Each chunk's first bit in the exponent stream (`chunks + 1` entries, the last the
+    /// stream's length), from the tile and chunk offsets, which are checked along the way.
+    fn chunk_starts(&self, name: &str, chunks: usize) -> Result<Vec<u64>> {
         let tile_count = tiles(chunks);
         let tile_offsets = words::<4>(name, "tile_offsets", self.tile_offsets, tile_count + 1)?;
         let chunk_offsets = words::<2>(name, "chunk_offsets", self.chunk_offsets, chunks)?;
@@ -168,7 +196,19 @@ impl<'a> NativeUnit<'a> {
                 tile_offsets[0],
             ));
         }
-        for g in 0..chunks {
+        Ok(starts)
+    }
+
+    /// Fails unless every chunk's bits can hold its codes: between its weight count times the
+    /// shortest and times the longest code (which also makes the starts non-decreasing).
+    fn check_chunk_bits(
+        &self,
+        name: &str,
+        starts: &[u64],
+        cpr: usize,
+        (min_len, max_len): (u64, u64),
+    ) -> Result<()> {
+        for g in 0..starts.len() - 1 {
             let count =
                 (chunk_begin(g + 1, self.cols, cpr) - chunk_begin(g, self.cols, cpr)) as u64;
             let bits = starts[g + 1].checked_sub(starts[g]);
@@ -185,15 +225,7 @@ impl<'a> NativeUnit<'a> {
                 });
             }
         }
-        Ok(CheckedNative {
-            unit: self,
-            n,
-            chunks_per_row: cpr,
-            chunks,
-            table,
-            // Non-decreasing up to total_bits (checked above), so each fits u32.
-            starts: starts.into_iter().map(|s| s as u32).collect(),
-        })
+        Ok(())
     }
 }
 
