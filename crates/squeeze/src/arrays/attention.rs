@@ -302,17 +302,7 @@ pub fn attention_decode(
         } => paged(kv, page_table, seq_len, params.page_size)?,
     };
     let layout = laid.layout;
-    let (name, [q_heads, d]) = match q {
-        Query::F32(a) => (a.name, a.dims()?),
-        Query::F16(a) => (a.name, a.dims()?),
-    };
-    if d != layout.head_dim as usize {
-        return Err(Error::invalid(name, "head dim", layout.head_dim, d));
-    }
-    let q: Vec<f32> = match q {
-        Query::F32(a) => a.data.to_vec(),
-        Query::F16(a) => a.data.iter().map(|x| x.to_f32()).collect(),
-    };
+    let (name, q_heads, q) = widened(q, layout.head_dim)?;
     let data = Uploaded::new(
         gpu,
         layout,
@@ -321,30 +311,72 @@ pub fn attention_decode(
         &q,
         to_u32(q_heads, name)?,
     )?;
+    let d = layout.head_dim as usize;
     let scale = params.scale.unwrap_or(1.0 / (d as f32).sqrt());
-    let (sink, window) = (params.sink, params.window);
     let o_shape = [q_heads, d];
-    let Some(selector) = params.select.selector() else {
-        if let Some(budget) = params.budget {
-            return Err(Error::invalid(
-                "budget",
-                "parameter",
-                "unset with select=none (a budget is used by select=quest|token|tokenselect)",
-                budget,
-            ));
-        }
-        let policy = if sink > 0 || window > 0 {
-            HeadPolicy::SinkWindow { sink, window }
-        } else {
-            HeadPolicy::Full
-        };
-        let o = run_decode(gpu, &data, scale, &vec![policy; layout.kv_heads as usize])?;
-        return Ok(Decoded {
-            o,
-            o_shape,
-            selected: None,
-        });
+    match params.select.selector() {
+        None => dense(gpu, &data, scale, params, o_shape),
+        Some(selector) => sparse(gpu, &data, scale, selector, params, o_shape),
+    }
+}
+
+/// The query's name, heads and values as f32 (f16 widened exactly), its head dim checked
+/// against the cache's.
+fn widened(q: Query<'_>, head_dim: u32) -> Result<(&'static str, usize, Vec<f32>)> {
+    let (name, [q_heads, d]) = match q {
+        Query::F32(a) => (a.name, a.dims()?),
+        Query::F16(a) => (a.name, a.dims()?),
     };
+    if d != head_dim as usize {
+        return Err(Error::invalid(name, "head dim", head_dim, d));
+    }
+    let values = match q {
+        Query::F32(a) => a.data.to_vec(),
+        Query::F16(a) => a.data.iter().map(|x| x.to_f32()).collect(),
+    };
+    Ok((name, q_heads, values))
+}
+
+/// Dense decode, or sinks + window when either is set; a budget is an error here.
+fn dense(
+    gpu: &Gpu,
+    data: &Uploaded,
+    scale: f32,
+    params: &Params,
+    o_shape: [usize; 2],
+) -> Result<Decoded> {
+    if let Some(budget) = params.budget {
+        return Err(Error::invalid(
+            "budget",
+            "parameter",
+            "unset with select=none (a budget is used by select=quest|token|tokenselect)",
+            budget,
+        ));
+    }
+    let (sink, window) = (params.sink, params.window);
+    let policy = if sink > 0 || window > 0 {
+        HeadPolicy::SinkWindow { sink, window }
+    } else {
+        HeadPolicy::Full
+    };
+    let kv_heads = data.table.layout().kv_heads as usize;
+    let o = run_decode(gpu, data, scale, &vec![policy; kv_heads])?;
+    Ok(Decoded {
+        o,
+        o_shape,
+        selected: None,
+    })
+}
+
+/// A sparse step with `selector`; the kept entries come back ascending, −1 padding last.
+fn sparse(
+    gpu: &Gpu,
+    data: &Uploaded,
+    scale: f32,
+    selector: Selector,
+    params: &Params,
+    o_shape: [usize; 2],
+) -> Result<Decoded> {
     let budget = Budget {
         tokens: params.budget.ok_or_else(|| {
             Error::invalid(
@@ -357,20 +389,20 @@ pub fn attention_decode(
                 "unset",
             )
         })?,
-        sink,
-        window,
+        sink: params.sink,
+        window: params.window,
     };
-    let result = run_sparse(gpu, &data, scale, selector, budget)?;
+    let result = run_sparse(gpu, data, scale, selector, budget)?;
     let k = result.k as usize;
     let mut selected = result.selected;
     for row in selected.chunks_mut(k.max(1)) {
-        // Ascending, with the −1 padding last.
         row.sort_unstable_by_key(|&i| (i < 0, i));
     }
+    let kv_heads = data.table.layout().kv_heads as usize;
     Ok(Decoded {
         o: result.o,
         o_shape,
-        selected: Some((selected, [layout.kv_heads as usize, k])),
+        selected: Some((selected, [kv_heads, k])),
     })
 }
 
