@@ -70,7 +70,7 @@ impl Bf16Gemv {
             params.cols as usize,
             params.batch as usize,
         )?;
-        let f16 = check_vectors(gpu, &checked, &x, &y)?;
+        let f16 = check_vectors(gpu, [checked.batch, checked.rows, checked.cols], &x, &y)?;
         check_bindings(
             gpu,
             &[(

@@ -131,16 +131,16 @@ impl XPipelines {
     }
 }
 
-/// Checks `x` and `y` of a GEMV of `params`; returns whether x is f16.
+/// Checks `x` and `y` of a GEMV of `[batch, rows, cols]`; returns whether x is f16.
 pub(crate) fn check_vectors(
     gpu: &Gpu,
-    params: &GemvParams,
+    [batch, rows, cols]: [u32; 3],
     x: &Activations<'_>,
     y: &Binding<'_>,
 ) -> Result<bool> {
     let f16 = x.is_f16()?;
-    let batch = u64::from(params.batch);
-    let x_bytes = (batch * u64::from(params.cols) * x.dtype.size() as u64).next_multiple_of(4);
+    let batch = u64::from(batch);
+    let x_bytes = (batch * u64::from(cols) * x.dtype.size() as u64).next_multiple_of(4);
     check_bindings(
         gpu,
         &[
@@ -154,12 +154,7 @@ pub(crate) fn check_vectors(
                     "batch × cols f32"
                 },
             ),
-            (
-                "y",
-                y,
-                4 * batch * u64::from(params.rows),
-                "batch × rows f32",
-            ),
+            ("y", y, 4 * batch * u64::from(rows), "batch × rows f32"),
         ],
     )?;
     Ok(f16)
@@ -242,7 +237,7 @@ impl Gemv {
             )
             .into());
         }
-        let f16 = check_vectors(gpu, &params, &x, &y)?;
+        let f16 = check_vectors(gpu, [params.batch, params.rows, params.cols], &x, &y)?;
         check_bindings(
             gpu,
             &[(

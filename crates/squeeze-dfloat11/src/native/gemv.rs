@@ -7,9 +7,8 @@ use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::NATIVE_GEMV;
 
-use crate::device::check_bindings;
 use crate::error::Result;
-use crate::gemv::{Activations, MAX_BATCH, XPipelines};
+use crate::gemv::{Activations, MAX_BATCH, XPipelines, check_vectors};
 use crate::native::device::{
     NativeBindings, NativeBuffers, NativeParams, WORKGROUP_SIZE, pipeline, workgroups,
 };
@@ -54,30 +53,7 @@ impl NativeGemv {
             );
         }
         unit.check(gpu, &params)?;
-        let f16 = x.is_f16()?;
-        let batch = u64::from(params.batch);
-        let x_bytes = (batch * u64::from(params.cols) * x.dtype.size() as u64).next_multiple_of(4);
-        check_bindings(
-            gpu,
-            &[
-                (
-                    "x",
-                    &x.x,
-                    x_bytes,
-                    if f16 {
-                        "batch × cols f16"
-                    } else {
-                        "batch × cols f32"
-                    },
-                ),
-                (
-                    "y",
-                    &y,
-                    4 * batch * u64::from(params.rows),
-                    "batch × rows f32",
-                ),
-            ],
-        )?;
+        let f16 = check_vectors(gpu, [params.batch, params.rows, params.cols], &x, &y)?;
         let rows_per_group = (WORKGROUP_SIZE / params.chunks_per_row.max(1)).max(1);
         let groups = workgroups(gpu, params.rows.div_ceil(rows_per_group));
         gpu.dispatch(
