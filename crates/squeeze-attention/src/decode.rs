@@ -10,7 +10,7 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::attention::{DECODE, MERGE};
 
-use crate::layout::{KvCache, KvDtype, Output, Query, is_f16};
+use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::params::AttentionParams;
 
@@ -114,7 +114,7 @@ impl Decode {
 
     /// [`Decode::prepare`] for queries of `q_dtype` (f32 or f16).
     pub fn prepare_for(&self, group: u32, q_dtype: DType) -> Result<()> {
-        let q_f16 = is_f16("q", q_dtype)?;
+        let q_f16 = q_dtype.is_f16("q")?;
         self.pipeline(group, false, q_f16)?;
         self.pipeline(group, true, q_f16)?;
         Ok(())
@@ -237,7 +237,7 @@ impl Decode {
         kv.check(gpu, layout, self.dtype)?;
         let batch = table.batch();
         query.check(gpu, layout, batch)?;
-        let o_f16 = is_f16("o", out.dtype)?;
+        let o_f16 = out.dtype.is_f16("o")?;
         gpu.check_storage_binding("o", &out.o)?;
         gpu.check_binding_holds(
             "o",

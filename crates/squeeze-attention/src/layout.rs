@@ -145,21 +145,12 @@ impl<'a> From<Binding<'a>> for Output<'a> {
     }
 }
 
-/// Whether `dtype` (of argument `arg`) is f16; anything but f32 or f16 is an error.
-pub(crate) fn is_f16(arg: &'static str, dtype: DType) -> Result<bool> {
-    match dtype {
-        DType::F32 => Ok(false),
-        DType::F16 => Ok(true),
-        other => Err(Error::invalid(arg, "dtype", "f32 | f16", other)),
-    }
-}
-
 impl Query<'_> {
     /// Fails unless the heads suit `layout` (see [`CacheLayout::check_q_heads`]), `q` holds
     /// `batch` rows and the scale is finite.
     pub fn check(&self, gpu: &Gpu, layout: &CacheLayout, batch: u32) -> Result<()> {
         layout.check_q_heads(self.heads)?;
-        is_f16("q", self.dtype)?;
+        self.dtype.is_f16("q")?;
         gpu.check_storage_binding("q", &self.q)?;
         gpu.check_binding_holds(
             "q",

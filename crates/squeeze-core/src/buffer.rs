@@ -29,6 +29,18 @@ impl DType {
     }
 }
 
+impl DType {
+    /// Whether `self` (the dtype of argument `arg`) is f16, for the kernels that take f32 or
+    /// f16 at a seam; any other dtype is an error naming the argument.
+    pub fn is_f16(self, arg: &'static str) -> Result<bool> {
+        match self {
+            DType::F32 => Ok(false),
+            DType::F16 => Ok(true),
+            other => Err(Error::invalid(arg, "dtype", "f32 | f16", other)),
+        }
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -98,17 +98,6 @@ impl<'a> From<Binding<'a>> for Activations<'a> {
     }
 }
 
-impl Activations<'_> {
-    /// Whether the activations are f16; a dtype other than f32 or f16 is an error.
-    pub(crate) fn is_f16(&self) -> Result<bool> {
-        match self.dtype {
-            DType::F32 => Ok(false),
-            DType::F16 => Ok(true),
-            other => Err(Error::invalid("x", "dtype", "f32 | f16", other).into()),
-        }
-    }
-}
-
 /// One GEMV's pipelines for f32 and for f16 activations (the `X_F16` override).
 pub(crate) struct XPipelines {
     f32: squeeze_core::wgpu::ComputePipeline,
@@ -138,7 +127,7 @@ pub(crate) fn check_vectors(
     x: &Activations<'_>,
     y: &Binding<'_>,
 ) -> Result<bool> {
-    let f16 = x.is_f16()?;
+    let f16 = x.dtype.is_f16("x")?;
     let batch = u64::from(batch);
     let x_bytes = (batch * u64::from(cols) * x.dtype.size() as u64).next_multiple_of(4);
     check_bindings(

@@ -86,9 +86,7 @@ impl Problem {
             x_dtype,
         } = *self;
         let mut shape = Shape::new(scheme, rows, cols)?;
-        if !matches!(x_dtype, DType::F32 | DType::F16) {
-            return Err(Error::invalid("x", "dtype", "f32 | f16", x_dtype));
-        }
+        x_dtype.is_f16("x")?;
         u32::try_from(batch)
             .ok()
             .and_then(|b| b.checked_mul(shape.cols.max(shape.rows)))
@@ -106,11 +104,7 @@ impl Problem {
                 stride,
             ));
         }
-        let y_f16 = match y.dtype {
-            DType::F32 => false,
-            DType::F16 => true,
-            other => return Err(Error::invalid("y", "dtype", "f32 | f16", other)),
-        };
+        let y_f16 = y.dtype.is_f16("y")?;
         if y_f16 && (!rows.is_multiple_of(2) || !stride.is_multiple_of(2)) {
             return Err(Error::invalid(
                 "y",
