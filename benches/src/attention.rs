@@ -8,9 +8,16 @@
 //! ratio of the two rows' times. `attention-reuse` is the decode alone over a 2K-token selection
 //! made beforehand: a TidalDecode layer after its selection layer. Shapes whose K does not fit
 //! one storage binding are left out.
+//!
+//! `attention-prefill` is the causal prefill of a whole prompt (512 tokens by default, 2K with
+//! `--full`) over the same heads and cache: its bytes moved are the least it must move — q, K,
+//! V and o once each — so its × copy is a lower bound on its traffic's share of copy
+//! bandwidth, and its flops (4 · d per visible (query, key) pair per head) are the figure of a
+//! kernel that reads each K/V tile once per query tile.
 
 use half::f16;
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
+use squeeze::attention::prefill::{Prefill, PrefillArgs};
 use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use squeeze::attention::sparse::Sparse;
 use squeeze::attention::{
@@ -229,6 +236,45 @@ fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workloa
     })
 }
 
+/// Prompts `squeeze bench` prefills: (tokens, scope).
+const PROMPTS: [(u32, Scope); 2] = [(512, Scope::Default), (2048, Scope::Full)];
+const SMOKE_PROMPTS: [(u32, Scope); 1] = [(64, Scope::Default)];
+
+/// The causal prefill of a whole prompt of `tokens` tokens (one sequence, its K and V
+/// appended), f32 queries and output.
+fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
+    let problem = Problem::new(gpu, tokens, 1, false)?;
+    let rows = u64::from(tokens) * u64::from(Q_HEADS * HEAD_DIM);
+    let q: Vec<f32> = random_halves(rows as usize, 4)
+        .iter()
+        .map(|x| x.to_f32())
+        .collect();
+    let q = gpu.upload("q", &q)?;
+    let out = gpu.storage_buffer("o", rows * 4)?;
+    let kernel = Prefill::new(gpu, KvDtype::F16)?;
+    let qo_indptr = [0, tokens];
+    let pairs = u64::from(tokens) * u64::from(tokens + 1) / 2;
+    Ok(Workload {
+        bytes_moved: 2 * rows * 4 + 2 * kv_bytes(u64::from(tokens)),
+        flops: 4 * pairs * u64::from(HEAD_DIM * Q_HEADS),
+        record: Box::new(move |encoder| {
+            kernel.encode(
+                encoder,
+                &PrefillArgs {
+                    table: &problem.table,
+                    kv: &problem.kv(),
+                    query: &Query {
+                        q: Binding::whole(&q),
+                        ..problem.query()
+                    },
+                    qo_indptr: &qo_indptr,
+                    out: Binding::whole(&out).into(),
+                },
+            )
+        }),
+    })
+}
+
 pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let max_binding = gpu.limits().max_storage_buffer_binding_size;
     let (contexts, batches, budget): (&[u32], &[u32], Budget) = match sizes {
@@ -276,6 +322,19 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                 prepare: Box::new(move |gpu| reused(gpu, context, batch, budget)),
             });
         }
+    }
+    let prompts: &[(u32, Scope)] = match sizes {
+        Sizes::Real => &PROMPTS,
+        Sizes::Smoke => &SMOKE_PROMPTS,
+    };
+    for &(prompt, scope) in prompts {
+        all.push(Bench {
+            family: FAMILY,
+            kernel: "attention-prefill",
+            shape: format!("prompt {}, 32q/8kv d128 f16", tokens(prompt)),
+            scope,
+            prepare: Box::new(move |gpu| prefill(gpu, prompt)),
+        });
     }
     all
 }

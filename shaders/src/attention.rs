@@ -49,6 +49,19 @@ macro_rules! group_sets {
     };
 }
 
+/// Every prefill override set: each cache format (`KV_FORMAT`) with f32/f16 queries and
+/// f32/f16 outputs.
+macro_rules! prefill_sets {
+    ($($format:literal),*) => {
+        [$(
+            &[("Q_F16", 0.0), ("KV_F16", $format), ("O_F16", 0.0)],
+            &[("Q_F16", 0.0), ("KV_F16", $format), ("O_F16", 1.0)],
+            &[("Q_F16", 1.0), ("KV_F16", $format), ("O_F16", 0.0)],
+            &[("Q_F16", 1.0), ("KV_F16", $format), ("O_F16", 1.0)],
+        )*]
+    };
+}
+
 /// Split-KV decode attention; entry `decode`.
 pub static DECODE: Module = Module {
     name: "attention/decode",
@@ -64,6 +77,23 @@ pub static DECODE: Module = Module {
     requires: Requirements::PORTABLE,
     entry_points: &["decode"],
     override_sets: &decode_sets!(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+};
+
+/// Causal prefill attention (query tiles × streamed K/V tiles, online softmax); entry `prefill`.
+pub static PREFILL: Module = Module {
+    name: "attention/prefill",
+    parts: &[
+        QUERY,
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        VALUES,
+        part!("attention/prefill.wgsl"),
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["prefill"],
+    override_sets: &prefill_sets!(0.0, 1.0),
 };
 
 /// The merge of decode splits; entry `merge`.

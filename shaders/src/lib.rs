@@ -123,6 +123,7 @@ pub static MODULES: &[&Module] = &[
     &topk::GATHER,
     &attention::DECODE,
     &attention::MERGE,
+    &attention::PREFILL,
     &attention::APPEND,
     &attention::QUEST_META,
     &attention::QUEST_SCORES,

@@ -17,7 +17,7 @@ use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
     Append, Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
-    NewTokens, PageTable, Query, QuestMeta, Selector, Sparse, Tokens,
+    NewTokens, PageTable, Prefill, PrefillArgs, Query, QuestMeta, Selector, Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
@@ -889,5 +889,250 @@ pub fn cases() -> Vec<Case> {
     all.extend(append_cases());
     all.extend(meta_cases());
     all.extend(sparse_cases());
+    all.extend(prefill_cases());
+    all
+}
+
+// ---- Prefill attention ----
+//
+// Causal prefill of each sequence's newest tokens (append, then attend) against
+// `reference::prefill`, within the tolerance above: GQA 1/2/3/4, head dims 64/128/256, partial
+// last pages, odd lengths, ragged batches (a sequence with no new tokens too), n = whole
+// sequence, large logits; n = 1 against the decode kernel; f16 queries and outputs bit for bit.
+
+/// One prefill problem: `setup`'s cache and table, and `news[b]` new tokens of sequence b,
+/// their queries `[Σ news, q_heads, head_dim]` drawn like `setup`'s and multiplied by `q_scale`.
+struct PrefillProblem {
+    setup: Setup,
+    qo_indptr: Vec<u32>,
+    q: Vec<f32>,
+}
+
+impl PrefillProblem {
+    fn new(shape: Shape<'_>, news: &[u32], values: Values, seed: u64) -> Self {
+        let setup = Setup::new(shape, values, seed);
+        let mut qo_indptr = vec![0];
+        for &n in news {
+            qo_indptr.push(qo_indptr[qo_indptr.len() - 1] + n);
+        }
+        let rows = qo_indptr[news.len()] as usize;
+        let mut rng = SplitMix64::new(seed ^ 0x9e37);
+        let q = (0..rows * (shape.q_heads * shape.head_dim) as usize)
+            .map(|_| {
+                let u = rng.next_u32();
+                match values {
+                    Values::Random => (u >> 8) as f32 / (1u32 << 23) as f32 - 1.0,
+                    Values::Eighths => (u % 17) as f32 / 8.0 - 1.0,
+                }
+            })
+            .collect();
+        Self {
+            setup,
+            qo_indptr,
+            q,
+        }
+    }
+
+    fn reference(&self) -> Vec<f32> {
+        let s = &self.setup;
+        reference::prefill(
+            &s.cache(),
+            &s.table,
+            &self.qo_indptr,
+            &self.q,
+            s.q_heads,
+            s.scale(),
+        )
+    }
+
+    /// The GPU's output for f32 queries and output.
+    fn run(&self, gpu: &Gpu) -> Result<Vec<f32>, Failure> {
+        let data = self.setup.upload(gpu)?;
+        let q = gpu.upload("q", &self.q)?;
+        let out = gpu.storage_buffer("o", self.q.len() as u64 * 4)?;
+        let prefill = Prefill::new(gpu, self.setup.layout.dtype)?;
+        let mut encoder = gpu.encoder("attention prefill");
+        prefill.encode(
+            &mut encoder,
+            &PrefillArgs {
+                table: &data.table,
+                kv: &data.kv(None),
+                query: &Query {
+                    q: Binding::whole(&q),
+                    ..data.query(self.setup.scale())
+                },
+                qo_indptr: &self.qo_indptr,
+                out: Binding::whole(&out).into(),
+            },
+        )?;
+        gpu.submit_and_wait(encoder)?;
+        Ok(gpu.read_back("o", &out, 0, self.q.len())?)
+    }
+}
+
+fn prefill_check(gpu: &Gpu, problem: &PrefillProblem) -> Result<(), Failure> {
+    let got = problem.run(gpu)?;
+    if let Some(i) = got.iter().position(|x| !x.is_finite()) {
+        return Err(Failure::Mismatch(format!("o: output {i} is {}", got[i])));
+    }
+    expect_close("o", &got, &problem.reference(), &problem.setup.v)
+}
+
+/// With one new token per sequence, prefill is decode: both kernels against each other (and
+/// the reference).
+fn prefill_one_token_check(gpu: &Gpu) -> Result<(), Failure> {
+    let problem = PrefillProblem::new(
+        shape(&[45, 130, 7], 16, (2, 8), 128, KvDtype::F16),
+        &[1, 1, 1],
+        Values::Random,
+        91,
+    );
+    let got = problem.run(gpu)?;
+    let setup = Setup {
+        q: problem.q.clone(),
+        ..problem.setup.clone()
+    };
+    let decoded = run_decode(gpu, &setup.upload(gpu)?, setup.scale(), &full(&setup))?;
+    expect_close("prefill (n = 1) vs decode", &got, &decoded, &setup.v)?;
+    expect_close("o", &got, &problem.reference(), &setup.v)
+}
+
+/// f16 queries holding the f32 queries exactly give the f32 output bit for bit, and an f16
+/// output is the f32 output rounded to nearest even.
+fn prefill_f16_seams_check(gpu: &Gpu) -> Result<(), Failure> {
+    use squeeze::DType;
+    use squeeze::attention::Output;
+
+    let problem = PrefillProblem::new(
+        shape(&[70, 33], 16, (2, 8), 64, KvDtype::F16),
+        &[70, 12],
+        Values::Eighths,
+        93,
+    );
+    let data = problem.setup.upload(gpu)?;
+    let n = problem.q.len();
+    let q32 = gpu.upload("q32", &problem.q)?;
+    let q16: Vec<f16> = problem.q.iter().map(|&x| f16::from_f32(x)).collect();
+    let q16 = gpu.upload("q16", &q16)?;
+    let (o32, o16) = (
+        gpu.storage_buffer("o32", n as u64 * 4)?,
+        gpu.storage_buffer("o16", n as u64 * 2)?,
+    );
+    let prefill = Prefill::new(gpu, KvDtype::F16)?;
+    let scale = problem.setup.scale();
+    let mut encoder = gpu.encoder("f16 seams");
+    for (q, dtype, o) in [(&q32, DType::F32, &o32), (&q16, DType::F16, &o16)] {
+        prefill.encode(
+            &mut encoder,
+            &PrefillArgs {
+                table: &data.table,
+                kv: &data.kv(None),
+                query: &Query {
+                    q: Binding::whole(q),
+                    dtype,
+                    ..data.query(scale)
+                },
+                qo_indptr: &problem.qo_indptr,
+                out: Output {
+                    o: Binding::whole(o),
+                    dtype,
+                },
+            },
+        )?;
+    }
+    gpu.submit_and_wait(encoder)?;
+    let full32: Vec<f32> = gpu.read_back("o32", &o32, 0, n)?;
+    expect_close("o", &full32, &problem.reference(), &problem.setup.v)?;
+    let got16: Vec<u16> = gpu
+        .read_back::<f16>("o16", &o16, 0, n)?
+        .iter()
+        .map(|h| h.to_bits())
+        .collect();
+    let want16: Vec<u16> = full32.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+    expect_equal("f16 output vs the f32 output rounded", &got16, &want16)
+}
+
+fn prefill_cases() -> Vec<Case> {
+    use KvDtype::{F16, F32};
+    type Problem = (&'static str, Shape<'static>, &'static [u32]);
+    let problems: [Problem; 10] = [
+        (
+            "f32, GQA 1, d 64, n = whole sequence, partial last page",
+            shape(&[37], 16, (2, 2), 64, F32),
+            &[37],
+        ),
+        (
+            "f16, GQA 2, d 128, three sequences of different lengths",
+            shape(&[45, 130, 7], 16, (2, 4), 128, F16),
+            &[5, 130, 1],
+        ),
+        (
+            "f16, GQA 4, d 64, odd lengths",
+            shape(&[33, 99], 16, (2, 8), 64, F16),
+            &[33, 17],
+        ),
+        (
+            "f32, GQA 4, d 128, pages of 32",
+            shape(&[77, 3], 32, (1, 4), 128, F32),
+            &[40, 3],
+        ),
+        (
+            "f16, GQA 2, d 256",
+            shape(&[66, 19], 8, (2, 4), 256, F16),
+            &[66, 10],
+        ),
+        (
+            "f16, GQA 3 (9 query heads over 3), d 64",
+            shape(&[50], 16, (3, 9), 64, F16),
+            &[50],
+        ),
+        ("f32, page size 1", shape(&[9, 4], 1, (2, 4), 64, F32), &[9, 2]),
+        (
+            "f16, a sequence with no new tokens",
+            shape(&[20, 30, 0], 16, (2, 4), 64, F16),
+            &[0, 30, 0],
+        ),
+        (
+            "f16, GQA 1, d 128, one long prompt (300 tokens)",
+            shape(&[300], 16, (4, 4), 128, F16),
+            &[300],
+        ),
+        (
+            "f32, GQA 8, d 64, new tokens after a long prefix",
+            shape(&[260], 16, (1, 8), 64, F32),
+            &[31],
+        ),
+    ];
+    let mut all = Vec::new();
+    for (i, (name, shape, news)) in problems.into_iter().enumerate() {
+        all.push(Case::portable("attention/prefill", name, move |gpu| {
+            let problem = PrefillProblem::new(shape, news, Values::Random, 80 + i as u64);
+            prefill_check(gpu, &problem)
+        }));
+    }
+    all.push(Case::portable(
+        "attention/prefill",
+        "large logits stay finite (q × 300)",
+        |gpu| {
+            let mut problem = PrefillProblem::new(
+                shape(&[200, 33], 16, (2, 4), 128, KvDtype::F32),
+                &[200, 33],
+                Values::Random,
+                90,
+            );
+            problem.q.iter_mut().for_each(|x| *x *= 300.0);
+            prefill_check(gpu, &problem)
+        },
+    ));
+    all.push(Case::portable(
+        "attention/prefill",
+        "n = 1 equals the decode kernel",
+        prefill_one_token_check,
+    ));
+    all.push(Case::portable(
+        "attention/prefill",
+        "f16 queries and output: the f32 results bit for bit, rounded",
+        prefill_f16_seams_check,
+    ));
     all
 }

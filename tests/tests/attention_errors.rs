@@ -494,3 +494,82 @@ fn engine_tables_and_placed_appends_check_their_bindings() {
         .unwrap();
     gpu.submit_and_wait(encoder).unwrap();
 }
+
+#[test]
+fn prefills_with_bad_query_layouts_are_refused() {
+    use squeeze::attention::{Prefill, PrefillArgs};
+
+    let gpu = gpu();
+    // Sequences of 6 and 3 tokens, 4 query heads over 2 KV heads, d 64.
+    let data = uploaded(&gpu);
+    let prefill = Prefill::new(&gpu, KvDtype::F32).unwrap();
+    let rows = 9u64;
+    let q = gpu.storage_buffer("q", rows * 4 * 64 * 4).unwrap();
+    let out = gpu.storage_buffer("o", rows * 4 * 64 * 4).unwrap();
+    let small = gpu.storage_buffer("small", 256).unwrap();
+    let kv = data.kv(None);
+    let query = |heads, q| Query {
+        q,
+        heads,
+        scale: 0.125,
+        dtype: DType::F32,
+    };
+    let check = |qo_indptr: &[u32], query: &Query<'_>, o: Binding<'_>| {
+        prefill.check(&PrefillArgs {
+            table: &data.table,
+            kv: &kv,
+            query,
+            qo_indptr,
+            out: o.into(),
+        })
+    };
+    let good = query(4, Binding::whole(&q));
+    check(&[0, 6, 9], &good, Binding::whole(&out)).unwrap();
+    check(&[0, 1, 2], &good, Binding::whole(&out)).unwrap();
+    for (qo_indptr, says) in [
+        (&[0, 6][..], "batch + 1 = 3"),
+        (&[1, 6, 9][..], "element 0"),
+        (&[0, 6, 5][..], "non-decreasing"),
+        (&[0, 0, 0][..], "at least one"),
+        // 7 new tokens in a sequence of 6.
+        (&[0, 7, 8][..], "at most its length 6"),
+        (&[0, 2, 6][..], "at most its length 3"),
+    ] {
+        let err = check(qo_indptr, &good, Binding::whole(&out)).unwrap_err();
+        assert!(
+            is_invalid(&err, "qo_indptr") && err.to_string().contains(says),
+            "{qo_indptr:?}: {err}"
+        );
+    }
+    // Query heads that are not whole KV groups; q and o shorter than the rows.
+    let heads3 = query(3, Binding::whole(&q));
+    let err = check(&[0, 6, 9], &heads3, Binding::whole(&out)).unwrap_err();
+    assert!(is_invalid(&err, "q_heads"), "{err}");
+    let short_q = query(4, Binding::whole(&small));
+    let err = check(&[0, 6, 9], &short_q, Binding::whole(&out)).unwrap_err();
+    assert!(is_invalid(&err, "q"), "{err}");
+    let err = check(&[0, 6, 9], &good, Binding::whole(&small)).unwrap_err();
+    assert!(is_invalid(&err, "o"), "{err}");
+    let err = check(
+        &[0, 6, 9],
+        &Query {
+            scale: f32::INFINITY,
+            ..good
+        },
+        Binding::whole(&out),
+    )
+    .unwrap_err();
+    assert!(is_invalid(&err, "scale"), "{err}");
+    // A cache of another format than the kernel's.
+    let err = Prefill::new(&gpu, KvDtype::F16)
+        .unwrap()
+        .check(&PrefillArgs {
+            table: &data.table,
+            kv: &kv,
+            query: &good,
+            qo_indptr: &[0, 6, 9],
+            out: Binding::whole(&out).into(),
+        })
+        .unwrap_err();
+    assert!(is_invalid(&err, "k_pages"), "{err}");
+}

@@ -4,6 +4,8 @@
 //! - [`append`]: new tokens' K and V into the pool, keeping [`quest_meta`] current.
 //! - [`decode`]: split-KV decode for any GQA group, over all tokens, sinks + window per KV
 //!   head, or a selection list, then the merge of the splits.
+//! - [`prefill`]: causal prefill attention of a batch's new tokens (ragged per sequence, GQA,
+//!   FlashAttention-style tiles with an online softmax).
 //! - [`select`]: Quest page selection ([`quest_scores`]) and token-level selection
 //!   ([`token_scores`], [`token_stats`], [`token_vote`]: TidalDecode and TokenSelect), each
 //!   followed by squeeze-topk.
@@ -36,6 +38,18 @@
 //!     which must hold every sequence's sink and window pages (else a typed error).
 //!   - Lists are best first, padded with −1 for short sequences. `squeeze run` sorts them
 //!     ascending.
+//! - **Prefill** ([`Prefill`]): the batch's new tokens are query rows grouped by sequence as
+//!   FlashInfer's `qo_indptr` says (`[batch + 1]`, from 0, non-decreasing; a sequence may bring
+//!   none). They are already appended (append, then attend): query i of n new tokens in a
+//!   sequence of L sits at position L − n + i and sees positions 0 ..= L − n + i. q and the
+//!   output are `[rows, q_heads, head_dim]`, each f32 or f16; K/V in any cache format, read
+//!   through the same loaders as decode. Host checks: the indptr's shape and order, at least one
+//!   query, and n ≤ L where the table's lengths are known on the host; with an engine's table
+//!   a query that would sit before position 0 sees nothing and outputs zeros. A workgroup holds
+//!   1024 / head_dim (token, query head) rows of one KV group and streams 2048 / head_dim keys at
+//!   a time through 14 KiB of workgroup memory (under WebGPU's 16 KiB default), with an online
+//!   softmax in f32; q is multiplied by the scale as it is loaded. One dispatch per prefill, no
+//!   splits: a row's keys are visited in order by one workgroup.
 //! - **Decode splits**: enough (sequence, KV head, split) workgroups to fill a GPU, with splits
 //!   of at least 256 tokens. The softmax is online, in f32. A merge pass combines the splits
 //!   with their (maximum, sum), so large logits stay finite.
@@ -46,6 +60,7 @@ pub mod host;
 pub mod layout;
 pub mod pages;
 pub mod params;
+pub mod prefill;
 pub mod quest_meta;
 pub mod quest_scores;
 pub mod reference;
@@ -59,6 +74,7 @@ pub use append::{Append, NewTokens, PlacedTokens};
 pub use decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 pub use layout::{CacheLayout, KvCache, KvDtype, Output, Query};
 pub use pages::{DevicePageTable, EngineTable, PageTable};
+pub use prefill::{Prefill, PrefillArgs};
 pub use quest_meta::QuestMeta;
 pub use select::{Budget, Select, SelectPlan, Selector};
 pub use sparse::Sparse;

@@ -297,6 +297,44 @@ pub fn select(scores: &[f32], n: usize, k: usize, lengths: &[u32]) -> Result<Vec
     Ok(top_k(scores, n, k, Order::Largest, Some(lengths))?.1)
 }
 
+/// Causal prefill attention (f64 throughout): sequence b's new tokens are rows
+/// `qo_indptr[b] .. qo_indptr[b + 1]` of `q` `[rows, q_heads, d]` (the result too), and query i
+/// of n new tokens in a sequence of `len` attends to positions 0 ..= len − n + i — exactly what
+/// [`decode`] computes for each of them over that prefix.
+pub fn prefill(
+    cache: &HostCache<'_>,
+    table: &PageTable,
+    qo_indptr: &[u32],
+    q: &[f32],
+    q_heads: u32,
+    scale: f32,
+) -> Vec<f32> {
+    let layout = &cache.layout;
+    let row = (q_heads * layout.head_dim) as usize;
+    let lens = seq_lens(table, layout.page_size);
+    let mut out = vec![0f32; q.len()];
+    for (b, &len) in lens.iter().enumerate() {
+        let (first, end) = (qo_indptr[b] as usize, qo_indptr[b + 1] as usize);
+        let n = (end - first) as u32;
+        for i in 0..n {
+            let at = (first + i as usize) * row;
+            // One query token of sequence b alone: a one-sequence table holding b's pages.
+            let one = PageTable {
+                indptr: vec![0, table.indptr[b + 1] - table.indptr[b]],
+                indices: table.indices[table.indptr[b] as usize..table.indptr[b + 1] as usize]
+                    .to_vec(),
+                last_page_len: vec![table.last_page_len[b]],
+            };
+            let visible = (len + i + 1).saturating_sub(n).min(len);
+            let o = decode(cache, &one, &q[at..at + row], q_heads, scale, &|_, _| {
+                (0..visible).collect()
+            });
+            out[at..at + row].copy_from_slice(&o);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
