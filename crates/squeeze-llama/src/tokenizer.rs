@@ -5,8 +5,11 @@
 //!    `<|im_start|>`) written in the text are taken whole, longest first.
 //! 2. The rest is pre-tokenized as `tokenizer.ggml.pre` names: `gpt2` splits with GPT-2's
 //!    pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
-//!    `smollm` first isolates every digit (`\p{N}`), then applies the same pattern. Any other
-//!    pre-tokenizer is an error naming it, never a silent fallback.
+//!    `smollm` first isolates every digit (`\p{N}`), then applies the same pattern; `llama-bpe`
+//!    (also `llama3`, `llama-v3`) splits with Llama 3's pattern
+//!    `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+//!    and, as llama.cpp does for it, takes a piece that is itself a token whole, without
+//!    merges. Any other pre-tokenizer is an error naming it, never a silent fallback.
 //! 3. Each piece's UTF-8 bytes become GPT-2's printable byte characters, and BPE merges the
 //!    adjacent pair of lowest rank (`tokenizer.ggml.merges`), leftmost first, until none
 //!    applies.
@@ -29,6 +32,9 @@ pub enum PreTokenizer {
     Gpt2,
     /// Every digit on its own, then GPT-2's pattern (SmolLM).
     SmolLm,
+    /// Llama 3's pattern (numbers in runs of at most three, one leading non-letter glued to a
+    /// word, newlines kept with the whitespace before them); whole-token pieces skip merges.
+    Llama3,
 }
 
 /// A GGUF file's BPE tokenizer.
@@ -132,10 +138,12 @@ impl Tokenizer {
         {
             "gpt2" => PreTokenizer::Gpt2,
             "smollm" => PreTokenizer::SmolLm,
+            "llama-bpe" | "llama3" | "llama-v3" => PreTokenizer::Llama3,
             other => {
                 return Err(metadata_error(
                     pre_key,
-                    "`gpt2` or `smollm` (other pre-tokenizers are not supported yet, use --ids)",
+                    "`gpt2`, `smollm` or `llama-bpe` (other pre-tokenizers are not supported yet, \
+                     use --ids)",
                     format!("`{other}`"),
                 ));
             }
@@ -221,6 +229,7 @@ impl Tokenizer {
     pub fn pre_tokenize<'a>(&self, text: &'a str) -> Vec<&'a str> {
         match self.pre {
             PreTokenizer::Gpt2 => self.gpt2_split(text),
+            PreTokenizer::Llama3 => self.llama3_split(text),
             PreTokenizer::SmolLm => {
                 let mut pieces = Vec::new();
                 let mut start = 0;
@@ -274,9 +283,66 @@ impl Tokenizer {
         pieces
     }
 
+    /// Llama 3's pattern, scanned by hand as [`Self::gpt2_split`] is: at each position the
+    /// first alternative that matches, as the regex's leftmost-first alternation takes it.
+    fn llama3_split<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let kind = |i: usize| chars.get(i).map(|&(_, c)| self.classes.kind(c));
+        let newline = |i: usize| matches!(chars.get(i), Some((_, '\r' | '\n')));
+        let byte_at = |i: usize| chars.get(i).map_or(text.len(), |&(at, _)| at);
+        let run = |from: usize, k: Kind| (from..).take_while(|&j| kind(j) == Some(k)).count();
+        let mut pieces = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let rest = &text[chars[i].0..];
+            let contraction = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
+                .iter()
+                .find(|p| rest.get(..p.len()).is_some_and(|r| r.eq_ignore_ascii_case(p)))
+                .map(|p| p.len());
+            let len = if let Some(n) = contraction {
+                n
+            } else if kind(i) == Some(Kind::Letter) {
+                run(i, Kind::Letter)
+            } else if matches!(kind(i), Some(Kind::Space | Kind::Other))
+                && !newline(i)
+                && kind(i + 1) == Some(Kind::Letter)
+            {
+                // `[^\r\n\p{L}\p{N}]?\p{L}+`: one space or symbol glued to a word.
+                1 + run(i + 1, Kind::Letter)
+            } else if kind(i) == Some(Kind::Number) {
+                run(i, Kind::Number).min(3)
+            } else if let Some(symbols) = {
+                let space = usize::from(chars[i].1 == ' ');
+                (kind(i + space) == Some(Kind::Other)).then(|| space + run(i + space, Kind::Other))
+            } {
+                // ` ?[^\s\p{L}\p{N}]+[\r\n]*`.
+                symbols + (i + symbols..).take_while(|&j| newline(j)).count()
+            } else {
+                let n = run(i, Kind::Space);
+                match (i..i + n).rev().find(|&j| newline(j)) {
+                    // `\s*[\r\n]+`: up to the run's last newline.
+                    Some(last) => last + 1 - i,
+                    // `\s+(?!\S)`, then `\s+`.
+                    None if n > 1 && i + n < chars.len() => n - 1,
+                    None => n,
+                }
+            };
+            pieces.push(&text[byte_at(i)..byte_at(i + len.max(1))]);
+            i += len.max(1);
+        }
+        pieces
+    }
+
     /// BPE of one piece, appended to `out`.
     fn bpe(&self, piece: &str, out: &mut Vec<u32>) -> Result<()> {
         let mut symbols: Vec<String> = piece.bytes().map(|b| gpt2_char(b).to_string()).collect();
+        if self.pre == PreTokenizer::Llama3 {
+            // llama.cpp's `ignore_merges`: a piece that is a token is that token.
+            if let Some(&id) = self.ids.get(&symbols.concat()) {
+                out.push(id);
+                return Ok(());
+            }
+        }
         loop {
             let best = symbols
                 .windows(2)
@@ -360,6 +426,57 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(t.pre_tokenize(text), want, "{text:?}");
         }
+    }
+
+    /// Expected pieces from the Python `regex` module running Llama 3's pattern (the one in this
+    /// module's docs) on each text.
+    #[test]
+    fn llama3_pre_tokenizer_matches_the_regex() {
+        let t = tokenizer(PreTokenizer::Llama3, &[], &[]);
+        let cases: [(&str, &[&str]); 13] = [
+            (
+                "Hello, world! It's 12345 o'clock.",
+                &[
+                    "Hello", ",", " world", "!", " It", "'s", " ", "123", "45", " o", "'clock", ".",
+                ],
+            ),
+            (
+                "  spaces   and\ttabs\n\n  newline  ",
+                &[
+                    " ", " spaces", "  ", " and", "\ttabs", "\n\n", " ", " newline", "  ",
+                ],
+            ),
+            ("I'LL DON'T we've", &["I", "'LL", " DON", "'T", " we", "'ve"]),
+            ("(paren) [x]{y}", &["(paren", ")", " [", "x", "]{", "y", "}"]),
+            (
+                "naïve café 東京 123４５",
+                &["naïve", " café", " 東京", " ", "123", "４５"],
+            ),
+            ("a\r\n\r\nb  \n x", &["a", "\r\n\r\n", "b", "  \n", " x"]),
+            (
+                "1234567 3.14159",
+                &["123", "456", "7", " ", "3", ".", "141", "59"],
+            ),
+            ("...!!!\n\n", &["...!!!\n\n"]),
+            ("emoji 🎉🎉 ok", &["emoji", " 🎉🎉", " ok"]),
+            (" ", &[" "]),
+            ("\n", &["\n"]),
+            ("x  ", &["x", "  "]),
+            ("3x", &["3", "x"]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(t.pre_tokenize(text), want, "{text:?}");
+        }
+        assert!(t.pre_tokenize("").is_empty());
+    }
+
+    #[test]
+    fn llama3_takes_a_piece_that_is_a_token_whole_without_merges() {
+        // "Ġhello" is a token but no merge builds it: llama.cpp's ignore_merges takes it.
+        let t = tokenizer(PreTokenizer::Llama3, &["Ġhello"], &[]);
+        assert_eq!(t.encode(" hello").unwrap(), [256]);
+        let smol = tokenizer(PreTokenizer::SmolLm, &["Ġhello"], &[]);
+        assert_eq!(smol.encode(" hello").unwrap().len(), 6);
     }
 
     #[test]
