@@ -1,7 +1,8 @@
 //! `shaders/attention/`: decode attention over a paged KV cache — split-KV decode with sinks,
 //! windows and selection lists, the merge of its splits, appends, Quest page metadata and
-//! scores, and the token-level selection passes. `KV_F16` is the cache format (0 = f32, 1 = f16,
-//! two per u32 word); `SELECTED` switches decode from per-head sink + window to a selection list.
+//! scores, and the token-level selection passes. `KV_FORMAT` is the cache format (0 = f32, 1 = f16
+//! two per u32 word, 2 = q8_0, 3 = q4_0: ggml's blocks, read through kv.wgsl and values.wgsl);
+//! `SELECTED` switches decode from per-head sink + window to a selection list.
 
 use crate::core::HALVES;
 use crate::{Module, Overrides, Part, Requirements, part};
@@ -10,12 +11,18 @@ use crate::{Module, Overrides, Part, Requirements, part};
 pub const PARAMS: Part = part!("attention/params.wgsl");
 /// The page table and the pool row of a sequence's token.
 pub const PAGES: Part = part!("attention/pages.wgsl");
-/// Keys in f32 or f16, eight head dimensions at a time.
+/// Keys in every cache format, eight head dimensions at a time, dequantized in registers.
 pub const KV: Part = part!("attention/kv.wgsl");
 /// Values, after [`KV`].
 pub const VALUES: Part = part!("attention/values.wgsl");
 
-const KV_FORMATS: [Overrides; 2] = [&[("KV_F16", 0.0)], &[("KV_F16", 1.0)]];
+/// Each cache format: the override sets of a module whose only override is `KV_FORMAT`.
+pub const KV_FORMATS: [Overrides; 4] = [
+    &[("KV_FORMAT", 0.0)],
+    &[("KV_FORMAT", 1.0)],
+    &[("KV_FORMAT", 2.0)],
+    &[("KV_FORMAT", 3.0)],
+];
 
 /// The query reader of the kernels that read q (`Q_F16`); first in their modules.
 pub const QUERY: Part = part!("attention/query.wgsl");
@@ -25,14 +32,22 @@ pub const QUERY: Part = part!("attention/query.wgsl");
 macro_rules! decode_sets {
     ($($group:literal),*) => {
         [$(
-            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -41,10 +56,14 @@ macro_rules! decode_sets {
 macro_rules! group_sets {
     ($($group:literal),*) => {
         [$(
-            &[("Q_F16", 0.0), ("KV_F16", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_F16", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_F16", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -54,10 +73,10 @@ macro_rules! group_sets {
 macro_rules! prefill_sets {
     ($($format:literal),*) => {
         [$(
-            &[("Q_F16", 0.0), ("KV_F16", $format), ("O_F16", 0.0)],
-            &[("Q_F16", 0.0), ("KV_F16", $format), ("O_F16", 1.0)],
-            &[("Q_F16", 1.0), ("KV_F16", $format), ("O_F16", 0.0)],
-            &[("Q_F16", 1.0), ("KV_F16", $format), ("O_F16", 1.0)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", $format), ("O_F16", 0.0)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", $format), ("O_F16", 1.0)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", $format), ("O_F16", 0.0)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", $format), ("O_F16", 1.0)],
         )*]
     };
 }
@@ -93,7 +112,7 @@ pub static PREFILL: Module = Module {
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["prefill"],
-    override_sets: &prefill_sets!(0.0, 1.0),
+    override_sets: &prefill_sets!(0.0, 1.0, 2.0, 3.0),
 };
 
 /// The merge of decode splits; entry `merge`.
@@ -105,13 +124,24 @@ pub static MERGE: Module = Module {
     override_sets: &[&[("O_F16", 0.0)], &[("O_F16", 1.0)]],
 };
 
-/// New tokens' K and V written into the pool; entry `append_kv`.
+/// New tokens' K and V (f32 or f16, `IN_F16`) written into the pool in its format, quantized
+/// there for q8_0 / q4_0; entries `append_kv` and `append_meta` (Quest metadata of the block
+/// formats, from the unquantized keys).
 pub static APPEND: Module = Module {
     name: "attention/append",
-    parts: &[PARAMS, part!("attention/append.wgsl")],
+    parts: &[PARAMS, HALVES, part!("attention/append.wgsl")],
     requires: Requirements::PORTABLE,
-    entry_points: &["append_kv"],
-    override_sets: &KV_FORMATS,
+    entry_points: &["append_kv", "append_meta"],
+    override_sets: &[
+        &[("KV_FORMAT", 0.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 1.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 2.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 3.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 0.0), ("IN_F16", 1.0)],
+        &[("KV_FORMAT", 1.0), ("IN_F16", 1.0)],
+        &[("KV_FORMAT", 2.0), ("IN_F16", 1.0)],
+        &[("KV_FORMAT", 3.0), ("IN_F16", 1.0)],
+    ],
 };
 
 /// Quest's per-page key minimum and maximum; entry `quest_meta`.

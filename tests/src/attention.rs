@@ -33,6 +33,18 @@ pub struct Setup {
     pub v: Vec<f32>,
     pub q: Vec<f32>,
     pub q_heads: u32,
+    /// For a block format (q8_0 / q4_0): the pools' bytes, quantized on the CPU from the drawn
+    /// values, and those unquantized values; `k` and `v` are then the dequantized ones.
+    pub blocks: Option<Blocks>,
+}
+
+/// A block-format pool: its K and V bytes and the values they were quantized from.
+#[derive(Debug, Clone)]
+pub struct Blocks {
+    pub k: Vec<u8>,
+    pub v: Vec<u8>,
+    pub k_raw: Vec<f32>,
+    pub v_raw: Vec<f32>,
 }
 
 /// How values are drawn.
@@ -87,19 +99,34 @@ impl Setup {
                         Values::Eighths => (u % 17) as f32 / 8.0 - 1.0,
                     };
                     match shape.dtype {
-                        KvDtype::F32 => x,
                         KvDtype::F16 => f16::from_f32(x).to_f32(),
+                        KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => x,
                     }
                 })
                 .collect()
         };
         let elements = layout.elements() as usize;
-        let k = draw(elements, &mut rng);
-        let v = draw(elements, &mut rng);
+        let mut k = draw(elements, &mut rng);
+        let mut v = draw(elements, &mut rng);
         let q = draw(
             shape.lens.len() * (shape.q_heads * shape.head_dim) as usize,
             &mut rng,
         );
+        // Rows are whole blocks, so the pool quantizes as one run of blocks.
+        let blocks = reference::quantize_row(shape.dtype, &k)
+            .zip(reference::quantize_row(shape.dtype, &v))
+            .map(|(kb, vb)| {
+                let dequantized =
+                    |b: &[u8]| reference::dequantize_row(shape.dtype, b).unwrap_or_default();
+                let raw = (std::mem::take(&mut k), std::mem::take(&mut v));
+                (k, v) = (dequantized(&kb), dequantized(&vb));
+                Blocks {
+                    k: kb,
+                    v: vb,
+                    k_raw: raw.0,
+                    v_raw: raw.1,
+                }
+            });
         Self {
             layout,
             table,
@@ -107,6 +134,7 @@ impl Setup {
             v,
             q,
             q_heads: shape.q_heads,
+            blocks,
         }
     }
 
@@ -120,15 +148,23 @@ impl Setup {
 
     pub fn upload(&self, gpu: &Gpu) -> Result<Uploaded, Error> {
         let (k16, v16): (Vec<f16>, Vec<f16>);
-        let kv = match self.layout.dtype {
-            KvDtype::F32 => HostKv::F32 {
+        let kv = match (self.layout.dtype, &self.blocks) {
+            (KvDtype::F32, _) => HostKv::F32 {
                 k: &self.k,
                 v: &self.v,
             },
-            KvDtype::F16 => {
+            (KvDtype::F16, _) => {
                 k16 = self.k.iter().map(|&x| f16::from_f32(x)).collect();
                 v16 = self.v.iter().map(|&x| f16::from_f32(x)).collect();
                 HostKv::F16 { k: &k16, v: &v16 }
+            }
+            (dtype, Some(blocks)) => HostKv::Blocks {
+                dtype,
+                k: &blocks.k,
+                v: &blocks.v,
+            },
+            (dtype, None) => {
+                return Err(Error::invalid("k_pages", "bytes", "quantized", dtype));
             }
         };
         Uploaded::new(gpu, self.layout, &self.table, kv, &self.q, self.q_heads)
@@ -288,44 +324,112 @@ fn dense_cases() -> Vec<Case> {
     all
 }
 
-/// Appends tokens into a paged cache (decode steps and a multi-page prefill), comparing the
-/// whole pool and the touched pages' Quest metadata exactly.
-fn append_check(gpu: &Gpu, dtype: KvDtype, appended: &[u32]) -> Result<(), Failure> {
+/// Appends tokens into a paged cache (decode steps and a multi-page prefill) from `input` rows
+/// (f32 or f16), comparing the whole pool byte for byte — copied, converted or quantized — and
+/// the touched pages' Quest metadata exactly (for the block formats, taken from the unquantized
+/// keys). The appended rows start as garbage bytes, so every byte written and every neighbour
+/// kept (blocks share words across rows) is checked.
+fn append_check(
+    gpu: &Gpu,
+    dtype: KvDtype,
+    input: squeeze::DType,
+    appended: &[u32],
+    edit: fn(&mut [f32], &mut [f32]),
+) -> Result<(), Failure> {
     let before = [5u32, 16, 0];
     let lens: Vec<u32> = before.iter().zip(appended).map(|(a, b)| a + b).collect();
     let setup = Setup::new(shape(&lens, 16, (2, 4), 64, dtype), Values::Random, 21);
     let layout = setup.layout;
     let row = (layout.kv_heads * layout.head_dim) as usize;
-    // New tokens: the tail rows of each sequence, taken out of the pool, which starts with
-    // those slots cleared.
-    let mut pool_k = setup.k.clone();
-    let mut pool_v = setup.v.clone();
-    let (mut new_k, mut new_v) = (Vec::new(), Vec::new());
-    let mut indptr = vec![0u32];
-    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
-        for pos in len - n..len {
-            let first = reference::element(&layout, &setup.table, b, pos, 0);
-            new_k.extend_from_slice(&setup.k[first..first + row]);
-            new_v.extend_from_slice(&setup.v[first..first + row]);
-            pool_k[first..first + row].fill(0.0);
-            pool_v[first..first + row].fill(0.0);
+    let token_bytes = layout.token_bytes() as usize;
+    // The values appended, as the input dtype holds them.
+    let narrow = |x: &[f32]| -> Vec<f32> {
+        match input {
+            squeeze::DType::F16 => x.iter().map(|&v| f16::from_f32(v).to_f32()).collect(),
+            _ => x.to_vec(),
         }
-        indptr.push(indptr[b] + n);
-    }
-    let to_bytes = |x: &[f32]| -> Vec<u8> {
+    };
+    let (mut raw_k, mut raw_v) = match &setup.blocks {
+        Some(b) => (b.k_raw.clone(), b.v_raw.clone()),
+        None => (setup.k.clone(), setup.v.clone()),
+    };
+    edit(&mut raw_k, &mut raw_v);
+    let (raw_k, raw_v) = (narrow(&raw_k), narrow(&raw_v));
+    let pool_bytes = |x: &[f32]| -> Vec<u8> {
         match dtype {
             KvDtype::F32 => bytemuck::cast_slice(x).to_vec(),
             KvDtype::F16 => x
                 .iter()
                 .flat_map(|&v| f16::from_f32(v).to_le_bytes())
                 .collect(),
+            KvDtype::Q8_0 | KvDtype::Q4_0 => reference::quantize_row(dtype, x).unwrap_or_default(),
         }
     };
-    let up = |name, x: &[f32]| gpu.upload::<u8>(name, &to_bytes(x));
-    let (k, v) = (up("k_pages", &pool_k)?, up("v_pages", &pool_v)?);
-    let (nk, nv) = (up("k_new", &new_k)?, up("v_new", &new_v)?);
+    let input_bytes = |x: &[f32]| -> Vec<u8> {
+        match input {
+            squeeze::DType::F16 => x
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => bytemuck::cast_slice(x).to_vec(),
+        }
+    };
+    let (want_k, want_v) = (pool_bytes(&raw_k), pool_bytes(&raw_v));
+    // New tokens: the tail rows of each sequence; their pool rows start as garbage.
+    let (mut pool_k, mut pool_v) = (want_k.clone(), want_v.clone());
+    let (mut new_k, mut new_v) = (Vec::new(), Vec::new());
+    let mut indptr = vec![0u32];
+    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
+        for pos in len - n..len {
+            let first = reference::element(&layout, &setup.table, b, pos, 0);
+            new_k.extend_from_slice(&raw_k[first..first + row]);
+            new_v.extend_from_slice(&raw_v[first..first + row]);
+            let at = first / row * token_bytes;
+            pool_k[at..at + token_bytes].fill(0x5a);
+            pool_v[at..at + token_bytes].fill(0xa5);
+        }
+        indptr.push(indptr[b] + n);
+    }
+    let pad = |mut x: Vec<u8>| {
+        x.resize(layout.bytes() as usize, 0);
+        x
+    };
+    let (k, v) = (
+        gpu.upload::<u8>("k_pages", &pad(pool_k))?,
+        gpu.upload::<u8>("v_pages", &pad(pool_v))?,
+    );
+    let (nk, nv) = (
+        gpu.upload::<u8>("k_new", &input_bytes(&new_k))?,
+        gpu.upload::<u8>("v_new", &input_bytes(&new_v))?,
+    );
     let table = DevicePageTable::new(gpu, layout, &setup.table)?;
-    let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+    // The keys the metadata covers: the unquantized ones for a block format, the cache's for
+    // f32 / f16.
+    let cache_k: Vec<f32> = match dtype {
+        KvDtype::F16 => raw_k.iter().map(|&x| f16::from_f32(x).to_f32()).collect(),
+        _ => raw_k.clone(),
+    };
+    let keys = HostCache {
+        layout,
+        k: &cache_k,
+        v: &cache_k,
+    };
+    // The metadata before the append (what earlier appends left): a block format widens it.
+    let mut earlier = PageTable {
+        indptr: vec![0],
+        indices: Vec::new(),
+        last_page_len: Vec::new(),
+    };
+    for (b, &n) in before.iter().enumerate() {
+        let pages = n.div_ceil(16);
+        let first = setup.table.indptr[b] as usize;
+        earlier
+            .indices
+            .extend_from_slice(&setup.table.indices[first..first + pages as usize]);
+        earlier.indptr.push(earlier.indices.len() as u32);
+        earlier.last_page_len.push(n - pages.saturating_sub(1) * 16);
+    }
+    let meta = gpu.upload("meta", &reference::quest_meta(&keys, &earlier))?;
     let mut encoder = gpu.encoder("append");
     let kv = KvCache {
         k: Binding::whole(&k),
@@ -333,31 +437,32 @@ fn append_check(gpu: &Gpu, dtype: KvDtype, appended: &[u32]) -> Result<(), Failu
         meta: Some(Binding::whole(&meta)),
     };
     if !new_k.is_empty() {
-        Append::new(gpu, dtype)?.encode(
+        let size = |n: usize| (n * input.size()) as u64;
+        Append::with_input(gpu, dtype, input)?.encode(
             &mut encoder,
             &table,
             &NewTokens {
                 append_indptr: &indptr,
-                k: Binding::new(&nk, 0, (new_k.len() * dtype.dtype().size()) as u64),
-                v: Binding::new(&nv, 0, (new_v.len() * dtype.dtype().size()) as u64),
+                k: Binding::new(&nk, 0, size(new_k.len())),
+                v: Binding::new(&nv, 0, size(new_v.len())),
             },
             &kv,
         )?;
     }
     gpu.submit_and_wait(encoder)?;
-    let bytes = to_bytes(&setup.k).len();
-    expect_equal(
-        "k_pages",
-        &gpu.read_back::<u8>("k", &k, 0, bytes)?,
-        &to_bytes(&setup.k),
-    )?;
-    expect_equal(
-        "v_pages",
-        &gpu.read_back::<u8>("v", &v, 0, bytes)?,
-        &to_bytes(&setup.v),
-    )?;
+    for (name, buffer, want) in [("k_pages", &k, &want_k), ("v_pages", &v, &want_v)] {
+        let got = gpu.read_back::<u8>(name, buffer, 0, want.len())?;
+        let differing = got.iter().zip(want.iter()).filter(|(g, w)| g != w).count();
+        if differing > 0 {
+            return Err(Failure::Mismatch(format!(
+                "{name}: {differing} of {} bytes differ from the reference quantizer's \
+                 (a code off by one where the GPU's division rounds differently counts here)",
+                want.len()
+            )));
+        }
+    }
     // Every page an appended token landed in has the metadata of its full contents.
-    let want = reference::quest_meta(&setup.cache(), &setup.table);
+    let want = reference::quest_meta(&keys, &setup.table);
     let got: Vec<f32> = gpu.read_back("meta", &meta, 0, want.len())?;
     let span = 2 * row;
     for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
@@ -377,14 +482,20 @@ fn append_check(gpu: &Gpu, dtype: KvDtype, appended: &[u32]) -> Result<(), Failu
 }
 
 fn append_cases() -> Vec<Case> {
+    use squeeze::DType;
     vec![
         Case::portable("attention/append", "one token per sequence, f16", |gpu| {
-            append_check(gpu, KvDtype::F16, &[1, 1, 1])
+            append_check(gpu, KvDtype::F16, DType::F16, &[1, 1, 1], |_, _| ())
         }),
         Case::portable(
             "attention/append",
             "prefill across pages, a sequence without new tokens, f32",
-            |gpu| append_check(gpu, KvDtype::F32, &[40, 0, 17]),
+            |gpu| append_check(gpu, KvDtype::F32, DType::F32, &[40, 0, 17], |_, _| ()),
+        ),
+        Case::portable(
+            "attention/append",
+            "f32 rows into an f16 cache (rounded on the GPU)",
+            |gpu| append_check(gpu, KvDtype::F16, DType::F32, &[40, 0, 17], |_, _| ()),
         ),
     ]
 }
@@ -864,6 +975,165 @@ fn reuse_check(gpu: &Gpu) -> Result<(), Failure> {
     expect_close("later layer", &got_b, &want_b, &later.v)
 }
 
+/// A case name made at run time (case names are `&'static str`; the few made here live as long
+/// as the test binary anyway).
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// Rows of the quantized-append edge case, 64 values (two blocks) each, K then V: an all-zero
+/// row (scale 0), ggml's rounding ties (x · id exactly k + ½, both signs), equal largest
+/// magnitudes of both signs (q4_0 keeps the first), f16-subnormal scales; V alone gets the
+/// non-finite values (NaN first, NaN last — ggml's MAX lets only the last one win —, ±inf),
+/// since Quest's metadata is compared over K.
+fn edge_rows(k: &mut [f32], v: &mut [f32]) {
+    let row = 2 * 64;
+    let ties: Vec<f32> = (0..32)
+        .map(|j| match j {
+            0 => 127.0,
+            1 => -127.0,
+            _ => (j as f32 - 16.0) + 0.5,
+        })
+        .collect();
+    for x in [&mut *k, &mut *v] {
+        x[..row].fill(0.0);
+        x[row..row + 32].copy_from_slice(&ties);
+        x[row + 32..row + 64].copy_from_slice(&ties.iter().map(|t| -t / 16.0).collect::<Vec<_>>());
+        x[row + 64] = -8.0;
+        x[row + 65] = 8.0;
+        for (j, e) in x[2 * row..2 * row + 64].iter_mut().enumerate() {
+            *e = (j as f32 - 30.0) * 1e-7;
+        }
+    }
+    let r = 3 * row;
+    v[r] = f32::NAN;
+    v[r + 32 + 31] = f32::NAN;
+    v[r + 64 + 5] = f32::INFINITY;
+    v[r + 96 + 9] = f32::NEG_INFINITY;
+}
+
+/// The block formats (q8_0, q4_0): the GPU's quantizing append against the reference
+/// quantizer byte for byte, from f32 and f16 rows, then every reader — dense decode, sinks +
+/// window, Quest, TidalDecode, TokenSelect — over the same quantized bytes against the
+/// references over their dequantized values.
+fn quantized_cases() -> Vec<Case> {
+    use squeeze::DType;
+    let mut all = Vec::new();
+    for (f, dtype) in [(0u64, KvDtype::Q8_0), (1, KvDtype::Q4_0)] {
+        for input in [DType::F32, DType::F16] {
+            all.push(Case::portable(
+                "attention/append",
+                leak(format!(
+                    "{dtype} from {input} rows: prefill across pages and decode steps"
+                )),
+                move |gpu| {
+                    append_check(gpu, dtype, input, &[40, 0, 17], |_, _| ())?;
+                    append_check(gpu, dtype, input, &[1, 1, 1], |_, _| ())
+                },
+            ));
+        }
+        all.push(Case::portable(
+            "attention/append",
+            leak(format!(
+                "{dtype}: zero rows, rounding ties, subnormal scales, NaN and inf"
+            )),
+            move |gpu| append_check(gpu, dtype, DType::F32, &[40, 0, 17], edge_rows),
+        ));
+        let seed = 300 + 10 * f;
+        all.push(Case::portable(
+            "attention/decode",
+            leak(format!(
+                "{dtype}, GQA 4, d 128, odd lengths, several splits"
+            )),
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[1, 45, 700], 16, (2, 8), 128, dtype),
+                    Values::Random,
+                    seed,
+                );
+                dense_check(gpu, &setup, &full(&setup))
+            },
+        ));
+        all.push(Case::portable(
+            "attention/decode",
+            leak(format!(
+                "{dtype}, GQA 1 and 32 at d 64 and 256, page size 1"
+            )),
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[9, 4], 1, (2, 2), 256, dtype),
+                    Values::Random,
+                    seed + 1,
+                );
+                dense_check(gpu, &setup, &full(&setup))?;
+                let setup = Setup::new(
+                    shape(&[50], 16, (1, 32), 64, dtype),
+                    Values::Random,
+                    seed + 2,
+                );
+                dense_check(gpu, &setup, &full(&setup))
+            },
+        ));
+        all.push(Case::portable(
+            "attention/decode",
+            leak(format!("{dtype}, sinks + window per head")),
+            move |gpu| {
+                let setup = Setup::new(
+                    shape(&[300, 40, 5], 16, (4, 8), 64, dtype),
+                    Values::Random,
+                    seed + 3,
+                );
+                let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
+                dense_check(
+                    gpu,
+                    &setup,
+                    &[HeadPolicy::Full, sw(0, 17), sw(7, 0), sw(4, 64)],
+                )
+            },
+        ));
+        let selectors = [
+            ("attention/quest", Selector::Quest),
+            ("attention/tidal", Selector::Tidal),
+            ("attention/tokenselect", Selector::TokenSelect),
+        ];
+        for (i, (kernel, selector)) in selectors.into_iter().enumerate() {
+            let seed = seed + 4 + i as u64;
+            all.push(Case::portable(
+                kernel,
+                leak(format!(
+                    "{dtype}: selection and output over the dequantized cache"
+                )),
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[200, 77, 9], 8, (2, 8), 64, dtype),
+                        Values::Eighths,
+                        seed,
+                    );
+                    let budget = Budget {
+                        tokens: 64,
+                        sink: 8,
+                        window: 16,
+                    };
+                    selection_check(gpu, &setup, selector, budget)
+                },
+            ));
+            all.push(Case::portable(
+                kernel,
+                leak(format!("{dtype}: budget ≥ length equals dense")),
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[123, 64, 1], 16, (2, 8), 128, dtype),
+                        Values::Random,
+                        seed + 10,
+                    );
+                    covering_check(gpu, &setup, selector)
+                },
+            ));
+        }
+    }
+    all
+}
+
 pub fn cases() -> Vec<Case> {
     let mut all = dense_cases();
     all.push(Case::portable(
@@ -887,6 +1157,7 @@ pub fn cases() -> Vec<Case> {
         reuse_check,
     ));
     all.extend(append_cases());
+    all.extend(quantized_cases());
     all.extend(meta_cases());
     all.extend(sparse_cases());
     all.extend(prefill_cases());
@@ -1086,7 +1357,11 @@ fn prefill_cases() -> Vec<Case> {
             shape(&[50], 16, (3, 9), 64, F16),
             &[50],
         ),
-        ("f32, page size 1", shape(&[9, 4], 1, (2, 4), 64, F32), &[9, 2]),
+        (
+            "f32, page size 1",
+            shape(&[9, 4], 1, (2, 4), 64, F32),
+            &[9, 2],
+        ),
         (
             "f16, a sequence with no new tokens",
             shape(&[20, 30, 0], 16, (2, 4), 64, F16),

@@ -1,18 +1,21 @@
 //! Appending tokens to the paged KV cache (`shaders/attention/append.wgsl`): each new token's K
-//! and V row written to the pool slot the page table gives it, then Quest's metadata recomputed
-//! for the pages that changed ([`crate::quest_meta`]).
+//! and V row (f32 or f16) written to the pool slot the page table gives it, in the cache's
+//! format — copied, converted, or quantized to ggml's q8_0 / q4_0 blocks on the GPU — then
+//! Quest's metadata brought up to date for the pages that changed: recomputed from the cache
+//! for f32 and f16 ([`crate::quest_meta`]), taken from the new unquantized keys for the block
+//! formats (`append_meta`).
 
 use squeeze_core::wgpu;
-use squeeze_core::{Binding, Error, Gpu, Result};
+use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::attention::APPEND;
 
 use crate::layout::{KvCache, KvDtype};
 use crate::pages::{DevicePageTable, PageTable};
 use crate::params::AttentionParams;
-use crate::quest_meta::QuestMeta;
+use crate::quest_meta::{QuestMeta, meta_bytes};
 
-/// Tokens to append: `k`, `v` are `[tokens, kv_heads, head_dim]` in the cache's format,
-/// grouped by sequence as `append_indptr` (`[batch + 1]`) says.
+/// Tokens to append: `k`, `v` are `[tokens, kv_heads, head_dim]` in the [`Append`]'s input
+/// dtype, grouped by sequence as `append_indptr` (`[batch + 1]`) says.
 #[derive(Debug, Clone, Copy)]
 pub struct NewTokens<'a> {
     pub append_indptr: &'a [u32],
@@ -20,11 +23,14 @@ pub struct NewTokens<'a> {
     pub v: Binding<'a>,
 }
 
-/// Appends to a KV cache of one format.
+/// Appends f32 or f16 rows to a KV cache of one format.
 pub struct Append {
     gpu: Gpu,
     dtype: KvDtype,
+    input: DType,
     pipeline: wgpu::ComputePipeline,
+    /// The block formats' metadata pass (`append_meta`); f32 and f16 recompute with `meta`.
+    block_meta: Option<wgpu::ComputePipeline>,
     meta: QuestMeta,
 }
 
@@ -103,18 +109,39 @@ pub struct PlacedTokens<'a> {
     pub rows: Binding<'a>,
     pub k: Binding<'a>,
     pub v: Binding<'a>,
-    /// The touched pages and how many; needed when the cache keeps Quest metadata.
+    /// The touched pages and how many; needed when an f32 or f16 cache keeps Quest metadata
+    /// (the block formats take it from the new keys).
     pub touched: Option<(Binding<'a>, u32)>,
 }
 
 impl Append {
+    /// Appends rows in the cache's own element type (f32 or f16), or f32 rows to a block format.
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Self::with_input(gpu, dtype, dtype.plain().unwrap_or(DType::F32))
+    }
+
+    /// Appends rows of `input` (f32 or f16) to a cache of `dtype`: copied, converted (f32 → f16
+    /// rounds to nearest even) or quantized.
+    pub fn with_input(gpu: &Gpu, dtype: KvDtype, input: DType) -> Result<Self> {
+        let [kv] = dtype.overrides();
+        let overrides = [kv, ("IN_F16", f64::from(u8::from(input.is_f16("k_new")?)))];
+        let block_meta = match dtype.block() {
+            Some(_) => Some(gpu.pipeline(&APPEND, "append_meta", &overrides)?),
+            None => None,
+        };
         Ok(Self {
             gpu: gpu.clone(),
             dtype,
-            pipeline: gpu.pipeline(&APPEND, "append_kv", &dtype.overrides())?,
+            input,
+            pipeline: gpu.pipeline(&APPEND, "append_kv", &overrides)?,
+            block_meta,
             meta: QuestMeta::new(gpu, dtype)?,
         })
+    }
+
+    /// The dtype of the rows it appends.
+    pub fn input(&self) -> DType {
+        self.input
     }
 
     /// Records the append of `new` into `kv`, and, where the cache keeps Quest metadata, its
@@ -185,44 +212,62 @@ impl Append {
             gpu.check_binding_holds(
                 arg,
                 b,
-                tokens * layout.token_bytes(),
+                tokens * u64::from(layout.kv_heads * layout.head_dim) * self.input.size() as u64,
                 format_args!(
                     "[{tokens}, {}, {}] {}",
-                    layout.kv_heads,
-                    layout.head_dim,
-                    layout.dtype.dtype()
+                    layout.kv_heads, layout.head_dim, self.input
                 ),
             )?;
         }
-        let meta = match (kv.meta, new.touched) {
-            (Some(meta), Some(touched)) => Some((meta, touched)),
-            (None, _) => None,
-            (Some(_), None) => {
-                return Err(Error::invalid(
-                    "touched",
-                    "pages",
-                    "given when the cache keeps Quest metadata",
-                    "none",
-                ));
-            }
-        };
+        // The block formats take metadata from the new keys and need no touched-page list.
+        if kv.meta.is_some() && new.touched.is_none() && self.block_meta.is_none() {
+            return Err(Error::invalid(
+                "touched",
+                "pages",
+                "given when an f32 or f16 cache keeps Quest metadata",
+                "none",
+            ));
+        }
+        if let Some(meta) = &kv.meta {
+            gpu.check_storage_binding("meta", meta)?;
+            gpu.check_binding_holds(
+                "meta",
+                meta,
+                meta_bytes(layout),
+                format_args!(
+                    "[{}, {}, 2, {}] f32",
+                    layout.pages, layout.kv_heads, layout.head_dim
+                ),
+            )?;
+        }
         let params = AttentionParams {
             items: new.tokens,
             ..AttentionParams::for_table(table, 0)
         };
-        let words = tokens * layout.token_bytes() / 4;
+        // Grid-stride items: words of a plain cache, blocks of a block format.
+        let items = match self.dtype.block() {
+            Some((values, _)) => tokens * u64::from(layout.kv_heads * layout.head_dim / values),
+            None => tokens * layout.token_bytes() / 4,
+        };
         params.dispatch_items(
             gpu,
             encoder,
             ("attention append", &self.pipeline),
             &[new.rows, new.k, new.v, kv.k, kv.v],
-            words,
+            items,
         )?;
-        match meta {
-            Some((meta, (pages, count))) => self
+        match (kv.meta, new.touched, &self.block_meta) {
+            (Some(meta), _, Some(pipeline)) => params.dispatch_item_slots(
+                gpu,
+                encoder,
+                ("attention append meta", pipeline),
+                &[(1, new.rows), (2, new.k), (6, meta)],
+                tokens * u64::from(layout.kv_heads * layout.head_dim),
+            ),
+            (Some(meta), Some((pages, count)), None) => self
                 .meta
                 .encode_list(encoder, table, kv.k, pages, count, meta),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 }

@@ -11,11 +11,23 @@ use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use crate::select::{Budget, Selector};
 use crate::sparse::{Sparse, SparseWorkspace};
 
-/// K and V pools on the host, `[pages, page_size, kv_heads, head_dim]` each.
+/// K and V pools on the host, `[pages, page_size, kv_heads, head_dim]` each: f32 or f16
+/// values, or the bytes of a block format (q8_0 / q4_0, as [`KvDtype`] lays them out).
 #[derive(Debug, Clone, Copy)]
 pub enum HostKv<'a> {
-    F32 { k: &'a [f32], v: &'a [f32] },
-    F16 { k: &'a [f16], v: &'a [f16] },
+    F32 {
+        k: &'a [f32],
+        v: &'a [f32],
+    },
+    F16 {
+        k: &'a [f16],
+        v: &'a [f16],
+    },
+    Blocks {
+        dtype: KvDtype,
+        k: &'a [u8],
+        v: &'a [u8],
+    },
 }
 
 impl HostKv<'_> {
@@ -23,13 +35,17 @@ impl HostKv<'_> {
         match self {
             HostKv::F32 { .. } => KvDtype::F32,
             HostKv::F16 { .. } => KvDtype::F16,
+            HostKv::Blocks { dtype, .. } => *dtype,
         }
     }
 
-    fn len(&self) -> (usize, usize) {
+    /// Bytes of K and of V.
+    fn bytes(&self) -> (u64, u64) {
+        let bytes = |n: usize, size: usize| (n * size) as u64;
         match self {
-            HostKv::F32 { k, v } => (k.len(), v.len()),
-            HostKv::F16 { k, v } => (k.len(), v.len()),
+            HostKv::F32 { k, v } => (bytes(k.len(), 4), bytes(v.len(), 4)),
+            HostKv::F16 { k, v } => (bytes(k.len(), 2), bytes(v.len(), 2)),
+            HostKv::Blocks { k, v, .. } => (bytes(k.len(), 1), bytes(v.len(), 1)),
         }
     }
 }
@@ -54,22 +70,17 @@ impl Uploaded {
         q_heads: u32,
     ) -> Result<Self> {
         if kv.dtype() != layout.dtype {
-            return Err(Error::invalid(
-                "k_pages",
-                "dtype",
-                layout.dtype.dtype(),
-                kv.dtype().dtype(),
-            ));
+            return Err(Error::invalid("k_pages", "dtype", layout.dtype, kv.dtype()));
         }
         let table = DevicePageTable::new(gpu, layout, table)?;
         layout.check_q_heads(q_heads)?;
-        let elements = layout.elements() as usize;
-        for (arg, len) in [("k_pages", kv.len().0), ("v_pages", kv.len().1)] {
-            if len != elements {
+        let bytes = layout.data_bytes();
+        for (arg, len) in [("k_pages", kv.bytes().0), ("v_pages", kv.bytes().1)] {
+            if len != bytes {
                 return Err(Error::invalid(
                     arg,
-                    "elements",
-                    format!("pages × page_size × kv_heads × head_dim = {elements}"),
+                    "bytes",
+                    format!("pages × page_size × kv_heads × row bytes = {bytes}"),
                     len,
                 ));
             }
@@ -86,6 +97,18 @@ impl Uploaded {
         let (k, v) = match kv {
             HostKv::F32 { k, v } => (gpu.upload("k_pages", k)?, gpu.upload("v_pages", v)?),
             HostKv::F16 { k, v } => (gpu.upload("k_pages", k)?, gpu.upload("v_pages", v)?),
+            HostKv::Blocks { k, v, .. } => {
+                // Padded to the whole 16-byte words the kernels bind.
+                let pad = |x: &[u8]| {
+                    let mut padded = x.to_vec();
+                    padded.resize(layout.bytes() as usize, 0);
+                    padded
+                };
+                (
+                    gpu.upload("k_pages", &pad(k))?,
+                    gpu.upload("v_pages", &pad(v))?,
+                )
+            }
         };
         Ok(Self {
             table,

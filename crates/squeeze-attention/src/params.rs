@@ -72,6 +72,24 @@ impl AttentionParams {
         );
         gpu.dispatch(encoder, label, pipeline, self, bindings, groups)
     }
+
+    /// [`AttentionParams::dispatch_items`] for an entry point that binds only some of its
+    /// module's slots (`(slot, binding)` pairs).
+    pub(crate) fn dispatch_item_slots(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        (label, pipeline): (&str, &wgpu::ComputePipeline),
+        bindings: &[(u32, Binding<'_>)],
+        items: u64,
+    ) -> Result<()> {
+        let groups = grid_stride_workgroups(
+            items,
+            GRID_WORKGROUP,
+            gpu.limits().max_compute_workgroups_per_dimension,
+        );
+        gpu.dispatch_slots(encoder, label, pipeline, self, bindings, groups)
+    }
 }
 
 /// The rows a selection pass writes: one per (sequence, head) of `table`, `stride` entries each.

@@ -7,7 +7,9 @@ use squeeze_topk::Order;
 use squeeze_topk::reference::top_k;
 
 use crate::decode::HeadPolicy;
-use crate::layout::CacheLayout;
+use half::f16;
+
+use crate::layout::{CacheLayout, KvDtype};
 use crate::pages::PageTable;
 
 /// A KV pool on the host, as f32 values (an f16 cache widened exactly).
@@ -16,6 +18,61 @@ pub struct HostCache<'a> {
     pub layout: CacheLayout,
     pub k: &'a [f32],
     pub v: &'a [f32],
+}
+
+/// ggml's `quantize_row_q8_0_ref` / `quantize_row_q4_0_ref` on `x` (a whole number of 32-value
+/// blocks), for a q8_0 or q4_0 cache (`None` for f32 / f16): the bytes append.wgsl writes.
+/// Where C leaves it undefined, as x86 does: a NaN code is 0, codes are clamped to i8 (q8_0) or
+/// 0..=15 (q4_0). ggml's `MAX(amax, |x|)` lets a NaN win only as a block's last value; q4_0's
+/// `amax < |x|` never takes one.
+pub fn quantize_row(dtype: KvDtype, x: &[f32]) -> Option<Vec<u8>> {
+    let (_, bytes) = dtype.block()?;
+    let mut out = Vec::with_capacity(x.len() / 32 * bytes as usize);
+    let inverse = |d: f32| if d != 0.0 { 1.0 / d } else { 0.0 };
+    for block in x.chunks_exact(32) {
+        if dtype == KvDtype::Q8_0 {
+            let amax = block
+                .iter()
+                .fold(0f32, |m, v| if m > v.abs() { m } else { v.abs() });
+            let d = amax / 127.0;
+            let id = inverse(d);
+            out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+            // `as i8` saturates and sends NaN to 0.
+            out.extend(block.iter().map(|v| (v * id).round() as i8 as u8));
+        } else {
+            let (mut amax, mut max) = (0f32, 0f32);
+            for &v in block {
+                if amax < v.abs() {
+                    amax = v.abs();
+                    max = v;
+                }
+            }
+            let d = max / -8.0;
+            let id = inverse(d);
+            out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+            let code = |v: f32| ((v * id + 8.5) as i8).clamp(0, 15) as u8;
+            out.extend((0..16).map(|j| code(block[j]) | (code(block[j + 16]) << 4)));
+        }
+    }
+    Some(out)
+}
+
+/// The values of q8_0 / q4_0 blocks (`None` for f32 / f16): f32(q) · d, as ggml's
+/// `dequantize_row_q8_0` / `q4_0` and the kernels compute them.
+pub fn dequantize_row(dtype: KvDtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    let (_, size) = dtype.block()?;
+    let mut out = Vec::with_capacity(bytes.len() / size as usize * 32);
+    for block in bytes.chunks_exact(size as usize) {
+        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        let codes = &block[2..];
+        if dtype == KvDtype::Q8_0 {
+            out.extend(codes.iter().map(|&q| f32::from(q as i8) * d));
+        } else {
+            out.extend(codes.iter().map(|&b| f32::from(i16::from(b & 15) - 8) * d));
+            out.extend(codes.iter().map(|&b| f32::from(i16::from(b >> 4) - 8) * d));
+        }
+    }
+    Some(out)
 }
 
 /// Query heads per KV head.

@@ -3,7 +3,7 @@
 //! the glue references of [`crate::reference`]), with f64 reductions. Slow and plain; tests
 //! compare the GPU's logits and tokens against it.
 
-use squeeze::attention::reference::{HostCache, decode};
+use squeeze::attention::reference::{HostCache, decode, dequantize_row, quantize_row};
 use squeeze::attention::{CacheLayout, KvDtype, PageTable};
 use squeeze::quant::reference;
 use squeeze::{Error, Result};
@@ -182,3 +182,7 @@ impl CpuModel {
         Ok(self.output.apply(&xn))
     }
 }
+                // What the GPU's append stores: ggml's blocks, read back dequantized.
+                kv @ (KvDtype::Q8_0 | KvDtype::Q4_0) => quantize_row(kv, &x)
+                    .and_then(|q| dequantize_row(kv, &q))
+                    .unwrap_or(x),

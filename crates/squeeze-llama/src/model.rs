@@ -284,7 +284,8 @@ impl Model {
                 .kv(i)
                 .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", i))?;
             let placed = match self.cache.layout().dtype {
-                KvDtype::F32 => self.cache.placed(&s.k, &s.v),
+                // The block formats quantize f32 rows as they append.
+                KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => self.cache.placed(&s.k, &s.v),
                 KvDtype::F16 => {
                     let n = c.kv_heads * c.head_dim;
                     k.narrow.encode(encoder, n, b(&s.k), b(&s.k16))?;

@@ -218,7 +218,7 @@ fn contiguous(gpu: &Gpu, kv: Kv<'_>, page_size: u32) -> Result<Laid> {
             max,
         });
     }
-    let elements = (layout.bytes() / layout.dtype.size()) as usize;
+    let elements = layout.elements() as usize;
     Ok(Laid {
         layout,
         table,
