@@ -1014,8 +1014,8 @@ fn edge_rows(k: &mut [f32], v: &mut [f32]) {
 
 /// The block formats (q8_0, q4_0): the GPU's quantizing append against the reference
 /// quantizer byte for byte, from f32 and f16 rows, then every reader — dense decode, sinks +
-/// window, Quest, TidalDecode, TokenSelect — over the same quantized bytes against the
-/// references over their dequantized values.
+/// window, prefill, Quest, TidalDecode, TokenSelect — over the same quantized bytes against
+/// the references over their dequantized values.
 fn quantized_cases() -> Vec<Case> {
     use squeeze::DType;
     let mut all = Vec::new();
@@ -1089,6 +1089,21 @@ fn quantized_cases() -> Vec<Case> {
                     &setup,
                     &[HeadPolicy::Full, sw(0, 17), sw(7, 0), sw(4, 64)],
                 )
+            },
+        ));
+        all.push(Case::portable(
+            "attention/prefill",
+            leak(format!(
+                "{dtype}, GQA 4, d 128, ragged new tokens after a prefix"
+            )),
+            move |gpu| {
+                let problem = PrefillProblem::new(
+                    shape(&[45, 130, 7], 16, (2, 8), 128, dtype),
+                    &[5, 130, 1],
+                    Values::Random,
+                    seed + 20,
+                );
+                prefill_check(gpu, &problem)
             },
         ));
         let selectors = [

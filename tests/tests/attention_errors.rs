@@ -573,3 +573,124 @@ fn prefills_with_bad_query_layouts_are_refused() {
         .unwrap_err();
     assert!(is_invalid(&err, "k_pages"), "{err}");
 }
+
+#[test]
+fn block_caches_refuse_partial_blocks_wrong_inputs_and_mixed_formats() {
+    let gpu = gpu();
+    // head_dim must be whole 32-value blocks; the block check names the format.
+    let l = CacheLayout {
+        head_dim: 48,
+        dtype: KvDtype::Q8_0,
+        ..layout(3, 64)
+    };
+    let err = l.check().unwrap_err();
+    assert!(
+        is_invalid(&err, "head_dim") && err.to_string().contains("q8_0"),
+        "{err}"
+    );
+    assert_eq!(
+        KvDtype::parse("q4_1").map_err(|e| is_invalid(&e, "kv")),
+        Err(true)
+    );
+    // Rows come in f32 or f16 only.
+    let err = Append::with_input(&gpu, KvDtype::Q4_0, DType::Bf16).err();
+    assert!(err.is_some_and(|e| is_invalid(&e, "k_new")));
+    // A q8_0 pool is 34 bytes per 32 values: f16-sized host bytes are refused.
+    let q8 = CacheLayout {
+        dtype: KvDtype::Q8_0,
+        ..layout(3, 64)
+    };
+    let short = vec![0u8; (q8.elements() * 2) as usize];
+    let err = Uploaded::new(
+        &gpu,
+        q8,
+        &table(),
+        HostKv::Blocks {
+            dtype: KvDtype::Q8_0,
+            k: &short,
+            v: &short,
+        },
+        &[0.0; 2 * 2 * 64],
+        2,
+    )
+    .err();
+    assert!(err.is_some_and(|e| is_invalid(&e, "k_pages")));
+    // Bytes of one format handed to a kernel of another, and a pool sized for f16.
+    let bytes = vec![0u8; q8.data_bytes() as usize];
+    let kv = HostKv::Blocks {
+        dtype: KvDtype::Q4_0,
+        k: &bytes,
+        v: &bytes,
+    };
+    let err = Uploaded::new(&gpu, q8, &table(), kv, &[0.0; 2 * 2 * 64], 2).err();
+    assert!(err.is_some_and(|e| is_invalid(&e, "k_pages")));
+    let data = Uploaded::new(
+        &gpu,
+        q8,
+        &table(),
+        HostKv::Blocks {
+            dtype: KvDtype::Q8_0,
+            k: &bytes,
+            v: &bytes,
+        },
+        &[0.0; 2 * 2 * 64],
+        2,
+    )
+    .unwrap();
+    let err = run_decode(&gpu, &data, 0.125, &[HeadPolicy::Full; 2]);
+    assert!(err.is_ok(), "{err:?}");
+    let decode = Decode::new(&gpu, KvDtype::Q4_0).unwrap();
+    let policy = [HeadPolicy::Full; 2];
+    let tokens = Tokens::Policy(&policy);
+    let scratch = gpu
+        .storage_buffer("scratch", decode.scratch_bytes(&data.table, 2, &tokens))
+        .unwrap();
+    let out = gpu.storage_buffer("o", 2 * 2 * 64 * 4).unwrap();
+    let err = decode
+        .encode(
+            &mut gpu.encoder("decode"),
+            &DecodeArgs {
+                table: &data.table,
+                kv: &data.kv(None),
+                query: &data.query(0.125),
+                tokens: &tokens,
+                scratch: Binding::whole(&scratch),
+                out: Binding::whole(&out).into(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        is_invalid(&err, "k_pages") && err.to_string().contains("q4_0"),
+        "{err}"
+    );
+    // f16 rows into a q4_0 cache: two bytes per value, not four.
+    let q4 = CacheLayout {
+        dtype: KvDtype::Q4_0,
+        ..layout(3, 64)
+    };
+    let pool = gpu.storage_buffer("pool", q4.bytes()).unwrap();
+    let table = DevicePageTable::new(&gpu, q4, &table()).unwrap();
+    let row = 2 * 64;
+    let new = gpu.storage_buffer("new", 2 * row * 4).unwrap();
+    let append = Append::with_input(&gpu, KvDtype::Q4_0, DType::F16).unwrap();
+    let mut encoder = gpu.encoder("append");
+    let mut try_append = |bytes: u64| {
+        let b = Binding::new(&new, 0, bytes);
+        append.encode(
+            &mut encoder,
+            &table,
+            &NewTokens {
+                append_indptr: &[0, 1, 2],
+                k: b,
+                v: b,
+            },
+            &KvCache {
+                k: Binding::whole(&pool),
+                v: Binding::whole(&pool),
+                meta: None,
+            },
+        )
+    };
+    assert!(is_invalid(&try_append(2 * row - 2).unwrap_err(), "k_new"));
+    try_append(2 * row * 2).unwrap();
+}

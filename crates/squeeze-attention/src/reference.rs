@@ -411,6 +411,46 @@ mod tests {
     }
 
     #[test]
+    fn kv_quantizer_matches_the_weight_quantizer_and_round_trips() {
+        // squeeze-quant's ggml quantizers (the weights' formats) on the same finite rows: the
+        // same bytes; dequantizing gives them back.
+        let mut state = 7u64;
+        let x: Vec<f32> = (0..32 * 64)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                u * 10f32.powi((i / 32) % 7 - 3)
+            })
+            .collect();
+        for (kv, format) in [
+            (KvDtype::Q8_0, squeeze_quant::Format::Q8_0),
+            (KvDtype::Q4_0, squeeze_quant::Format::Q4_0),
+        ] {
+            let bytes = quantize_row(kv, &x).unwrap();
+            assert_eq!(
+                bytes,
+                squeeze_quant::reference::quantize(format, &x).unwrap()
+            );
+            assert_eq!(
+                dequantize_row(kv, &bytes).unwrap(),
+                squeeze_quant::reference::dequantize(format, &bytes, 32).unwrap()
+            );
+        }
+        assert_eq!(quantize_row(KvDtype::F16, &x), None);
+        // ggml's MAX(amax, |x|): a NaN wins only as the block's last value (scale NaN).
+        let mut nan_last = vec![1.0f32; 32];
+        nan_last[31] = f32::NAN;
+        let q = quantize_row(KvDtype::Q8_0, &nan_last).unwrap();
+        assert!(f16::from_le_bytes([q[0], q[1]]).is_nan());
+        nan_last.swap(0, 31);
+        let q = quantize_row(KvDtype::Q8_0, &nan_last).unwrap();
+        assert_eq!(f16::from_le_bytes([q[0], q[1]]), f16::from_f32(1.0 / 127.0));
+        assert_eq!(q[2], 0);
+    }
+
+    #[test]
     fn forced_pages_and_tokens() {
         // 20 tokens in pages of 8: sink 1 forces page 0; window 5 covers tokens 15..20, pages 1, 2.
         let forced: Vec<u32> = (0..3).filter(|&p| forced_page(p, 8, 20, 1, 5)).collect();
