@@ -10,7 +10,11 @@
 //! Greedy unless `--temperature` is given: then the GPU's top-k reads back `--top-k` candidates
 //! and the host draws from them (`--top-p`, `--seed`).
 //!
-//! Not yet: other tokenizers, sparse attention modes and HF/DF11/native folders (issue #14).
+//! `--attention` picks dense, sinks + window, or a Quest / TidalDecode / TokenSelect selection
+//! within `--budget` tokens (squeeze-llama's `AttentionMode`, where the layer placement is
+//! written down).
+//!
+//! Not yet: other tokenizers and HF/DF11/native folders (issue #14).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,7 +25,8 @@ use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
 use squeeze_llama::{
-    GenerateOptions, Model, ModelOptions, ModelTensors, Sampling, Tokenizer, Vocab, generate,
+    AttentionMode, GenerateOptions, Model, ModelOptions, ModelTensors, Sampling, Tokenizer, Vocab,
+    generate,
 };
 
 use crate::paths::{self, Kind, Output, OutputKind};
@@ -52,6 +57,22 @@ pub struct Args {
     /// The KV cache's element type: f32, or f16 (K and V rounded to nearest even).
     #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
     kv: String,
+    /// Which tokens each layer attends to: every one (dense), the first --sink and last
+    /// --window (sink-window), or a selection of --budget tokens by Quest's page bounds, by
+    /// TidalDecode (selection at layer 2 and a re-selection layer, reused between), or by
+    /// TokenSelect (per-head soft votes). Selection modes keep the first two layers dense.
+    #[arg(long, default_value = "dense", value_parser = AttentionMode::NAMES.to_vec())]
+    attention: String,
+    /// Tokens a selection keeps (sinks and window included); with sink-window, the default
+    /// window is budget − sink.
+    #[arg(long)]
+    budget: Option<u32>,
+    /// First tokens always kept (sink-window and the selection modes).
+    #[arg(long, default_value_t = 0)]
+    sink: u32,
+    /// Last tokens always kept (sink-window and the selection modes).
+    #[arg(long)]
+    window: Option<u32>,
     /// Sample at this temperature (> 0) instead of taking the best token.
     #[arg(long)]
     temperature: Option<f32>,
@@ -103,6 +124,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
             return Err(Error::invalid("--top-p", "value", "in (0, 1]", s.top_p));
         }
     }
+    let attention = AttentionMode::parse(&args.attention, args.budget, args.sink, args.window)?;
     let file = GgufFile::open(&args.model)?;
     let tensors = ModelTensors::from_gguf(&file)?;
     let vocab = tensors.config.vocab;
@@ -148,6 +170,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         } else {
             KvDtype::F32
         },
+        attention,
     };
     let mut model = Model::load(&gpu, &tensors, options)?;
     let mut stdout = std::io::stdout().lock();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions, Result};
-use squeeze_llama::{CpuModel, Model, ModelOptions, ModelTensors};
+use squeeze_llama::{AttentionMode, CpuModel, Model, ModelOptions, ModelTensors};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +45,7 @@ fn main() -> Result<()> {
             capacity,
             candidates: 1,
             kv: KvDtype::F32,
+            attention: AttentionMode::Dense,
         },
     )?;
     let mut cpu_model = CpuModel::new(&tensors, KvDtype::F32)?;

@@ -9,6 +9,7 @@
 
 use squeeze::attention::append::PlacedTokens;
 use squeeze::attention::pages::EngineTable;
+use squeeze::attention::quest_meta::meta_bytes;
 use squeeze::attention::{CacheLayout, DevicePageTable, KvCache, KvDtype};
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
 
@@ -23,10 +24,12 @@ pub struct KvShape {
     pub dtype: KvDtype,
 }
 
-/// One layer's K and V pools, `[pages, page_size, kv_heads, head_dim]`.
+/// One layer's K and V pools, `[pages, page_size, kv_heads, head_dim]`, and Quest's per-page
+/// key bounds when the attention selects by them.
 struct Pools {
     k: wgpu::Buffer,
     v: wgpu::Buffer,
+    meta: Option<wgpu::Buffer>,
 }
 
 /// The cache of every layer and its page table.
@@ -39,13 +42,22 @@ pub struct SequenceCache {
     seq_lens: wgpu::Buffer,
     /// u32 [1]: the pool row of the token being appended.
     row: wgpu::Buffer,
+    /// u32 [1, 2]: the (sequence, logical page) the appended token lands in, whose Quest
+    /// bounds the append recomputes.
+    touched: wgpu::Buffer,
     table: DevicePageTable,
 }
 
 impl SequenceCache {
     /// A cache of `capacity` tokens of `kv_heads × head_dim` values of `dtype` for `layers`
-    /// layers.
-    pub fn new(gpu: &Gpu, layers: u32, capacity: u32, shape: KvShape) -> Result<Self> {
+    /// layers, with Quest's page bounds kept up to date by every append when `quest_meta`.
+    pub fn new(
+        gpu: &Gpu,
+        layers: u32,
+        capacity: u32,
+        shape: KvShape,
+        quest_meta: bool,
+    ) -> Result<Self> {
         let KvShape {
             kv_heads,
             head_dim,
@@ -64,6 +76,9 @@ impl SequenceCache {
                 Ok(Pools {
                     k: gpu.storage_buffer("k_pages", layout.bytes())?,
                     v: gpu.storage_buffer("v_pages", layout.bytes())?,
+                    meta: quest_meta
+                        .then(|| gpu.storage_buffer("quest_meta", meta_bytes(&layout)))
+                        .transpose()?,
                 })
             })
             .collect::<Result<_>>()?;
@@ -93,6 +108,7 @@ impl SequenceCache {
             last_page_len,
             seq_lens,
             row: words("append_row", 1)?,
+            touched: words("touched_page", 2)?,
             table,
         })
     }
@@ -127,6 +143,7 @@ impl SequenceCache {
         queue.write_buffer(&self.seq_lens, 0, bytemuck::bytes_of(&len));
         // Consecutive pages: position len − 1 is pool row len − 1.
         queue.write_buffer(&self.row, 0, bytemuck::bytes_of(&(len - 1)));
+        queue.write_buffer(&self.touched, 0, bytemuck::cast_slice(&[0, pages - 1]));
         Ok(())
     }
 
@@ -135,7 +152,7 @@ impl SequenceCache {
         self.pools.get(layer).map(|p| KvCache {
             k: Binding::whole(&p.k),
             v: Binding::whole(&p.v),
-            meta: None,
+            meta: p.meta.as_ref().map(Binding::whole),
         })
     }
 
@@ -147,7 +164,7 @@ impl SequenceCache {
             rows: Binding::whole(&self.row),
             k: Binding::whole(k),
             v: Binding::whole(v),
-            touched: None,
+            touched: Some((Binding::whole(&self.touched), 1)),
         }
     }
 }

@@ -28,6 +28,7 @@
 //! - Prefill runs the prompt through the decode step token by token (the prefill attention
 //!   kernel and the GEMM path are later work).
 
+pub mod attention;
 pub mod cache;
 mod check;
 pub mod config;
@@ -52,6 +53,7 @@ pub mod tokenizer;
 pub mod vocab;
 pub mod weights;
 
+pub use attention::AttentionMode;
 pub use config::LlamaConfig;
 pub use cpu::CpuModel;
 pub use embedding::{Embedding, Table, TableDtype};

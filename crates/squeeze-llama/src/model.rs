@@ -10,11 +10,12 @@
 //! Prefill runs the prompt through this same step, a token at a time: the prefill attention
 //! kernel and the GEMM path are later work (issue #14).
 
-use squeeze::attention::{Append, Decode, DecodeArgs, HeadPolicy, KvDtype, Query, Tokens};
+use squeeze::attention::{Append, KvDtype, Query, Selector};
 use squeeze::quant::{Format, Gemv};
 use squeeze::topk::{ScoreBindings, TopK};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
+use crate::attention::{Attention, AttentionMode, LayerCall};
 use crate::cache::{KvShape, SequenceCache};
 use crate::config::LlamaConfig;
 use crate::embedding::Embedding;
@@ -37,6 +38,8 @@ pub struct ModelOptions {
     pub candidates: u32,
     /// The KV cache's format; f16 narrows K and V (round to nearest even) before the append.
     pub kv: KvDtype,
+    /// Which tokens each layer attends to.
+    pub attention: AttentionMode,
 }
 
 /// What one step gave.
@@ -60,7 +63,7 @@ struct Kernels {
     residual: Residual,
     gemv: Vec<(Format, Gemv)>,
     append: Append,
-    decode: Decode,
+    attention: Attention,
     topk: TopK,
     narrow: Narrow,
 }
@@ -83,8 +86,6 @@ pub struct Model {
     weights: DeviceWeights,
     state: State,
     cache: SequenceCache,
-    /// Dense attention: every KV head attends to every token.
-    full: Vec<HeadPolicy>,
     len: u32,
 }
 
@@ -96,6 +97,7 @@ impl Model {
             capacity,
             candidates,
             kv,
+            attention,
         } = options;
         if candidates == 0 || candidates > config.vocab {
             return Err(Error::invalid(
@@ -118,11 +120,18 @@ impl Model {
             head_dim: config.head_dim,
             dtype: kv,
         };
-        let cache = SequenceCache::new(gpu, config.layers, capacity, shape)?;
+        let quest = attention.selector() == Some(Selector::Quest);
+        let cache = SequenceCache::new(gpu, config.layers, capacity, shape, quest)?;
         cache.layout().check_q_heads(config.heads)?;
         let weights = DeviceWeights::upload(gpu, tensors)?;
-        let decode = Decode::new(gpu, kv)?;
-        decode.prepare(config.heads / config.kv_heads)?;
+        let attention = Attention::new(
+            gpu,
+            attention,
+            config.layers,
+            config.heads,
+            cache.table(),
+            capacity,
+        )?;
         let kernels = Kernels {
             embedding: Embedding::new(gpu, weights.embedding_dtype)?,
             norm: RmsNorm::new(gpu)?,
@@ -143,16 +152,10 @@ impl Model {
                 .collect::<Result<_>>()?,
             append: Append::new(gpu, kv)?,
             narrow: Narrow::new(gpu)?,
-            decode,
+            attention,
             topk: TopK::new(gpu, DType::F32)?,
         };
-        let full = vec![HeadPolicy::Full; config.kv_heads as usize];
         let workspaces = Workspaces {
-            attention: kernels.decode.scratch_bytes(
-                cache.table(),
-                config.heads,
-                &Tokens::Policy(&full),
-            ),
             topk: kernels.topk.scratch_bytes(1, config.vocab, candidates),
             candidates,
         };
@@ -164,7 +167,6 @@ impl Model {
             weights,
             state,
             cache,
-            full,
             len: 0,
         })
     }
@@ -300,15 +302,14 @@ impl Model {
                 scale: 1.0 / (c.head_dim as f32).sqrt(),
                 dtype: DType::F32,
             };
-            k.decode.encode(
+            k.attention.encode(
                 encoder,
-                &DecodeArgs {
+                &LayerCall {
+                    layer: i,
                     table,
                     kv: &kv,
                     query: &query,
-                    tokens: &Tokens::Policy(&self.full),
-                    scratch: b(&s.attn_scratch),
-                    out: b(&s.attn).into(),
+                    out: b(&s.attn),
                 },
             )?;
             gemv(encoder, &layer.o, &s.attn, &s.delta)?;

@@ -1,5 +1,5 @@
 //! The buffers a decode step works in, made once at load: the token and position it reads, every
-//! intermediate activation, the attention and top-k workspaces, and the mappable buffers the
+//! intermediate activation, the top-k workspace, and the mappable buffers the
 //! sampled token (and, when asked, the logits) are copied into for the host.
 
 use squeeze::{Error, Gpu, Result, wgpu};
@@ -33,8 +33,6 @@ pub struct State {
     pub act: wgpu::Buffer,
     /// [vocab].
     pub logits: wgpu::Buffer,
-    /// Decode attention's split partials.
-    pub attn_scratch: wgpu::Buffer,
     /// Top-k's workspace.
     pub topk_scratch: wgpu::Buffer,
     /// i32 [candidates]: the best tokens, best first.
@@ -50,7 +48,6 @@ pub struct State {
 
 /// Workspace sizes the kernels asked for at load.
 pub struct Workspaces {
-    pub attention: u64,
     pub topk: u64,
     /// Tokens the top-k keeps.
     pub candidates: u32,
@@ -86,7 +83,6 @@ impl State {
             up: f32s("up", c.ffn)?,
             act: f32s("act", c.ffn)?,
             logits: f32s("logits", c.vocab)?,
-            attn_scratch: gpu.storage_buffer("attention scratch", workspaces.attention)?,
             topk_scratch: gpu.storage_buffer("topk scratch", workspaces.topk)?,
             sampled: f32s("sampled", workspaces.candidates)?,
             values: f32s("values", workspaces.candidates)?,

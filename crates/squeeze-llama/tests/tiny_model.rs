@@ -7,7 +7,9 @@ use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufFile};
 use squeeze::{Gpu, GpuOptions};
 use squeeze_llama::tiny::{TinySpec, tiny_gguf};
-use squeeze_llama::{CpuModel, LlamaError, Model, ModelOptions, ModelTensors, Tokenizer};
+use squeeze_llama::{
+    AttentionMode, CpuModel, LlamaError, Model, ModelOptions, ModelTensors, Tokenizer,
+};
 
 /// Logits may differ from the f64 reference by f32 rounding through 2 layers of GEMV,
 /// attention and norms: at most 1e-5 of the largest logit (3e-7 to 5e-7 measured on lavapipe).
@@ -45,6 +47,7 @@ fn compare(spec: &TinySpec, run: Run<'_>) -> f32 {
             capacity,
             candidates,
             kv,
+            attention: AttentionMode::Dense,
         },
     )
     .unwrap();
@@ -164,6 +167,7 @@ fn steady_state_steps_create_no_buffers_or_bind_groups() {
             capacity: 20,
             candidates: 1,
             kv: KvDtype::F16,
+            attention: AttentionMode::Dense,
         },
     )
     .unwrap();
