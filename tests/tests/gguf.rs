@@ -185,8 +185,12 @@ fn every_value_type_and_odd_shapes_round_trip_in_v2_and_v3() {
 
 #[test]
 fn files_open_memory_mapped() {
-    let dir = std::env::temp_dir().join(format!("squeeze-gguf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed when dropped, whether the test passes or panics.
+    let scratch = tempfile::Builder::new()
+        .prefix("squeeze-test-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let path = dir.join("odd.gguf");
     let tensors = odd_tensors(&mut SplitMix64::new(2));
     writer_with(&every_value_type(), &tensors)
@@ -204,7 +208,6 @@ fn files_open_memory_mapped() {
     ));
     let missing = GgufFile::open(&dir.join("missing.gguf")).err().unwrap();
     assert!(matches!(missing, GgufError::Io { .. }), "{missing}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

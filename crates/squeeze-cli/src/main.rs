@@ -88,7 +88,10 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 fn main() -> ExitCode {
-    // SAFETY: first in main, before any thread exists.
+    // Parsed first: clap exits the process itself on --help and on a usage error, which would
+    // skip the runtime directory's drop and leave it behind in the temp directory.
+    let cli = Cli::parse();
+    // SAFETY: before any thread exists (parsing starts none).
     let _runtime_dir = unsafe { runtime_dir::ensure() };
     // Like any Unix filter: `squeeze … | head` ends quietly when the reader goes away, instead
     // of panicking on the first write to a closed pipe (Rust ignores SIGPIPE by default).
@@ -97,7 +100,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
     paths::remove_temporaries_on_interrupt();
     let options = GpuOptions {
         backend: cli.backend,

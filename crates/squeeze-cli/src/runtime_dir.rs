@@ -13,7 +13,8 @@ use crate::paths::Temporary;
 ///
 /// # Safety
 ///
-/// Changes the process environment: call it before any thread is started (first in `main`).
+/// Changes the process environment: call it before any thread is started (in `main`, right
+/// after parsing the arguments).
 #[cfg(all(unix, not(target_vendor = "apple")))]
 pub unsafe fn ensure() -> Option<Temporary> {
     use std::os::unix::fs::PermissionsExt;

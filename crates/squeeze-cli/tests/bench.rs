@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{scratch, squeeze, stderr, stdout};
+use common::{folder, scratch, squeeze, stderr, stdout};
 
 #[test]
 fn a_filter_that_matches_nothing_is_an_error_listing_the_kernels() {
@@ -51,7 +51,6 @@ fn output_paths_are_checked_before_the_gpu_is_touched() {
     std::fs::write(&existing, "keep me").unwrap();
     let out = squeeze(&["bench", "copy", "--json", existing.to_str().unwrap()]);
     let kept = std::fs::read_to_string(&existing).unwrap();
-    let _ = std::fs::remove_file(&existing);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "no run: {}", stdout(&out));
@@ -60,7 +59,8 @@ fn output_paths_are_checked_before_the_gpu_is_touched() {
 
 #[test]
 fn plot_and_json_are_written_and_force_replaces_an_existing_file() {
-    let (svg, json) = (scratch("run.svg"), scratch("run.json"));
+    let dir = folder("plot");
+    let (svg, json) = (dir.join("run.svg"), dir.join("run.json"));
     std::fs::write(&json, "old").unwrap();
     let out = squeeze(&[
         "bench",
@@ -75,7 +75,6 @@ fn plot_and_json_are_written_and_force_replaces_an_existing_file() {
         std::fs::read_to_string(&svg),
         std::fs::read_to_string(&json),
     );
-    let _ = (std::fs::remove_file(&svg), std::fs::remove_file(&json));
     assert!(out.status.success(), "{}", stderr(&out));
     let chart = chart.unwrap();
     assert!(chart.starts_with("<svg"), "{chart}");
@@ -87,16 +86,13 @@ fn plot_and_json_are_written_and_force_replaces_an_existing_file() {
     let report: serde_json::Value = serde_json::from_str(&report.unwrap()).unwrap();
     assert_eq!(report["rows"][0]["family"], "core");
     assert!(report["date"].as_str().unwrap().ends_with('Z'), "{report}");
-    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+    // Nothing but the two outputs: no `.partial` temporaries left beside them.
+    let mut names: Vec<_> = std::fs::read_dir(&*dir)
         .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.contains(&format!("squeeze-{}-run.", std::process::id()))
-                && name.ends_with(".partial")
-        })
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    names.sort();
+    assert_eq!(names, ["run.json", "run.svg"]);
 }
 
 /// A report of `rows` (kernel, shape, seconds) as `squeeze bench --json` writes it.
@@ -146,7 +142,6 @@ fn compare_matches_rows_by_kernel_and_shape() {
     )
     .unwrap();
     let out = squeeze(&["bench", "compare", a.to_str().unwrap(), b.to_str().unwrap()]);
-    let _ = (std::fs::remove_file(&a), std::fs::remove_file(&b));
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let line = |start: &str| {
@@ -193,7 +188,6 @@ fn compare_is_a_subcommand_and_other_words_are_filters() {
 #[test]
 fn record_reports_a_steady_state_step_that_allocates_nothing() {
     let json = scratch("record.json");
-    let _ = std::fs::remove_file(&json);
     let out = squeeze(&[
         "bench",
         "record",
@@ -205,7 +199,6 @@ fn record_reports_a_steady_state_step_that_allocates_nothing() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&json);
     let row = &report["rows"][0];
     assert_eq!(row["kernel"], "record", "{report}");
     assert_eq!(row["dispatches"], 322, "{report}");

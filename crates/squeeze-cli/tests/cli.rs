@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{squeeze, stderr, stdout};
+use common::{scratch, squeeze, stderr, stdout};
 
 #[test]
 fn info_lists_adapters_with_features_and_limits() {
@@ -17,14 +17,13 @@ fn info_lists_adapters_with_features_and_limits() {
 
 #[test]
 fn bench_copy_prints_bandwidth_and_writes_json() {
-    let json = std::env::temp_dir().join(format!("squeeze-bench-{}.json", std::process::id()));
+    let json = scratch("bench.json");
     let out = squeeze(&["bench", "copy", "--json", json.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("GB/s"), "{text}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&json);
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "the filter keeps only copy: {rows:?}");
     assert_eq!(rows[0]["kernel"], "copy");

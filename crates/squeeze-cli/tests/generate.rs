@@ -14,10 +14,8 @@ use squeeze_llama::tiny::{TinySpec, tiny_gguf};
 use squeeze_llama::{CpuModel, ModelTensors};
 
 /// A fresh folder holding the tiny model as `tiny.gguf`.
-fn setup(test: &str) -> (PathBuf, PathBuf) {
-    let dir = common::scratch(&format!("generate-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn setup(test: &str) -> (common::Scratch, PathBuf) {
+    let dir = common::folder(&format!("generate-{test}"));
     let model = dir.join("tiny.gguf");
     std::fs::write(&model, tiny_gguf(&TinySpec::default_q8_0()).unwrap()).unwrap();
     (dir, model)
@@ -168,6 +166,10 @@ fn sampling_replays_by_seed_and_top_k_1_is_greedy() {
     assert_eq!(run(&["--temperature", "0.7", "--top-k", "1"]), run(&[]));
     // The tiny model's greedy tokens are the same with an f16 cache.
     assert_eq!(run(&["--kv", "f16"]), run(&[]));
+    // Quantized caches run end to end (their tokens may differ: the cache holds other values).
+    for kv in ["q8_0", "q4_0"] {
+        assert!(!run(&["--kv", kv]).is_empty());
+    }
     let o = squeeze(&[
         "generate",
         model.to_str().unwrap(),

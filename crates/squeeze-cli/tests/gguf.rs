@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::{read_tensor, squeeze, stderr, stdout};
@@ -17,12 +17,9 @@ fn text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
 
-/// A fresh folder for one test's files.
-fn scratch(test: &str) -> PathBuf {
-    let dir = common::scratch(&format!("gguf-{test}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's files, removed when it drops.
+fn scratch(test: &str) -> common::Scratch {
+    common::folder(&format!("gguf-{test}"))
 }
 
 /// `squeeze gguf dequantize GGUF -o OUT [extra]`.
@@ -156,7 +153,6 @@ fn dequantize_writes_every_tensor_as_f32_equal_to_the_cpu_reference() {
     let wrote = format!("wrote {} tensors", cases.len());
     assert!(text(&o).contains(&wrote), "{}", text(&o));
     check_output(&out, &cases);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -186,7 +182,6 @@ fn unsupported_types_fail_by_name_unless_skipped() {
         text(&o)
     );
     check_output(&out, &cases);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -204,7 +199,6 @@ fn corrupt_files_are_reported_not_converted() {
         text(&o)
     );
     assert!(!out.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A tensor whose f32 output (4096 × 8448 × 4 B = 132 MiB) exceeds lavapipe's 128 MiB storage
@@ -223,7 +217,6 @@ fn a_tensor_over_the_binding_limit_is_split_not_rejected() {
     let o = dequantize(&gguf, &out, &[]);
     assert!(o.status.success(), "{}", text(&o));
     check_output(&out, &[case]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `squeeze gguf matmul GGUF --tensor NAME --x X -o OUT --force` (tests reuse one OUT).
@@ -291,7 +284,6 @@ fn matmul_matches_the_f64_reference_for_f32_f16_and_bf16_activations() {
             }
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -328,5 +320,4 @@ fn matmul_errors_name_the_tensor_or_argument() {
         "{}",
         text(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

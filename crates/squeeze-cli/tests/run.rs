@@ -49,8 +49,6 @@ fn dequant_equals_the_cpu_reference_for_every_format() {
             expected,
             "{format}"
         );
-        let _ = std::fs::remove_file(input);
-        let _ = std::fs::remove_file(output);
     }
 }
 
@@ -109,7 +107,6 @@ fn bad_run_arguments_are_errors_naming_the_argument() {
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
-    let _ = std::fs::remove_file(input);
 }
 
 /// y = x · Wᵀ through the binary: GGUF q4_0 at batch 3 (GEMV) and affine int4 with zero points
@@ -195,8 +192,6 @@ fn matmul_matches_the_f64_reference_for_gemv_and_gemm_batches() {
                 "{format} y[{i}] = {g}, expected {w}"
             );
         }
-        let _ = std::fs::remove_file(input);
-        let _ = std::fs::remove_file(output);
     }
 }
 
@@ -261,6 +256,4 @@ fn topk_equals_the_cpu_reference_with_ties_nan_and_lengths() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("`k`"), "{}", stderr(&out));
-    let _ = std::fs::remove_file(input);
-    let _ = std::fs::remove_file(output);
 }

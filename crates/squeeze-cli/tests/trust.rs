@@ -4,20 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{scratch, squeeze, stderr, stdout, write_tensors};
+use common::{folder, squeeze, stderr, stdout, write_tensors};
 use safetensors::Dtype;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
-
-/// A fresh, empty scratch folder for one test.
-fn folder(name: &str) -> PathBuf {
-    let dir = scratch(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
