@@ -1,118 +1,49 @@
 //! End-to-end `squeeze dfloat11`: compress a small BF16 safetensors file, decompress it on the GPU
 //! and with the CPU reference, and get the original tensors back byte for byte.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use safetensors::tensor::{SafeTensors, TensorView};
-use safetensors::{Dtype, serialize_to_file};
-
-fn squeeze(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squeeze"))
-        .args(args)
-        .env_remove("SQUEEZE_BACKEND")
-        .env_remove("SQUEEZE_ADAPTER")
-        .output()
-        .expect("run squeeze")
-}
-
-fn ok(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
-/// BF16 bytes of rough Gaussian weights with ±0, a subnormal, ±inf and a NaN mixed in.
-fn bf16_bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    let mut values: Vec<u16> = (0..n)
-        .map(|_| {
-            let mut u = 0.0;
-            for _ in 0..4 {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                u += (x >> 40) as f64 / (1u64 << 24) as f64;
-            }
-            (((u - 2.0) * 0.02) as f32).to_bits().wrapping_shr(16) as u16
-        })
-        .collect();
-    for (i, s) in [0x0000u16, 0x8000, 0x0001, 0x7f80, 0xff80, 0x7fc0]
-        .iter()
-        .enumerate()
-    {
-        values[i * 7] = *s;
-    }
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn write_input(path: &Path) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
-    let tensors = vec![
-        (
-            "model.layers.0.mlp.up_proj.weight".to_string(),
-            Dtype::BF16,
-            vec![96, 70],
-            bf16_bytes(96 * 70, 1),
-        ),
-        (
-            "model.embed_tokens.weight".to_string(),
-            Dtype::BF16,
-            vec![50, 33],
-            bf16_bytes(50 * 33, 2),
-        ),
-        (
-            "model.norm.weight".to_string(),
-            Dtype::BF16,
-            vec![70],
-            bf16_bytes(70, 3),
-        ),
-        (
-            "scale".to_string(),
-            Dtype::F32,
-            vec![3],
-            [1.0f32, -2.5, 7.0]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
-        ),
-    ];
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
-    serialize_to_file(views, None, path).unwrap();
-    tensors
-}
-
-fn assert_same(path: &Path, want: &[(String, Dtype, Vec<usize>, Vec<u8>)]) {
-    let bytes = std::fs::read(path).unwrap();
-    let got = SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(got.len(), want.len(), "{:?}", got.names());
-    for (name, dtype, shape, data) in want {
-        let t = got.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(t.dtype(), *dtype, "{name}");
-        assert_eq!(t.shape(), &shape[..], "{name}");
-        assert!(t.data() == &data[..], "{name}: bytes differ");
-    }
-}
+use common::{
+    Entry, assert_gemv_output, assert_tensors, bf16_values, compress, decompress, fails_with, flat,
+    le_bytes, read_tensor, run, s, squeeze, succeeds, write_tensors,
+};
+use safetensors::Dtype;
+use squeeze::dfloat11::{Encoded, Layout, encode};
 
 #[test]
 fn compress_then_decompress_on_gpu_and_cpu_is_lossless() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.safetensors");
-    let want = write_input(&input);
+    let (up, embed, norm) = (
+        le_bytes(&bf16_values(96 * 70, 1)),
+        le_bytes(&bf16_values(50 * 33, 2)),
+        le_bytes(&bf16_values(70, 3)),
+    );
+    let scale: Vec<u8> = [1.0f32, -2.5, 7.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let want: Vec<Entry> = vec![
+        (
+            "model.layers.0.mlp.up_proj.weight",
+            Dtype::BF16,
+            vec![96, 70],
+            &up,
+        ),
+        (
+            "model.embed_tokens.weight",
+            Dtype::BF16,
+            vec![50, 33],
+            &embed,
+        ),
+        ("model.norm.weight", Dtype::BF16, vec![70], &norm),
+        ("scale", Dtype::F32, vec![3], &scale),
+    ];
+    write_tensors(&input, &want);
     let df11 = dir.path().join("df11");
-    let text = ok(&squeeze(&[
-        "dfloat11",
-        "compress",
-        input.to_str().unwrap(),
-        "-o",
-        df11.to_str().unwrap(),
-    ]));
+    let text = succeeds(&squeeze(&compress(&input, &df11, &[])));
     assert!(
         text.contains("bits per weight") && text.contains("MB/s"),
         "{text}"
@@ -132,85 +63,65 @@ fn compress_then_decompress_on_gpu_and_cpu_is_lossless() {
     );
 
     let gpu_out = dir.path().join("gpu.safetensors");
-    let text = ok(&squeeze(&[
-        "dfloat11",
-        "decompress",
-        df11.to_str().unwrap(),
-        "-o",
-        gpu_out.to_str().unwrap(),
-    ]));
+    let text = succeeds(&squeeze(&decompress(&df11, &gpu_out, &[])));
     assert!(text.contains("decoded 8370 weights in 2 units"), "{text}");
-    assert_same(&gpu_out, &want);
+    assert_tensors(&gpu_out, &want);
 
     let cpu_out = dir.path().join("cpu.safetensors");
-    ok(&squeeze(&[
-        "dfloat11",
-        "decompress",
-        df11.to_str().unwrap(),
-        "-o",
-        cpu_out.to_str().unwrap(),
-        "--cpu",
-        "--shapes",
-        input.to_str().unwrap(),
-    ]));
-    assert_same(&cpu_out, &want);
+    succeeds(&squeeze(&decompress(
+        &df11,
+        &cpu_out,
+        &["--cpu", "--shapes", s(&input)],
+    )));
+    assert_tensors(&cpu_out, &want);
     assert!(std::fs::read(&gpu_out).unwrap() == std::fs::read(&cpu_out).unwrap());
 
     // A second compress into the same folder is refused: the loader would read both.
-    let out = squeeze(&[
-        "dfloat11",
-        "compress",
-        input.to_str().unwrap(),
-        "-o",
-        df11.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
+    fails_with(&squeeze(&compress(&input, &df11, &[])), &["exists"]);
 }
 
 #[test]
 fn a_folder_without_dfloat11_config_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), "{\"hidden_size\": 8}").unwrap();
-    let out = squeeze(&[
-        "dfloat11",
-        "decompress",
-        dir.path().to_str().unwrap(),
-        "-o",
-        dir.path().join("o.safetensors").to_str().unwrap(),
-        "--cpu",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("a folder without `dfloat11_config` in a config.json, nor native files"),
-        "{err}"
+    let out = dir.path().join("o.safetensors");
+    fails_with(
+        &squeeze(&decompress(dir.path(), &out, &["--cpu"])),
+        &["a folder without `dfloat11_config` in a config.json, nor native files"],
     );
+}
+
+/// Writes one encoded unit as `squeeze run` reads it, with `luts` in place of its tables and
+/// the activations `x` [batch, cols] if given.
+fn write_unit(path: &Path, e: &Encoded, luts: &[u8], x: Option<(&[usize], &[f32])>) {
+    let mut tensors = vec![
+        ("luts", Dtype::U8, vec![luts.len() / 256, 256], luts),
+        flat("encoded_exponent", Dtype::U8, &e.encoded_exponent),
+        flat("sign_mantissa", Dtype::U8, &e.sign_mantissa),
+        flat("output_positions", Dtype::U8, &e.output_positions),
+        flat("gaps", Dtype::U8, &e.gaps),
+    ];
+    if let Some((shape, x)) = x {
+        tensors.push(("x", Dtype::F32, shape.to_vec(), bytemuck::cast_slice(x)));
+    }
+    write_tensors(path, &tensors);
 }
 
 #[test]
 fn run_dfloat11_decode_returns_the_original_bf16() {
     let dir = tempfile::tempdir().unwrap();
-    let original = bf16_bytes(20_001, 4);
-    let e = squeeze::dfloat11::encode(&[&original], squeeze::dfloat11::Layout::DF11, 2).unwrap();
+    let original = le_bytes(&bf16_values(20_001, 4));
+    let e = encode(&[&original], Layout::DF11, 2).unwrap();
     let input = dir.path().join("unit.safetensors");
-    let views = unit_views(&e, &e.luts);
-    serialize_to_file(views, None, &input).unwrap();
+    write_unit(&input, &e, &e.luts, None);
     let output = dir.path().join("y.safetensors");
-    ok(&squeeze(&[
-        "run",
-        "dfloat11-decode",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "--set",
-        "threads_per_block=512",
-    ]));
-    let bytes = std::fs::read(&output).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let y = st.tensor("y").unwrap();
-    assert_eq!((y.dtype(), y.shape()), (Dtype::BF16, &[20_001usize][..]));
-    assert!(y.data() == &original[..]);
+    let decode = |extra: &[&str]| squeeze(&run("dfloat11-decode", &input, &output, extra));
+    succeeds(&decode(&["--set", "threads_per_block=512"]));
+    let (dtype, shape, data) = read_tensor(&output, "y");
+    assert_eq!((dtype, shape), (Dtype::BF16, vec![20_001]));
+    assert!(data == original);
 
-    let list = ok(&squeeze(&["run", "--list"]));
+    let list = succeeds(&squeeze(&["run", "--list"]));
     assert!(
         list.contains("dfloat11-decode:") && list.contains("out y BF16 [n]"),
         "{list}"
@@ -220,93 +131,29 @@ fn run_dfloat11_decode_returns_the_original_bf16() {
     let mut luts = e.luts.clone();
     luts[0] = 255;
     luts[256] = 255;
-    let views = unit_views(&e, &luts);
-    serialize_to_file(views, None, &input).unwrap();
-    let out = squeeze(&[
-        "run",
-        "dfloat11-decode",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "--force", // the output of the good run above exists
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("luts table"), "{err}");
-}
-
-/// The safetensors views of one encoded unit, with `luts` in place of its tables.
-fn unit_views<'a>(
-    e: &'a squeeze::dfloat11::Encoded,
-    luts: &'a [u8],
-) -> Vec<(&'static str, TensorView<'a>)> {
-    let bytes = |data: &'a [u8]| TensorView::new(Dtype::U8, vec![data.len()], data).unwrap();
-    vec![
-        (
-            "luts",
-            TensorView::new(Dtype::U8, vec![luts.len() / 256, 256], luts).unwrap(),
-        ),
-        ("encoded_exponent", bytes(&e.encoded_exponent)),
-        ("sign_mantissa", bytes(&e.sign_mantissa)),
-        ("output_positions", bytes(&e.output_positions)),
-        ("gaps", bytes(&e.gaps)),
-    ]
+    write_unit(&input, &e, &luts, None);
+    // --force: the output of the good run above exists.
+    fails_with(&decode(&["--force"]), &["luts table"]);
 }
 
 #[test]
 fn run_dfloat11_gemv_matches_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let (rows, cols, batch) = (7usize, 2857usize, 3usize);
-    let original = bf16_bytes(rows * cols, 5);
-    let e = squeeze::dfloat11::encode(&[&original], squeeze::dfloat11::Layout::DF11, 2).unwrap();
+    let weights = bf16_values(rows * cols, 5);
+    let e = encode(&[&le_bytes(&weights)], Layout::DF11, 2).unwrap();
     let x: Vec<f32> = (0..batch * cols)
         .map(|i| ((i % 13) as f32 - 6.0) / 7.0)
         .collect();
     let input = dir.path().join("unit.safetensors");
-    let mut views = unit_views(&e, &e.luts);
-    views.push((
-        "x",
-        TensorView::new(Dtype::F32, vec![batch, cols], bytemuck::cast_slice(&x)).unwrap(),
-    ));
-    serialize_to_file(views, None, &input).unwrap();
+    write_unit(&input, &e, &e.luts, Some((&[batch, cols], &x)));
     let output = dir.path().join("y.safetensors");
-    ok(&squeeze(&[
-        "run",
-        "dfloat11-gemv",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-    ]));
-    let bytes = std::fs::read(&output).unwrap();
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let y = st.tensor("y").unwrap();
-    assert_eq!((y.dtype(), y.shape()), (Dtype::F32, &[batch, rows][..]));
-    let got: Vec<f32> = bytemuck::pod_collect_to_vec(y.data());
-    let weights: Vec<u16> = bytemuck::pod_collect_to_vec(&original);
-    let (want, scale) = squeeze::dfloat11::reference::gemv(&weights, rows, cols, &x, batch);
-    for (i, (&g, (&w, &m))) in got.iter().zip(want.iter().zip(&scale)).enumerate() {
-        let g = f64::from(g);
-        let close = if w.is_finite() {
-            (g - w).abs() <= 1e-5 * m
-        } else {
-            g.is_nan() == w.is_nan() && (w.is_nan() || g == w)
-        };
-        assert!(close, "y[{i}] = {g}, expected {w}");
-    }
+    let gemv = |extra: &[&str]| squeeze(&run("dfloat11-gemv", &input, &output, extra));
+    succeeds(&gemv(&[]));
+    assert_gemv_output(&output, &weights, (rows, cols), &x);
 
     // x with cols that do not divide the unit's weights is a typed error.
-    let mut views = unit_views(&e, &e.luts);
-    views.push((
-        "x",
-        TensorView::new(Dtype::F32, vec![1, 2], bytemuck::cast_slice(&x[..2])).unwrap(),
-    ));
-    serialize_to_file(views, None, &input).unwrap();
-    let out = squeeze(&[
-        "run",
-        "dfloat11-gemv",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "--force", // the output of the good run above exists
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("rows × cols"), "{err}");
+    write_unit(&input, &e, &e.luts, Some((&[1, 2], &x[..2])));
+    // --force: the output of the good run above exists.
+    fails_with(&gemv(&["--force"]), &["rows × cols"]);
 }

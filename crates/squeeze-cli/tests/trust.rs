@@ -7,26 +7,25 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{folder, squeeze, stderr, stdout, write_tensors};
+use common::{
+    compress, decompress, fails_with, folder, run, s, squeeze, stderr, succeeds, write_tensors,
+};
 use safetensors::Dtype;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
 
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
+// The argument lists of the gguf commands under test ([`common`] has the others).
+
+/// `gguf dequantize FILE -o OUT` and `extra`.
+fn dequantize<'a>(gguf: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    [&["gguf", "dequantize", s(gguf), "-o", s(out)], extra].concat()
 }
 
-/// Asserts a failure whose stderr contains every one of `needles`.
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert!(!out.status.success(), "should fail\n{}\n{err}", stdout(out));
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-}
-
-fn succeeds(out: &Output) -> String {
-    assert!(out.status.success(), "{}\n{}", stdout(out), stderr(out));
-    stdout(out)
+/// `gguf matmul FILE --tensor TENSOR --x X -o OUT`.
+fn matmul<'a>(gguf: &'a Path, tensor: &'a str, x: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    let (gguf, x, out) = (s(gguf), s(x), s(out));
+    vec![
+        "gguf", "matmul", gguf, "--tensor", tensor, "--x", x, "-o", out,
+    ]
 }
 
 /// Names in `dir` other than `keep`: what a command left behind.
@@ -98,7 +97,7 @@ fn row01_compress_with_nothing_to_compress_fails_and_says_what_it_found() {
     write_tensors(&f32_file, &[("a.weight", Dtype::F32, vec![2, 3], &x)]);
     let out = dir.join("out");
     fails_with(
-        &squeeze(&["dfloat11", "compress", s(&f32_file), "-o", s(&out)]),
+        &squeeze(&compress(&f32_file, &out, &[])),
         &["nothing to compress", "1 F32 ≥ 2-D"],
     );
     assert!(!out.exists(), "a failed compress leaves no folder");
@@ -109,15 +108,7 @@ fn row01_compress_with_nothing_to_compress_fails_and_says_what_it_found() {
     std::fs::copy(&f32_file, model.join("f32.safetensors")).unwrap();
     for format in ["df11", "native"] {
         fails_with(
-            &squeeze(&[
-                "dfloat11",
-                "compress",
-                s(&model),
-                "-o",
-                s(&out),
-                "--format",
-                format,
-            ]),
+            &squeeze(&compress(&model, &out, &["--format", format])),
             &["nothing to compress"],
         );
         assert!(!out.exists());
@@ -133,7 +124,7 @@ fn row02_dequantize_to_a_directory_fails_before_work_and_leaves_nothing() {
     let target = dir.join("somedir");
     std::fs::create_dir(&target).unwrap();
     fails_with(
-        &squeeze(&["gguf", "dequantize", s(&gguf), "-o", s(&target)]),
+        &squeeze(&dequantize(&gguf, &target, &[])),
         &["--output", "is a directory"],
     );
     assert_nothing_left(&dir, &["m.gguf", "somedir"]);
@@ -149,15 +140,7 @@ fn row02_interrupted_compress_removes_its_partial_output() {
     write_tensors(&input, &[("big.weight", Dtype::BF16, vec![4096, 4096], &w)]);
     let out = dir.join("out");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_squeeze"))
-        .args([
-            "dfloat11",
-            "compress",
-            s(&input),
-            "-o",
-            s(&out),
-            "--threads",
-            "1",
-        ])
+        .args(compress(&input, &out, &["--threads", "1"]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -204,17 +187,12 @@ fn row04_gguf_list_shows_metadata_and_tensors_and_matmul_suggests_names() {
     let xs = vec![0u8; 4 * 32];
     write_tensors(&x, &[("x", Dtype::F32, vec![1, 32], &xs)]);
     fails_with(
-        &squeeze(&[
-            "gguf",
-            "matmul",
-            s(&gguf),
-            "--tensor",
+        &squeeze(&matmul(
+            &gguf,
             "blk.0.ffn_up",
-            "--x",
-            s(&x),
-            "-o",
-            s(&dir.join("y.safetensors")),
-        ]),
+            &x,
+            &dir.join("y.safetensors"),
+        )),
         &["did you mean `blk.0.ffn_up.weight`"],
     );
     fails_with(
@@ -229,23 +207,17 @@ fn row05_parameter_errors_are_plain_english() {
     let input = dir.join("x.safetensors");
     topk_input(&input);
     let out = dir.join("o.safetensors");
-    let run = |set: &[&str]| {
-        let mut args = vec!["run", "topk", s(&input), s(&out)];
-        for kv in set {
-            args.extend(["--set", kv]);
-        }
-        squeeze(&args)
-    };
+    let topk = |extra: &[&str]| squeeze(&run("topk", &input, &out, extra));
     fails_with(
-        &run(&["k=abc"]),
+        &topk(&["--set", "k=abc"]),
         &["`k`: value must be a non-negative integer, got `abc`"],
     );
     fails_with(
-        &run(&["k=2", "largest=no"]),
+        &topk(&["--set", "k=2", "--set", "largest=no"]),
         &["`largest`: value must be true or false, got `no`"],
     );
-    fails_with(&run(&["k="]), &["`k`", "got an empty value"]);
-    fails_with(&run(&[]), &["`k`", "given as --set k=…", "missing"]);
+    fails_with(&topk(&["--set", "k="]), &["`k`", "got an empty value"]);
+    fails_with(&topk(&[]), &["`k`", "given as --set k=…", "missing"]);
     assert!(!out.exists());
 }
 
@@ -272,15 +244,14 @@ fn row05_sparse_select_without_budget_names_what_is_missing() {
     let dir = folder("row05-select");
     let input = dir.join("in.safetensors");
     attention_input(&input);
+    let out = dir.join("o.safetensors");
     fails_with(
-        &squeeze(&[
-            "run",
+        &squeeze(&run(
             "attention-decode",
-            s(&input),
-            s(&dir.join("o.safetensors")),
-            "--set",
-            "select=token",
-        ]),
+            &input,
+            &out,
+            &["--set", "select=token"],
+        )),
         &["`budget`", "given with select=token"],
     );
 }
@@ -292,29 +263,17 @@ fn row06_wrong_kinds_of_input_are_named() {
     gguf_model(&gguf);
     let hf = dir.join("model.safetensors");
     bf16_model(&hf);
+    let out = dir.join("o.safetensors");
     fails_with(
-        &squeeze(&[
-            "run",
-            "topk",
-            s(&dir),
-            s(&dir.join("o.safetensors")),
-            "--set",
-            "k=1",
-        ]),
+        &squeeze(&run("topk", &dir, &out, &["--set", "k=1"])),
         &["`IN`", "must be a safetensors file", "a directory"],
     );
     fails_with(
-        &squeeze(&["dfloat11", "compress", s(&gguf), "-o", s(&dir.join("out"))]),
+        &squeeze(&compress(&gguf, &dir.join("out"), &[])),
         &["`IN`", "a GGUF file (starts with the GGUF magic)"],
     );
     fails_with(
-        &squeeze(&[
-            "dfloat11",
-            "decompress",
-            s(&hf),
-            "-o",
-            s(&dir.join("o.safetensors")),
-        ]),
+        &squeeze(&decompress(&hf, &out, &[])),
         &[
             "`IN`",
             "a DF11 checkpoint folder or native-format safetensors",
@@ -322,13 +281,7 @@ fn row06_wrong_kinds_of_input_are_named() {
         ],
     );
     fails_with(
-        &squeeze(&[
-            "gguf",
-            "dequantize",
-            s(&dir.join("missing.gguf")),
-            "-o",
-            s(&dir.join("o")),
-        ]),
+        &squeeze(&dequantize(&dir.join("missing.gguf"), &dir.join("o"), &[])),
         &["`FILE`", "does not exist"],
     );
     assert_nothing_left(&dir, &["m.gguf", "model.safetensors"]);
@@ -341,74 +294,42 @@ fn row07_existing_outputs_are_refused_unless_forced() {
     topk_input(&input);
     let out = dir.join("o.safetensors");
     std::fs::write(&out, b"keep me").unwrap();
-    let run = |force: bool| {
-        let mut args = vec!["run", "topk", s(&input), s(&out), "--set", "k=2"];
-        if force {
-            args.push("--force");
-        }
-        squeeze(&args)
+    let topk = |extra: &[&str]| {
+        squeeze(&run(
+            "topk",
+            &input,
+            &out,
+            &[&["--set", "k=2"], extra].concat(),
+        ))
     };
     fails_with(
-        &run(false),
+        &topk(&[]),
         &["`OUT`", "pass --force to replace it", "exists"],
     );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
-    succeeds(&run(true));
+    succeeds(&topk(&["--force"]));
     assert_ne!(std::fs::read(&out).unwrap(), b"keep me");
 
     let gguf = dir.join("m.gguf");
     gguf_model(&gguf);
-    fails_with(
-        &squeeze(&["gguf", "dequantize", s(&gguf), "-o", s(&out)]),
-        &["--force"],
-    );
-    succeeds(&squeeze(&[
-        "gguf",
-        "dequantize",
-        s(&gguf),
-        "-o",
-        s(&out),
-        "--force",
-    ]));
+    fails_with(&squeeze(&dequantize(&gguf, &out, &[])), &["--force"]);
+    succeeds(&squeeze(&dequantize(&gguf, &out, &["--force"])));
 
     let model = dir.join("model.safetensors");
     bf16_model(&model);
     let df11 = dir.join("df11");
     std::fs::create_dir(&df11).unwrap(); // an empty folder is accepted
-    succeeds(&squeeze(&[
-        "dfloat11",
-        "compress",
-        s(&model),
-        "-o",
-        s(&df11),
-    ]));
+    succeeds(&squeeze(&compress(&model, &df11, &[])));
     fails_with(
-        &squeeze(&["dfloat11", "compress", s(&model), "-o", s(&df11)]),
+        &squeeze(&compress(&model, &df11, &[])),
         &["--output", "exists"],
     );
-    succeeds(&squeeze(&[
-        "dfloat11",
-        "compress",
-        s(&model),
-        "-o",
-        s(&df11),
-        "--force",
-    ]));
-    fails_with(
-        &squeeze(&["dfloat11", "decompress", s(&df11), "-o", s(&out)]),
-        &["--force"],
-    );
-    succeeds(&squeeze(&[
-        "dfloat11",
-        "decompress",
-        s(&df11),
-        "-o",
-        s(&out),
-        "--force",
-    ]));
+    succeeds(&squeeze(&compress(&model, &df11, &["--force"])));
+    fails_with(&squeeze(&decompress(&df11, &out, &[])), &["--force"]);
+    succeeds(&squeeze(&decompress(&df11, &out, &["--force"])));
     // --force never replaces a folder with subfolders (a mistyped -o).
     fails_with(
-        &squeeze(&["dfloat11", "compress", s(&model), "-o", s(&dir), "--force"]),
+        &squeeze(&compress(&model, &dir, &["--force"])),
         &["without subfolders"],
     );
 }
@@ -420,14 +341,12 @@ fn row08_outputs_in_missing_directories_name_the_directory() {
     topk_input(&input);
     let nodir = dir.join("nodir");
     fails_with(
-        &squeeze(&[
-            "run",
+        &squeeze(&run(
             "topk",
-            s(&input),
-            s(&nodir.join("o.safetensors")),
-            "--set",
-            "k=1",
-        ]),
+            &input,
+            &nodir.join("o.safetensors"),
+            &["--set", "k=1"],
+        )),
         &["`OUT`", "in an existing directory", "nodir does not exist"],
     );
     let gguf = dir.join("m.gguf");
@@ -435,30 +354,15 @@ fn row08_outputs_in_missing_directories_name_the_directory() {
     let x = dir.join("xs.safetensors");
     let xs = vec![0u8; 4 * 32];
     write_tensors(&x, &[("x", Dtype::F32, vec![1, 32], &xs)]);
+    let y = nodir.join("y.safetensors");
     fails_with(
-        &squeeze(&[
-            "gguf",
-            "matmul",
-            s(&gguf),
-            "--tensor",
-            "blk.0.ffn_up.weight",
-            "--x",
-            s(&x),
-            "-o",
-            s(&nodir.join("y.safetensors")),
-        ]),
+        &squeeze(&matmul(&gguf, "blk.0.ffn_up.weight", &x, &y)),
         &["--output", "nodir does not exist"],
     );
     let model = dir.join("model.safetensors");
     bf16_model(&model);
     fails_with(
-        &squeeze(&[
-            "dfloat11",
-            "compress",
-            s(&model),
-            "-o",
-            s(&nodir.join("out")),
-        ]),
+        &squeeze(&compress(&model, &nodir.join("out"), &[])),
         &["--output", "nodir does not exist"],
     );
     assert!(!nodir.exists(), "no parent folder is created");
@@ -470,26 +374,13 @@ fn row10_parameters_the_mode_ignores_are_errors() {
     let input = dir.join("in.safetensors");
     attention_input(&input);
     let out = dir.join("o.safetensors");
+    let decode = |set: &str| squeeze(&run("attention-decode", &input, &out, &["--set", set]));
     fails_with(
-        &squeeze(&[
-            "run",
-            "attention-decode",
-            s(&input),
-            s(&out),
-            "--set",
-            "budget=32",
-        ]),
+        &decode("budget=32"),
         &["`budget`", "unset with select=none"],
     );
     fails_with(
-        &squeeze(&[
-            "run",
-            "attention-decode",
-            s(&input),
-            s(&out),
-            "--set",
-            "seq_len=50",
-        ]),
+        &decode("seq_len=50"),
         &["`seq_len`", "unset with a contiguous cache"],
     );
     assert!(!out.exists());
@@ -523,42 +414,30 @@ fn row11_outputs_follow_the_umask() {
     let input = dir.join("x.safetensors");
     topk_input(&input);
     let out = dir.join("o.safetensors");
-    succeeds(&squeeze_umask_022(&[
-        "run",
+    succeeds(&squeeze_umask_022(&run(
         "topk",
-        s(&input),
-        s(&out),
-        "--set",
-        "k=1",
-    ]));
+        &input,
+        &out,
+        &["--set", "k=1"],
+    )));
     assert_eq!(mode(&out), 0o644);
 
     let model = dir.join("model.safetensors");
     bf16_model(&model);
     for format in ["df11", "native"] {
         let folder = dir.join(format);
-        succeeds(&squeeze_umask_022(&[
-            "dfloat11",
-            "compress",
-            s(&model),
-            "-o",
-            s(&folder),
-            "--format",
-            format,
-        ]));
+        succeeds(&squeeze_umask_022(&compress(
+            &model,
+            &folder,
+            &["--format", format],
+        )));
         assert_eq!(mode(&folder), 0o755, "{format}");
         for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
             assert_eq!(mode(&path), 0o644, "{}", path.display());
         }
         let back = dir.join(format!("{format}.safetensors"));
-        succeeds(&squeeze_umask_022(&[
-            "dfloat11",
-            "decompress",
-            s(&folder),
-            "-o",
-            s(&back),
-        ]));
+        succeeds(&squeeze_umask_022(&decompress(&folder, &back, &[])));
         assert_eq!(mode(&back), 0o644, "{format}");
     }
 }
@@ -615,7 +494,7 @@ fn row14_compress_copies_companion_files_and_names_the_rest() {
     std::fs::write(model.join("generation_config.json"), "{}").unwrap();
     gguf_model(&model.join("other.gguf"));
     let out = dir.join("out");
-    let done = squeeze(&["dfloat11", "compress", s(&model), "-o", s(&out)]);
+    let done = squeeze(&compress(&model, &out, &[]));
     let text = succeeds(&done);
     assert!(
         text.contains("copied config.json, generation_config.json, tokenizer.json"),
@@ -637,15 +516,7 @@ fn row14_compress_copies_companion_files_and_names_the_rest() {
     // DF11 → native: the copy keeps the model config but drops `dfloat11_config`, so the
     // native folder is not mistaken for a DF11 one.
     let native = dir.join("native");
-    succeeds(&squeeze(&[
-        "dfloat11",
-        "compress",
-        s(&out),
-        "-o",
-        s(&native),
-        "--format",
-        "native",
-    ]));
+    succeeds(&squeeze(&compress(&out, &native, &["--format", "native"])));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(native.join("config.json")).unwrap())
             .unwrap();
@@ -659,15 +530,14 @@ fn a_page_size_past_the_binding_limit_is_refused_before_the_cache_is_padded() {
     let dir = folder("page-size");
     let input = dir.join("in.safetensors");
     attention_input(&input);
+    let out = dir.join("o.safetensors");
     fails_with(
-        &squeeze(&[
-            "run",
+        &squeeze(&run(
             "attention-decode",
-            s(&input),
-            s(&dir.join("o.safetensors")),
-            "--set",
-            "page_size=1000000",
-        ]),
+            &input,
+            &out,
+            &["--set", "page_size=1000000"],
+        )),
         &["`page_size`", "max_storage_buffer_binding_size"],
     );
 }
