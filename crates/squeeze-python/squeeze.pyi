@@ -139,7 +139,7 @@ def attention_decode(
     window: int = 0,
     select: Literal["none", "quest", "token", "tokenselect"] = "none",
     budget: Optional[int] = None,
-    kv: Literal["f32", "f16"] = "f16",
+    kv: Literal["f32", "f16", "q8_0", "q4_0"] = "f16",
     device: Optional[Device] = None,
 ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.int32]]]:
     """Decode attention of one query token ``q`` ``[q_heads, d]`` (d = 64, 128 or 256; any
@@ -151,8 +151,10 @@ def attention_decode(
     (tokens); a given ``page_size`` must match the pools'.
 
     ``kv`` is the cache format K and V are stored in before decoding: "f16" (the default;
-    float32 input is rounded to nearest even) or "f32". Quantized caches (q8_0, q4_0, int4,
-    int2) are not implemented yet (squeeze issue #15) and raise ``ValueError``.
+    float32 input is rounded to nearest even), "f32", or "q8_0" / "q4_0": ggml's blocks of 32
+    values along d, quantized on the GPU from the given values exactly as ggml's reference
+    quantizers do (Quest bounds pages by the given, unquantized keys). int4 and int2 (KIVI)
+    are not implemented and raise ``ValueError``.
 
     ``scale`` defaults to 1/sqrt(d). ``select="none"`` attends to every token, or only to the
     first ``sink`` and last ``window`` tokens when either is set. A sparse ``select`` keeps

@@ -4,6 +4,7 @@
 use half::f16;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 
+use crate::append::{Append, NewTokens};
 use crate::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
 use crate::pages::{DevicePageTable, PageTable};
@@ -57,6 +58,24 @@ pub struct Uploaded {
     pub v: squeeze_core::wgpu::Buffer,
     pub q: squeeze_core::wgpu::Buffer,
     pub q_heads: u32,
+    /// Quest metadata kept by the append that filled the cache ([`Uploaded::appended`]); else
+    /// [`run_sparse`] builds it from the cache.
+    pub meta: Option<squeeze_core::wgpu::Buffer>,
+}
+
+/// Every sequence's tokens of a `[pages, page_size, row]` pool, in order: the rows an append
+/// of the whole sequences takes.
+fn gather<T: Copy>(pool: &[T], table: &PageTable, page_size: u32, row: usize) -> Vec<T> {
+    let lens = crate::reference::seq_lens(table, page_size);
+    let mut rows = Vec::with_capacity(lens.iter().sum::<u32>() as usize * row);
+    for (b, &len) in lens.iter().enumerate() {
+        for pos in 0..len {
+            let page = table.indices[table.indptr[b] as usize + (pos / page_size) as usize];
+            let at = (page * page_size + pos % page_size) as usize * row;
+            rows.extend_from_slice(&pool[at..at + row]);
+        }
+    }
+    rows
 }
 
 impl Uploaded {
@@ -116,6 +135,85 @@ impl Uploaded {
             v,
             q: gpu.upload("q", q)?,
             q_heads,
+            meta: None,
+        })
+    }
+
+    /// Fills a cache of `layout` (any format) on the GPU from f32 or f16 pools `kv` laid out
+    /// as `layout` with `kv`'s dtype: every sequence's tokens appended in order, converted or
+    /// quantized by [`Append`], which also keeps Quest's metadata (of the unquantized keys, for
+    /// the block formats). Pool rows no sequence holds stay zero.
+    pub fn appended(
+        gpu: &Gpu,
+        layout: CacheLayout,
+        table: &PageTable,
+        kv: HostKv<'_>,
+        q: &[f32],
+        q_heads: u32,
+    ) -> Result<Self> {
+        let input = match kv.dtype().plain() {
+            Some(dtype) => dtype,
+            None => {
+                return Err(Error::invalid(
+                    "k_pages",
+                    "dtype",
+                    "f32 | f16 (values to store)",
+                    kv.dtype(),
+                ));
+            }
+        };
+        let source = CacheLayout {
+            dtype: kv.dtype(),
+            ..layout
+        };
+        let staged = Self::new(gpu, source, table, kv, q, q_heads)?;
+        layout.check()?;
+        let row = (layout.kv_heads * layout.head_dim) as usize;
+        let (k_rows, v_rows) = match kv {
+            HostKv::F32 { k, v } => (
+                bytemuck::cast_slice::<_, u8>(&gather(k, table, layout.page_size, row)).to_vec(),
+                bytemuck::cast_slice::<_, u8>(&gather(v, table, layout.page_size, row)).to_vec(),
+            ),
+            HostKv::F16 { k, v } => (
+                bytemuck::cast_slice::<_, u8>(&gather(k, table, layout.page_size, row)).to_vec(),
+                bytemuck::cast_slice::<_, u8>(&gather(v, table, layout.page_size, row)).to_vec(),
+            ),
+            HostKv::Blocks { .. } => (Vec::<u8>::new(), Vec::new()),
+        };
+        let device_table = DevicePageTable::new(gpu, layout, table)?;
+        let k = gpu.storage_buffer("k_pages", layout.bytes())?;
+        let v = gpu.storage_buffer("v_pages", layout.bytes())?;
+        let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+        let mut indptr = vec![0u32];
+        for len in crate::reference::seq_lens(table, layout.page_size) {
+            indptr.push(indptr[indptr.len() - 1] + len);
+        }
+        if !k_rows.is_empty() {
+            let (k_new, v_new) = (gpu.upload("k_new", &k_rows)?, gpu.upload("v_new", &v_rows)?);
+            let bytes = k_rows.len() as u64;
+            let mut encoder = gpu.encoder("fill the cache");
+            Append::with_input(gpu, layout.dtype, input)?.encode(
+                &mut encoder,
+                &device_table,
+                &NewTokens {
+                    append_indptr: &indptr,
+                    k: Binding::new(&k_new, 0, bytes),
+                    v: Binding::new(&v_new, 0, bytes),
+                },
+                &KvCache {
+                    k: Binding::whole(&k),
+                    v: Binding::whole(&v),
+                    meta: Some(Binding::whole(&meta)),
+                },
+            )?;
+            gpu.submit_and_wait(encoder)?;
+        }
+        Ok(Self {
+            table: device_table,
+            k,
+            v,
+            meta: Some(meta),
+            ..staged
         })
     }
 
@@ -209,24 +307,28 @@ pub fn run_sparse_in(
 ) -> Result<SparseResult> {
     let layout = *data.table.layout();
     let mut encoder = gpu.encoder("sparse step");
-    let meta = if workspace.plan().selector == Selector::Quest {
-        let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
-        QuestMeta::new(gpu, layout.dtype)?.encode(
-            &mut encoder,
-            &data.table,
-            Binding::whole(&data.k),
-            &all_pages(&data.table)?,
-            Binding::whole(&meta),
-        )?;
-        Some(meta)
-    } else {
-        None
+    let built;
+    let meta = match (workspace.plan().selector, &data.meta) {
+        (Selector::Quest, Some(kept)) => Some(kept),
+        (Selector::Quest, None) => {
+            let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
+            QuestMeta::new(gpu, layout.dtype)?.encode(
+                &mut encoder,
+                &data.table,
+                Binding::whole(&data.k),
+                &all_pages(&data.table)?,
+                Binding::whole(&meta),
+            )?;
+            built = meta;
+            Some(&built)
+        }
+        _ => None,
     };
     let out = gpu.storage_buffer("o", data.out_len() as u64 * 4)?;
     sparse.encode(
         &mut encoder,
         &data.table,
-        &data.kv(meta.as_ref()),
+        &data.kv(meta),
         &data.query(scale),
         workspace,
         Binding::whole(&out),

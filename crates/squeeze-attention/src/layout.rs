@@ -36,6 +36,8 @@ pub enum KvDtype {
 
 impl KvDtype {
     pub const ALL: [KvDtype; 4] = [KvDtype::F32, KvDtype::F16, KvDtype::Q8_0, KvDtype::Q4_0];
+    /// The names of [`KvDtype::ALL`], in order.
+    pub const NAMES: &'static [&'static str] = &["f32", "f16", "q8_0", "q4_0"];
 
     /// The name the CLI and the Python module use.
     pub fn name(self) -> &'static str {
@@ -52,7 +54,7 @@ impl KvDtype {
         Self::ALL
             .into_iter()
             .find(|f| f.name() == name)
-            .ok_or_else(|| Error::invalid("kv", "cache format", "f32 | f16 | q8_0 | q4_0", name))
+            .ok_or_else(|| Error::invalid("kv", "cache format", Self::NAMES.join(" | "), name))
     }
 
     /// The element type of an unquantized cache (f32 or f16); `None` for the block formats.

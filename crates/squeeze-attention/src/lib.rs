@@ -20,11 +20,19 @@
 //!   between sequences for reading. The table is checked on the host when it is uploaded
 //!   ([`DevicePageTable::new`]). The kernels still treat an entry outside the pool as an empty
 //!   slot.
-//! - **Layouts**: queries and outputs are f32 `[batch, q_heads, head_dim]`. K and V are f32 or
-//!   f16. f16 is widened branch-free, so f16 subnormals may flush to zero on GPUs that flush
-//!   f32 subnormals.
+//! - **Layouts**: queries and outputs are f32 `[batch, q_heads, head_dim]`. K and V are f32,
+//!   f16, or ggml's q8_0 / q4_0 blocks of 32 along head_dim ([`KvDtype`] has the diagrams).
+//!   f16 is widened branch-free, so f16 subnormals may flush to zero on GPUs that flush f32
+//!   subnormals; block scales are widened exactly.
+//! - **Quantized caches**: [`Append`] quantizes f32 or f16 rows on the GPU as ggml's
+//!   `quantize_row_q8_0_ref` / `q4_0_ref` do, byte for byte (where C leaves it undefined, as
+//!   x86 does: a NaN code is 0). Every reader dequantizes in registers through the shared
+//!   loaders (`kv.wgsl`, `values.wgsl`); there is no dequantized copy. K and V share a format.
 //! - **Quest metadata** is f32 `[pages, kv_heads, 2, head_dim]`: the minimum, then the
-//!   maximum.
+//!   maximum. For f32 / f16 caches an append recomputes it for the touched pages from the
+//!   cache; for the block formats it is widened at append time by the new, unquantized keys
+//!   (a page's first token starts it afresh), so Quest bounds what the model computed, not the
+//!   quantization error. [`QuestMeta::encode`] over a block cache bounds the dequantized keys.
 //! - **Per-head policies** are per KV head: all query heads of a GQA group read the same K and
 //!   V.
 //! - **Selections are per (sequence, KV head).**

@@ -54,8 +54,9 @@ pub struct Args {
     /// from).
     #[arg(long, value_name = "OUT.safetensors")]
     logits: Option<PathBuf>,
-    /// The KV cache's element type: f32, or f16 (K and V rounded to nearest even).
-    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    /// The KV cache's format: f32, f16 (K and V rounded to nearest even), or q8_0 / q4_0
+    /// (ggml's blocks of 32 along the head dim, quantized on the GPU as K and V are appended).
+    #[arg(long, default_value = "f32", value_parser = KvDtype::NAMES.to_vec())]
     kv: String,
     /// Which tokens each layer attends to: every one (dense), the first --sink and last
     /// --window (sink-window), or a selection of --budget tokens by Quest's page bounds, by
@@ -165,11 +166,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     let options = ModelOptions {
         capacity,
         candidates,
-        kv: if args.kv == "f16" {
-            KvDtype::F16
-        } else {
-            KvDtype::F32
-        },
+        kv: KvDtype::parse(&args.kv)?,
         attention,
     };
     let mut model = Model::load(&gpu, &tensors, options)?;

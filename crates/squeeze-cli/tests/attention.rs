@@ -224,3 +224,102 @@ fn paged_sparse_run_keeps_an_ascending_selection() {
         );
     }
 }
+
+#[test]
+fn quantized_caches_decode_over_the_reference_quantizers_values() {
+    let (seq, kv_heads, q_heads) = (45usize, 2usize, 4usize);
+    let k = values(seq * kv_heads * D, 11);
+    let v = values(seq * kv_heads * D, 12);
+    let q = values(q_heads * D, 13);
+    let input = scratch("attn-quant-in.safetensors");
+    let output = scratch("attn-quant-out.safetensors");
+    write_tensors(
+        &input,
+        &[
+            ("q", Dtype::F32, vec![q_heads, D], bytemuck::cast_slice(&q)),
+            ("k", Dtype::F16, vec![seq, kv_heads, D], &halves(&k)),
+            (
+                "v",
+                Dtype::F32,
+                vec![seq, kv_heads, D],
+                bytemuck::cast_slice(&v),
+            ),
+        ],
+    );
+    // k and v must share a dtype.
+    let out = squeeze(&[
+        "run",
+        "attention-decode",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--force",
+        "--set",
+        "kv=q8_0",
+    ]);
+    assert!(!out.status.success());
+    write_tensors(
+        &input,
+        &[
+            ("q", Dtype::F32, vec![q_heads, D], bytemuck::cast_slice(&q)),
+            ("k", Dtype::F16, vec![seq, kv_heads, D], &halves(&k)),
+            ("v", Dtype::F16, vec![seq, kv_heads, D], &halves(&v)),
+        ],
+    );
+    let (table, pages) = PageTable::contiguous(&[seq as u32], 16);
+    let scale = 1.0 / (D as f32).sqrt();
+    for kv in [KvDtype::Q8_0, KvDtype::Q4_0] {
+        let layout = CacheLayout {
+            pages,
+            page_size: 16,
+            kv_heads: kv_heads as u32,
+            head_dim: D as u32,
+            dtype: kv,
+        };
+        let stored = |x: &[f32]| {
+            let mut x = x.to_vec();
+            x.resize(layout.elements() as usize, 0.0);
+            let bytes = reference::quantize_row(kv, &x).unwrap();
+            reference::dequantize_row(kv, &bytes).unwrap()
+        };
+        let (kq, vq) = (stored(&k), stored(&v));
+        let cache = HostCache {
+            layout,
+            k: &kq,
+            v: &vq,
+        };
+        let set = format!("kv={kv}");
+        let out = squeeze(&[
+            "run",
+            "attention-decode",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "--force",
+            "--set",
+            &set,
+            "--set",
+            "sink=2",
+            "--set",
+            "window=20",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let policy = HeadPolicy::SinkWindow {
+            sink: 2,
+            window: 20,
+        };
+        let want = reference::decode(&cache, &table, &q, q_heads as u32, scale, &|_, _| {
+            reference::policy_positions(policy, seq as u32)
+        });
+        assert_close(&output_o(&output, q_heads * D), &want);
+    }
+    let out = squeeze(&[
+        "run",
+        "attention-decode",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--force",
+        "--set",
+        "kv=int4",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("kv"), "{}", stderr(&out));
+}

@@ -136,6 +136,21 @@ fn an_f16_kv_cache_matches_the_cpu_reference_rounding_k_and_v_alike() {
 }
 
 #[test]
+fn q8_0_and_q4_0_kv_caches_match_the_cpu_reference_quantizing_k_and_v_alike() {
+    // The append quantizes K and V on the GPU as the CPU reference's quantizer does (ggml's
+    // rounding); across a page boundary.
+    for kv in [KvDtype::Q8_0, KvDtype::Q4_0] {
+        let run = Run {
+            prompt: &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16, 17],
+            steps: 5,
+            candidates: 1,
+            kv,
+        };
+        compare(&TinySpec::default_q8_0(), run);
+    }
+}
+
+#[test]
 fn other_architectures_are_a_typed_error_naming_them() {
     let mut bytes = tiny_gguf(&TinySpec::default_q8_0()).unwrap();
     // The first "llama" is general.architecture's value; same length, so nothing else moves.

@@ -2,9 +2,9 @@
 //! sparse, as `squeeze run attention-decode`.
 //!
 //! `kv` is the cache format the given K and V are stored in before decoding (the design's
-//! `kv=` parameter). Only f32 and f16 exist today; the quantized formats (q8_0, q4_0, int4,
-//! int2) arrive with issue #15, and until then naming one is a `ValueError` that lists the
-//! supported formats rather than a silent fallback.
+//! `kv=` parameter): f32 and f16 convert on the host; q8_0 and q4_0 (ggml's blocks of 32 along
+//! d) are quantized on the GPU by the append kernel from the given float32 / float16 values.
+//! int4 and int2 (KIVI) are not implemented: naming one is a `ValueError` listing the formats.
 
 use half::f16;
 use pyo3::prelude::*;
@@ -12,6 +12,7 @@ use squeeze::arrays::Array;
 use squeeze::arrays::attention::{
     Cache, Kv, Params, Query, Select, attention_decode as run_decode,
 };
+use squeeze::attention::KvDtype;
 
 use crate::device::{Device, resolve};
 use crate::errors::{invalid, to_py};
@@ -97,15 +98,14 @@ impl Stored {
                 name(&v),
             ));
         }
-        match kv {
-            "f32" => Ok(Stored::F32(as_f32(&k)?, as_f32(&v)?)),
-            "f16" => Ok(Stored::F16(as_f16(&k)?, as_f16(&v)?)),
-            other => Err(invalid(
-                "kv",
-                "cache format",
-                "f32 | f16 (q8_0, q4_0, int4 and int2 are not implemented yet: issue #15)",
-                format!("`{other}`"),
-            )),
+        match KvDtype::parse(kv).map_err(to_py)? {
+            KvDtype::F32 => Ok(Stored::F32(as_f32(&k)?, as_f32(&v)?)),
+            KvDtype::F16 => Ok(Stored::F16(as_f16(&k)?, as_f16(&v)?)),
+            // Quantized on the GPU from the values as given.
+            KvDtype::Q8_0 | KvDtype::Q4_0 => Ok(match k {
+                Floats::F32(_) => Stored::F32(as_f32(&k)?, as_f32(&v)?),
+                Floats::F16(_) => Stored::F16(as_f16(&k)?, as_f16(&v)?),
+            }),
         }
     }
 
@@ -157,6 +157,7 @@ pub fn attention_decode<'py>(
         window: count("window", window)?,
         select: Select::parse(select).map_err(to_py)?,
         budget: budget.map(|b| count("budget", b)).transpose()?,
+        kv: Some(KvDtype::parse(kv).map_err(to_py)?),
     };
     let stored = Stored::new(k, v, kv)?;
     let table = page_table

@@ -56,6 +56,25 @@ def test_dense_contiguous_and_paged(device):
     np.testing.assert_allclose(o, reference(q, k, v, 0.1), rtol=1e-4, atol=1e-5)
 
 
+def dequantized_q8_0(x):
+    """ggml's quantize_row_q8_0_ref then dequantize, per row of 32 along the last axis."""
+    blocks = x.astype(np.float32).reshape(-1, 32)
+    amax = np.abs(blocks).max(axis=1, keepdims=True)
+    d = amax / 127
+    inv = np.divide(1, d, out=np.zeros_like(d), where=d != 0)
+    codes = np.trunc(blocks * inv + np.copysign(0.5, blocks * inv))
+    return (codes * d.astype(np.float16).astype(np.float32)).reshape(x.shape)
+
+
+def test_q8_0_cache_is_quantized_on_the_device(device):
+    q, k, v = cache()
+    want = reference(q, dequantized_q8_0(k), dequantized_q8_0(v), 1 / np.sqrt(D))
+    o, _ = squeeze.attention_decode(q, k, v, kv="q8_0", device=device)
+    np.testing.assert_allclose(o, want, rtol=1e-4, atol=1e-4)
+    o4, _ = squeeze.attention_decode(q, k, v, kv="q4_0", device=device)
+    assert np.abs(o4 - reference(q, k, v, 1 / np.sqrt(D))).max() < 0.3
+
+
 def test_f16_cache_is_the_default(device):
     q, k, v = cache(2)
     want = reference(q, k.astype(np.float16), v.astype(np.float16), 1 / np.sqrt(D))
@@ -105,7 +124,7 @@ def bad(**overrides):
 @pytest.mark.parametrize(
     "call,needle",
     [
-        (bad(kv="q8_0"), "argument `kv`: cache format must be f32 | f16"),
+        (bad(kv="int4"), "argument `kv`: cache format must be f32 | f16 | q8_0 | q4_0"),
         (bad(select="dense"), "argument `select`: value must be one of none | quest | token | tokenselect"),
         (bad(seq_len=61), "argument `seq_len`: parameter must be unset with a contiguous cache"),
         (bad(page_table=np.arange(4)), "argument `seq_len`: parameter must be given with a page_table"),

@@ -8,6 +8,7 @@ use squeeze::arrays::Array;
 use squeeze::arrays::attention::{
     Cache, Kv, Params, Query, Select, attention_decode as attention_decode_arrays,
 };
+use squeeze::attention::KvDtype;
 use squeeze::{Error, Gpu};
 
 use super::tensors::Tensor;
@@ -92,6 +93,12 @@ pub const ATTENTION_DECODE: Kernel = Kernel {
                 "required by select=quest|token|tokenselect; not used by select=none",
             ),
             help: "tokens kept by a sparse run, sinks and window included (Quest: whole pages)",
+        },
+        ParamSpec {
+            name: "kv",
+            kind: ParamKind::Choice(KvDtype::NAMES),
+            default: ParamDefault::Unset("the dtype of k / k_pages"),
+            help: "cache format k and v are stored in on the GPU before decoding (q8_0, q4_0: ggml's blocks of 32 along d, quantized by the append kernel)",
         },
         ParamSpec {
             name: "page_size",
@@ -190,6 +197,10 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
         window: settings.get("window")?,
         select: Select::parse(&settings.get::<String>("select")?)?,
         budget: settings.optional("budget")?,
+        kv: settings
+            .optional::<String>("kv")?
+            .map(|name| KvDtype::parse(&name))
+            .transpose()?,
     };
     let table: Vec<i32>;
     let (kv, paged) = match (

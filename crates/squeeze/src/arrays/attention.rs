@@ -117,6 +117,11 @@ pub struct Params {
     /// Tokens kept by a sparse step, sinks and window included; required by, and only by, a
     /// sparse `select`.
     pub budget: Option<u32>,
+    /// The cache format K and V are stored in before the step (default: their own dtype):
+    /// another one is filled on the GPU by the append kernel, which converts (f32 ↔ f16) or
+    /// quantizes (q8_0, q4_0: ggml's blocks) them, keeping Quest's page bounds of the given
+    /// values.
+    pub kv: Option<KvDtype>,
 }
 
 /// The step's results.
@@ -303,14 +308,21 @@ pub fn attention_decode(
     };
     let layout = laid.layout;
     let (name, q_heads, q) = widened(q, layout.head_dim)?;
-    let data = Uploaded::new(
-        gpu,
-        layout,
-        &laid.table,
-        laid.kv.host(),
-        &q,
-        to_u32(q_heads, name)?,
-    )?;
+    let q_heads32 = to_u32(q_heads, name)?;
+    let data = match params.kv.filter(|&kv| kv != layout.dtype) {
+        None => Uploaded::new(gpu, layout, &laid.table, laid.kv.host(), &q, q_heads32)?,
+        Some(kv) => Uploaded::appended(
+            gpu,
+            CacheLayout {
+                dtype: kv,
+                ..layout
+            },
+            &laid.table,
+            laid.kv.host(),
+            &q,
+            q_heads32,
+        )?,
+    };
     let d = layout.head_dim as usize;
     let scale = params.scale.unwrap_or(1.0 / (d as f32).sqrt());
     let o_shape = [q_heads, d];
