@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{read_tensor, scratch, squeeze, stderr, stdout, write_tensors};
+use common::{
+    fails_with, read_tensor, run, scratch, sets, squeeze, stderr, stdout, succeeds, write_tensors,
+};
 use safetensors::Dtype;
 use squeeze_quant::reference;
 
@@ -30,16 +32,9 @@ fn dequant_equals_the_cpu_reference_for_every_format() {
         let output = scratch(&format!("dequant-{format}-out.safetensors"));
         let row_bytes = format.row_bytes(cols).unwrap();
         write_tensors(&input, &[("w", Dtype::U8, vec![rows, row_bytes], &blocks)]);
-        let out = squeeze(&[
-            "run",
-            "dequant",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--set",
-            &format!("format={format}"),
-            "--set",
-            &format!("cols={cols}"),
-        ]);
+        let (format_set, cols_set) = (format!("format={format}"), format!("cols={cols}"));
+        let extra = sets(&[&format_set, &cols_set]);
+        let out = squeeze(&run("dequant", &input, &output, &extra));
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         let (dtype, shape, data) = read_tensor(&output, "y");
         let expected = reference::dequantize(format, &blocks, cols).unwrap();
@@ -58,54 +53,43 @@ fn bad_run_arguments_are_errors_naming_the_argument() {
     let output = scratch("bad-run-out.safetensors");
     let blocks = [0u8; 34];
     write_tensors(&input, &[("w", Dtype::U8, vec![1, 34], &blocks)]);
-    let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
-    let cases: [(&[&str], &str); 5] = [
-        (&["run", "nope", i, o], "dequant"),
-        (&["run", "dequant", i, o, "--set", "cols=32"], "format"),
+    let missing = std::path::Path::new("/nonexistent.safetensors");
+    let cases = [
+        (run("nope", &input, &output, &[]), "dequant"),
         (
-            &[
-                "run",
+            run("dequant", &input, &output, &sets(&["cols=32"])),
+            "format",
+        ),
+        (
+            run(
                 "dequant",
-                i,
-                o,
-                "--set",
-                "format=q8_0",
-                "--set",
-                "colz=32",
-            ],
+                &input,
+                &output,
+                &sets(&["format=q8_0", "colz=32"]),
+            ),
             "colz",
         ),
         (
-            &[
-                "run",
+            run(
                 "dequant",
-                i,
-                o,
-                "--set",
-                "format=q4_0",
-                "--set",
-                "cols=32",
-            ],
+                &input,
+                &output,
+                &sets(&["format=q4_0", "cols=32"]),
+            ),
             "18",
         ),
         (
-            &[
-                "run",
+            run(
                 "dequant",
-                "/nonexistent.safetensors",
-                o,
-                "--set",
-                "format=q8_0",
-                "--set",
-                "cols=32",
-            ],
+                missing,
+                &output,
+                &sets(&["format=q8_0", "cols=32"]),
+            ),
             "nonexistent",
         ),
     ];
     for (args, needle) in cases {
-        let out = squeeze(args);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        fails_with(&squeeze(&args), &[needle]);
     }
 }
 
@@ -171,16 +155,8 @@ fn matmul_matches_the_f64_reference_for_gemv_and_gemm_batches() {
             args.push("group=64".to_string());
         }
         write_tensors(&input, &tensors);
-        let mut argv = vec![
-            "run",
-            "matmul",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-        ];
-        for a in &args {
-            argv.extend(["--set", a.as_str()]);
-        }
-        let out = squeeze(&argv);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = squeeze(&run("matmul", &input, &output, &sets(&args)));
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         let (dtype, shape, data) = read_tensor(&output, "y");
         assert_eq!((dtype, shape), (Dtype::F32, vec![batch, rows]));
@@ -224,18 +200,10 @@ fn topk_equals_the_cpu_reference_with_ties_nan_and_lengths() {
         ],
     );
     for (largest, order) in [("true", Order::Largest), ("false", Order::Smallest)] {
-        let out = squeeze(&[
-            "run",
-            "topk",
-            input.to_str().unwrap(),
-            output.to_str().unwrap(),
-            "--force", // one output for both orders
-            "--set",
-            &format!("k={k}"),
-            "--set",
-            &format!("largest={largest}"),
-        ]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        let (k_set, largest_set) = (format!("k={k}"), format!("largest={largest}"));
+        // --force: one output for both orders.
+        let extra = [&["--force"], &sets(&[&k_set, &largest_set])[..]].concat();
+        succeeds(&squeeze(&run("topk", &input, &output, &extra)));
         let (want_values, want_indices) = top_k(&x, n, k, order, Some(&[70, 5, 0])).unwrap();
         let (dtype, shape, data) = read_tensor(&output, "indices");
         assert_eq!((dtype, shape), (Dtype::I32, vec![rows, k]));
@@ -245,15 +213,6 @@ fn topk_equals_the_cpu_reference_with_ties_nan_and_lengths() {
         let want: Vec<u16> = want_values.iter().map(|v| v.to_bits()).collect();
         assert_eq!(bytemuck::pod_collect_to_vec::<u8, u16>(&data), want);
     }
-    let out = squeeze(&[
-        "run",
-        "topk",
-        input.to_str().unwrap(),
-        output.to_str().unwrap(),
-        "--force",
-        "--set",
-        "k=71",
-    ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("`k`"), "{}", stderr(&out));
+    let extra = ["--force", "--set", "k=71"];
+    fails_with(&squeeze(&run("topk", &input, &output, &extra)), &["`k`"]);
 }
