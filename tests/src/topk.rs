@@ -102,43 +102,41 @@ fn bits<T: Score>(values: &[T]) -> Vec<u32> {
     values.iter().map(|v| v.f32_bits()).collect()
 }
 
-/// Runs `x` through the GPU top-k (values and the indices-only variant) and the reference, with
-/// the device's default scan and [`Strategy::Auto`].
-pub fn check_topk<T: Score>(
-    gpu: &Gpu,
-    x: &[T],
-    n: usize,
-    k: usize,
-    order: Order,
-    lengths: Option<&[u32]>,
-) -> Result<(), Failure> {
-    let kernel = TopK::new(gpu, T::DTYPE)?;
-    compare(&kernel, x, n, k, order, lengths)
+/// One top-k input, as [`TopK::run`] takes it: rows of `n` scores in `x`, keeping `k` of each
+/// in `order`, row `r` cut to its first `lengths[r]` scores if given.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a, T> {
+    pub x: &'a [T],
+    pub n: usize,
+    pub k: usize,
+    pub order: Order,
+    pub lengths: Option<&'a [u32]>,
+}
+
+/// Runs `input` through the GPU top-k (values and the indices-only variant) and the reference,
+/// with the device's default scan and [`Strategy::Auto`].
+pub fn check_topk<T: Score>(gpu: &Gpu, input: Input<T>) -> Result<(), Failure> {
+    compare(&TopK::new(gpu, T::DTYPE)?, input)
 }
 
 /// [`check_topk`] on a forced path: `strategy` with `scan`.
-#[allow(clippy::too_many_arguments)]
 pub fn check_topk_with<T: Score>(
     gpu: &Gpu,
     (strategy, scan): (Strategy, Scan),
-    x: &[T],
-    n: usize,
-    k: usize,
-    order: Order,
-    lengths: Option<&[u32]>,
+    input: Input<T>,
 ) -> Result<(), Failure> {
     let kernel = TopK::with_scan(gpu, T::DTYPE, scan)?.with_strategy(strategy);
-    compare(&kernel, x, n, k, order, lengths)
+    compare(&kernel, input)
 }
 
-fn compare<T: Score>(
-    kernel: &TopK,
-    x: &[T],
-    n: usize,
-    k: usize,
-    order: Order,
-    lengths: Option<&[u32]>,
-) -> Result<(), Failure> {
+fn compare<T: Score>(kernel: &TopK, input: Input<T>) -> Result<(), Failure> {
+    let Input {
+        x,
+        n,
+        k,
+        order,
+        lengths,
+    } = input;
     let (values, indices) = kernel.run(x, n, k, order, lengths)?;
     let (want_values, want_indices) = top_k(x, n, k, order, lengths)?;
     expect_equal("indices", &indices, &want_indices)?;
@@ -159,7 +157,34 @@ fn generated<T: Narrow>(
         .into_iter()
         .map(T::narrow)
         .collect();
-    check_topk_with(gpu, path, &x, p.n, p.k, p.order, lengths)
+    let (n, k, order) = (p.n, p.k, p.order);
+    check_topk_with(
+        gpu,
+        path,
+        Input {
+            x: &x,
+            n,
+            k,
+            order,
+            lengths,
+        },
+    )
+}
+
+/// [`generated`] with the scores narrowed to `dtype` (f16 or bf16; f32 for any other), no
+/// per-row lengths.
+fn generated_as(
+    gpu: &Gpu,
+    dtype: DType,
+    path: (Strategy, Scan),
+    p: Problem,
+    seed: u64,
+) -> Result<(), Failure> {
+    match dtype {
+        DType::F16 => generated::<f16>(gpu, path, p, None, seed),
+        DType::Bf16 => generated::<bf16>(gpu, path, p, None, seed),
+        _ => generated::<f32>(gpu, path, p, None, seed),
+    }
 }
 
 /// Rows of 300 with lengths 0, 1, < k, = k, = n, and one short of k and of n.
@@ -281,26 +306,14 @@ fn problems(set: Set) -> Vec<(&'static str, Problem)> {
         .collect()
 }
 
-/// One case per problem on `path`, under `kernel` and `case_path`.
-fn problem_cases<T: Narrow>(
-    kernel: &'static str,
-    case_path: Path,
-    path: (Strategy, Scan),
-    problems: Vec<(&'static str, Problem)>,
-    seed: u64,
-) -> impl Iterator<Item = Case> {
-    problems.into_iter().enumerate().map(move |(i, (name, p))| {
-        Case::new(kernel, case_path, name, move |g| {
-            generated::<T>(g, path, p, None, seed + i as u64)
-        })
-    })
-}
+/// (kernel, case path, strategy, scan, problem set, dtype, first seed) of a group of generated
+/// cases.
+type Group = (&'static str, Path, Strategy, Scan, Set, DType, u64);
 
-/// (kernel, case path, strategy, scan, problem set, dtype, first seed) of each group of
-/// generated cases: every short problem on the small and per-row kernels with each scan, the
-/// long ones on the per-row kernel with each scan, the 16-bit ones through Auto.
+/// The groups of generated cases: every short problem on the small and per-row kernels with each
+/// scan, the long ones on the per-row kernel with each scan, the 16-bit ones through Auto.
 #[rustfmt::skip]
-const GROUPS: &[(&str, Path, Strategy, Scan, Set, DType, u64)] = {
+const GROUPS: &[Group] = {
     use DType::{Bf16, F16, F32};
     use Path::{Portable, Subgroup};
     use Scan::Workgroup;
@@ -319,93 +332,92 @@ const GROUPS: &[(&str, Path, Strategy, Scan, Set, DType, u64)] = {
     ]
 };
 
+/// One case per problem of the group's set, seeds counting up from the group's first.
+fn group_cases(
+    &(kernel, case_path, strategy, scan, set, dtype, seed): &Group,
+) -> impl Iterator<Item = Case> {
+    problems(set)
+        .into_iter()
+        .enumerate()
+        .map(move |(i, (name, p))| {
+            Case::new(kernel, case_path, name, move |g| {
+                generated_as(g, dtype, (strategy, scan), p, seed + i as u64)
+            })
+        })
+}
+
+/// (kernel, case path, name, strategy, scan, order) of the per-row-lengths cases
+/// ([`with_lengths`]).
+#[rustfmt::skip]
+const LENGTH_CASES: &[(&str, Path, &str, Strategy, Scan, Order)] = {
+    use Path::{Portable, Subgroup};
+    use Scan::Workgroup;
+    use Strategy::{Cooperative, PerRow, Small};
+    &[
+        ("topk/small", Portable, "per-row lengths (0, 1, < k, = n)", Small, Workgroup, L),
+        ("topk/small", Portable, "per-row lengths, smallest", Small, Workgroup, S),
+        ("topk/rows", Portable, "per-row lengths (0, 1, < k, = n)", PerRow, Workgroup, L),
+        ("topk/small", Subgroup, "per-row lengths", Small, Scan::Subgroup, S),
+        ("topk/rows", Subgroup, "per-row lengths", PerRow, Scan::Subgroup, L),
+        ("topk/coop", Portable, "per-row lengths, 3 workgroups per row", Cooperative(3), Workgroup, L),
+    ]
+};
+
+/// (case path, name, scan, elements past the limit) of the small-row-limit cases
+/// ([`at_small_limit`]).
+#[rustfmt::skip]
+const LIMIT_CASES: &[(Path, &str, Scan, usize)] = &[
+    (Path::Portable, "n at the small-row limit", PORTABLE, 0),
+    (Path::Portable, "n one past the small-row limit", PORTABLE, 1),
+    (Path::Subgroup, "n at the small-row limit", Scan::Subgroup, 0),
+];
+
+/// (name, workgroups per row, dtype, rows, n, k, fill, order, seed) of a cooperative case.
+#[rustfmt::skip]
+type CoopCase = (&'static str, u32, DType, usize, usize, usize, Fill, Order, u64);
+
+/// The cooperative cases: several workgroups per row, all equal, specials with k = n, more
+/// workgroups than elements, one row over 1M elements.
+#[rustfmt::skip]
+const COOPERATIVE: &[CoopCase] = {
+    use DType::{Bf16, F16, F32};
+    use Fill::*;
+    &[
+        ("random, 3 rows × 5000, 4 per row", 4, F32, 3, 5000, 300, Random, L, 41),
+        ("all equal, 2 rows × 4099, 1 per row", 1, F32, 2, 4099, 2500, AllEqual, S, 42),
+        ("ties and specials, 7 per row, k = n", 7, Bf16, 2, 3001, 3001, Specials, L, 43),
+        ("f16 ties, more workgroups than elements", 64, F16, 3, 37, 5, FewValues, S, 44),
+        ("one row over 1M elements, 64 per row", 64, F32, 1, (1 << 20) + 3, 50, Random, L, 15),
+    ]
+};
+
 pub fn cases() -> Vec<Case> {
-    use Path::Subgroup;
-    let per_row = (Strategy::PerRow, PORTABLE);
-    let small = (Strategy::Small, PORTABLE);
-    let mut all: Vec<Case> = Vec::new();
-    for &(kernel, case_path, strategy, scan, set, dtype, seed) in GROUPS {
-        let path = (strategy, scan);
-        let problems = problems(set);
-        match dtype {
-            DType::F16 => all.extend(problem_cases::<f16>(
-                kernel, case_path, path, problems, seed,
-            )),
-            DType::Bf16 => all.extend(problem_cases::<bf16>(
-                kernel, case_path, path, problems, seed,
-            )),
-            _ => all.extend(problem_cases::<f32>(
-                kernel, case_path, path, problems, seed,
-            )),
-        }
-    }
-    let coop = |groups| (Strategy::Cooperative(groups), PORTABLE);
+    let mut all: Vec<Case> = GROUPS.iter().flat_map(group_cases).collect();
+    all.extend(
+        LENGTH_CASES
+            .iter()
+            .map(|&(kernel, case_path, name, strategy, scan, order)| {
+                Case::new(kernel, case_path, name, move |g| {
+                    with_lengths(g, (strategy, scan), order)
+                })
+            }),
+    );
+    all.extend(LIMIT_CASES.iter().map(|&(case_path, name, scan, extra)| {
+        Case::new("topk/f32", case_path, name, move |g| {
+            at_small_limit(g, scan, extra)
+        })
+    }));
+    all.extend(
+        COOPERATIVE
+            .iter()
+            .map(|&(name, groups, dtype, rows, n, k, fill, order, seed)| {
+                Case::portable("topk/coop", name, move |g| {
+                    let p = Problem::new(rows, n, k, fill, order);
+                    generated_as(g, dtype, (Strategy::Cooperative(groups), PORTABLE), p, seed)
+                })
+            }),
+    );
     all.extend([
-        Case::portable("topk/small", "per-row lengths (0, 1, < k, = n)", move |g| {
-            with_lengths(g, small, L)
-        }),
-        Case::portable("topk/small", "per-row lengths, smallest", move |g| {
-            with_lengths(g, small, S)
-        }),
-        Case::portable("topk/rows", "per-row lengths (0, 1, < k, = n)", move |g| {
-            with_lengths(g, per_row, L)
-        }),
-        Case::new("topk/small", Subgroup, "per-row lengths", |g| {
-            with_lengths(g, (Strategy::Small, Scan::Subgroup), S)
-        }),
-        Case::new("topk/rows", Subgroup, "per-row lengths", |g| {
-            with_lengths(g, (Strategy::PerRow, Scan::Subgroup), L)
-        }),
-        Case::portable("topk/f32", "n at the small-row limit", |g| {
-            at_small_limit(g, PORTABLE, 0)
-        }),
-        Case::portable("topk/f32", "n one past the small-row limit", |g| {
-            at_small_limit(g, PORTABLE, 1)
-        }),
-        Case::new("topk/f32", Subgroup, "n at the small-row limit", |g| {
-            at_small_limit(g, Scan::Subgroup, 0)
-        }),
-        Case::portable(
-            "topk/coop",
-            "per-row lengths, 3 workgroups per row",
-            move |g| with_lengths(g, coop(3), L),
-        ),
-        Case::portable("topk/coop", "random, 3 rows × 5000, 4 per row", move |g| {
-            let p = Problem::new(3, 5000, 300, Fill::Random, L);
-            generated::<f32>(g, coop(4), p, None, 41)
-        }),
-        Case::portable(
-            "topk/coop",
-            "all equal, 2 rows × 4099, 1 per row",
-            move |g| {
-                let p = Problem::new(2, 4099, 2500, Fill::AllEqual, S);
-                generated::<f32>(g, coop(1), p, None, 42)
-            },
-        ),
-        Case::portable(
-            "topk/coop",
-            "ties and specials, 7 per row, k = n",
-            move |g| {
-                let p = Problem::new(2, 3001, 3001, Fill::Specials, L);
-                generated::<bf16>(g, coop(7), p, None, 43)
-            },
-        ),
-        Case::portable(
-            "topk/coop",
-            "f16 ties, more workgroups than elements",
-            move |g| {
-                let p = Problem::new(3, 37, 5, Fill::FewValues, S);
-                generated::<f16>(g, coop(64), p, None, 44)
-            },
-        ),
-        Case::portable(
-            "topk/coop",
-            "one row over 1M elements, 64 per row",
-            move |g| {
-                let p = Problem::new(1, (1 << 20) + 3, 50, Fill::Random, L);
-                generated::<f32>(g, coop(64), p, None, 15)
-            },
-        ),
         Case::portable("argsort", "f32, 3 rows × 700", |g| {
             check_argsort::<f32>(g, 3, 700, Fill::Specials)
         }),

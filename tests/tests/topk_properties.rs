@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use squeeze::topk::{Order, Scan, Strategy as Path};
 use squeeze::{Gpu, GpuOptions};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
-use squeeze_conformance::topk::{check_topk, check_topk_with};
+use squeeze_conformance::topk::{Input, check_topk, check_topk_with};
 
 /// Scores drawn from a small pool so ties are common, plus the specials.
 fn score() -> impl Strategy<Value = f32> {
@@ -71,15 +71,15 @@ proptest! {
         let scan = if subgroups && gpu.has_subgroups() { Scan::Subgroup } else { Scan::Workgroup };
         let strategy = [Path::Auto, Path::Small, Path::PerRow, Path::Cooperative(3)][path as usize];
         let result = match dtype {
-            0 if path == 0 => check_topk(gpu, &x, n, k, order, lengths),
-            0 => check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths),
+            0 if path == 0 => check_topk(gpu, Input { x: &x, n, k, order, lengths }),
+            0 => check_topk_with(gpu, (strategy, scan), Input { x: &x, n, k, order, lengths }),
             1 => {
                 let x: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
-                check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths)
+                check_topk_with(gpu, (strategy, scan), Input { x: &x, n, k, order, lengths })
             }
             _ => {
                 let x: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
-                check_topk_with(gpu, (strategy, scan), &x, n, k, order, lengths)
+                check_topk_with(gpu, (strategy, scan), Input { x: &x, n, k, order, lengths })
             }
         };
         prop_assert!(result.is_ok(), "{:?}", result.err().map(|e| e.to_string()));
