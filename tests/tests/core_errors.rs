@@ -13,6 +13,25 @@ fn gpu() -> Gpu {
     Gpu::new(GpuOptions::default()).unwrap_or_else(|e| panic!("{NO_ADAPTER_HELP}\n({e})"))
 }
 
+/// Asserts that `result` failed with [`Error::InvalidArgument`] on `arg` — about `what` of it
+/// (e.g. `"offset"`) when given — and returns the error for further checks.
+#[track_caller]
+fn invalid<T: std::fmt::Debug>(result: squeeze::Result<T>, arg: &str, what: Option<&str>) -> Error {
+    let err = result.unwrap_err();
+    match &err {
+        Error::InvalidArgument {
+            arg: a, what: w, ..
+        } => {
+            assert_eq!(*a, arg, "{err}");
+            if let Some(what) = what {
+                assert_eq!(*w, what, "{err}");
+            }
+        }
+        other => panic!("expected InvalidArgument on `{arg}`, got {other:?}"),
+    }
+    err
+}
+
 #[test]
 fn unknown_backend_names_the_choices() {
     let err = "cuda".parse::<Backend>().unwrap_err();
@@ -114,48 +133,11 @@ fn binding_over_max_storage_binding_size_is_refused() {
 fn bindings_outside_their_buffer_or_misaligned_are_refused() {
     let gpu = gpu();
     let buffer = gpu.storage_buffer("dst", 256).unwrap();
-    let err = gpu
-        .check_storage_binding("dst", &Binding::new(&buffer, 0, 272))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidArgument {
-                arg: "dst",
-                what: "offset + size",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = gpu
-        .check_storage_binding("dst", &Binding::new(&buffer, 4, 16))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidArgument {
-                arg: "dst",
-                what: "offset",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = gpu
-        .check_storage_binding("dst", &Binding::new(&buffer, 0, 6))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidArgument {
-                arg: "dst",
-                what: "size",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let check =
+        |offset, size| gpu.check_storage_binding("dst", &Binding::new(&buffer, offset, size));
+    invalid(check(0, 272), "dst", Some("offset + size"));
+    invalid(check(4, 16), "dst", Some("offset"));
+    invalid(check(0, 6), "dst", Some("size"));
 }
 
 #[test]
@@ -165,36 +147,16 @@ fn copy_rejects_mismatched_and_unaligned_sizes() {
     let a = gpu.storage_buffer("src", 64).unwrap();
     let b = gpu.storage_buffer("dst", 48).unwrap();
     let mut encoder = gpu.encoder("test");
-    let err = copy
-        .encode(&mut encoder, Binding::whole(&a), Binding::whole(&b))
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("`dst`") && err.to_string().contains("64 bytes"),
-        "{err}"
+    let mismatched = copy.encode(&mut encoder, Binding::whole(&a), Binding::whole(&b));
+    let err = invalid(mismatched, "dst", Some("size"));
+    assert!(err.to_string().contains("64 bytes"), "{err}");
+    let unaligned = copy.encode(
+        &mut encoder,
+        Binding::new(&a, 0, 20),
+        Binding::new(&b, 0, 20),
     );
-    let err = copy
-        .encode(
-            &mut encoder,
-            Binding::new(&a, 0, 20),
-            Binding::new(&b, 0, 20),
-        )
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument { arg: "src", .. }),
-        "{err}"
-    );
-    let err = copy.run(&[1, 2, 3]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidArgument {
-                arg: "src",
-                what: "length",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    invalid(unaligned, "src", None);
+    invalid(copy.run(&[1, 2, 3]), "src", Some("length"));
     assert!(copy.run(&[]).is_err());
 }
 
@@ -206,20 +168,9 @@ fn widen_rejects_short_bindings_and_handles_empty_input() {
     let src = gpu.storage_buffer("src", 8).unwrap();
     let dst = gpu.storage_buffer("dst", 12).unwrap();
     let mut encoder = gpu.encoder("test");
-    let err = widen
-        .encode(&mut encoder, 4, Binding::whole(&src), Binding::whole(&dst))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument { arg: "dst", .. }),
-        "{err}"
-    );
-    let err = widen
-        .encode(&mut encoder, 5, Binding::whole(&src), Binding::whole(&dst))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument { arg: "src", .. }),
-        "{err}"
-    );
+    let mut widen_n = |n| widen.encode(&mut encoder, n, Binding::whole(&src), Binding::whole(&dst));
+    invalid(widen_n(4), "dst", None);
+    invalid(widen_n(5), "src", None);
 }
 
 #[test]
@@ -266,22 +217,11 @@ fn read_back_outside_the_buffer_is_refused() {
         gpu.read_back::<u32>("x", &buffer, 4, 3).unwrap(),
         vec![2, 3, 4]
     );
-    let err = gpu.read_back::<u32>("x", &buffer, 4, 4).unwrap_err();
-    assert!(
-        matches!(err, Error::InvalidArgument { arg: "x", .. }),
-        "{err}"
-    );
-    let err = gpu.read_back::<u32>("x", &buffer, 2, 1).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidArgument {
-                arg: "x",
-                what: "offset",
-                ..
-            }
-        ),
-        "{err}"
+    invalid(gpu.read_back::<u32>("x", &buffer, 4, 4), "x", None);
+    invalid(
+        gpu.read_back::<u32>("x", &buffer, 2, 1),
+        "x",
+        Some("offset"),
     );
 }
 
