@@ -1,92 +1,102 @@
 // Fused DFloat11 GEMV, pass 1: y[b, r] = Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as
-// one DF11 unit. The exponents are decoded as in decode.wgsl (codes.wgsl), and each weight is
-// multiplied into per-row sums instead of being stored: BF16 never reaches memory. f32
-// accumulation, f32 activations, batch 1..=8 (the batch is a uniform: one pipeline for all).
+// one DF11 unit, in gemv_rows.wgsl's order (the BF16 and native GEMVs' order: the same matrix
+// gives the same bits). The exponents are decoded as in decode.wgsl (codes.wgsl) and each
+// weight is multiplied into a running sum instead of being stored: BF16 never reaches memory.
+// f32 accumulation, f32 activations, batch 1..=8 (a uniform: one pipeline for all).
 //
-// A thread's weights (at most 64 consecutive ones) split at row ends into segments. Its middle
-// segments are whole rows it owns alone: it writes their sums to `y` directly. Its first (head)
-// and last (tail) segment may share their row with other threads; they become two "pieces" in
-// workgroup memory, in stream order, labelled with their row (an empty tail or thread gives a
-// zero piece). Each row's pieces are summed in order in two steps (runs of up to RUN pieces,
-// then the runs, by the invocation holding the row's first piece); a row that lies wholly inside the block goes to `y`, the block's first and last rows
-// (which may continue in other blocks) go to `partials[block][0 or 1]`, and pass 2
-// (gemv_combine.wgsl) adds those across blocks. Every sum has a fixed order: the result is
-// deterministic.
+// This pass computes the chunk sums (each row cut into chunks of GEMV_CHUNK columns, products
+// added one by one in column order from 0) and stores them to `partials`; pass 2
+// (gemv_combine.wgsl) finishes the chunks that cross a block boundary and pass 3
+// (gemv_tree.wgsl) adds each row's chunk sums in gemv_rows.wgsl's tree.
 //
-// Bounds: codes.wgsl's; the multiply loop stops after 64 weights, the piece loops after
-// RUN and 2·THREADS_PER_BLOCK / RUN pieces, and every write is checked against `rows` and
-// its buffer's length.
+// A thread's weights (at most 64 consecutive ones) are cut at chunk starts. A chunk that starts
+// inside the thread is summed from 0; the thread's first weights continue the chunk its
+// predecessor left open (its running sum, handed over in workgroup memory). So a chunk is a
+// chain of threads, and the block runs rounds: in round 0 every thread whose first weight
+// starts a chunk (or that only continues the block's leading chunk, see below) runs; in each
+// later round a thread whose predecessor has run takes its running sum and runs. Chains are at
+// most 128 weights long, so rounds are few (about 128 / weights per thread).
+//
+// A block owns the chunks that start inside it. The chunk running into the block from the
+// previous one (weights before the block's first chunk start) is skipped here: pass 2 adds them
+// to the running sum the previous block leaves in its carry slot. A chunk still open at the
+// block's end goes to that slot.
+//
+// `partials`: [blocks, MAX_BATCH] carries, then [MAX_BATCH, chunks] chunk sums.
+//
+// Bounds: codes.wgsl's; a thread's multiply loop stops after 64 weights, the rounds after
+// THREADS_PER_BLOCK, and every write is checked against its buffer's length.
 
-// Activations [batch, cols] and results [batch, rows], f32 (helpers in gemv_vectors.wgsl).
 @group(0) @binding(6) var<storage, read> x: array<u32>;
+// Declared for gemv_vectors.wgsl's helpers; this pass writes `partials` only.
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
-// Per block, the sums of its first and last rows: [blocks, 2, MAX_BATCH].
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// Pieces: row and, one batch column at a time, sum of each thread's head (2t) and tail (2t+1).
-var<workgroup> piece_rows: array<u32, 2u * THREADS_PER_BLOCK>;
-var<workgroup> piece_sums: array<f32, 2u * THREADS_PER_BLOCK>;
-// Pieces a first reduction step adds serially (see `reduce_run`).
-const RUN: u32 = 8u;
-
-// Whether piece `p` is the first of its row.
-fn row_starts(p: u32) -> bool {
-    return p == 0u || piece_rows[p - 1u] != piece_rows[p];
-}
-
-// Step 1 of the row sums: a piece that starts a run (first of its row, or at a multiple of
-// RUN) adds the run's pieces up to the next multiple of RUN or the row's end into its own
-// slot. Runs are disjoint, so no slot is read by one invocation and written by another.
-fn reduce_run(p: u32) {
-    if (p % RUN != 0u && !row_starts(p)) {
-        return;
-    }
-    let r = piece_rows[p];
-    var sum = piece_sums[p];
-    for (var q = p + 1u; q < min(p - p % RUN + RUN, 2u * THREADS_PER_BLOCK); q++) {
-        if (piece_rows[q] != r) {
-            break;
-        }
-        sum += piece_sums[q];
-    }
-    piece_sums[p] = sum;
-}
-
-// Step 2: if piece `p` is the first of its row in the block, adds the row's run sums (its own
-// and those at multiples of RUN) of batch column `b` and stores them: to `y` when the row lies
-// inside `range` (the block's weights), else to the block's slot for its first (0) or last (1)
-// row.
-fn reduce_row(p: u32, b: u32, block: u32, range: vec2<u32>, cols: u32) {
-    let r = piece_rows[p];
-    let first_row = range.x / cols;
-    let last_row = (max(range.y, 1u) - 1u) / cols;
-    if (range.y <= range.x || r < first_row || r > last_row) {
-        return;
-    }
-    if (!row_starts(p)) {
-        return;
-    }
-    var sum = piece_sums[p];
-    for (var q = p - p % RUN + RUN; q < 2u * THREADS_PER_BLOCK; q += RUN) {
-        if (piece_rows[q] != r) {
-            break;
-        }
-        sum += piece_sums[q];
-    }
-    let row_start = r * cols;
-    if (row_start >= range.x && row_start + cols <= range.y) {
-        store_y(b, r, sum);
-        return;
-    }
-    let i = (block * 2u + select(1u, 0u, r == first_row)) * MAX_BATCH + b;
-    if (i < arrayLength(&partials)) {
-        partials[i] = sum;
-    }
-}
+// One batch column of each thread's running sum, handed to its successor.
+var<workgroup> handed: array<f32, THREADS_PER_BLOCK>;
+// Whether each thread has run.
+var<workgroup> ran: array<u32, THREADS_PER_BLOCK>;
+// Whether any thread still waits, read uniformly to end the rounds; two slots, a round's
+// reset after its first barrier so no invocation can still be reading it.
+var<workgroup> waiting_any: array<u32, 2>;
 
 // Weight j of this thread (stream index `index`) as f32.
 fn weight(j: u32, index: u32) -> f32 {
     return bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u);
+}
+
+fn chunks_per_row() -> u32 {
+    return (max(params.cols, 1u) + GEMV_CHUNK - 1u) / GEMV_CHUNK;
+}
+
+// First weight of the chunk holding weight i, and its end.
+fn chunk_bounds(i: u32) -> vec2<u32> {
+    let cols = max(params.cols, 1u);
+    let row_start = i - i % cols;
+    let first = row_start + (i % cols) / GEMV_CHUNK * GEMV_CHUNK;
+    return vec2<u32>(first, min(first + GEMV_CHUNK, row_start + cols));
+}
+
+// Index in the chunk sums of the chunk holding weight i.
+fn chunk_index(i: u32) -> u32 {
+    let cols = max(params.cols, 1u);
+    return (i / cols) * chunks_per_row() + (i % cols) / GEMV_CHUNK;
+}
+
+fn store_chunk(i: u32, sums: Sums) {
+    let chunks = params.rows * chunks_per_row();
+    let base = params.blocks * MAX_BATCH + chunk_index(i);
+    for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
+        let at = base + b * chunks;
+        if (at < arrayLength(&partials)) {
+            partials[at] = pick(sums.lo, sums.hi, b);
+        }
+    }
+}
+
+// Multiplies this thread's weights [range.x, range.y) from `owned` on, continuing `incoming`
+// (the running sum of the chunk its first weight belongs to); stores every chunk that ends in
+// the thread and returns the running sum of the one left open (zeros if none).
+fn run_thread(range: vec2<u32>, owned: u32, incoming: Sums) -> Sums {
+    var lo = incoming.lo;
+    var hi = incoming.hi;
+    let cols = max(params.cols, 1u);
+    for (var j = 0u; j < min(range.y - range.x, THREAD_BITS); j++) {
+        let i = range.x + j;
+        if (i < owned) {
+            continue;
+        }
+        let bounds = chunk_bounds(i);
+        if (i == bounds.x) {
+            lo = vec4<f32>();
+            hi = vec4<f32>();
+        }
+        accumulate(weight(j, i), i % cols, &lo, &hi);
+        if (i + 1u == bounds.y) {
+            store_chunk(i, Sums(lo, hi));
+        }
+    }
+    return Sums(lo, hi);
 }
 
 @compute @workgroup_size(THREADS_PER_BLOCK)
@@ -97,50 +107,67 @@ fn gemv(
     let block = wid.x;
     let count = decode_thread_codes(lid, block, params.n_luts);
     let range = thread_range(lid, block, count, params.n);
-    let cols = max(params.cols, 1u);
-
-    // Multiply. The head segment first, in a loop with no row logic (the common case: with
-    // long rows a thread's weights rarely reach the next row); then the rest, which starts a
-    // row: its whole rows go to `y`, its last segment is the tail.
-    let weights = range.y - range.x;
-    let head_row = range.x / cols;
-    let first_col = range.x % cols;
-    let head_len = min(weights, cols - first_col);
-    var head_lo = vec4<f32>();
-    var head_hi = vec4<f32>();
-    for (var j = 0u; j < min(head_len, THREAD_BITS); j++) {
-        accumulate(weight(j, range.x + j), first_col + j, &head_lo, &head_hi);
-    }
-    var row = head_row + 1u;
-    var col = 0u;
-    var tail_lo = vec4<f32>();
-    var tail_hi = vec4<f32>();
-    for (var j = head_len; j < min(weights, THREAD_BITS); j++) {
-        if (col >= cols) {
-            store_row(row, tail_lo, tail_hi);
-            tail_lo = vec4<f32>();
-            tail_hi = vec4<f32>();
-            row++;
-            col = 0u;
-        }
-        accumulate(weight(j, range.x + j), col, &tail_lo, &tail_hi);
-        col++;
-    }
-    let tail_row = select(head_row, row, weights > head_len);
-
-    // Reduce the pieces, one batch column at a time (workgroup memory holds one).
-    piece_rows[2u * lid] = head_row;
-    piece_rows[2u * lid + 1u] = tail_row;
     let block_weights = block_range(block, params.n);
-    for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
-        piece_sums[2u * lid] = pick(head_lo, head_hi, b);
-        piece_sums[2u * lid + 1u] = pick(tail_lo, tail_hi, b);
+
+    // The block's first chunk start: weights before it belong to the previous block's chunk.
+    let leading = chunk_bounds(block_weights.x);
+    let owned = select(leading.y, block_weights.x, leading.x == block_weights.x);
+    // A thread continues its predecessor's chunk if its first owned weight is not a chunk start.
+    let first = max(range.x, owned);
+    let continues = first < range.y && chunk_bounds(first).x != first;
+
+    var waiting = continues;
+    var sums = Sums(vec4<f32>(), vec4<f32>());
+    if (!waiting) {
+        sums = run_thread(range, owned, sums);
+    }
+    if (lid == 0u) {
+        waiting_any[0] = 0u;
+        waiting_any[1] = 0u;
+    }
+    for (var round = 0u; round < THREADS_PER_BLOCK; round++) {
+        ran[lid] = select(1u, 0u, waiting);
         workgroupBarrier();
-        reduce_run(2u * lid);
-        reduce_run(2u * lid + 1u);
-        workgroupBarrier();
-        reduce_row(2u * lid, b, block, block_weights, cols);
-        reduce_row(2u * lid + 1u, b, block, block_weights, cols);
-        workgroupBarrier();
+        if (lid == 0u) {
+            waiting_any[(round + 1u) % 2u] = 0u;
+        }
+        // lid > 0 whenever `continues`: thread 0 starts at the block's first weight, which
+        // either starts a chunk or lies before `owned`.
+        let go = waiting && lid > 0u && ran[max(lid, 1u) - 1u] == 1u;
+        var incoming = Sums(vec4<f32>(), vec4<f32>());
+        for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
+            handed[lid] = pick(sums.lo, sums.hi, b);
+            workgroupBarrier();
+            let value = handed[max(lid, 1u) - 1u];
+            if (b < 4u) {
+                incoming.lo[b] = value;
+            } else {
+                incoming.hi[b - 4u] = value;
+            }
+            workgroupBarrier();
+        }
+        if (go) {
+            sums = run_thread(range, owned, incoming);
+            waiting = false;
+        }
+        if (waiting) {
+            waiting_any[round % 2u] = 1u;
+        }
+        if (workgroupUniformLoad(&waiting_any[round % 2u]) == 0u) {
+            break;
+        }
+    }
+
+    // The chunk open at the block's end continues in the next block (pass 2).
+    let last = block_weights.y;
+    let open = range.x < range.y && range.y == last && chunk_bounds(last - 1u).y != last
+        && last - 1u >= owned;
+    if (open) {
+        for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
+            let at = block * MAX_BATCH + b;
+            if (at < arrayLength(&partials)) {
+                partials[at] = pick(sums.lo, sums.hi, b);
+            }
+        }
     }
 }

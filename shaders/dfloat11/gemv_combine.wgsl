@@ -1,89 +1,88 @@
-// Fused DFloat11 GEMV, pass 2: the rows that continue across blocks. One invocation per row
-// finds the blocks holding its weights (a binary search over `output_positions`, then a walk)
-// and adds their partial sums in block order; rows inside one block were written by pass 1
-// (gemv.wgsl) and are left alone. Bounds: the search stops after 32 steps, the walk after
-// `blocks`; every read and write is checked against its buffer's length.
+// Fused DFloat11 GEMV, pass 2: the chunks that cross a DF11 block boundary. Pass 1 (gemv.wgsl)
+// left the running sum of such a chunk, over its weights in the earlier block, in that block's
+// carry slot; one invocation per later block decodes the block's first codes in stream order
+// (the same codes its threads decode, read from the block's first code on) and adds the chunk's
+// remaining products to the carry, one by one through gemv_vectors.wgsl's `accumulate`, then
+// stores the chunk's sum where pass 3 (gemv_tree.wgsl) reads it. A block starting at a chunk
+// start has nothing to do.
+//
+// Bounds: the decode loop stops after GEMV_CHUNK codes, a table chain after four lookups, and
+// every read and write is checked against its buffer's length.
 
-override WORKGROUP_SIZE: u32 = 64u;
+@group(0) @binding(6) var<storage, read> x: array<u32>;
+// Declared for gemv_vectors.wgsl's helpers; this pass writes `partials` only.
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;
+@group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-@group(0) @binding(1) var<storage, read> output_positions: array<u32>;
-@group(0) @binding(2) var<storage, read> partials: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-
-fn position(i: u32) -> u32 {
-    if (i < arrayLength(&output_positions)) {
-        return output_positions[i];
-    }
-    return 0u;
+fn chunks_per_row() -> u32 {
+    return (max(params.cols, 1u) + GEMV_CHUNK - 1u) / GEMV_CHUNK;
 }
 
-// Block `block`'s weights [x, y), clamped like pass 1's.
-fn block_weights(block: u32) -> vec2<u32> {
-    let end = min(position(block + 1u), params.n);
-    return vec2<u32>(min(position(block), end), end);
-}
-
-fn partial4(i: u32) -> vec4<f32> {
-    var v = vec4<f32>();
-    for (var k = 0u; k < 4u; k++) {
-        if (i + k < arrayLength(&partials)) {
-            v[k] = partials[i + k];
+@compute @workgroup_size(THREADS_PER_BLOCK)
+fn combine(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(global_invocation_id) gid: vec3<u32>,
+) {
+    // The decode tables, as pass 1 loads them.
+    let rows = clamp(params.n_luts, 2u, LUT_ROWS);
+    let lut_words = min(rows * 64u, arrayLength(&luts));
+    for (var i = lid; i < LUT_WORDS; i += THREADS_PER_BLOCK) {
+        var word = 0u;
+        if (i < lut_words) {
+            word = luts[i];
         }
+        lut[i] = word;
     }
-    return v;
-}
+    workgroupBarrier();
+    let length_row = rows - 1u;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn combine(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let r = gid.x;
-    if (r >= params.rows) {
+    // Block `gid.x + 1`, continuing block `gid.x`'s open chunk.
+    let block = gid.x + 1u;
+    if (block >= params.blocks) {
         return;
     }
+    let start = block_range(block, params.n).x;
     let cols = max(params.cols, 1u);
-    let row_start = r * cols;
-    let row_end = row_start + cols;
-
-    // The first block that ends after the row starts.
-    var lo = 0u;
-    var hi = params.blocks;
-    for (var step = 0u; step < 32u && lo < hi; step++) {
-        let mid = lo + (hi - lo) / 2u;
-        if (block_weights(mid).y <= row_start) {
-            lo = mid + 1u;
-        } else {
-            hi = mid;
-        }
-    }
-
-    var blocks = 0u;
-    var inside = false;
-    var sum_lo = vec4<f32>();
-    var sum_hi = vec4<f32>();
-    var block = lo;
-    for (var i = 0u; i < params.blocks; i++) {
-        if (block >= params.blocks) {
-            break;
-        }
-        let range = block_weights(block);
-        if (range.x >= row_end) {
-            break;
-        }
-        if (max(range.x, row_start) < min(range.y, row_end)) {
-            blocks++;
-            inside = range.x <= row_start && row_end <= range.y;
-            let slot = (block * 2u + select(1u, 0u, range.x / cols == r)) * MAX_BATCH;
-            sum_lo += partial4(slot);
-            sum_hi += partial4(slot + 4u);
-        }
-        block++;
-    }
-    if (blocks == 1u && inside) {
+    let col = start % cols;
+    let chunk_col = col / GEMV_CHUNK * GEMV_CHUNK;
+    if (start >= params.n || col == chunk_col) {
         return;
     }
+    let end = start - col + min(chunk_col + GEMV_CHUNK, cols);
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
+    let carry = gid.x * MAX_BATCH;
     for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
-        let i = b * params.rows + r;
-        if (i < arrayLength(&y)) {
-            y[i] = select(sum_hi, sum_lo, b < 4u)[b % 4u];
+        var value = 0.0;
+        if (carry + b < arrayLength(&partials)) {
+            value = partials[carry + b];
+        }
+        if (b < 4u) {
+            lo[b] = value;
+        } else {
+            hi[b - 4u] = value;
+        }
+    }
+    // The block's first code: its first thread's gap into its 64 bits (word 2t). The position
+    // is a word and a bit, so streams past 2^32 bits are read right.
+    let first_thread = block * THREADS_PER_BLOCK;
+    var word = 2u * first_thread;
+    var bit = thread_gap(first_thread);
+    for (var i = start; i < min(end, start + GEMV_CHUNK); i++) {
+        let bits = window_bits(code_word(word), code_word(word + 1u), bit, 32u);
+        let symbol = decode_symbol(bits, length_row);
+        bit += symbol.y;
+        word += bit / 32u;
+        bit %= 32u;
+        let w = bitcast<f32>(bf16_at(symbol.x, i) << 16u);
+        accumulate(w, i % cols, &lo, &hi);
+    }
+    let chunks = params.rows * chunks_per_row();
+    let base = params.blocks * MAX_BATCH + (start / cols) * chunks_per_row() + chunk_col / GEMV_CHUNK;
+    for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
+        let at = base + b * chunks;
+        if (at < arrayLength(&partials)) {
+            partials[at] = pick(lo, hi, b);
         }
     }
 }

@@ -20,6 +20,12 @@ pub const GEMV_VECTORS: Part = part!("dfloat11/gemv_vectors.wgsl");
 pub const GEMV_X: Part = part!("dfloat11/gemv_x.wgsl");
 /// The fused GEMV's first pass.
 pub const GEMV_MAIN: Part = part!("dfloat11/gemv.wgsl");
+/// The summation chunk and the sums of one, shared by every BF16-weight GEMV.
+pub const GEMV_SUMS: Part = part!("dfloat11/gemv_sums.wgsl");
+/// One chunk's sums in the shared order (BF16 and fused native GEMVs).
+pub const GEMV_CHUNK: Part = part!("dfloat11/gemv_chunk.wgsl");
+/// The row driver and tree of the shared order (BF16, fused native, fused DF11 pass 3).
+pub const GEMV_ROWS: Part = part!("dfloat11/gemv_rows.wgsl");
 
 /// Block sizes with registered pipelines: DF11 checkpoints use 512; 256 and 1024 for other
 /// layouts.
@@ -88,6 +94,7 @@ pub static GEMV: Module = Module {
         GEMV_PARAMS,
         HALVES,
         GEMV_VECTORS,
+        GEMV_SUMS,
         GEMV_MAIN,
     ],
     requires: Requirements::PORTABLE,
@@ -108,6 +115,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         GEMV_PARAMS,
         HALVES,
         GEMV_VECTORS,
+        GEMV_SUMS,
         GEMV_MAIN,
     ],
     requires: Requirements {
@@ -118,18 +126,48 @@ pub static GEMV_SUBGROUP: Module = Module {
     override_sets: GEMV_BLOCK_SIZES,
 };
 
-/// The fused GEMV's pass 2: adds the partial sums of rows that span blocks; entry `combine`,
-/// one invocation per row.
+/// The fused GEMV's pass 2: finishes the chunks that cross a block boundary; entry `combine`,
+/// one invocation per later block.
 pub static GEMV_COMBINE: Module = Module {
     name: "dfloat11/gemv_combine",
-    parts: &[GEMV_PARAMS, part!("dfloat11/gemv_combine.wgsl")],
+    parts: &[
+        GEMV_X,
+        BITS,
+        SCAN,
+        part!("dfloat11/scan_workgroup.wgsl"),
+        SIGN_MANTISSA,
+        CODES,
+        GEMV_PARAMS,
+        HALVES,
+        GEMV_VECTORS,
+        GEMV_SUMS,
+        part!("dfloat11/gemv_combine.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["combine"],
-    override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
+    override_sets: GEMV_BLOCK_SIZES,
 };
 
-/// Plain BF16 GEMV (the fused GEMV's baseline): entry `bf16_gemv`, one workgroup of
-/// `WORKGROUP_SIZE` per row, grid-stride over rows.
+/// The fused GEMV's pass 3: each row's chunk sums added in the shared tree; entry `tree`,
+/// whole rows per workgroup, grid-stride.
+pub static GEMV_TREE: Module = Module {
+    name: "dfloat11/gemv_tree",
+    parts: &[
+        GEMV_X,
+        GEMV_PARAMS,
+        HALVES,
+        GEMV_VECTORS,
+        GEMV_SUMS,
+        part!("dfloat11/gemv_tree.wgsl"),
+        GEMV_ROWS,
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["tree"],
+    override_sets: &[&[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0)]],
+};
+
+/// Plain BF16 GEMV (the fused GEMVs' baseline): entry `bf16_gemv`, whole rows per workgroup in
+/// the fused native GEMV's order ([`GEMV_ROWS`]), grid-stride over row groups.
 pub static BF16_GEMV: Module = Module {
     name: "dfloat11/bf16_gemv",
     parts: &[
@@ -137,13 +175,16 @@ pub static BF16_GEMV: Module = Module {
         GEMV_PARAMS,
         HALVES,
         GEMV_VECTORS,
+        GEMV_SUMS,
         part!("dfloat11/bf16_gemv.wgsl"),
+        GEMV_CHUNK,
+        GEMV_ROWS,
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["bf16_gemv"],
     override_sets: &[
-        &[("WORKGROUP_SIZE", 64.0), ("X_F16", 0.0)],
-        &[("WORKGROUP_SIZE", 64.0), ("X_F16", 1.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0)],
     ],
 };
 
@@ -183,6 +224,9 @@ pub static NATIVE_GEMV: Module = Module {
         NATIVE_CHUNK,
         HALVES,
         GEMV_VECTORS,
+        GEMV_SUMS,
+        GEMV_CHUNK,
+        GEMV_ROWS,
         part!("dfloat11/native_gemv.wgsl"),
     ],
     requires: Requirements::PORTABLE,

@@ -111,6 +111,7 @@ pub static MODULES: &[&Module] = &[
     &dfloat11::GEMV,
     &dfloat11::GEMV_SUBGROUP,
     &dfloat11::GEMV_COMBINE,
+    &dfloat11::GEMV_TREE,
     &dfloat11::BF16_GEMV,
     &dfloat11::NATIVE_DECODE,
     &dfloat11::NATIVE_GEMV,

@@ -1,6 +1,7 @@
 //! Conformance of the fused DFloat11 GEMV and its plain BF16 baseline against the CPU reference
 //! (DF11 CPU decode, then an f64 GEMV): |gpu − f64| ≤ 1e-5 · Σ_c |W[r, c] · x[b, c]| (the quant
-//! GEMV's tolerance: f32 sums in another order), non-finite results of the same kind. Shapes
+//! GEMV's tolerance: f32 sums in another order), non-finite results of the same kind; and the
+//! fused DF11 GEMV bit for bit equal to the BF16 and fused native GEMVs of the same weights. Shapes
 //! whose rows cross thread and block boundaries, one row over many blocks, one-column rows
 //! (whole rows inside one thread), one element, odd sizes, batch 1, 3, 5 and 8, ±0,
 //! subnormals, the largest finite and ±inf/NaN rows, 256 and 512 threads per block, on the
@@ -167,6 +168,41 @@ fn fused(
         &got,
         &want,
         &scale,
+    )?;
+    same_bits_as_bf16_and_native(gpu, &got, &decoded, (rows, cols), &x, batch)
+}
+
+/// `got` (a fused DF11 GEMV's y) bit for bit against the BF16 GEMV and the fused native GEMV of
+/// the same weights and activations: the three add in one order (`gemv_rows.wgsl`), so a DF11
+/// or native model's logits equal its BF16 model's.
+fn same_bits_as_bf16_and_native(
+    gpu: &Gpu,
+    got: &[f32],
+    values: &[u16],
+    (rows, cols): (usize, usize),
+    x: &[f32],
+    batch: usize,
+) -> Result<(), Failure> {
+    use squeeze::dfloat11::native::{self, gemv::NativeGemv};
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let plain = Bf16Gemv::new(gpu)
+        .and_then(|k| k.run(values, rows, cols, x, batch))
+        .map_err(failure)?;
+    let what = format!("{rows}×{cols} batch {batch}");
+    expect_equal(
+        &format!("fused DF11 vs BF16 GEMV bits, {what}"),
+        &bits(got),
+        &bits(&plain),
+    )?;
+    let unit = native::encode(values, rows, cols, 2).map_err(failure)?;
+    let checked = unit.unit().validate("case").map_err(failure)?;
+    let fused = NativeGemv::new(gpu)
+        .and_then(|k| k.run(&checked, x, batch))
+        .map_err(failure)?;
+    expect_equal(
+        &format!("fused DF11 vs fused native GEMV bits, {what}"),
+        &bits(got),
+        &bits(&fused),
     )
 }
 

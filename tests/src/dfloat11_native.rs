@@ -2,12 +2,14 @@
 //! the CPU reference bit for bit (BF16 → native → BF16), a DF11 unit converted to native decodes
 //! on the GPU to what the DF11 GPU decoder gives (DF11 → native → DF11-decoded), and the fused
 //! native GEMV matches the CPU reference (native CPU decode, then an f64 GEMV) within
-//! 1e-5 · Σ_c |W[r, c] · x[b, c]|. Shapes: one element, odd column counts (chunks starting at
+//! 1e-5 · Σ_c |W[r, c] · x[b, c]| and the plain BF16 GEMV of the same weights bit for bit (they
+//! add in one order, so a native model's logits equal its BF16 model's). Shapes: one element, odd column counts (chunks starting at
 //! odd weights), rows of one chunk, of many chunks and of more chunks than a workgroup has
 //! invocations; every BF16 pattern, one repeated exponent, ±0, subnormals, ±inf, NaN; batch 1,
 //! 3, 5 and 8. Corrupt streams handed straight to the kernels must terminate.
 
 use squeeze::Gpu;
+use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
 use squeeze::dfloat11::native::decode::NativeDecode;
 use squeeze::dfloat11::native::gemv::NativeGemv;
 use squeeze::dfloat11::native::{self, CheckedNative, NativeUnit};
@@ -199,5 +201,14 @@ fn fused(gpu: &Gpu, values: &[u16], rows: usize, cols: usize, batch: usize) -> R
         &got,
         &want,
         &scale,
+    )?;
+    let plain = Bf16Gemv::new(gpu)
+        .and_then(|k| k.run(&decoded, rows, cols, &x, batch))
+        .map_err(failure)?;
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    expect_equal(
+        &format!("fused native vs BF16 GEMV bits, {rows}×{cols} batch {batch}"),
+        &bits(&got),
+        &bits(&plain),
     )
 }

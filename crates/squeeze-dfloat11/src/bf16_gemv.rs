@@ -1,8 +1,9 @@
-//! The plain BF16 GEMV (`shaders/dfloat11/bf16_gemv.wgsl`), the baseline of the fused DF11
-//! GEMV and the second half of decode-then-GEMV: y[b, r] = Σ_c W[r, c] · x[b, c] with W
+//! The plain BF16 GEMV (`shaders/dfloat11/bf16_gemv.wgsl`), the baseline of the fused GEMVs
+//! and the second half of decode-then-GEMV: y[b, r] = Σ_c W[r, c] · x[b, c] with W
 //! [rows, cols] BF16 row-major (two per u32 word, as the decoder writes them), batch 1..=8,
-//! f32 activations and accumulation. Equal to [`crate::reference::gemv`] within
-//! `1e-5 · Σ_c |W[r, c] · x[b, c]|`.
+//! f32 activations and accumulation. It adds in the fused native GEMV's order
+//! (`gemv_rows.wgsl`), so the two give the same bits for the same matrix. Equal to
+//! [`crate::reference::gemv`] within `1e-5 · Σ_c |W[r, c] · x[b, c]|`.
 
 use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
@@ -11,9 +12,8 @@ use squeeze_shaders::dfloat11::BF16_GEMV;
 use crate::device::check_bindings;
 use crate::error::Result;
 use crate::gemv::{Activations, GemvParams, XPipelines, check_shape, check_vectors};
-
-/// Invocations per row.
-const WORKGROUP_SIZE: u32 = 64;
+use crate::native::CHUNK_SYMBOLS;
+use crate::native::device::{WORKGROUP_SIZE, workgroups};
 
 /// The BF16 GEMV on one device.
 pub struct Bf16Gemv {
@@ -80,9 +80,10 @@ impl Bf16Gemv {
                 "rows × cols BF16",
             )],
         )?;
-        let groups = params
-            .rows
-            .min(gpu.limits().max_compute_workgroups_per_dimension);
+        // Whole rows per workgroup, as the native GEMV (gemv_rows.wgsl).
+        let chunks = checked.cols.div_ceil(CHUNK_SYMBOLS as u32);
+        let rows_per_group = (WORKGROUP_SIZE / chunks.max(1)).max(1);
+        let groups = workgroups(gpu, checked.rows.div_ceil(rows_per_group));
         gpu.dispatch(
             encoder,
             "bf16 gemv",

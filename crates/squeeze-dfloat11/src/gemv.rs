@@ -1,27 +1,32 @@
-//! The fused DF11 GEMV (`shaders/dfloat11/gemv.wgsl` + `gemv_combine.wgsl`): y[b, r] =
-//! Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as one DF11 unit, the exponents decoded
-//! inside the GEMV so the BF16 weights never reach memory. Batch 1..=8, f32 activations and
-//! accumulation. Pass 1 runs one workgroup per DF11 block and writes the rows that lie inside a
-//! block; pass 2 adds the per-block partial sums of rows that span blocks, in block order.
-//! Equal to [`crate::reference::gemv`] within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a
-//! different order than the f64 reference).
+//! The fused DF11 GEMV (`shaders/dfloat11/gemv.wgsl`, `gemv_combine.wgsl`, `gemv_tree.wgsl`):
+//! y[b, r] = Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as one DF11 unit, the
+//! exponents decoded inside the GEMV so the BF16 weights never reach memory. Batch 1..=8, f32
+//! activations and accumulation, added in the order of the BF16 and native GEMVs
+//! (`gemv_rows.wgsl`: sequential sums over chunks of 128 columns, then a fixed tree), so the
+//! three give the same bits for the same matrix. Pass 1 runs one workgroup per DF11 block and
+//! stores the sums of the chunks that start in it (a chunk spread over several threads is a
+//! chain of running sums handed from thread to thread); pass 2 finishes the chunks that cross
+//! a block boundary; pass 3 adds each row's chunk sums. Equal to [`crate::reference::gemv`]
+//! within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a different order than the f64
+//! reference).
 
 use squeeze_core::{Binding, DType, Error, Gpu};
 use squeeze_shaders::Module;
-use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP};
+use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP, GEMV_TREE};
 
 use crate::decode::Scan;
 use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
 use crate::error::Result;
 use crate::format::{Checked, Layout};
+use crate::native::device::{WORKGROUP_SIZE as TREE_WORKGROUP, workgroups};
 
 /// Largest batch (activation columns) of one GEMV.
 pub const MAX_BATCH: u32 = 8;
 /// Block sizes with a registered pipeline (1024 would need more than 16 KiB of workgroup
 /// memory).
 pub const THREADS_PER_BLOCK: [u32; 2] = [256, 512];
-/// Invocations per workgroup of pass 2 (one per row).
-const COMBINE_WORKGROUP: u32 = 64;
+/// Columns of a summation chunk (`GEMV_CHUNK` of `gemv_sums.wgsl`).
+pub const CHUNK_COLUMNS: u32 = 128;
 
 /// The `params` uniform of both passes (`gemv_params.wgsl`).
 #[repr(C)]
@@ -56,9 +61,16 @@ impl GemvParams {
         })
     }
 
-    /// Bytes of the scratch buffer of per-block row sums: `blocks × 2 × 8` f32.
+    /// Chunk sums of the matrix: `rows × ⌈cols / 128⌉`.
+    pub fn chunks(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.cols.div_ceil(CHUNK_COLUMNS))
+    }
+
+    /// Bytes of the scratch buffer: a carry per block, then the chunk sums, each for 8 batch
+    /// columns: `(blocks + chunks) × 8` f32 (a 32nd of the BF16 matrix's bytes per batch column
+    /// per chunk of 128).
     pub fn partials_bytes(&self) -> u64 {
-        u64::from(self.blocks) * 2 * u64::from(MAX_BATCH) * 4
+        (u64::from(self.blocks) + self.chunks()) * u64::from(MAX_BATCH) * 4
     }
 }
 
@@ -154,12 +166,14 @@ pub struct Gemv {
     gpu: Gpu,
     layout: Layout,
     gemv: XPipelines,
-    combine: squeeze_core::wgpu::ComputePipeline,
+    combine: XPipelines,
+    tree: squeeze_core::wgpu::ComputePipeline,
 }
 
 impl Gemv {
     pub const SHADER: &'static Module = &GEMV;
     pub const COMBINE_SHADER: &'static Module = &GEMV_COMBINE;
+    pub const TREE_SHADER: &'static Module = &GEMV_TREE;
 
     /// The pass-1 module of `scan`.
     pub fn shader(scan: Scan) -> &'static Module {
@@ -180,16 +194,21 @@ impl Gemv {
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
         let gemv = XPipelines::new(|x| block_pipeline(gpu, Self::shader(scan), "gemv", tpb, x))?;
-        let combine = gpu.pipeline(
-            &GEMV_COMBINE,
-            "combine",
-            &[("WORKGROUP_SIZE", f64::from(COMBINE_WORKGROUP))],
+        let combine = XPipelines::new(|x| block_pipeline(gpu, &GEMV_COMBINE, "combine", tpb, x))?;
+        let tree = gpu.pipeline(
+            &GEMV_TREE,
+            "tree",
+            &[
+                ("WORKGROUP_SIZE", f64::from(TREE_WORKGROUP)),
+                ("X_F16", 0.0),
+            ],
         )?;
         Ok(Self {
             gpu: gpu.clone(),
             layout,
             gemv,
             combine,
+            tree,
         })
     }
 
@@ -215,17 +234,6 @@ impl Gemv {
             params.batch as usize,
         )?;
         unit.check(gpu, params.n, params.blocks, params.n_luts)?;
-        let max_groups = gpu.limits().max_compute_workgroups_per_dimension;
-        let max_rows = u64::from(max_groups) * u64::from(COMBINE_WORKGROUP);
-        if u64::from(params.rows) > max_rows {
-            return Err(Error::invalid(
-                "shape",
-                "rows",
-                format!("at most {max_rows} (one invocation per row)"),
-                params.rows,
-            )
-            .into());
-        }
         let f16 = check_vectors(gpu, [params.batch, params.rows, params.cols], &x, &y)?;
         check_bindings(
             gpu,
@@ -233,29 +241,50 @@ impl Gemv {
                 "partials",
                 &partials,
                 params.partials_bytes().max(4),
-                "blocks × 2 × 8 f32",
+                "(blocks + rows × ⌈cols / 128⌉) × 8 f32",
             )],
         )?;
         if params.blocks == 0 {
             return Ok(());
         }
-        let mut pass1 = unit.into_array().to_vec();
-        pass1.extend([x.x, y, partials]);
-        gpu.dispatch(
+        let [luts, codes, sign_mantissa, positions, gaps] = unit.into_array();
+        let decoding = [
+            (1, luts),
+            (2, codes),
+            (3, sign_mantissa),
+            (4, positions),
+            (5, gaps),
+            (6, x.x),
+            (8, partials),
+        ];
+        gpu.dispatch_slots(
             encoder,
             "dfloat11 gemv",
             self.gemv.get(f16),
             &params,
-            &pass1,
+            &decoding,
             params.blocks,
         )?;
-        gpu.dispatch(
+        // Pass 2: one invocation per block after the first.
+        let tpb = self.layout.threads_per_block;
+        if params.blocks > 1 {
+            gpu.dispatch_slots(
+                encoder,
+                "dfloat11 gemv combine",
+                self.combine.get(f16),
+                &params,
+                &decoding,
+                (params.blocks - 1).div_ceil(tpb),
+            )?;
+        }
+        let rows_per_group = (TREE_WORKGROUP / params.cols.div_ceil(CHUNK_COLUMNS).max(1)).max(1);
+        gpu.dispatch_slots(
             encoder,
-            "dfloat11 gemv combine",
-            &self.combine,
+            "dfloat11 gemv tree",
+            &self.tree,
             &params,
-            &[pass1[3], partials, y],
-            params.rows.div_ceil(COMBINE_WORKGROUP),
+            &[(7, y), (8, partials)],
+            workgroups(gpu, params.rows.div_ceil(rows_per_group)),
         )?;
         Ok(())
     }
