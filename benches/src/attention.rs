@@ -1,7 +1,10 @@
 //! Benchmarks of decode attention at the shapes: contexts of 4K, 32K and 128K tokens,
-//! batch 1 and 8, 32 query heads over 8 KV heads, head_dim 128, an f16 cache in pages of 16.
-//! `attention-dense` reads every K and V byte once, so its bytes moved are the K + V bytes and
-//! its × copy the fraction of copy bandwidth. The sparse steps (`attention-quest`, `-tidal`,
+//! batch 1 and 8, 32 query heads over 8 KV heads, head_dim 128, a cache in pages of 16 in f16,
+//! q8_0 or q4_0 (ggml's blocks: 2, 1.0625 and 0.5625 bytes per value, so 512, 272 and 144
+//! bytes per token per KV head and tensor). `attention-dense` reads every K and V byte once, so
+//! its bytes moved are the K + V bytes of its format (what it actually reads, scales included)
+//! and its × copy the fraction of copy bandwidth; the quantized rows' time over the f16 row's
+//! is the speed-up the smaller cache buys. The sparse steps (`attention-quest`, `-tidal`,
 //! `-tokenselect`, budget 2K tokens with 4 sinks and a 256-token window) record score → select →
 //! attend; their bytes moved are what they must read — Quest's metadata plus the kept K and V,
 //! or all of K plus the kept V for the token selectors — and their speed-up over dense is the
@@ -19,6 +22,7 @@ use half::f16;
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::prefill::{Prefill, PrefillArgs};
 use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
+use squeeze::attention::reference;
 use squeeze::attention::sparse::Sparse;
 use squeeze::attention::{
     Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, PageTable, Query, Selector,
@@ -40,6 +44,8 @@ const BUDGET: Budget = Budget {
     sink: 4,
     window: 256,
 };
+/// The cache formats of the dense rows (and, after f16, of the extra Quest rows).
+const CACHE_FORMATS: [KvDtype; 3] = [KvDtype::F16, KvDtype::Q8_0, KvDtype::Q4_0];
 /// The default run's shape: 32K tokens of context, batch 1.
 const REPRESENTATIVE: (u32, u32) = (32 << 10, 1);
 /// The smoke test's contexts, batches and budget: every path on a few pages.
@@ -51,8 +57,9 @@ const SMOKE_BUDGET: Budget = Budget {
     window: 32,
 };
 
-/// A random f16 cache of `batch` sequences of `context` tokens, its table, queries and (for
-/// Quest) metadata, on the device.
+/// A random cache of `batch` sequences of `context` tokens in `dtype` (f16 values, quantized
+/// on the host for the block formats), its table, queries and (for Quest) metadata, on the
+/// device.
 struct Problem {
     table: DevicePageTable,
     k: squeeze::wgpu::Buffer,
@@ -74,26 +81,36 @@ fn random_halves(len: usize, seed: u32) -> Vec<f16> {
 }
 
 impl Problem {
-    fn new(gpu: &Gpu, context: u32, batch: u32, quest: bool) -> Result<Self> {
+    fn new(gpu: &Gpu, (context, batch): (u32, u32), quest: bool, dtype: KvDtype) -> Result<Self> {
         let (table, pages) = PageTable::contiguous(&vec![context; batch as usize], PAGE_SIZE);
         let layout = CacheLayout {
             pages,
             page_size: PAGE_SIZE,
             kv_heads: KV_HEADS,
             head_dim: HEAD_DIM,
-            dtype: KvDtype::F16,
+            dtype,
         };
         let table = DevicePageTable::new(gpu, layout, &table)?;
         let elements = layout.elements() as usize;
-        let k = gpu.upload("k_pages", &random_halves(elements, 1))?;
-        let v = gpu.upload("v_pages", &random_halves(elements, 2))?;
+        let pool = |name, seed| {
+            let values = random_halves(elements, seed);
+            let floats: Vec<f32> = values.iter().map(|x| x.to_f32()).collect();
+            match reference::quantize_row(dtype, &floats) {
+                Some(mut bytes) => {
+                    bytes.resize(layout.bytes() as usize, 0);
+                    gpu.upload(name, &bytes)
+                }
+                None => gpu.upload(name, &values),
+            }
+        };
+        let (k, v) = (pool("k_pages", 1)?, pool("v_pages", 2)?);
         let q_len = (batch * Q_HEADS * HEAD_DIM) as usize;
         let q: Vec<f32> = random_halves(q_len, 3).iter().map(|x| x.to_f32()).collect();
         let q = gpu.upload("q", &q)?;
         let meta = if quest {
             let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
             let mut encoder = gpu.encoder("quest metadata");
-            QuestMeta::new(gpu, KvDtype::F16)?.encode(
+            QuestMeta::new(gpu, dtype)?.encode(
                 &mut encoder,
                 &table,
                 Binding::whole(&k),
@@ -132,20 +149,20 @@ impl Problem {
     }
 }
 
-/// Bytes of K (or V) for `tokens` tokens of every KV head.
-fn kv_bytes(tokens: u64) -> u64 {
-    tokens * u64::from(KV_HEADS * HEAD_DIM) * 2
+/// Bytes of K (or V) in `dtype` for `tokens` tokens of every KV head.
+fn kv_bytes(tokens: u64, dtype: KvDtype) -> u64 {
+    tokens * u64::from(KV_HEADS) * dtype.row_bytes(HEAD_DIM)
 }
 
-fn dense(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
-    let problem = Problem::new(gpu, context, batch, false)?;
-    let decode = Decode::new(gpu, KvDtype::F16)?;
+fn dense(gpu: &Gpu, (context, batch): (u32, u32), dtype: KvDtype) -> Result<Workload> {
+    let problem = Problem::new(gpu, (context, batch), false, dtype)?;
+    let decode = Decode::new(gpu, dtype)?;
     let policy = [HeadPolicy::Full; KV_HEADS as usize];
     let scratch_bytes = decode.scratch_bytes(&problem.table, Q_HEADS, &Tokens::Policy(&policy));
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
     Ok(Workload {
-        bytes_moved: 2 * kv_bytes(u64::from(context) * u64::from(batch)),
+        bytes_moved: 2 * kv_bytes(u64::from(context) * u64::from(batch), dtype),
         flops: 0,
         record: Box::new(move |encoder| {
             decode.encode(
@@ -166,18 +183,18 @@ fn dense(gpu: &Gpu, context: u32, batch: u32) -> Result<Workload> {
 fn sparse(
     gpu: &Gpu,
     (context, batch): (u32, u32),
-    selector: Selector,
-    budget: Budget,
+    (selector, budget): (Selector, Budget),
+    dtype: KvDtype,
 ) -> Result<Workload> {
-    let problem = Problem::new(gpu, context, batch, selector == Selector::Quest)?;
-    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let problem = Problem::new(gpu, (context, batch), selector == Selector::Quest, dtype)?;
+    let sparse = Sparse::new(gpu, dtype)?;
     let workspace = sparse.workspace(&problem.table, Q_HEADS, selector, budget)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
     let kept = u64::from(budget.tokens) * u64::from(batch);
     let all = u64::from(context) * u64::from(batch);
     let bytes_moved = match selector {
-        Selector::Quest => meta_bytes(problem.table.layout()) + 2 * kv_bytes(kept),
-        Selector::Tidal | Selector::TokenSelect => kv_bytes(all) + kv_bytes(kept),
+        Selector::Quest => meta_bytes(problem.table.layout()) + 2 * kv_bytes(kept, dtype),
+        Selector::Tidal | Selector::TokenSelect => kv_bytes(all, dtype) + kv_bytes(kept, dtype),
     };
     Ok(Workload {
         bytes_moved,
@@ -198,7 +215,7 @@ fn sparse(
 /// Decode over a selection of `budget` tokens made once beforehand: what a TidalDecode layer
 /// after its selection layer costs (the kept K and V are its bytes moved).
 fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workload> {
-    let problem = Problem::new(gpu, context, batch, false)?;
+    let problem = Problem::new(gpu, (context, batch), false, KvDtype::F16)?;
     let sparse = Sparse::new(gpu, KvDtype::F16)?;
     let workspace = sparse.workspace(&problem.table, Q_HEADS, Selector::Tidal, budget)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
@@ -218,7 +235,7 @@ fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workloa
         .scratch_bytes(&problem.table, Q_HEADS, &tokens);
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
     Ok(Workload {
-        bytes_moved: 2 * kv_bytes(u64::from(budget.tokens) * u64::from(batch)),
+        bytes_moved: 2 * kv_bytes(u64::from(budget.tokens) * u64::from(batch), KvDtype::F16),
         flops: 0,
         record: Box::new(move |encoder| {
             sparse.decode().encode(
@@ -243,7 +260,7 @@ const SMOKE_PROMPTS: [(u32, Scope); 1] = [(64, Scope::Default)];
 /// The causal prefill of a whole prompt of `tokens` tokens (one sequence, its K and V
 /// appended), f32 queries and output.
 fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
-    let problem = Problem::new(gpu, tokens, 1, false)?;
+    let problem = Problem::new(gpu, (tokens, 1), false, KvDtype::F16)?;
     let rows = u64::from(tokens) * u64::from(Q_HEADS * HEAD_DIM);
     let q: Vec<f32> = random_halves(rows as usize, 4)
         .iter()
@@ -255,7 +272,7 @@ fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
     let qo_indptr = [0, tokens];
     let pairs = u64::from(tokens) * u64::from(tokens + 1) / 2;
     Ok(Workload {
-        bytes_moved: 2 * rows * 4 + 2 * kv_bytes(u64::from(tokens)),
+        bytes_moved: 2 * rows * 4 + 2 * kv_bytes(u64::from(tokens), KvDtype::F16),
         flops: 4 * pairs * u64::from(HEAD_DIM * Q_HEADS),
         record: Box::new(move |encoder| {
             kernel.encode(
@@ -285,7 +302,7 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let mut all = Vec::new();
     for &context in contexts {
         for &batch in batches {
-            if kv_bytes(u64::from(context) * u64::from(batch)) > max_binding {
+            if kv_bytes(u64::from(context) * u64::from(batch), KvDtype::F16) > max_binding {
                 continue;
             }
             let scope = if (context, batch) == REPRESENTATIVE {
@@ -294,13 +311,15 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                 Scope::Full
             };
             let shape = format!("ctx {} × b{batch}, 32q/8kv d128 f16", tokens(context));
-            all.push(Bench {
-                family: FAMILY,
-                kernel: "attention-dense",
-                shape: shape.clone(),
-                scope,
-                prepare: Box::new(move |gpu| dense(gpu, context, batch)),
-            });
+            for dtype in CACHE_FORMATS {
+                all.push(Bench {
+                    family: FAMILY,
+                    kernel: "attention-dense",
+                    shape: format!("ctx {} × b{batch}, 32q/8kv d128 {dtype}", tokens(context)),
+                    scope,
+                    prepare: Box::new(move |gpu| dense(gpu, (context, batch), dtype)),
+                });
+            }
             for (kernel, selector) in [
                 ("attention-quest", Selector::Quest),
                 ("attention-tidal", Selector::Tidal),
@@ -311,7 +330,25 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                     kernel,
                     shape: format!("{shape}, budget {kept}"),
                     scope,
-                    prepare: Box::new(move |gpu| sparse(gpu, (context, batch), selector, budget)),
+                    prepare: Box::new(move |gpu| {
+                        sparse(gpu, (context, batch), (selector, budget), KvDtype::F16)
+                    }),
+                });
+            }
+            // Quest over the block formats: what a quantized cache saves a sparse step.
+            for dtype in &CACHE_FORMATS[1..] {
+                let dtype = *dtype;
+                all.push(Bench {
+                    family: FAMILY,
+                    kernel: "attention-quest",
+                    shape: format!(
+                        "ctx {} × b{batch}, 32q/8kv d128 {dtype}, budget {kept}",
+                        tokens(context)
+                    ),
+                    scope: Scope::Full,
+                    prepare: Box::new(move |gpu| {
+                        sparse(gpu, (context, batch), (Selector::Quest, budget), dtype)
+                    }),
                 });
             }
             all.push(Bench {
