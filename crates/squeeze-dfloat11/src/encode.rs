@@ -13,9 +13,9 @@
 //! reference kernel launches for the stream's length (blocks with no code start get position `n`,
 //! threads with none get gap 0).
 
-use crate::code::Code;
 use crate::error::{Df11Error, Result};
 use crate::format::{GAP_BITS, Layout, Unit};
+use crate::huffman::Code;
 
 /// An encoded unit, owning its tensors.
 #[derive(Debug, Clone, PartialEq, Eq)]

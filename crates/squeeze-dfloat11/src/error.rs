@@ -93,7 +93,7 @@ pub enum Df11Error {
     #[error("native unit `{unit}`: `lengths`: {problem}")]
     NativeCode {
         unit: String,
-        problem: crate::native::code::CodeProblem,
+        problem: crate::native::huffman::CodeProblem,
     },
 
     /// A native unit's bit stream disagrees with its chunk offsets.

@@ -62,7 +62,6 @@
 
 pub mod bf16_gemv;
 pub mod checkpoint;
-pub mod code;
 pub mod compress;
 pub mod decode;
 pub mod decompress;
@@ -71,6 +70,7 @@ pub mod encode;
 pub mod error;
 pub mod format;
 pub mod gemv;
+pub mod huffman;
 pub mod native;
 pub mod reference;
 pub mod shapes;

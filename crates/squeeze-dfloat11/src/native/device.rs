@@ -8,8 +8,8 @@ use squeeze_shaders::Module;
 use crate::device::check_bindings;
 use crate::error::Result;
 use crate::native::CHUNK_SYMBOLS;
-use crate::native::code::TABLE_ENTRIES;
 use crate::native::format::CheckedNative;
+use crate::native::huffman::TABLE_ENTRIES;
 
 /// Invocations per workgroup of the native kernels (one chunk each): a 4096-column row's 32
 /// chunks eight times over, and the tree sum's depth stays at 8.
@@ -70,7 +70,7 @@ impl NativeParams {
 }
 
 /// The five tensors of a unit as bindings, in the kernels' binding order (1..=5): the decode
-/// table ([`crate::native::code::DecodeTable::words`]), then the stored tensors.
+/// table ([`crate::native::huffman::DecodeTable::words`]), then the stored tensors.
 pub struct NativeBindings<'a> {
     pub table: Binding<'a>,
     pub exponents: Binding<'a>,

@@ -7,12 +7,12 @@
 //! chunks into its own words, which are ORed into the stream (only the boundary words are
 //! shared).
 
-use crate::code::Code;
 use crate::encode::Encoded;
 use crate::error::{Df11Error, Result};
 use crate::format::{Checked, Layout};
-use crate::native::code::lengths_for;
+use crate::huffman::Code;
 use crate::native::format::{CheckedNative, NativeUnit, chunk_begin, chunks_per_row, tiles};
+use crate::native::huffman::lengths_for;
 use crate::native::{TILE_CHUNKS, reference};
 
 /// An encoded native unit, owning its tensors.

@@ -21,7 +21,9 @@ use crate::compress::{Report, nothing_to_compress, prepare_output, view, write_f
 use crate::error::{Df11Error, Result};
 use crate::native::decode::NativeDecode;
 use crate::native::format::NativeUnit;
-use crate::native::{CHUNK_SYMBOLS, TILE_CHUNKS, VERSION, code::MAX_CODE_BITS, encode, reference};
+use crate::native::{
+    CHUNK_SYMBOLS, TILE_CHUNKS, VERSION, encode, huffman::MAX_CODE_BITS, reference,
+};
 
 /// The `__metadata__` key that marks a native file.
 pub const METADATA_KEY: &str = "squeeze_native";

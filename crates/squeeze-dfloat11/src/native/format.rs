@@ -2,7 +2,7 @@
 //! first. The layout is described in [`crate::native`].
 
 use crate::error::{Df11Error, Result};
-use crate::native::code::DecodeTable;
+use crate::native::huffman::DecodeTable;
 use crate::native::{CHUNK_SYMBOLS, MAX_TILE_BITS, TILE_CHUNKS};
 
 /// The tensors of one native unit, borrowed (from a memory-mapped file or an encoder's output),

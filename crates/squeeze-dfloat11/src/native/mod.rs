@@ -5,7 +5,7 @@
 //! # Decisions
 //!
 //! - **Code**: canonical Huffman over the 256 exponent values, length-limited to
-//!   [`code::MAX_CODE_BITS`] = 12 bits by package-merge (optimal under the cap). One lookup
+//!   [`huffman::MAX_CODE_BITS`] = 12 bits by package-merge (optimal under the cap). One lookup
 //!   in a 4096-entry table (8 KiB, in workgroup memory) decodes a symbol; DF11 needs a chain of
 //!   up to four. The file stores only the 256 code lengths; every decoder derives the table,
 //!   after the host has checked that the lengths form a complete prefix code.
@@ -70,14 +70,13 @@
 //!   p += length
 //! ```
 
-pub mod code;
 pub mod decode;
 pub mod device;
 pub mod encode;
 pub mod file;
-
 pub mod format;
 pub mod gemv;
+pub mod huffman;
 pub mod reference;
 
 pub use encode::{NativeEncoded, encode, from_df11, to_df11};
@@ -90,4 +89,4 @@ pub const CHUNK_SYMBOLS: usize = 128;
 /// Chunks per tile (sharing one u32 offset).
 pub const TILE_CHUNKS: usize = 32;
 /// Bits a tile's codes can take at most: relative offsets stay below this (< 2¹⁶).
-pub const MAX_TILE_BITS: u32 = (TILE_CHUNKS * CHUNK_SYMBOLS) as u32 * code::MAX_CODE_BITS;
+pub const MAX_TILE_BITS: u32 = (TILE_CHUNKS * CHUNK_SYMBOLS) as u32 * huffman::MAX_CODE_BITS;

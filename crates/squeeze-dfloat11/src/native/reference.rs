@@ -3,8 +3,8 @@
 //! where the next chunk (or the stream) starts.
 
 use crate::error::{Df11Error, Result};
-use crate::native::code::MAX_CODE_BITS;
 use crate::native::format::{CheckedNative, NativeUnit, chunk_begin};
+use crate::native::huffman::MAX_CODE_BITS;
 use crate::reference::bf16;
 
 /// The `MAX_CODE_BITS` stream bits at `bit` (MSB first within each word, zeros past the end).

@@ -3,7 +3,7 @@
 //! symbol — no table chains as in DF11.
 //!
 //! Lengths are optimal under the cap (package-merge, shared with the DF11 code), codes are
-//! canonical (shorter first, ties by symbol: [`crate::code::Code::canonical`]), so a file stores
+//! canonical (shorter first, ties by symbol: [`crate::huffman::Code::canonical`]), so a file stores
 //! only the 256 lengths and every decoder derives the same table. [`DecodeTable::new`] checks on
 //! the host that the lengths form a complete prefix code (Kraft sum exactly 1) — then every
 //! table entry is reached by exactly one code — or are the one-symbol code (one 1-bit symbol,
@@ -17,7 +17,7 @@
 //! on the device: two entries per u32 word, entry 2i in the low half of word i
 //! ```
 
-use crate::code::{Code, limited_lengths};
+use crate::huffman::{Code, limited_lengths};
 
 /// The longest code. 12 bits: the table is 4096 entries (8 KiB, fits workgroup memory beside
 /// the GEMV's sums), and on LLM-like weights the length limit costs well under 0.5 % of the
@@ -138,7 +138,7 @@ fn entry(symbol: usize, length: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::code::Code;
+    use crate::huffman::Code;
 
     fn gaussian_histogram(scale: f64, n: usize) -> [u64; 256] {
         let mut h = [0u64; 256];
