@@ -450,15 +450,24 @@ fn append_check(
         )?;
     }
     gpu.submit_and_wait(encoder)?;
-    for (name, buffer, want) in [("k_pages", &k, &want_k), ("v_pages", &v, &want_v)] {
+    let pools = [
+        ("k_pages", &k, &want_k, &raw_k),
+        ("v_pages", &v, &want_v, &raw_v),
+    ];
+    for (name, buffer, want, raw) in pools {
         let got = gpu.read_back::<u8>(name, buffer, 0, want.len())?;
-        let differing = got.iter().zip(want.iter()).filter(|(g, w)| g != w).count();
-        if differing > 0 {
-            return Err(Failure::Mismatch(format!(
-                "{name}: {differing} of {} bytes differ from the reference quantizer's \
-                 (a code off by one where the GPU's division rounds differently counts here)",
-                want.len()
-            )));
+        let near_ties = match dtype.block() {
+            Some((_, size)) => block_differences(dtype, raw, &got, want, size as usize)
+                .map_err(|e| Failure::Mismatch(format!("{name}: {e}")))?,
+            None => {
+                expect_equal(name, &got, want)?;
+                0
+            }
+        };
+        if near_ties > 0 {
+            // Allowed (a GPU's 1 / d may differ from IEEE division in the last place); goal 0,
+            // and 0 on lavapipe and llvmpipe.
+            eprintln!("{name}: {near_ties} {dtype} codes off by one at a rounding tie of x · id");
         }
     }
     // Every page an appended token landed in has the metadata of its full contents.
@@ -479,6 +488,74 @@ fn append_check(
         }
     }
     Ok(())
+}
+
+/// Compares GPU-quantized blocks with the reference quantizer's: scales must be equal, and a
+/// code may differ only by one where x · id lies within 1e-5 (relative) of its rounding
+/// boundary — where a GPU division that differs from IEEE in the last place can land on the
+/// other side. Returns how many codes did; any other difference is an error.
+fn block_differences(
+    dtype: KvDtype,
+    raw: &[f32],
+    got: &[u8],
+    want: &[u8],
+    size: usize,
+) -> Result<usize, String> {
+    let mut near_ties = 0;
+    for (b, (g, w)) in got.chunks(size).zip(want.chunks(size)).enumerate() {
+        if g == w {
+            continue;
+        }
+        if g[..2] != w[..2] {
+            return Err(format!(
+                "block {b}: scale {:?}, reference {:?}",
+                &g[..2],
+                &w[..2]
+            ));
+        }
+        let x = &raw[32 * b..32 * (b + 1)];
+        let codes = |bytes: &[u8]| -> Vec<i32> {
+            match dtype {
+                KvDtype::Q8_0 => bytes[2..].iter().map(|&q| i32::from(q as i8)).collect(),
+                _ => (0..32)
+                    .map(|j| i32::from((bytes[2 + j % 16] >> (4 * (j / 16))) & 15))
+                    .collect(),
+            }
+        };
+        // The reference's x · id and where it rounds: k + ½ (q8_0), an integer after + 8.5.
+        let d = match dtype {
+            KvDtype::Q8_0 => {
+                x.iter()
+                    .fold(0f32, |m, v| if m > v.abs() { m } else { v.abs() })
+                    / 127.0
+            }
+            _ => {
+                let max = x
+                    .iter()
+                    .fold(0f32, |m, &v| if m.abs() < v.abs() { v } else { m });
+                max / -8.0
+            }
+        };
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        for (j, (cg, cw)) in codes(g).into_iter().zip(codes(w)).enumerate() {
+            if cg == cw {
+                continue;
+            }
+            let t = match dtype {
+                KvDtype::Q8_0 => x[j] * id + 0.5,
+                _ => x[j] * id + 8.5,
+            };
+            let tie = (t - t.round()).abs() <= 1e-5 * t.abs().max(1.0);
+            if (cg - cw).abs() != 1 || !tie {
+                return Err(format!(
+                    "block {b}, value {j} ({}): code {cg}, reference {cw}",
+                    x[j]
+                ));
+            }
+            near_ties += 1;
+        }
+    }
+    Ok(near_ties)
 }
 
 fn append_cases() -> Vec<Case> {
