@@ -255,6 +255,23 @@ fn gpu_layouts_and_bindings_are_checked() {
     .unwrap();
     assert!(err.to_string().contains("threads_per_block"), "{err}");
 
+    // A decoder compiled for 256 threads per block refuses a unit of 512.
+    let encoded = sample();
+    let checked = encoded.unit().validate("g", Layout::DF11).unwrap();
+    let narrow = Layout {
+        threads_per_block: 256,
+        bytes_per_thread: 8,
+    };
+    let err = Decode::new(&gpu, narrow)
+        .unwrap()
+        .run(&checked)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("argument `unit`: layout must be Layout { threads_per_block: 256"),
+        "{err}"
+    );
+
     let decode = Decode::new(&gpu, Layout::DF11).unwrap();
     let small = gpu.storage_buffer("small", 16).unwrap();
     let big = gpu.storage_buffer("big", 1 << 16).unwrap();

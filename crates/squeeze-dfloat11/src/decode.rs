@@ -3,12 +3,13 @@
 //! block, one invocation per thread, tables in workgroup memory, a workgroup prefix sum of the
 //! threads' code counts.
 
-use squeeze_core::{Binding, Error, Gpu};
+use squeeze_core::{Binding, Gpu};
 use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{DECODE, DECODE_SUBGROUP};
 
 use crate::device::{
-    UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size, read_back_bf16,
+    UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_kernel_layout,
+    check_unit_layout, read_back_bf16,
 };
 use crate::error::Result;
 use crate::format::{Checked, Layout};
@@ -86,9 +87,8 @@ impl Decode {
     /// Compiles the decoder for `layout` with `scan`: `threads_per_block` must be a registered
     /// block size within the device's workgroup limits.
     pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
-        let layout = layout.check()?;
+        let layout = check_kernel_layout(gpu, layout, &THREADS_PER_BLOCK)?;
         let tpb = layout.threads_per_block;
-        check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
         let pipeline = block_pipeline(gpu, scan.shader(), "decode", tpb, &[])?;
         Ok(Self {
             gpu: gpu.clone(),
@@ -129,15 +129,7 @@ impl Decode {
 
     /// Uploads a validated unit, decodes it on the device and reads back the BF16 bits.
     pub fn run(&self, unit: &Checked<'_>) -> Result<Vec<u16>> {
-        if unit.layout != self.layout {
-            return Err(Error::invalid(
-                "unit",
-                "layout",
-                format!("{:?} (this decoder's)", self.layout),
-                format!("{:?}", unit.layout),
-            )
-            .into());
-        }
+        check_unit_layout("decoder", self.layout, unit.layout)?;
         if unit.n == 0 {
             return Ok(Vec::new());
         }

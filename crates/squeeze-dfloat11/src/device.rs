@@ -1,5 +1,5 @@
-//! What the DF11 kernels (decode, fused GEMV) share on the host: the block-size check, the
-//! checks of a unit's five bindings, a validated unit's tensors uploaded, and the readback of
+//! What the DF11 kernels (decode, fused GEMV) share on the host: the layout and block-size
+//! checks, the checks of a unit's five bindings, a validated unit's tensors uploaded, and the readback of
 //! decoded BF16 words.
 
 use squeeze_core::pipeline::PipelineOptions;
@@ -7,7 +7,7 @@ use squeeze_core::{Binding, Error, Gpu};
 use squeeze_shaders::Module;
 
 use crate::error::Result;
-use crate::format::{Checked, LUT_ROW, MAX_DECODE_TABLES};
+use crate::format::{Checked, LUT_ROW, Layout, MAX_DECODE_TABLES};
 
 /// Reads back `n` BF16 values that a decode wrote two per u32 word into `out`.
 pub(crate) fn read_back_bf16(
@@ -50,6 +50,29 @@ pub(crate) fn check_block_size(
             "value",
             format!("at most the device's {max} invocations per workgroup"),
             threads_per_block,
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// `layout` checked, with a block size that has a pipeline (one of `registered`) and fits the
+/// device's workgroups: what compiling a DF11 kernel for `layout` needs.
+pub(crate) fn check_kernel_layout(gpu: &Gpu, layout: Layout, registered: &[u32]) -> Result<Layout> {
+    let layout = layout.check()?;
+    check_block_size(gpu, layout.threads_per_block, registered)?;
+    Ok(layout)
+}
+
+/// Refuses a unit of `layout` in a kernel (`kernel`: "decoder", "GEMV") compiled for
+/// `built_for`: the block size is baked into its pipeline.
+pub(crate) fn check_unit_layout(kernel: &str, built_for: Layout, layout: Layout) -> Result<()> {
+    if layout != built_for {
+        return Err(Error::invalid(
+            "unit",
+            "layout",
+            format!("{built_for:?} (this {kernel}'s)"),
+            format!("{layout:?}"),
         )
         .into());
     }
