@@ -1,5 +1,6 @@
 // Embedding rows: out[t, c] = table[tokens[t], c] for `params.rows` tokens of `params.cols`
-// values, the table f32 (`FORMAT` 0) or f16 packed two per u32 word (`FORMAT` 1), output f32.
+// values, the table f32 (`FORMAT` 0), or f16 (`FORMAT` 1) or BF16 (`FORMAT` 2) packed two per u32
+// word (low half first), output f32.
 //
 // The token ids are read from a device buffer, so the token a top-k pass just chose feeds the
 // next step without a trip through the host. A token at or past `params.vocab` gives a row of
@@ -8,7 +9,7 @@
 
 // A full memory pipeline on every vendor, as for the copy kernel.
 override WORKGROUP_SIZE: u32 = 256u;
-// Table element type: 0 = f32, 1 = f16. A pipeline constant, so the branch folds away.
+// Table element type: 0 = f32, 1 = f16, 2 = BF16. A pipeline constant, so the branch folds away.
 override FORMAT: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;
@@ -19,6 +20,10 @@ override FORMAT: u32 = 0u;
 fn table_bits(i: u32) -> u32 {
     if FORMAT == 1u {
         return f16_bits_to_f32_bits(half_bits(table[i / 2u], i));
+    }
+    if FORMAT == 2u {
+        // BF16 is the high half of an f32: widening is a shift.
+        return half_bits(table[i / 2u], i) << 16u;
     }
     return table[i];
 }

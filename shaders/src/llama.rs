@@ -9,7 +9,8 @@ use crate::{Module, Part, Requirements, part};
 /// The `params` uniform of embedding rows, RMSNorm and RoPE (`LlamaParams`).
 pub const PARAMS: Part = part!("llama/params.wgsl");
 
-/// Table rows gathered by device token ids, f32 (`FORMAT` 0) or f16 (`FORMAT` 1) table to f32;
+/// Table rows gathered by device token ids, f32 (`FORMAT` 0), f16 (`FORMAT` 1) or BF16
+/// (`FORMAT` 2) table to f32;
 /// entry `embedding_rows`.
 pub static EMBEDDING: Module = Module {
     name: "llama/embedding",
@@ -19,6 +20,7 @@ pub static EMBEDDING: Module = Module {
     override_sets: &[
         &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 0.0)],
         &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 1.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("FORMAT", 2.0)],
     ],
 };
 

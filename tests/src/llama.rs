@@ -1,7 +1,7 @@
 //! Conformance of the LLaMA glue kernels (squeeze-llama) against their CPU references: embedding
-//! rows (f32 and f16 tables, ids past the table), RMSNorm, RoPE in both pairings, SwiGLU and the
-//! residual add, at size 1, odd sizes and large values. Gathers and adds are exact; RMSNorm,
-//! RoPE and SwiGLU within the tolerances each check states.
+//! rows (f32, f16 and BF16 tables, ids past the table), RMSNorm, RoPE in both pairings, SwiGLU
+//! and the residual add, at size 1, odd sizes and large values. Gathers and adds are exact;
+//! RMSNorm, RoPE and SwiGLU within the tolerances each check states.
 
 use half::f16;
 use squeeze::{Binding, Gpu};
@@ -38,6 +38,11 @@ pub fn cases() -> Vec<Case> {
         Case::portable("llama-embedding", "f16: odd row length", |gpu| {
             embedding(gpu, TableDtype::F16, (11, 5), &[3, 10, 0, 11], 60000.0)
         }),
+        Case::portable(
+            "llama-embedding",
+            "bf16: odd row length, ids past the table, large values",
+            |gpu| embedding(gpu, TableDtype::Bf16, (13, 7), &[12, 0, 13, 5, 5], 3e38),
+        ),
         Case::portable("llama-rms_norm", "one row of one value", |gpu| {
             rms_norm(gpu, 1, 1, 1.0, 1e-5)
         }),
@@ -139,6 +144,20 @@ fn embedding(
             let halves: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
             let bits: Vec<u16> = halves.iter().map(|h| h.to_bits()).collect();
             let widened = halves.iter().map(|h| h.to_f32()).collect();
+            (
+                widened,
+                gpu.upload::<u8>("table", bytemuck::cast_slice(&bits))?,
+            )
+        }
+        TableDtype::Bf16 => {
+            let bits: Vec<u16> = values
+                .iter()
+                .map(|&v| half::bf16::from_f32(v).to_bits())
+                .collect();
+            let widened = bits
+                .iter()
+                .map(|&b| half::bf16::from_bits(b).to_f32())
+                .collect();
             (
                 widened,
                 gpu.upload::<u8>("table", bytemuck::cast_slice(&bits))?,

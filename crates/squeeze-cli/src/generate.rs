@@ -5,7 +5,8 @@
 //! where it has a `gpt2` or `llama` one) go to stderr, so stdout stays the ids alone.
 //!
 //! `--prompt` encodes text with the file's byte-level BPE tokenizer (squeeze-llama's
-//! `Tokenizer`: pre-tokenizers `gpt2` and `smollm`; others are an error naming them).
+//! `Tokenizer`: pre-tokenizers `gpt2` and `smollm`; others are an error naming them), or a
+//! model folder's `tokenizer.json`.
 //!
 //! Greedy unless `--temperature` is given: then the GPU's top-k reads back `--top-k` candidates
 //! and the host draws from them (`--top-p`, `--seed`).
@@ -14,7 +15,8 @@
 //! within `--budget` tokens (squeeze-llama's `AttentionMode`, where the layer placement is
 //! written down).
 //!
-//! Not yet: other tokenizers and HF/DF11/native folders (issue #14).
+//! MODEL may also be a Hugging Face folder, BF16 or compressed to DF11 or native
+//! (squeeze-llama's `ModelSource`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,19 +24,18 @@ use std::process::ExitCode;
 
 use safetensors::Dtype;
 use squeeze::attention::KvDtype;
-use squeeze::quant::gguf::GgufFile;
 use squeeze::{Error, Gpu, GpuOptions};
-use squeeze_llama::{
-    AttentionMode, GenerateOptions, Model, ModelOptions, ModelTensors, Sampling, Tokenizer, Vocab,
-    generate,
-};
+use squeeze_llama::source::ModelSource;
+use squeeze_llama::{AttentionMode, GenerateOptions, Model, ModelOptions, Sampling, generate};
 
-use crate::paths::{self, Kind, Output, OutputKind};
+use crate::paths::{Output, OutputKind};
 use crate::run::{self, write};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model: a GGUF file of architecture `llama`, weight matrices in a GGUF block format.
+    /// The model: a GGUF file of architecture `llama` (weight matrices in a GGUF block format),
+    /// or a Hugging Face `LlamaForCausalLM` folder with BF16 safetensors, or such a folder
+    /// compressed by `squeeze dfloat11 compress` (DF11 or native).
     model: PathBuf,
     /// Prompt token ids, comma-separated (e.g. 1,2,3).
     #[arg(long, value_delimiter = ',', required_unless_present = "prompt")]
@@ -94,7 +95,6 @@ pub struct Args {
 
 /// Runs the command; see the module doc.
 pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
-    paths::input("MODEL", &args.model, Kind::Gguf)?;
     let output = |arg, path: &PathBuf| Output::new(arg, path, OutputKind::File, args.force);
     let json = args
         .json
@@ -126,11 +126,11 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         }
     }
     let attention = AttentionMode::parse(&args.attention, args.budget, args.sink, args.window)?;
-    let file = GgufFile::open(&args.model)?;
-    let tensors = ModelTensors::from_gguf(&file)?;
+    let source = ModelSource::open("MODEL", &args.model)?;
+    let tensors = source.tensors()?;
     let vocab = tensors.config.vocab;
     let ids = match &args.prompt {
-        Some(text) => Tokenizer::from_gguf(&file)?.encode(text)?,
+        Some(text) => source.encode(text)?,
         None => args.ids.clone(),
     };
     if ids.is_empty() {
@@ -188,7 +188,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     )?;
     println!();
     let adapter = gpu.label();
-    let text = Vocab::from_gguf(&file).map(|v| v.decode(&generation.ids));
+    let text = source.decode(&generation.ids);
     eprintln!(
         "prompt tokens {}, generated tokens {}, prefill {:.2} tokens/s, decode {:.2} tokens/s, \
          adapter {adapter}",

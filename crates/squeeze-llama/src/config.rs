@@ -1,6 +1,8 @@
 //! A LLaMA model's hyperparameters, read from GGUF metadata (`llama.*` keys, as llama.cpp's
-//! converter writes them) and checked against what the engine supports.
+//! converter writes them) or a Hugging Face `config.json` (`LlamaForCausalLM`), and checked
+//! against what the engine supports.
 
+use serde_json::Value as Json;
 use squeeze::quant::gguf::{GgufFile, Value};
 use squeeze::{Error, Result};
 
@@ -35,8 +37,12 @@ pub struct LlamaConfig {
     pub rms_eps: f32,
     /// GGUF LLaMA checkpoints rotate adjacent pairs (llama.cpp's converter permutes Q and K).
     pub pairing: Pairing,
-    /// End-of-sequence token (`tokenizer.ggml.eos_token_id`), if the file names one.
+    /// End-of-sequence token (`tokenizer.ggml.eos_token_id`; Hugging Face: the first
+    /// `eos_token_id` of `generation_config.json`, else of `config.json`), if one is named.
     pub eos: Option<u32>,
+    /// Whether the output matrix is the token embedding (Hugging Face `tie_word_embeddings`;
+    /// GGUF: no `output.weight`).
+    pub tied: bool,
 }
 
 fn missing(key: &str) -> Error {
@@ -149,6 +155,158 @@ impl LlamaConfig {
             rms_eps,
             pairing: Pairing::Adjacent,
             eos,
+            tied: file.tensor("output.weight").is_err(),
+        })
+    }
+
+    /// Reads and checks a Hugging Face `config.json` of architecture `LlamaForCausalLM`;
+    /// `generation` is `generation_config.json`, if the folder has one (its `eos_token_id`
+    /// wins). An architecture, activation, bias or `rope_scaling` this engine does not run is
+    /// an error naming it.
+    pub fn from_hf(config: &Json, generation: Option<&Json>) -> Result<Self> {
+        let architecture = match config.get("architectures") {
+            Some(Json::Array(a)) if a.len() == 1 => a[0].as_str().unwrap_or_default().to_string(),
+            Some(other) => other.to_string(),
+            None => return Err(missing("config.json: architectures")),
+        };
+        if architecture != "LlamaForCausalLM" {
+            return Err(LlamaError::Architecture { architecture }.into());
+        }
+        let json_bad = |key: &str, expected: &str, actual: &Json| -> Error {
+            LlamaError::BadMetadata {
+                key: format!("config.json: {key}"),
+                expected: expected.into(),
+                actual: actual.to_string(),
+            }
+            .into()
+        };
+        let count = |key: &str| -> Result<Option<u32>> {
+            match config.get(key) {
+                None | Some(Json::Null) => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .filter(|&v| v > 0)
+                    .map(Some)
+                    .ok_or_else(|| json_bad(key, "a positive integer below 2^32", v)),
+            }
+        };
+        let required = |key: &str| -> Result<u32> {
+            count(key)?.ok_or_else(|| missing(&format!("config.json: {key}")))
+        };
+        let number = |key: &str| -> Result<Option<f32>> {
+            match config.get(key) {
+                None | Some(Json::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .map(|f| f as f32)
+                    .filter(|f| f.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| json_bad(key, "a finite number", v)),
+            }
+        };
+        match config.get("hidden_act").and_then(Json::as_str) {
+            None | Some("silu") => {}
+            Some(other) => {
+                return Err(json_bad(
+                    "hidden_act",
+                    "\"silu\" (SwiGLU)",
+                    &Json::from(other),
+                ));
+            }
+        }
+        for key in ["attention_bias", "mlp_bias"] {
+            if let Some(v) = config.get(key)
+                && v != &Json::Bool(false)
+            {
+                return Err(json_bad(key, "false (biases are not supported)", v));
+            }
+        }
+        if let Some(v) = config.get("rope_scaling")
+            && !v.is_null()
+        {
+            return Err(json_bad(
+                "rope_scaling",
+                "null (no RoPE scaling is implemented)",
+                v,
+            ));
+        }
+        let hidden = required("hidden_size")?;
+        let heads = required("num_attention_heads")?;
+        let kv_heads = count("num_key_value_heads")?.unwrap_or(heads);
+        if !heads.is_multiple_of(kv_heads) {
+            return Err(json_bad(
+                "num_key_value_heads",
+                &format!("a divisor of num_attention_heads = {heads}"),
+                &Json::from(kv_heads),
+            ));
+        }
+        let head_dim = match count("head_dim")? {
+            Some(d) => d,
+            None if hidden.is_multiple_of(heads) => hidden / heads,
+            None => {
+                return Err(json_bad(
+                    "num_attention_heads",
+                    &format!("a divisor of hidden_size = {hidden} (no head_dim given)"),
+                    &Json::from(heads),
+                ));
+            }
+        };
+        let rms_eps =
+            number("rms_norm_eps")?.ok_or_else(|| missing("config.json: rms_norm_eps"))?;
+        if rms_eps < 0.0 {
+            return Err(json_bad("rms_norm_eps", "≥ 0", &Json::from(rms_eps)));
+        }
+        let rope_theta = number("rope_theta")?.unwrap_or(DEFAULT_ROPE_THETA);
+        if rope_theta <= 0.0 {
+            return Err(json_bad("rope_theta", "> 0", &Json::from(rope_theta)));
+        }
+        let tied = match config.get("tie_word_embeddings") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(v) => return Err(json_bad("tie_word_embeddings", "a boolean", v)),
+        };
+        let eos_of = |json: &Json, file: &str| -> Result<Option<u32>> {
+            let id = |v: &Json| v.as_u64().and_then(|v| u32::try_from(v).ok());
+            let parsed = match json.get("eos_token_id") {
+                None | Some(Json::Null) => Some(None),
+                Some(Json::Array(ids)) if ids.is_empty() => Some(None),
+                Some(Json::Array(ids)) => id(&ids[0]).map(Some),
+                Some(v) => id(v).map(Some),
+            };
+            parsed.ok_or_else(|| {
+                LlamaError::BadMetadata {
+                    key: format!("{file}: eos_token_id"),
+                    expected: "a token id or a list of them".into(),
+                    actual: json
+                        .get("eos_token_id")
+                        .map_or(Json::Null, Clone::clone)
+                        .to_string(),
+                }
+                .into()
+            })
+        };
+        let eos = match generation
+            .map(|g| eos_of(g, "generation_config.json"))
+            .transpose()?
+        {
+            Some(Some(id)) => Some(id),
+            _ => eos_of(config, "config.json")?,
+        };
+        Ok(Self {
+            layers: required("num_hidden_layers")?,
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            ffn: required("intermediate_size")?,
+            vocab: required("vocab_size")?,
+            context: required("max_position_embeddings")?,
+            rope_theta,
+            rms_eps,
+            pairing: Pairing::Halves,
+            eos,
+            tied,
         })
     }
 }

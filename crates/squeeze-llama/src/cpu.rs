@@ -1,10 +1,13 @@
 //! The CPU reference forward pass: the same model and step as [`crate::model`], built from the
-//! CPU references of every kernel (dequantization, matmul and decode attention of the families,
+//! CPU references of every kernel (dequantization, DF11 and native decoding, BF16 widening,
+//! matmul and decode attention of the families,
 //! the glue references of [`crate::reference`]), with f64 reductions. Slow and plain; tests
 //! compare the GPU's logits and tokens against it.
 
 use squeeze::attention::reference::{HostCache, decode, dequantize_row, quantize_row};
 use squeeze::attention::{CacheLayout, KvDtype, PageTable};
+use squeeze::dfloat11::native::reference::decode_checked as native_decode_checked;
+use squeeze::dfloat11::reference::decode_checked;
 use squeeze::quant::reference;
 use squeeze::{Error, Result};
 
@@ -12,9 +15,25 @@ use crate::config::LlamaConfig;
 use crate::reference::{
     RopeInput, embedding_rows, narrow_f16, residual_add, rms_norm, rope, swiglu,
 };
-use crate::tensors::{EmbeddingData, Matrix, ModelTensors};
+use crate::tensors::{EmbeddingData, Matrix, MatrixData, ModelTensors};
 
-/// A dequantized `[rows, cols]` matrix.
+/// BF16 bits widened to f32 (exact).
+fn widen(bits: impl IntoIterator<Item = u16>) -> Vec<f32> {
+    bits.into_iter()
+        .map(|b| half::bf16::from_bits(b).to_f32())
+        .collect()
+}
+
+/// Little-endian BF16 bytes widened to f32.
+fn widen_bytes(bytes: &[u8]) -> Vec<f32> {
+    widen(
+        bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]])),
+    )
+}
+
+/// A dequantized (or decoded, or widened) `[rows, cols]` matrix.
 struct Dense {
     w: Vec<f32>,
     cols: usize,
@@ -22,8 +41,16 @@ struct Dense {
 
 impl Dense {
     fn new(m: &Matrix<'_>) -> Result<Self> {
+        let w = match &m.data {
+            MatrixData::Blocks { format, data } => {
+                reference::dequantize(*format, data, m.cols as usize)?
+            }
+            MatrixData::Bf16(bytes) => widen_bytes(bytes),
+            MatrixData::Df11(unit) => widen(decode_checked(unit, "weights")?),
+            MatrixData::Native(unit) => widen(native_decode_checked(unit, "weights")?),
+        };
         Ok(Self {
-            w: reference::dequantize(m.format, m.data, m.cols as usize)?,
+            w,
             cols: m.cols as usize,
         })
     }
@@ -66,7 +93,7 @@ impl CpuModel {
     /// even, as the GPU's narrowing does).
     pub fn new(tensors: &ModelTensors<'_>, kv: KvDtype) -> Result<Self> {
         let config = tensors.config;
-        let embedding = match tensors.embedding {
+        let embedding = match &tensors.embedding {
             EmbeddingData::F32(bytes) => bytes
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -75,7 +102,8 @@ impl CpuModel {
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
-            EmbeddingData::Blocks(m) => Dense::new(&m)?.w,
+            EmbeddingData::Bf16(bytes) => widen_bytes(bytes),
+            EmbeddingData::Blocks(m) => Dense::new(m)?.w,
         };
         let layers = tensors
             .layers
@@ -161,6 +189,10 @@ impl CpuModel {
                     .into_iter()
                     .map(|h| half::f16::from_bits(h).to_f32())
                     .collect(),
+                // What the GPU's append stores: ggml's blocks, read back dequantized.
+                kv @ (KvDtype::Q8_0 | KvDtype::Q4_0) => quantize_row(kv, &x)
+                    .and_then(|q| dequantize_row(kv, &q))
+                    .unwrap_or(x),
             };
             layer.k_cache.extend(stored(k));
             layer.v_cache.extend(stored(v));
@@ -182,7 +214,3 @@ impl CpuModel {
         Ok(self.output.apply(&xn))
     }
 }
-                // What the GPU's append stores: ggml's blocks, read back dequantized.
-                kv @ (KvDtype::Q8_0 | KvDtype::Q4_0) => quantize_row(kv, &x)
-                    .and_then(|q| dequantize_row(kv, &q))
-                    .unwrap_or(x),

@@ -1,6 +1,6 @@
-//! Embedding rows (`shaders/llama/embedding.wgsl`): the rows of an f32 or f16 table that device
-//! token ids name, as f32. A quantized GGUF table is dequantized once at load
-//! ([`crate::weights`]) and gathered as f32.
+//! Embedding rows (`shaders/llama/embedding.wgsl`): the rows of an f32, f16 or BF16 table that
+//! device token ids name, as f32 (widening is exact). A quantized GGUF table is dequantized once
+//! at load ([`crate::weights`]) and gathered as f32.
 
 use squeeze::shaders::llama::EMBEDDING;
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
@@ -16,13 +16,15 @@ pub const WORKGROUP_SIZE: u32 = 256;
 pub enum TableDtype {
     F32,
     F16,
+    /// BF16 two per u32 word, low half first (a Hugging Face table as stored).
+    Bf16,
 }
 
 impl TableDtype {
     fn bytes(self) -> u64 {
         match self {
             TableDtype::F32 => 4,
-            TableDtype::F16 => 2,
+            TableDtype::F16 | TableDtype::Bf16 => 2,
         }
     }
 }
@@ -47,6 +49,7 @@ impl Embedding {
         let format = match dtype {
             TableDtype::F32 => 0.0,
             TableDtype::F16 => 1.0,
+            TableDtype::Bf16 => 2.0,
         };
         let pipeline = gpu.pipeline(
             &EMBEDDING,

@@ -26,6 +26,12 @@ pub enum LlamaError {
         actual: String,
     },
 
+    #[error("{path}: {what}")]
+    Folder {
+        path: std::path::PathBuf,
+        what: String,
+    },
+
     #[error("tensor `{tensor}` is {ggml_type}: {why}")]
     UnsupportedType {
         tensor: String,

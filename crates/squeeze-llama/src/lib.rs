@@ -1,23 +1,29 @@
 //! A thin LLaMA reference engine on the public squeeze API: the glue kernels between the
 //! families' matmuls, attention and sampling (`shaders/llama/`), each with a CPU reference.
 //!
-//! - [`embedding`]: rows of an f32/f16 table by device token ids.
+//! - [`embedding`]: rows of an f32/f16/BF16 table by device token ids.
 //! - [`rms_norm`]: RMSNorm with a per-column weight.
 //! - [`rope`]: rotary embedding, adjacent pairs (GGUF) or halves (Hugging Face).
 //! - [`swiglu`], [`residual`]: the FFN activation and the in-place residual add.
 //! - [`narrow`]: f32 → f16 for an f16 KV cache.
 //! - [`mod@reference`]: the CPU definition of each.
 //!
-//! The model ([`model`]) is a GGUF file of architecture `llama` ([`config`], [`tensors`]),
+//! The model ([`model`]) is a GGUF file of architecture `llama` ([`config`], [`tensors`]) or a
+//! Hugging Face folder, BF16 or compressed to DF11 or native ([`hf`]; [`source`] opens either),
 //! uploaded once ([`weights`]) and run a token per step, each step one command encoder that
 //! reads back only the greedy token; [`cpu`] is the same forward pass on the host from the CPU
 //! references, [`mod@generate`] the prompt-then-decode loop with its timings, and [`tiny`] a
 //! random model small enough for tests.
 //!
 //! Decisions (issue #14 leaves room):
-//! - Weight matrices must be in a GGUF block format: the step multiplies through squeeze's
-//!   quantized GEMV, which has no F32/F16/BF16 path, and converting at load would change the
-//!   model's numbers. Such a matrix is a typed error naming it.
+//! - Weight matrices are GGUF blocks (squeeze's quantized GEMV), BF16 (the BF16 GEMV), DF11
+//!   units (the fused DF11 GEMV) or native units (the fused native GEMV), one
+//!   [`weights::DeviceMatrix`] each. GGUF F32/F16/BF16 and Hugging Face F16 matrices are typed
+//!   errors naming them: no GEMV multiplies them, and converting at load would change the
+//!   model's numbers.
+//! - The BF16, fused DF11 and fused native GEMVs add in one order (`gemv_rows.wgsl` of
+//!   squeeze's shaders), so a DF11 or native folder's logits equal its BF16 folder's bit for bit
+//!   on one adapter.
 //! - A block-quantized token embedding is dequantized to f32 once at load (squeeze's dequantize
 //!   kernel has no row offset to dequantize a token's row in a step; binding one row at a time
 //!   would need offsets aligned to `min_storage_buffer_offset_alignment`, which rows are not).
@@ -37,6 +43,7 @@ pub mod embedding;
 pub mod error;
 pub mod generate;
 mod glue;
+pub mod hf;
 pub mod model;
 pub mod narrow;
 pub mod params;
@@ -45,6 +52,7 @@ pub mod residual;
 pub mod rms_norm;
 pub mod rope;
 pub mod sampler;
+pub mod source;
 pub mod state;
 pub mod swiglu;
 pub mod tensors;

@@ -11,7 +11,6 @@
 //! kernel and the GEMM path are later work (issue #14).
 
 use squeeze::attention::{Append, KvDtype, Query, Selector};
-use squeeze::quant::{Format, Gemv};
 use squeeze::topk::{ScoreBindings, TopK};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
@@ -26,7 +25,7 @@ use crate::rope::{Rope, RopeConfig};
 use crate::state::{State, Workspaces, read_mapped};
 use crate::swiglu::SwiGlu;
 use crate::tensors::ModelTensors;
-use crate::weights::{DeviceMatrix, DeviceWeights};
+use crate::weights::{DeviceMatrix, DeviceWeights, MatrixKernels};
 
 /// How much cache to make.
 #[derive(Debug, Clone, Copy)]
@@ -61,21 +60,11 @@ struct Kernels {
     rope: Rope,
     swiglu: SwiGlu,
     residual: Residual,
-    gemv: Vec<(Format, Gemv)>,
+    gemv: MatrixKernels,
     append: Append,
     attention: Attention,
     topk: TopK,
     narrow: Narrow,
-}
-
-impl Kernels {
-    fn gemv(&self, format: Format) -> Result<&Gemv> {
-        self.gemv
-            .iter()
-            .find(|(f, _)| *f == format)
-            .map(|(_, g)| g)
-            .ok_or_else(|| Error::invalid("weights", "format", "one compiled at load", format))
-    }
 }
 
 /// A loaded model with its cache.
@@ -145,11 +134,7 @@ impl Model {
             )?,
             swiglu: SwiGlu::new(gpu)?,
             residual: Residual::new(gpu)?,
-            gemv: weights
-                .formats()
-                .into_iter()
-                .map(|f| Ok((f, Gemv::new(gpu, f)?)))
-                .collect::<Result<_>>()?,
+            gemv: MatrixKernels::new(gpu, &weights)?,
             append: Append::new(gpu, kv)?,
             narrow: Narrow::new(gpu)?,
             attention,
@@ -265,8 +250,7 @@ impl Model {
             eps: c.rms_eps,
         };
         let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
-            k.gemv(m.format)?
-                .encode(e, m.problem(), b(&m.buffer), b(x), b(y))
+            m.encode(&k.gemv, e, 1, b(x), b(y))
         };
         k.embedding
             .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;

@@ -1,15 +1,18 @@
-//! A LLaMA model's tensors in a GGUF file, found by llama.cpp's names and checked against the
-//! hyperparameters, still borrowed from the file: what the GPU model uploads once and the CPU
-//! reference dequantizes.
+//! A LLaMA model's tensors, found and checked against the hyperparameters, still borrowed from
+//! their files: what the GPU model uploads once and the CPU reference dequantizes. From a GGUF
+//! file here (llama.cpp's names); from a Hugging Face, DF11 or native folder in [`crate::hf`].
 //!
-//! Weight matrices must be in a GGUF block format, since the decode step multiplies through
-//! squeeze's quantized GEMV, which has no F32/F16/BF16 path: such a matrix is a typed error
-//! naming it (converting at load would change the model's numbers; quantize it first, e.g.
+//! A weight matrix ([`MatrixData`]) is GGUF blocks (squeeze's quantized GEMV), BF16 (the BF16
+//! GEMV), a DF11 unit (the fused DF11 GEMV) or a native unit (the fused native GEMV). A GGUF
+//! F32/F16/BF16 matrix is a typed error naming it: the quantized GEMV has no such path and
+//! converting at load would change the model's numbers (quantize it first, e.g.
 //! `llama-quantize … Q8_0`). Norm weights may be F32, F16 or BF16 (widened to f32 exactly). The
-//! token embedding may be F32 or F16 (gathered as stored) or any block format (dequantized once
-//! at load). Without `output.weight` the embedding is tied and is the output matrix too, so it
-//! must then be in a block format.
+//! token embedding may be F32, F16 or BF16 (gathered as stored) or any block format (dequantized
+//! once at load). Without `output.weight` the embedding is tied and is the output matrix too, so
+//! it must then be in a block format.
 
+use squeeze::dfloat11::native::CheckedNative;
+use squeeze::dfloat11::{Checked, Layout};
 use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufFile, Tensor};
 use squeeze::{Error, Result};
@@ -17,20 +20,34 @@ use squeeze::{Error, Result};
 use crate::config::LlamaConfig;
 use crate::error::LlamaError;
 
-/// A `[rows, cols]` weight matrix of GGUF blocks.
-#[derive(Debug, Clone, Copy)]
+/// How a weight matrix is stored, and so which GEMV multiplies it.
+#[derive(Debug, Clone)]
+pub enum MatrixData<'a> {
+    /// GGUF blocks of `format`, row-major.
+    Blocks { format: Format, data: &'a [u8] },
+    /// BF16, row-major, little-endian.
+    Bf16(&'a [u8]),
+    /// One validated DF11 unit holding exactly this matrix.
+    Df11(Checked<'a>),
+    /// One validated native unit.
+    Native(CheckedNative<'a>),
+}
+
+/// A `[rows, cols]` weight matrix.
+#[derive(Debug, Clone)]
 pub struct Matrix<'a> {
-    pub format: Format,
     pub rows: u32,
     pub cols: u32,
-    pub data: &'a [u8],
+    pub data: MatrixData<'a>,
 }
 
 /// How the token embedding is stored.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum EmbeddingData<'a> {
     F32(&'a [u8]),
     F16(&'a [u8]),
+    /// BF16, little-endian; a DF11 or native table is decoded to this once at load.
+    Bf16(std::borrow::Cow<'a, [u8]>),
     Blocks(Matrix<'a>),
 }
 
@@ -57,6 +74,8 @@ pub struct ModelTensors<'a> {
     pub output_norm: Vec<f32>,
     /// `output.weight`, or the embedding when tied.
     pub output: Matrix<'a>,
+    /// The layout of the DF11 units (a DF11 checkpoint's `dfloat11_config`), if any.
+    pub df11_layout: Option<Layout>,
 }
 
 fn shape_error(t: &Tensor<'_>, expected: String) -> Error {
@@ -90,10 +109,12 @@ fn matrix<'a>(t: Tensor<'a>, rows: u32, cols: u32) -> Result<Matrix<'a>> {
         )
     })?;
     Ok(Matrix {
-        format,
         rows,
         cols,
-        data: t.data,
+        data: MatrixData::Blocks {
+            format,
+            data: t.data,
+        },
     })
 }
 
@@ -179,6 +200,7 @@ impl<'a> ModelTensors<'a> {
             layers,
             output_norm: vector(tensor("output_norm.weight".into())?, hidden)?,
             output,
+            df11_layout: None,
         })
     }
 }

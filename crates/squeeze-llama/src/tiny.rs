@@ -1,8 +1,10 @@
-//! A tiny random LLaMA written as GGUF, for tests and demos that must not download a model:
-//! seeded weights, quantized with squeeze's reference quantizers, in the tensor names and
-//! metadata of llama.cpp's converter. Its tokenizer is byte-level BPE (`gpt2`, pre-tokenizer
-//! `smollm`) without merges: with a vocabulary of 256, token i is byte i, so text encodes to its
-//! bytes and generated ids decode to text.
+//! A tiny random LLaMA written as GGUF or as a Hugging Face folder ([`tiny_hf`]), for tests and
+//! demos that must not download a model: seeded weights, quantized with squeeze's reference
+//! quantizers (GGUF, in the tensor names and metadata of llama.cpp's converter) or rounded to
+//! BF16 (Hugging Face names and `config.json`). Its tokenizer is byte-level BPE (`gpt2`,
+//! pre-tokenizer `smollm`; [`tiny_tokenizer_json`] for the folder) without merges: with a
+//! vocabulary of 256, token i is byte i, so text encodes to its bytes and generated ids decode to
+//! text.
 
 use squeeze::quant::Format;
 use squeeze::quant::gguf::{GgmlType, GgufWriter, Value};
@@ -172,4 +174,156 @@ pub fn tiny_gguf(spec: &TinySpec) -> Result<Vec<u8>> {
         w = matrix(w, "output.weight".into(), format, s.vocab, s.hidden)?;
     }
     Ok(w.to_bytes()?)
+}
+
+/// BF16 bits of `values`, rounded to nearest even, little-endian.
+fn bf16_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+        .collect()
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        Error::invalid(
+            "dir",
+            "path",
+            "a writable folder",
+            format!("{}: {e}", path.display()),
+        )
+    })
+}
+
+/// The `tokenizer.json` of a tiny model: byte-level BPE without merges over the 256 bytes (in
+/// GPT-2's byte-to-character map), so text encodes to its bytes as with [`tiny_gguf`]'s
+/// vocabulary; ids past 255 are `<|extra_i|>`.
+pub fn tiny_tokenizer_json(vocab: u32) -> String {
+    let pieces: serde_json::Map<String, serde_json::Value> = (0..vocab)
+        .map(|i| {
+            let piece = match u8::try_from(i) {
+                Ok(byte) => gpt2_char(byte).to_string(),
+                Err(_) => format!("<|extra_{i}|>"),
+            };
+            (piece, serde_json::Value::from(i))
+        })
+        .collect();
+    let byte_level = serde_json::json!({
+        "type": "ByteLevel",
+        "add_prefix_space": false,
+        "trim_offsets": true,
+        "use_regex": true
+    });
+    serde_json::json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [],
+        "normalizer": null,
+        "pre_tokenizer": byte_level,
+        "post_processor": null,
+        "decoder": byte_level,
+        "model": {
+            "type": "BPE",
+            "dropout": null,
+            "unk_token": null,
+            "continuing_subword_prefix": null,
+            "end_of_word_suffix": null,
+            "fuse_unk": false,
+            "byte_fallback": false,
+            "ignore_merges": false,
+            "vocab": pieces,
+            "merges": []
+        }
+    })
+    .to_string()
+}
+
+/// Writes a random model of `spec`'s shape into the existing folder `dir` as a Hugging Face
+/// checkpoint: `config.json` (`LlamaForCausalLM`), BF16 `model.safetensors` in Hugging Face's
+/// tensor names (RoPE on halves), `generation_config.json` and [`tiny_tokenizer_json`].
+/// `spec.output` chooses tied embeddings (`None`) or an `lm_head`; the block formats of `spec`
+/// are not used.
+pub fn tiny_hf(spec: &TinySpec, dir: &std::path::Path) -> Result<()> {
+    use safetensors::{Dtype, tensor::TensorView};
+    let s = *spec;
+    let head_dim = s.hidden / s.heads;
+    let (q_rows, kv_rows) = (s.heads * head_dim, s.kv_heads * head_dim);
+    let mut rng = Rng(s.seed);
+    let mut norm_rng = Rng(s.seed ^ 0x40);
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut matrix = |name: String, rows: u32, cols: u32| {
+        let scale = 1.7 / (cols as f32).sqrt();
+        let values = rng.values(rows * cols, scale, 0.0);
+        (
+            name,
+            vec![rows as usize, cols as usize],
+            bf16_bytes(&values),
+        )
+    };
+    let mut norm = |name: String| {
+        let values = norm_rng.values(s.hidden, 0.2, 1.0);
+        (name, vec![s.hidden as usize], bf16_bytes(&values))
+    };
+    let embedding = Rng(s.seed ^ 0xe).values(s.vocab * s.hidden, 1.0, 0.0);
+    tensors.push((
+        "model.embed_tokens.weight".into(),
+        vec![s.vocab as usize, s.hidden as usize],
+        bf16_bytes(&embedding),
+    ));
+    for i in 0..s.layers {
+        let name = |part: &str| format!("model.layers.{i}.{part}.weight");
+        tensors.push(norm(name("input_layernorm")));
+        tensors.push(matrix(name("self_attn.q_proj"), q_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.k_proj"), kv_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.v_proj"), kv_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.o_proj"), s.hidden, q_rows));
+        tensors.push(norm(name("post_attention_layernorm")));
+        tensors.push(matrix(name("mlp.gate_proj"), s.ffn, s.hidden));
+        tensors.push(matrix(name("mlp.up_proj"), s.ffn, s.hidden));
+        tensors.push(matrix(name("mlp.down_proj"), s.hidden, s.ffn));
+    }
+    tensors.push(norm("model.norm.weight".into()));
+    if s.output.is_some() {
+        tensors.push(matrix("lm_head.weight".into(), s.vocab, s.hidden));
+    }
+    let views = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::BF16, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::invalid("tensor", "view", "a valid BF16 tensor", e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, None)
+        .map_err(|e| Error::invalid("tensors", "file", "serializable", e))?;
+    write_file(&dir.join("model.safetensors"), &bytes)?;
+    let config = serde_json::json!({
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": s.hidden,
+        "intermediate_size": s.ffn,
+        "num_hidden_layers": s.layers,
+        "num_attention_heads": s.heads,
+        "num_key_value_heads": s.kv_heads,
+        "hidden_act": "silu",
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "rope_scaling": null,
+        "vocab_size": s.vocab,
+        "max_position_embeddings": s.context,
+        "tie_word_embeddings": s.output.is_none(),
+        "torch_dtype": "bfloat16",
+        "eos_token_id": 0
+    });
+    write_file(&dir.join("config.json"), config.to_string().as_bytes())?;
+    let generation = serde_json::json!({ "eos_token_id": [0] });
+    write_file(
+        &dir.join("generation_config.json"),
+        generation.to_string().as_bytes(),
+    )?;
+    write_file(
+        &dir.join("tokenizer.json"),
+        tiny_tokenizer_json(s.vocab).as_bytes(),
+    )
 }

@@ -1,40 +1,199 @@
-//! The model's weights on the device, uploaded once at load: block matrices as stored (the
-//! decode step multiplies them with squeeze's GEMV), norms as f32, and the token embedding as
-//! the table the embedding kernel gathers from (a block-quantized table is dequantized to f32
-//! here, once, by squeeze's dequantize kernel; that costs 4 bytes per weight of device memory,
-//! see the crate docs).
+//! The model's weights on the device, uploaded once at load: each matrix as stored, with the
+//! GEMV that multiplies it ([`DeviceMatrix`]: GGUF blocks, BF16, DF11 or native), norms as f32,
+//! and the token embedding as the table the embedding kernel gathers from (a block-quantized
+//! table is dequantized to f32 here, once, by squeeze's dequantize kernel; that costs 4 bytes per
+//! weight of device memory, see the crate docs).
 
-use squeeze::quant::{Dequantize, Format, Problem};
-use squeeze::{Binding, DType, Gpu, Result, wgpu};
+use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+use squeeze::dfloat11::device::UnitBuffers;
+use squeeze::dfloat11::gemv::{Activations, GemvParams};
+use squeeze::dfloat11::native::device::{NativeBuffers, NativeParams};
+use squeeze::dfloat11::native::gemv::NativeGemv;
+use squeeze::dfloat11::{Gemv as Df11Gemv, Layout};
+use squeeze::quant::{Dequantize, Format, Gemv, Problem};
+use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use crate::embedding::{Table, TableDtype};
-use crate::tensors::{EmbeddingData, Matrix, ModelTensors};
+use crate::tensors::{EmbeddingData, Matrix, MatrixData, ModelTensors};
 
-/// A `[rows, cols]` block matrix on the device.
+/// Most activation rows one [`DeviceMatrix::encode`] multiplies (every GEMV's batch limit).
+pub const MAX_BATCH: u32 = 8;
+
+/// How a matrix is stored on the device.
+pub enum MatrixStore {
+    /// GGUF blocks, multiplied by squeeze's quantized GEMV.
+    Blocks {
+        format: Format,
+        buffer: wgpu::Buffer,
+    },
+    /// BF16 two per word, multiplied by the BF16 GEMV.
+    Bf16(wgpu::Buffer),
+    /// A DF11 unit, multiplied by the fused DF11 GEMV (BF16 never reaches memory).
+    Df11 {
+        params: GemvParams,
+        unit: UnitBuffers,
+    },
+    /// A native unit, multiplied by the fused native GEMV.
+    Native {
+        params: NativeParams,
+        unit: NativeBuffers,
+    },
+}
+
+/// A `[rows, cols]` weight matrix on the device.
 pub struct DeviceMatrix {
-    pub format: Format,
     pub rows: u32,
     pub cols: u32,
-    pub buffer: wgpu::Buffer,
+    pub store: MatrixStore,
+}
+
+/// The GEMVs a model's matrices need, compiled at load.
+#[derive(Default)]
+pub struct MatrixKernels {
+    blocks: Vec<(Format, Gemv)>,
+    bf16: Option<Bf16Gemv>,
+    /// The fused DF11 GEMV and its scratch (block carries and chunk sums), one buffer of the
+    /// largest matrix's size for all: the step's dispatches run in order.
+    df11: Option<(Df11Gemv, wgpu::Buffer)>,
+    native: Option<NativeGemv>,
+}
+
+impl MatrixKernels {
+    /// Compiles one GEMV for each storage the matrices of `weights` use.
+    pub fn new(gpu: &Gpu, weights: &DeviceWeights) -> Result<Self> {
+        let mut k = Self::default();
+        for m in weights.matrices() {
+            match &m.store {
+                MatrixStore::Blocks { format, .. } => {
+                    if !k.blocks.iter().any(|(f, _)| f == format) {
+                        k.blocks.push((*format, Gemv::new(gpu, *format)?));
+                    }
+                }
+                MatrixStore::Bf16(_) => {
+                    if k.bf16.is_none() {
+                        k.bf16 = Some(Bf16Gemv::new(gpu)?);
+                    }
+                }
+                MatrixStore::Df11 { .. } => {
+                    if k.df11.is_none() {
+                        let layout = weights.df11_layout.unwrap_or(Layout::DF11);
+                        let bytes = weights
+                            .matrices()
+                            .filter_map(|m| match &m.store {
+                                MatrixStore::Df11 { params, .. } => Some(params.partials_bytes()),
+                                _ => None,
+                            })
+                            .max()
+                            .unwrap_or(0)
+                            .max(4);
+                        k.df11 = Some((
+                            Df11Gemv::new(gpu, layout)?,
+                            gpu.storage_buffer("df11 partials", bytes)?,
+                        ));
+                    }
+                }
+                MatrixStore::Native { .. } => {
+                    if k.native.is_none() {
+                        k.native = Some(NativeGemv::new(gpu)?);
+                    }
+                }
+            }
+        }
+        Ok(k)
+    }
+}
+
+fn not_compiled(what: &str) -> Error {
+    Error::invalid("weights", "storage", "one compiled at load", what)
 }
 
 impl DeviceMatrix {
     fn upload(gpu: &Gpu, m: &Matrix<'_>) -> Result<Self> {
+        let store = match &m.data {
+            MatrixData::Blocks { format, data } => MatrixStore::Blocks {
+                format: *format,
+                buffer: gpu.upload("weights", data)?,
+            },
+            MatrixData::Bf16(data) => MatrixStore::Bf16(gpu.upload("weights bf16", data)?),
+            MatrixData::Df11(unit) => {
+                let params = GemvParams::new(unit, m.rows as usize, m.cols as usize, 1)?;
+                MatrixStore::Df11 {
+                    params,
+                    unit: UnitBuffers::upload(gpu, unit)?,
+                }
+            }
+            MatrixData::Native(unit) => MatrixStore::Native {
+                params: NativeParams::new(unit, 1),
+                unit: NativeBuffers::upload(gpu, unit)?,
+            },
+        };
         Ok(Self {
-            format: m.format,
             rows: m.rows,
             cols: m.cols,
-            buffer: gpu.upload("weights", m.data)?,
+            store,
         })
     }
 
-    /// The GEMV problem `y[rows] = W · x[cols]` with f32 activations.
-    pub fn problem(&self) -> Problem {
-        Problem {
-            rows: self.rows as usize,
-            cols: self.cols as usize,
-            batch: 1,
-            x_dtype: DType::F32,
+    /// Records `y[b] = W · x[b]` for `batch` rows (1..=[`MAX_BATCH`]) of f32 activations
+    /// `x` `[batch, cols]` into f32 `y` `[batch, rows]`, with the GEMV of the matrix's storage.
+    pub fn encode(
+        &self,
+        kernels: &MatrixKernels,
+        encoder: &mut wgpu::CommandEncoder,
+        batch: u32,
+        x: Binding<'_>,
+        y: Binding<'_>,
+    ) -> Result<()> {
+        if !(1..=MAX_BATCH).contains(&batch) {
+            return Err(Error::invalid(
+                "batch",
+                "rows",
+                format!("1..={MAX_BATCH}"),
+                batch,
+            ));
+        }
+        let (rows, cols) = (self.rows as usize, self.cols as usize);
+        match &self.store {
+            MatrixStore::Blocks { format, buffer } => {
+                let gemv = kernels
+                    .blocks
+                    .iter()
+                    .find(|(f, _)| f == format)
+                    .map(|(_, g)| g)
+                    .ok_or_else(|| not_compiled("GGUF blocks"))?;
+                let problem = Problem {
+                    rows,
+                    cols,
+                    batch: batch as usize,
+                    x_dtype: DType::F32,
+                };
+                gemv.encode(encoder, problem, Binding::whole(buffer), x, y)
+            }
+            MatrixStore::Bf16(buffer) => {
+                let gemv = kernels.bf16.as_ref().ok_or_else(|| not_compiled("BF16"))?;
+                let params = Bf16Gemv::params(rows, cols, batch as usize)?;
+                Ok(gemv.encode(encoder, params, Binding::whole(buffer), x, y)?)
+            }
+            MatrixStore::Df11 { params, unit } => {
+                let (gemv, partials) = kernels.df11.as_ref().ok_or_else(|| not_compiled("DF11"))?;
+                let params = GemvParams { batch, ..*params };
+                Ok(gemv.encode(
+                    encoder,
+                    params,
+                    unit.bindings(),
+                    Activations::from(x),
+                    y,
+                    Binding::whole(partials),
+                )?)
+            }
+            MatrixStore::Native { params, unit } => {
+                let gemv = kernels
+                    .native
+                    .as_ref()
+                    .ok_or_else(|| not_compiled("native"))?;
+                let params = NativeParams { batch, ..*params };
+                Ok(gemv.encode(encoder, params, unit.bindings(), Activations::from(x), y)?)
+            }
         }
     }
 }
@@ -69,14 +228,17 @@ pub struct DeviceWeights {
     pub layers: Vec<DeviceLayer>,
     pub output_norm: wgpu::Buffer,
     pub output: DeviceMatrix,
+    /// The layout of the DF11 units, if any (one per checkpoint).
+    pub df11_layout: Option<Layout>,
 }
 
 impl DeviceWeights {
     pub fn upload(gpu: &Gpu, tensors: &ModelTensors<'_>) -> Result<Self> {
-        let (embedding, embedding_dtype) = match tensors.embedding {
+        let (embedding, embedding_dtype) = match &tensors.embedding {
             EmbeddingData::F32(bytes) => (gpu.upload("token_embd", bytes)?, TableDtype::F32),
             EmbeddingData::F16(bytes) => (gpu.upload("token_embd", bytes)?, TableDtype::F16),
-            EmbeddingData::Blocks(m) => (dequantized(gpu, &m)?, TableDtype::F32),
+            EmbeddingData::Bf16(bytes) => (gpu.upload("token_embd", bytes)?, TableDtype::Bf16),
+            EmbeddingData::Blocks(m) => (dequantized(gpu, m)?, TableDtype::F32),
         };
         let layers = tensors
             .layers
@@ -104,6 +266,7 @@ impl DeviceWeights {
             layers,
             output_norm: gpu.upload("output_norm", &tensors.output_norm)?,
             output: DeviceMatrix::upload(gpu, &tensors.output)?,
+            df11_layout: tensors.df11_layout,
         })
     }
 
@@ -116,26 +279,29 @@ impl DeviceWeights {
         }
     }
 
-    /// Every block format the matrices use (each needs a GEMV).
-    pub fn formats(&self) -> Vec<Format> {
-        let mut formats: Vec<Format> = self
-            .layers
+    /// Every weight matrix, the output's last.
+    pub fn matrices(&self) -> impl Iterator<Item = &DeviceMatrix> {
+        self.layers
             .iter()
-            .flat_map(|l| l.matrices().map(|m| m.format))
-            .chain([self.output.format])
-            .collect();
-        formats.sort_by_key(|f| f.ggml_type());
-        formats.dedup();
-        formats
+            .flat_map(|l| l.matrices())
+            .chain([&self.output])
     }
 }
 
 /// A block-quantized table dequantized to f32 on the device.
 fn dequantized(gpu: &Gpu, m: &Matrix<'_>) -> Result<wgpu::Buffer> {
-    let blocks = gpu.upload("token_embd", m.data)?;
+    let MatrixData::Blocks { format, data } = m.data else {
+        return Err(Error::invalid(
+            "token_embd",
+            "storage",
+            "GGUF blocks",
+            "another storage",
+        ));
+    };
+    let blocks = gpu.upload("token_embd", data)?;
     let table = gpu.storage_buffer("token_embd_f32", u64::from(m.rows) * u64::from(m.cols) * 4)?;
     let mut encoder = gpu.encoder("dequantize token_embd");
-    Dequantize::new(gpu, m.format)?.encode(
+    Dequantize::new(gpu, format)?.encode(
         &mut encoder,
         m.rows as usize,
         m.cols as usize,
