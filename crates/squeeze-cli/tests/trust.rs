@@ -239,21 +239,24 @@ fn attention_input(path: &Path) {
     );
 }
 
-#[test]
-fn row05_sparse_select_without_budget_names_what_is_missing() {
-    let dir = folder("row05-select");
+/// Asserts that `run attention-decode` on [`attention_input`] with `--set SET` fails naming
+/// every one of `needles`, and writes no output.
+fn attention_decode_fails(set: &str, needles: &[&str]) {
+    let dir = folder("attention-decode");
     let input = dir.join("in.safetensors");
     attention_input(&input);
     let out = dir.join("o.safetensors");
+    let extra = ["--set", set];
     fails_with(
-        &squeeze(&run(
-            "attention-decode",
-            &input,
-            &out,
-            &["--set", "select=token"],
-        )),
-        &["`budget`", "given with select=token"],
+        &squeeze(&run("attention-decode", &input, &out, &extra)),
+        needles,
     );
+    assert!(!out.exists(), "{set}: a failed run leaves no output");
+}
+
+#[test]
+fn row05_sparse_select_without_budget_names_what_is_missing() {
+    attention_decode_fails("select=token", &["`budget`", "given with select=token"]);
 }
 
 #[test]
@@ -370,20 +373,11 @@ fn row08_outputs_in_missing_directories_name_the_directory() {
 
 #[test]
 fn row10_parameters_the_mode_ignores_are_errors() {
-    let dir = folder("row10");
-    let input = dir.join("in.safetensors");
-    attention_input(&input);
-    let out = dir.join("o.safetensors");
-    let decode = |set: &str| squeeze(&run("attention-decode", &input, &out, &["--set", set]));
-    fails_with(
-        &decode("budget=32"),
-        &["`budget`", "unset with select=none"],
-    );
-    fails_with(
-        &decode("seq_len=50"),
+    attention_decode_fails("budget=32", &["`budget`", "unset with select=none"]);
+    attention_decode_fails(
+        "seq_len=50",
         &["`seq_len`", "unset with a contiguous cache"],
     );
-    assert!(!out.exists());
 }
 
 #[cfg(unix)]
@@ -527,17 +521,6 @@ fn row14_compress_copies_companion_files_and_names_the_rest() {
 
 #[test]
 fn a_page_size_past_the_binding_limit_is_refused_before_the_cache_is_padded() {
-    let dir = folder("page-size");
-    let input = dir.join("in.safetensors");
-    attention_input(&input);
-    let out = dir.join("o.safetensors");
-    fails_with(
-        &squeeze(&run(
-            "attention-decode",
-            &input,
-            &out,
-            &["--set", "page_size=1000000"],
-        )),
-        &["`page_size`", "max_storage_buffer_binding_size"],
-    );
+    let needles = ["`page_size`", "max_storage_buffer_binding_size"];
+    attention_decode_fails("page_size=1000000", &needles);
 }
