@@ -17,6 +17,14 @@ fn sample() -> Encoded {
     encode(&[&le_bytes(&weights(60_001, 11))], Layout::DF11, 2).unwrap()
 }
 
+/// The DF11 layout with `threads_per_block` threads per block (8 bytes per thread).
+fn blocks_of(threads_per_block: u32) -> Layout {
+    Layout {
+        threads_per_block,
+        bytes_per_thread: 8,
+    }
+}
+
 fn validate(e: &Encoded) -> Df11Error {
     e.unit().validate("g", Layout::DF11).unwrap_err()
 }
@@ -244,28 +252,14 @@ fn corrupt_units_on_the_gpu_stay_bounded() {
 #[test]
 fn gpu_layouts_and_bindings_are_checked() {
     let gpu = gpu();
-    let err = Decode::new(
-        &gpu,
-        Layout {
-            threads_per_block: 384,
-            bytes_per_thread: 8,
-        },
-    )
-    .err()
-    .unwrap();
+    let err = Decode::new(&gpu, blocks_of(384)).err().unwrap();
     assert!(err.to_string().contains("threads_per_block"), "{err}");
 
     // A decoder compiled for 256 threads per block refuses a unit of 512.
     let encoded = sample();
     let checked = encoded.unit().validate("g", Layout::DF11).unwrap();
-    let narrow = Layout {
-        threads_per_block: 256,
-        bytes_per_thread: 8,
-    };
-    let err = Decode::new(&gpu, narrow)
-        .unwrap()
-        .run(&checked)
-        .unwrap_err();
+    let decode_256 = Decode::new(&gpu, blocks_of(256)).unwrap();
+    let err = decode_256.run(&checked).unwrap_err();
     assert!(
         err.to_string()
             .contains("argument `unit`: layout must be Layout { threads_per_block: 256"),
@@ -316,15 +310,7 @@ fn gemv_shapes_batches_and_bindings_are_checked() {
     use squeeze::dfloat11::gemv::GemvParams;
 
     let gpu = gpu();
-    let err = Gemv::new(
-        &gpu,
-        Layout {
-            threads_per_block: 1024,
-            bytes_per_thread: 8,
-        },
-    )
-    .err()
-    .unwrap();
+    let err = Gemv::new(&gpu, blocks_of(1024)).err().unwrap();
     assert!(err.to_string().contains("threads_per_block"), "{err}");
 
     let encoded = sample();
