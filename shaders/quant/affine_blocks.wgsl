@@ -62,3 +62,9 @@ fn load_chunk(row: u32, c: u32) -> Chunk {
     }
     return Chunk(scale * (q.lo - zero), scale * (q.hi - zero));
 }
+
+// Unit `u` (weights 32u .. 32u+32) of row `row`, for the GEMV: its four chunks.
+fn load_unit(row: u32, u: u32) -> Unit {
+    let c = u * UNIT_CHUNKS;
+    return Unit(load_chunk(row, c), load_chunk(row, c + 1u), load_chunk(row, c + 2u), load_chunk(row, c + 3u));
+}

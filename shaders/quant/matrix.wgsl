@@ -31,3 +31,15 @@ struct Chunk {
 
 // Weights per chunk: every block and group size is a multiple of it.
 const CHUNK: u32 = 8u;
+
+// The GEMV's unit of weights (the layout part's `load_unit`): 32 consecutive weights of a row,
+// one block or sub-block of every layout, chunk k holding weights 8k .. 8k+8 of the unit.
+const UNIT: u32 = 32u;
+const UNIT_CHUNKS: u32 = 4u;
+
+struct Unit {
+    c0: Chunk,
+    c1: Chunk,
+    c2: Chunk,
+    c3: Chunk,
+}

@@ -1,10 +1,10 @@
 //! `shaders/quant/`: quantized weight matrices — dequantization, GEMV and GEMM.
 //!
 //! Kernels (`dequant.wgsl`, `gemv.wgsl` + an entry part per reduction path, `gemm.wgsl`) read
-//! weights only
-//! through a layout part's `load_chunk` — `gguf_blocks.wgsl` (GGUF block formats) or
-//! `affine_blocks.wgsl` (group-wise int4/int8) — so each format is written once and every kernel
-//! exists for both layouts.
+//! weights only through a layout part's `load_chunk` (eight weights) or, the GEMV, `load_unit`
+//! (32) — `gguf_blocks.wgsl` + `gguf_units.wgsl` (GGUF block formats) or `affine_blocks.wgsl`
+//! (group-wise int4/int8) — so each format is written once and every kernel exists for both
+//! layouts.
 
 use crate::core::{BITS, HALVES};
 use crate::{Module, Overrides, Part, Requirements, part};
@@ -14,6 +14,8 @@ pub const MATRIX: Part = part!("quant/matrix.wgsl");
 /// GGUF block formats; `FORMAT` 0 = Q8_0, 1 = Q4_0, 2 = Q4_1, 3 = Q4_K, 4 = Q6_K, 5 = MXFP4,
 /// 6 = Q5_0, 7 = Q5_1, 8 = Q5_K, 9 = IQ4_NL, 10 = Q3_K, 11 = Q2_K.
 pub const GGUF_BLOCKS: Part = part!("quant/gguf_blocks.wgsl");
+/// GGUF weights 32 at a time for the GEMV (`load_unit`), each block's words read once.
+pub const GGUF_UNITS: Part = part!("quant/gguf_units.wgsl");
 /// Group-wise affine weights; `BITS` 4 | 8, `GROUP` 32 | 64 | 128, `HAS_ZEROS`.
 pub const AFFINE_BLOCKS: Part = part!("quant/affine_blocks.wgsl");
 /// Activations in and results out of the matmul kernels (`X_F16`).
@@ -113,6 +115,7 @@ pub static GEMV: Module = Module {
         BITS,
         MATRIX,
         GGUF_BLOCKS,
+        GGUF_UNITS,
         ACTIVATIONS,
         GEMV_CORE,
         GEMV_WORKGROUP,
@@ -130,6 +133,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         BITS,
         MATRIX,
         GGUF_BLOCKS,
+        GGUF_UNITS,
         ACTIVATIONS,
         GEMV_CORE,
         GEMV_SUBGROUP_ENTRY,
