@@ -1,7 +1,8 @@
 """squeeze: portable GPU kernels for compressed LLM inference on NumPy arrays.
 
 The kernels of `squeeze run` (exact top-k, GGUF and int4/int8 dequantize and matmul, decode
-attention over a contiguous or paged KV cache, DFloat11 decode) on any adapter wgpu finds:
+attention over a contiguous or paged KV cache, DFloat11 decode) and a whole LLaMA model
+(``generate``, as `squeeze generate`) on any adapter wgpu finds:
 Vulkan, Metal, DX12 or GL. Same names, semantics and messages as the command line.
 
 Inputs are anything NumPy can view as an array (NumPy arrays, PyTorch CPU tensors and other
@@ -166,6 +167,50 @@ def attention_decode(
     int32 ``[kv_heads, k]`` (kept page or token indices, ascending, -1 padding last), else
     None.
     """
+
+class Generation(TypedDict, total=False):
+    prompt_ids: list[int]
+    ids: list[int]
+    text: Optional[str]
+    prefill_tokens_per_s: float
+    decode_tokens_per_s: float
+    adapter: str
+    logits: npt.NDArray[np.float32]
+
+def generate(
+    model: Union[str, PathLike[str]],
+    prompt: Union[str, list[int]],
+    *,
+    n: int = 16,
+    attention: Literal["dense", "sink-window", "quest", "tidal", "tokenselect"] = "dense",
+    budget: Optional[int] = None,
+    sink: int = 0,
+    window: Optional[int] = None,
+    kv: Literal["f32", "f16", "q8_0", "q4_0"] = "f32",
+    temperature: Optional[float] = None,
+    top_k: int = 40,
+    top_p: float = 1.0,
+    seed: int = 0,
+    logits: bool = False,
+    device: Optional[Device] = None,
+) -> Generation:
+    """Generates up to ``n`` tokens after ``prompt`` (text for the model's tokenizer, or token
+    ids) with a LLaMA-family ``model``, as ``squeeze generate`` does: a GGUF file of
+    architecture ``llama`` (weight matrices in a GGUF block format), or a Hugging Face folder
+    with BF16 safetensors and ``tokenizer.json``, or such a folder compressed by ``squeeze
+    dfloat11 compress`` (DF11 or native; the same logits as the BF16 folder, bit for bit).
+
+    ``attention``: every token ("dense"), the first ``sink`` and last ``window`` tokens
+    ("sink-window"; window defaults to ``budget - sink``), or a selection of ``budget`` tokens
+    by Quest, TidalDecode or TokenSelect (the first two layers stay dense; sinks and window are
+    always kept). ``kv``: the KV cache's format. Greedy unless ``temperature`` is given: then
+    drawn from the ``top_k`` best candidates within nucleus ``top_p``, seeded.
+
+    Returns the prompt's and the generated ids (the end-of-sequence token included when it
+    stopped the run), their ``text`` (None without a vocabulary squeeze reads), prefill and
+    decode tokens/s, the adapter and, with ``logits=True``, float32 ``[generated, vocab]``
+    (row i: the logits ``ids[i]`` was drawn from). The model is loaded for each call. Bad
+    input raises ``ValueError``."""
 
 class _DFloat11:
     """``squeeze.dfloat11``: DFloat11 (Huffman-coded bfloat16 exponents) units."""

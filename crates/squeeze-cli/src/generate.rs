@@ -25,8 +25,9 @@ use std::process::ExitCode;
 use safetensors::Dtype;
 use squeeze::attention::KvDtype;
 use squeeze::{Error, Gpu, GpuOptions};
+use squeeze_llama::request::{Generated, Prompt, Request};
 use squeeze_llama::source::ModelSource;
-use squeeze_llama::{AttentionMode, GenerateOptions, Model, ModelOptions, Sampling, generate};
+use squeeze_llama::{AttentionMode, Sampling};
 
 use crate::paths::{Output, OutputKind};
 use crate::run::{self, write};
@@ -112,83 +113,32 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         top_p: args.top_p,
         seed: args.seed,
     });
-    if let Some(s) = &sampling {
-        if !(s.temperature.is_finite() && s.temperature > 0.0) {
-            return Err(Error::invalid(
-                "--temperature",
-                "value",
-                "> 0",
-                s.temperature,
-            ));
-        }
-        if !(s.top_p > 0.0 && s.top_p <= 1.0) {
-            return Err(Error::invalid("--top-p", "value", "in (0, 1]", s.top_p));
-        }
-    }
-    let attention = AttentionMode::parse(&args.attention, args.budget, args.sink, args.window)?;
-    let source = ModelSource::open("MODEL", &args.model)?;
-    let tensors = source.tensors()?;
-    let vocab = tensors.config.vocab;
-    let ids = match &args.prompt {
-        Some(text) => source.encode(text)?,
-        None => args.ids.clone(),
-    };
-    if ids.is_empty() {
-        return Err(Error::invalid(
-            "--prompt",
-            "text",
-            "at least one token",
-            "none",
-        ));
-    }
-    if let Some(&bad) = ids.iter().find(|&&id| id >= vocab) {
-        return Err(Error::invalid(
-            "--ids",
-            "token id",
-            format!("below vocab = {vocab}"),
-            bad,
-        ));
-    }
-    let capacity = u32::try_from(ids.len())
-        .ok()
-        .and_then(|p| p.checked_add(args.n))
-        .ok_or_else(|| Error::invalid("-n", "tokens", "prompt + n below 2^32", args.n))?;
-    let gpu = Gpu::new(options)?;
-    let candidates = sampling.map_or(1, |s| s.top_k);
-    if candidates == 0 || candidates > vocab {
-        return Err(Error::invalid(
-            "--top-k",
-            "candidates",
-            format!("1 ..= vocab = {vocab}"),
-            candidates,
-        ));
-    }
-    let options = ModelOptions {
-        capacity,
-        candidates,
+    let request = Request {
+        prompt: match &args.prompt {
+            Some(text) => Prompt::Text(text),
+            None => Prompt::Ids(&args.ids),
+        },
+        max_new: args.n,
         kv: KvDtype::parse(&args.kv)?,
-        attention,
+        attention: AttentionMode::parse(&args.attention, args.budget, args.sink, args.window)?,
+        sampling,
+        logits: logits_out.is_some(),
     };
-    let mut model = Model::load(&gpu, &tensors, options)?;
+    let source = ModelSource::open("MODEL", &args.model)?;
+    let gpu = Gpu::new(options)?;
     let mut stdout = std::io::stdout().lock();
     let mut print = |id: u32| {
         // A closed stdout ends the process quietly (SIGPIPE); other write errors show at exit.
         let _ = write!(stdout, "{id} ");
         let _ = stdout.flush();
     };
-    let generation = generate(
-        &mut model,
-        &ids,
-        GenerateOptions {
-            max_new: args.n,
-            logits: logits_out.is_some(),
-            sampling,
-        },
-        &mut print,
-    )?;
+    let Generated {
+        generation,
+        text,
+        vocab,
+    } = request.run(&gpu, &source, &mut print)?;
     println!();
     let adapter = gpu.label();
-    let text = source.decode(&generation.ids);
     eprintln!(
         "prompt tokens {}, generated tokens {}, prefill {:.2} tokens/s, decode {:.2} tokens/s, \
          adapter {adapter}",

@@ -48,6 +48,7 @@ pub mod model;
 pub mod narrow;
 pub mod params;
 pub mod reference;
+pub mod request;
 pub mod residual;
 pub mod rms_norm;
 pub mod rope;

@@ -21,6 +21,21 @@ pub fn to_py(e: Error) -> PyErr {
         | Error::AdapterBackendMismatch { .. }
         | Error::InvalidArgument { .. }
         | Error::OverLimit { .. } => PyValueError::new_err(message),
+        // A family's own error is about its input (a malformed file, a model squeeze cannot
+        // run), but for a failed read.
+        Error::Family(e) => {
+            let io = e
+                .downcast_ref::<Df11Error>()
+                .is_some_and(|e| matches!(e, Df11Error::Io { .. }))
+                || e
+                    .downcast_ref::<GgufError>()
+                    .is_some_and(|e| matches!(e, GgufError::Io { .. }));
+            if io {
+                PyOSError::new_err(message)
+            } else {
+                PyValueError::new_err(message)
+            }
+        }
         _ => PyRuntimeError::new_err(message),
     }
 }

@@ -7,12 +7,13 @@
 //! once), releases the GIL while the GPU works, and returns NumPy arrays. Bad input is a
 //! `ValueError` and a device failure a `RuntimeError`, with squeeze's own message.
 //!
-//! Not here yet: `generate` (no `squeeze generate` exists yet).
+//! `generate` runs a whole model as `squeeze generate` does (squeeze-llama).
 
 mod attention;
 mod device;
 mod dfloat11;
 mod errors;
+mod generate;
 mod gguf;
 mod input;
 mod output;
@@ -36,6 +37,7 @@ fn squeeze_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quant::dequantize_affine, m)?)?;
     m.add_function(wrap_pyfunction!(quant::matmul_affine, m)?)?;
     m.add_function(wrap_pyfunction!(attention::attention_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     let modules = py.import("sys")?.getattr("modules")?;
     for sub in [dfloat11::module(py)?, gguf::module(py)?] {
         m.add_submodule(&sub)?;
