@@ -50,7 +50,12 @@ impl Request<'_> {
             Prompt::Ids(ids) => ids.to_vec(),
         };
         if ids.is_empty() {
-            return Err(Error::invalid("prompt", "text", "at least one token", "none"));
+            return Err(Error::invalid(
+                "prompt",
+                "text",
+                "at least one token",
+                "none",
+            ));
         }
         if let Some(&bad) = ids.iter().find(|&&id| id >= vocab) {
             return Err(Error::invalid(

@@ -27,8 +27,7 @@ pub fn to_py(e: Error) -> PyErr {
             let io = e
                 .downcast_ref::<Df11Error>()
                 .is_some_and(|e| matches!(e, Df11Error::Io { .. }))
-                || e
-                    .downcast_ref::<GgufError>()
+                || e.downcast_ref::<GgufError>()
                     .is_some_and(|e| matches!(e, GgufError::Io { .. }));
             if io {
                 PyOSError::new_err(message)
