@@ -1,6 +1,6 @@
-//! The generation loop: the prompt through the model a token at a time (prefill), then decoding
-//! (greedy, or sampled from the GPU's top-k candidates) until `max_new` tokens or the
-//! end-of-sequence token, timed separately.
+//! The generation loop: the prompt through the model in one batched prefill
+//! ([`Model::prefill`]), then decoding (greedy, or sampled from the GPU's top-k candidates)
+//! until `max_new` tokens or the end-of-sequence token, timed separately.
 
 use std::time::Instant;
 
@@ -63,9 +63,14 @@ pub fn generate(
     options: GenerateOptions,
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
-    let (&last, rest) = prompt
-        .split_last()
-        .ok_or_else(|| Error::invalid("ids", "prompt", "at least one token", "none"))?;
+    if prompt.is_empty() {
+        return Err(Error::invalid(
+            "ids",
+            "prompt",
+            "at least one token",
+            "none",
+        ));
+    }
     let eos = model.config().eos;
     let mut sampler = options.sampling.map(Sampler::new);
     let mut choose = |step: &StepOutput| match &mut sampler {
@@ -77,16 +82,11 @@ pub fn generate(
         ..Generation::default()
     };
     let start = Instant::now();
-    for &token in rest {
-        model.step(token, false)?;
-    }
+    let mut step = model.prefill(prompt, options.logits && options.max_new > 0)?;
+    out.prefill_seconds = start.elapsed().as_secs_f64();
     if options.max_new == 0 {
-        model.step(last, false)?;
-        out.prefill_seconds = start.elapsed().as_secs_f64();
         return Ok(out);
     }
-    let mut step = model.step(last, options.logits)?;
-    out.prefill_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
     loop {
         let token = choose(&step);

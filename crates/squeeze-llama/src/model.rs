@@ -7,8 +7,9 @@
 //! ([`SequenceCache::grow_to`]) with `queue.write_buffer`; every dispatch's parameters stay the
 //! same, so after the first step recording creates no buffers and no bind groups.
 //!
-//! Prefill runs the prompt through this same step, a token at a time: the prefill attention
-//! kernel and the GEMM path are later work (issue #14).
+//! A prompt runs either through this same step a token at a time, or batched through
+//! [`Model::prefill`] ([`prefill`]: GEMM projections and the causal prefill attention kernel),
+//! which ends in the same head (final norm, output projection, top-k) on its last token.
 
 use squeeze::attention::{Append, KvDtype, Query, Selector};
 use squeeze::topk::{ScoreBindings, TopK};
@@ -26,6 +27,9 @@ use crate::state::{State, Workspaces, read_mapped};
 use crate::swiglu::SwiGlu;
 use crate::tensors::ModelTensors;
 use crate::weights::{DeviceMatrix, DeviceWeights, MatrixKernels};
+
+#[path = "prefill.rs"]
+pub mod prefill;
 
 /// How much cache to make.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +79,8 @@ pub struct Model {
     weights: DeviceWeights,
     state: State,
     cache: SequenceCache,
+    /// The batched prefill's kernels and activations.
+    prefill: prefill::PrefillPass,
     len: u32,
 }
 
@@ -145,6 +151,7 @@ impl Model {
             candidates,
         };
         let state = State::new(gpu, &config, &workspaces)?;
+        let prefill = prefill::PrefillPass::new(gpu, &config, kv, capacity, weights.matrices())?;
         Ok(Self {
             gpu: gpu.clone(),
             config,
@@ -152,6 +159,7 @@ impl Model {
             weights,
             state,
             cache,
+            prefill,
             len: 0,
         })
     }
@@ -188,6 +196,15 @@ impl Model {
         queue.write_buffer(&self.state.position, 0, bytemuck::bytes_of(&self.len));
         let mut encoder = self.gpu.encoder("llama step");
         self.record(&mut encoder)?;
+        let out = self.finish(encoder, logits);
+        self.len += 1;
+        out
+    }
+
+    /// Copies the best tokens (and the logits, if `logits`) for the host, submits `encoder` and
+    /// reads them back: the end of a step and of a prefill.
+    fn finish(&self, mut encoder: wgpu::CommandEncoder, logits: bool) -> Result<StepOutput> {
+        let c = self.config;
         let s = &self.state;
         let k = self.state.candidates;
         let k_bytes = u64::from(k) * 4;
@@ -200,7 +217,6 @@ impl Model {
             encoder.copy_buffer_to_buffer(&s.logits, 0, &s.logits_host, 0, bytes);
         }
         self.gpu.submit_and_wait(encoder)?;
-        self.len += 1;
         let ids = read_mapped::<i32>(&self.gpu, "sampled", &s.sampled_host, k as usize)?
             .into_iter()
             .map(|id| {
@@ -307,9 +323,28 @@ impl Model {
             gemv(encoder, &layer.down, &s.act, &s.delta)?;
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
         }
+        self.record_head(encoder)
+    }
+
+    /// Records the final norm of the residual stream in the state, the output projection and
+    /// the top-k of the logits.
+    fn record_head(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+        let c = &self.config;
+        let k = &self.kernels;
+        let s = &self.state;
+        let w = &self.weights;
+        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
+            Binding::whole(buffer)
+        }
+        let norm = NormShape {
+            rows: 1,
+            cols: c.hidden,
+            eps: c.rms_eps,
+        };
         k.norm
             .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
-        gemv(encoder, &w.output, &s.xn, &s.logits)?;
+        w.output
+            .encode(&k.gemv, encoder, 1, b(&s.xn), b(&s.logits))?;
         let scores = ScoreBindings {
             x: b(&s.logits),
             lengths: None,
