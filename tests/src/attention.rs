@@ -1089,6 +1089,69 @@ fn edge_rows(k: &mut [f32], v: &mut [f32]) {
     v[r + 96 + 9] = f32::NEG_INFINITY;
 }
 
+/// A block cache filled on the GPU from f32 values (`Uploaded::appended`, the path of `squeeze
+/// run attention-decode --set kv=…`), then a Quest step: pages chosen by the bounds of the
+/// unquantized keys, which the append kept, index for index, and attention over the
+/// dequantized cache.
+fn appended_quest_check(gpu: &Gpu, dtype: KvDtype) -> Result<(), Failure> {
+    let setup = Setup::new(
+        shape(&[200, 77, 9], 8, (2, 8), 64, dtype),
+        Values::Eighths,
+        77,
+    );
+    let Some(blocks) = &setup.blocks else {
+        return Err(Failure::Mismatch(format!("{dtype} is not a block format")));
+    };
+    let data = Uploaded::appended(
+        gpu,
+        setup.layout,
+        &setup.table,
+        HostKv::F32 {
+            k: &blocks.k_raw,
+            v: &blocks.v_raw,
+        },
+        &setup.q,
+        setup.q_heads,
+    )?;
+    let budget = Budget {
+        tokens: 64,
+        sink: 8,
+        window: 16,
+    };
+    let got = run_sparse(gpu, &data, setup.scale(), Selector::Quest, budget)?;
+    let raw = HostCache {
+        layout: setup.layout,
+        k: &blocks.k_raw,
+        v: &blocks.v_raw,
+    };
+    let meta = reference::quest_meta(&raw, &setup.table);
+    let (scores, lengths) = reference::quest_scores(
+        &setup.layout,
+        &setup.table,
+        &meta,
+        &setup.q,
+        setup.q_heads,
+        (budget.sink, budget.window),
+    );
+    let k = got.k as usize;
+    let want = reference::select(&scores, scores.len() / lengths.len(), k, &lengths)?;
+    expect_equal("selected", &got.selected, &want)?;
+    let lens = setup.lens();
+    let heads = setup.layout.kv_heads as usize;
+    let want_o = reference::decode(
+        &setup.cache(),
+        &setup.table,
+        &setup.q,
+        setup.q_heads,
+        setup.scale(),
+        &|b, h| {
+            let row = &got.selected[(b * heads + h) * k..][..k];
+            reference::selected_positions(row, got.unit, lens[b])
+        },
+    );
+    expect_close("o", &got.o, &want_o, &setup.v)
+}
+
 /// The block formats (q8_0, q4_0): the GPU's quantizing append against the reference
 /// quantizer byte for byte, from f32 and f16 rows, then every reader — dense decode, sinks +
 /// window, prefill, Quest, TidalDecode, TokenSelect — over the same quantized bytes against
@@ -1182,6 +1245,13 @@ fn quantized_cases() -> Vec<Case> {
                 );
                 prefill_check(gpu, &problem)
             },
+        ));
+        all.push(Case::portable(
+            "attention/quest",
+            leak(format!(
+                "{dtype} filled on the GPU: pages by the unquantized keys' bounds"
+            )),
+            move |gpu| appended_quest_check(gpu, dtype),
         ));
         let selectors = [
             ("attention/quest", Selector::Quest),
