@@ -68,47 +68,70 @@ fn store_row_pair(row: u32, first: Chunk, second: Chunk) {
     }
 }
 
-// Two rows' partial sums.
-struct RowPair {
+// Partial sums of four rows: component r of `cb` is row r's sum for batch column b.
+struct QuadSums {
+    c0: vec4<f32>,
+    c1: vec4<f32>,
+    c2: vec4<f32>,
+    c3: vec4<f32>,
+    c4: vec4<f32>,
+    c5: vec4<f32>,
+    c6: vec4<f32>,
+    c7: vec4<f32>,
+}
+
+// One chunk of each of four rows.
+struct QuadChunks {
     a: Chunk,
     b: Chunk,
+    c: Chunk,
+    d: Chunk,
 }
 
-// As `accumulate` for the same chunk of two rows, each activation chunk loaded once for both.
-fn accumulate_pair(a: ptr<function, Chunk>, b: ptr<function, Chunk>, wa: Chunk, wb: Chunk, c: u32) {
+fn quad_dot(w: QuadChunks, x: Chunk) -> vec4<f32> {
+    return vec4<f32>(dot8(w.a, x), dot8(w.b, x), dot8(w.c, x), dot8(w.d, x));
+}
+
+// As `accumulate` for the same chunk of four rows, each activation chunk loaded once for all.
+fn accumulate_quad(s: ptr<function, QuadSums>, w: QuadChunks, c: u32) {
     let n = params.batch;
-    let x0 = x_chunk(0u, c);
-    (*a).lo.x += dot8(wa, x0);
-    (*b).lo.x += dot8(wb, x0);
-    if (n > 1u) { let x1 = x_chunk(1u, c); (*a).lo.y += dot8(wa, x1); (*b).lo.y += dot8(wb, x1); }
-    if (n > 2u) { let x2 = x_chunk(2u, c); (*a).lo.z += dot8(wa, x2); (*b).lo.z += dot8(wb, x2); }
-    if (n > 3u) { let x3 = x_chunk(3u, c); (*a).lo.w += dot8(wa, x3); (*b).lo.w += dot8(wb, x3); }
-    if (n > 4u) { let x4 = x_chunk(4u, c); (*a).hi.x += dot8(wa, x4); (*b).hi.x += dot8(wb, x4); }
-    if (n > 5u) { let x5 = x_chunk(5u, c); (*a).hi.y += dot8(wa, x5); (*b).hi.y += dot8(wb, x5); }
-    if (n > 6u) { let x6 = x_chunk(6u, c); (*a).hi.z += dot8(wa, x6); (*b).hi.z += dot8(wb, x6); }
-    if (n > 7u) { let x7 = x_chunk(7u, c); (*a).hi.w += dot8(wa, x7); (*b).hi.w += dot8(wb, x7); }
+    (*s).c0 += quad_dot(w, x_chunk(0u, c));
+    if (n > 1u) { (*s).c1 += quad_dot(w, x_chunk(1u, c)); }
+    if (n > 2u) { (*s).c2 += quad_dot(w, x_chunk(2u, c)); }
+    if (n > 3u) { (*s).c3 += quad_dot(w, x_chunk(3u, c)); }
+    if (n > 4u) { (*s).c4 += quad_dot(w, x_chunk(4u, c)); }
+    if (n > 5u) { (*s).c5 += quad_dot(w, x_chunk(5u, c)); }
+    if (n > 6u) { (*s).c6 += quad_dot(w, x_chunk(6u, c)); }
+    if (n > 7u) { (*s).c7 += quad_dot(w, x_chunk(7u, c)); }
 }
 
-// As `row_partials` for rows `row` and `row + 1` at once, so each activation chunk is loaded
-// once for both (at batch 1, activation words are otherwise as many as weight words). A missing
-// second row reads as zeros.
-fn row_pair_partials(row: u32, first: u32, step: u32) -> RowPair {
-    var a = Chunk(vec4<f32>(), vec4<f32>());
-    var b = a;
-    let zero = Unit(a, a, a, a);
+// As `row_partials` for rows `row` .. `row + 4` at once, so each activation chunk is loaded
+// once for all four (at batch 1, activation words are otherwise several times the weight
+// words). Rows past the last read the last row again; their sums are not stored.
+fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
+    let zero = vec4<f32>();
+    var s = QuadSums(zero, zero, zero, zero, zero, zero, zero, zero);
     let units = params.cols / UNIT;
-    let second = row + 1u < params.rows;
+    let last = params.rows - 1u;
+    let r = vec4<u32>(row, min(row + 1u, last), min(row + 2u, last), min(row + 3u, last));
     for (var u = first; u < units; u += step) {
-        let wa = load_unit(row, u);
-        var wb = zero;
-        if (second) {
-            wb = load_unit(row + 1u, u);
-        }
+        let wa = load_unit(r.x, u);
+        let wb = load_unit(r.y, u);
+        let wc = load_unit(r.z, u);
+        let wd = load_unit(r.w, u);
         let c = u * UNIT_CHUNKS;
-        accumulate_pair(&a, &b, wa.c0, wb.c0, c);
-        accumulate_pair(&a, &b, wa.c1, wb.c1, c + 1u);
-        accumulate_pair(&a, &b, wa.c2, wb.c2, c + 2u);
-        accumulate_pair(&a, &b, wa.c3, wb.c3, c + 3u);
+        accumulate_quad(&s, QuadChunks(wa.c0, wb.c0, wc.c0, wd.c0), c);
+        accumulate_quad(&s, QuadChunks(wa.c1, wb.c1, wc.c1, wd.c1), c + 1u);
+        accumulate_quad(&s, QuadChunks(wa.c2, wb.c2, wc.c2, wd.c2), c + 2u);
+        accumulate_quad(&s, QuadChunks(wa.c3, wb.c3, wc.c3, wd.c3), c + 3u);
     }
-    return RowPair(a, b);
+    return s;
+}
+
+// Row r (0..4) of four rows' sums, as `row_partials` gives one row's.
+fn quad_row(s: QuadSums, r: u32) -> Chunk {
+    return Chunk(
+        vec4<f32>(s.c0[r], s.c1[r], s.c2[r], s.c3[r]),
+        vec4<f32>(s.c4[r], s.c5[r], s.c6[r], s.c7[r]),
+    );
 }

@@ -37,12 +37,13 @@ impl Reduction {
         }
     }
 
-    /// Rows one workgroup takes at a time: one per subgroup (at least this many, where the
-    /// adapter's subgroups are smaller than its largest), or one per `ROW_THREADS` = 16 threads.
+    /// Rows one workgroup takes at a time: four per subgroup (at least this many, where the
+    /// adapter's subgroups are smaller than its largest; four rows share each activation load),
+    /// or one per `ROW_THREADS` = 16 threads.
     fn rows_per_workgroup(self, gpu: &Gpu) -> u32 {
         match self {
             Reduction::Subgroup => {
-                2 * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
+                4 * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
             }
             Reduction::Workgroup => WORKGROUP_SIZE / 16,
         }
