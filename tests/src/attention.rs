@@ -3,7 +3,9 @@
 //! tables, empty and one-token sequences, several splits, large logits), per-head sinks +
 //! windows, appends with Quest metadata, and the sparse steps (Quest, TidalDecode, TokenSelect):
 //! selections index for index where the scores are exact, and sparse = dense when the budget
-//! covers the sequence.
+//! covers the sequence. q8_0 / q4_0 caches (`quantized_cases`): the GPU's quantizing append
+//! against the reference quantizer byte for byte (edge rows included), and every reader over
+//! the same bytes against the references over the dequantized values.
 //!
 //! Tolerance of attention outputs: |gpu − f64 reference| ≤ 1e-4 · max |v| (+1e-6); a missing or
 //! extra token moves an output by ≈ 1 / length · |v|, far above it at these lengths.

@@ -1,7 +1,8 @@
 //! Bad input to the attention kernels: typed errors naming the argument, before anything is
 //! dispatched — page tables (out-of-range pages, inconsistent indptr, bad last-page lengths),
 //! unsupported head dims and GQA groups, budgets below sink + window, short bindings, appends
-//! that do not fit.
+//! that do not fit, block caches (q8_0 / q4_0) with partial blocks, wrong inputs or another
+//! kernel's format.
 
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
