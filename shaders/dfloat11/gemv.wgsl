@@ -6,44 +6,31 @@
 //
 // This pass computes the chunk sums (each row cut into chunks of GEMV_CHUNK columns, products
 // added one by one in column order from 0) and stores them to `partials`; pass 2
-// (gemv_combine.wgsl) finishes the chunks that cross a block boundary and pass 3
 // (gemv_tree.wgsl) adds each row's chunk sums in gemv_rows.wgsl's tree.
 //
-// A thread's weights (at most 64 consecutive ones) are cut at chunk starts. A chunk that starts
-// inside the thread is summed from 0; the thread's first weights continue the chunk its
-// predecessor left open (its running sum, handed over in workgroup memory). So a chunk is a
-// chain of threads, and the block runs rounds: in round 0 every thread whose first weight
-// starts a chunk (or that only continues the block's leading chunk, see below) runs; in each
-// later round a thread whose predecessor has run takes its running sum and runs. Chains are at
-// most 128 weights long, so rounds are few (about 128 / weights per thread).
+// A chunk is summed by one invocation of the block in which its first weight lies: the thread
+// holding that weight knows where its code starts in the stream (the thread's gap plus the
+// lengths of its codes before it) and lists it in workgroup memory (slots from a block scan
+// of the threads' chunk counts); invocation k then decodes the k-th listed chunk's codes one
+// after another — past the thread's 64 bits and past the block's end where the chunk goes on
+// (the stream is contiguous) — adding each product in column order. No running sum crosses
+// invocations or blocks, at the cost of decoding each weight twice.
 //
-// A block owns the chunks that start inside it. The chunk running into the block from the
-// previous one (weights before the block's first chunk start) is skipped here: pass 2 adds them
-// to the running sum the previous block leaves in its carry slot. A chunk still open at the
-// block's end goes to that slot.
+// `partials`: the chunk sums, [MAX_BATCH, chunks].
 //
-// `partials`: [blocks, MAX_BATCH] carries, then [MAX_BATCH, chunks] chunk sums.
-//
-// Bounds: codes.wgsl's; a thread's multiply loop stops after 64 weights, the rounds after
-// THREADS_PER_BLOCK, and every write is checked against its buffer's length.
+// Bounds: codes.wgsl's; a thread's loop stops after 64 weights, a chunk's after GEMV_CHUNK
+// codes, and every read and write is checked against its buffer's length.
 
 @group(0) @binding(6) var<storage, read> x: array<u32>;
 // Declared for gemv_vectors.wgsl's helpers; this pass writes `partials` only.
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> partials: array<f32>;
 
-// One batch column of each thread's running sum, handed to its successor.
-var<workgroup> handed: array<f32, THREADS_PER_BLOCK>;
-// Whether each thread has run.
-var<workgroup> ran: array<u32, THREADS_PER_BLOCK>;
-// Whether any thread still waits, read uniformly to end the rounds; two slots, a round's
-// reset after its first barrier so no invocation can still be reading it.
-var<workgroup> waiting_any: array<u32, 2>;
-
-// Weight j of this thread (stream index `index`) as f32.
-fn weight(j: u32, index: u32) -> f32 {
-    return bitcast<f32>(bf16_at(kept_exponent(j), index) << 16u);
-}
+// The chunks starting in the block, one pass's worth: (first weight − the block's first) << 16 |
+// (bit of its code − the block's first bit); both below 2^15 (a block has 2^15 bits).
+var<workgroup> chunk_starts: array<u32, THREADS_PER_BLOCK>;
+// Chunks starting in the block.
+var<workgroup> chunk_total: u32;
 
 fn chunks_per_row() -> u32 {
     return (max(params.cols, 1u) + GEMV_CHUNK - 1u) / GEMV_CHUNK;
@@ -65,7 +52,7 @@ fn chunk_index(i: u32) -> u32 {
 
 fn store_chunk(i: u32, sums: Sums) {
     let chunks = params.rows * chunks_per_row();
-    let base = params.blocks * MAX_BATCH + chunk_index(i);
+    let base = chunk_index(i);
     for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
         let at = base + b * chunks;
         if (at < arrayLength(&partials)) {
@@ -74,29 +61,33 @@ fn store_chunk(i: u32, sums: Sums) {
     }
 }
 
-// Multiplies this thread's weights [range.x, range.y) from `owned` on, continuing `incoming`
-// (the running sum of the chunk its first weight belongs to); stores every chunk that ends in
-// the thread and returns the running sum of the one left open (zeros if none).
-fn run_thread(range: vec2<u32>, owned: u32, incoming: Sums) -> Sums {
-    var lo = incoming.lo;
-    var hi = incoming.hi;
+// Sums the chunk whose first weight is `first` (index `first` of the stream), its code starting
+// at bit `bit` of stream word `word`: decodes the chunk's codes in order and adds each product
+// from 0, then stores the chunk's sums.
+fn multiply_chunk_at(first: u32, start_word: u32, start_bit: u32, length_row: u32) {
     let cols = max(params.cols, 1u);
-    for (var j = 0u; j < min(range.y - range.x, THREAD_BITS); j++) {
-        let i = range.x + j;
-        if (i < owned) {
-            continue;
+    let end = chunk_bounds(first).y;
+    let first_col = first % cols;
+    // A reader as the native GEMV's: two stream words, the next code at `bit` of the first; a
+    // code is at most 32 bits, so each one loads at most one word.
+    var word = start_word;
+    var bit = start_bit;
+    var first_word = code_word(word);
+    var second_word = code_word(word + 1u);
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
+    for (var i = first; i < min(end, first + GEMV_CHUNK); i++) {
+        let symbol = decode_symbol(window_bits(first_word, second_word, bit, 32u), length_row);
+        bit += max(symbol.y, 1u);
+        if (bit >= 32u) {
+            bit -= 32u;
+            word++;
+            first_word = second_word;
+            second_word = code_word(word + 1u);
         }
-        let bounds = chunk_bounds(i);
-        if (i == bounds.x) {
-            lo = vec4<f32>();
-            hi = vec4<f32>();
-        }
-        accumulate(weight(j, i), i % cols, &lo, &hi);
-        if (i + 1u == bounds.y) {
-            store_chunk(i, Sums(lo, hi));
-        }
+        accumulate(bitcast<f32>(bf16_at(symbol.x, i) << 16u), first_col + (i - first), &lo, &hi);
     }
-    return Sums(lo, hi);
+    store_chunk(first, Sums(lo, hi));
 }
 
 @compute @workgroup_size(THREADS_PER_BLOCK)
@@ -107,67 +98,64 @@ fn gemv(
     let block = wid.x;
     let count = decode_thread_codes(lid, block, params.n_luts);
     let range = thread_range(lid, block, count, params.n);
-    let block_weights = block_range(block, params.n);
-
-    // The block's first chunk start: weights before it belong to the previous block's chunk.
-    let leading = chunk_bounds(block_weights.x);
-    let owned = select(leading.y, block_weights.x, leading.x == block_weights.x);
-    // A thread continues its predecessor's chunk if its first owned weight is not a chunk start.
-    let first = max(range.x, owned);
-    let continues = first < range.y && chunk_bounds(first).x != first;
-
-    var waiting = continues;
-    var sums = Sums(vec4<f32>(), vec4<f32>());
-    if (!waiting) {
-        sums = run_thread(range, owned, sums);
+    let length_row = clamp(params.n_luts, 2u, LUT_ROWS) - 1u;
+    let weights = min(range.y - range.x, THREAD_BITS);
+    // Columns advance with a counter (no division per weight); a chunk starts at a column that
+    // is a multiple of GEMV_CHUNK (a power of two).
+    let cols = max(params.cols, 1u);
+    let first_col = range.x % cols;
+    var starts = 0u;
+    var col = first_col;
+    for (var j = 0u; j < weights; j++) {
+        starts += u32((col & (GEMV_CHUNK - 1u)) == 0u);
+        col++;
+        if (col == cols) {
+            col = 0u;
+        }
     }
-    if (lid == 0u) {
-        waiting_any[0] = 0u;
-        waiting_any[1] = 0u;
+    // The scan's workgroup memory is reused: everyone is past the first scan.
+    workgroupBarrier();
+    let before = block_exclusive_scan(lid, starts);
+    if (lid == THREADS_PER_BLOCK - 1u) {
+        chunk_total = before + starts;
     }
-    for (var round = 0u; round < THREADS_PER_BLOCK; round++) {
-        ran[lid] = select(1u, 0u, waiting);
+    let total = workgroupUniformLoad(&chunk_total);
+    let block_start = block_range(block, params.n).x;
+    let block_bit = 2u * block * THREADS_PER_BLOCK;
+    // Passes of THREADS_PER_BLOCK chunks (one unless rows are very short): each thread lists
+    // the chunks starting in it whose slot falls in the pass, then each invocation sums one.
+    for (var round = 0u; round <= THREAD_BITS && round * THREADS_PER_BLOCK < total; round++) {
+        let first_slot = round * THREADS_PER_BLOCK;
+        let t = block * THREADS_PER_BLOCK + lid;
+        var word = 2u * t;
+        var bit = thread_gap(t);
+        var slot = before;
+        var col = first_col;
+        for (var j = 0u; j < weights; j++) {
+            let i = range.x + j;
+            if ((col & (GEMV_CHUNK - 1u)) == 0u) {
+                if (slot >= first_slot && slot < first_slot + THREADS_PER_BLOCK) {
+                    // Weight and bit offsets within the block, 15 bits each.
+                    let bits = (word - block_bit) * 32u + bit;
+                    chunk_starts[slot - first_slot] = ((i - block_start) << 16u) | (bits & 0xffffu);
+                }
+                slot++;
+            }
+            bit += lut_byte(length_row, kept_exponent(j));
+            word += bit / 32u;
+            bit %= 32u;
+            col++;
+            if (col == cols) {
+                col = 0u;
+            }
+        }
         workgroupBarrier();
-        if (lid == 0u) {
-            waiting_any[(round + 1u) % 2u] = 0u;
+        if (first_slot + lid < total) {
+            let packed = chunk_starts[lid];
+            let bits = packed & 0xffffu;
+            multiply_chunk_at(block_start + (packed >> 16u), block_bit + bits / 32u, bits % 32u,
+                length_row);
         }
-        // lid > 0 whenever `continues`: thread 0 starts at the block's first weight, which
-        // either starts a chunk or lies before `owned`.
-        let go = waiting && lid > 0u && ran[max(lid, 1u) - 1u] == 1u;
-        var incoming = Sums(vec4<f32>(), vec4<f32>());
-        for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
-            handed[lid] = pick(sums.lo, sums.hi, b);
-            workgroupBarrier();
-            let value = handed[max(lid, 1u) - 1u];
-            if (b < 4u) {
-                incoming.lo[b] = value;
-            } else {
-                incoming.hi[b - 4u] = value;
-            }
-            workgroupBarrier();
-        }
-        if (go) {
-            sums = run_thread(range, owned, incoming);
-            waiting = false;
-        }
-        if (waiting) {
-            waiting_any[round % 2u] = 1u;
-        }
-        if (workgroupUniformLoad(&waiting_any[round % 2u]) == 0u) {
-            break;
-        }
-    }
-
-    // The chunk open at the block's end continues in the next block (pass 2).
-    let last = block_weights.y;
-    let open = range.x < range.y && range.y == last && chunk_bounds(last - 1u).y != last
-        && last - 1u >= owned;
-    if (open) {
-        for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {
-            let at = block * MAX_BATCH + b;
-            if (at < arrayLength(&partials)) {
-                partials[at] = pick(sums.lo, sums.hi, b);
-            }
-        }
+        workgroupBarrier();
     }
 }

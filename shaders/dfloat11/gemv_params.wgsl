@@ -1,5 +1,5 @@
-// Shared part of the fused DFloat11 GEMV's two passes (gemv.wgsl, gemv_combine.wgsl): their
-// `params` uniform. Its Rust twin is `squeeze_dfloat11::gemv::GemvParams`.
+// Shared part of the fused DFloat11 GEMV's two passes (gemv.wgsl, gemv_tree.wgsl) and the BF16
+// GEMV: their `params` uniform. Its Rust twin is `squeeze_dfloat11::gemv::GemvParams`.
 
 struct GemvParams {
     // Weights: rows · cols.

@@ -1,4 +1,4 @@
-// Fused DFloat11 GEMV, pass 3: each row's chunk sums (stored by passes 1 and 2 in `partials`)
+// Fused DFloat11 GEMV, pass 2: each row's chunk sums (stored by pass 1 in `partials`)
 // added in gemv_rows.wgsl's tree into y, as the BF16 and native GEMVs add theirs. Every read and
 // write is checked against its buffer's length.
 
@@ -13,7 +13,7 @@ override WORKGROUP_SIZE: u32 = 256u;
 fn row_chunk(row: u32, k: u32) -> Sums {
     let cpr = (max(params.cols, 1u) + GEMV_CHUNK - 1u) / GEMV_CHUNK;
     let chunks = params.rows * cpr;
-    let base = params.blocks * MAX_BATCH + row * cpr + k;
+    let base = row * cpr + k;
     var lo = vec4<f32>();
     var hi = vec4<f32>();
     for (var b = 0u; b < min(params.batch, MAX_BATCH); b++) {

@@ -71,8 +71,8 @@ pub static DECODE_SUBGROUP: Module = Module {
     override_sets: BLOCK_SIZES,
 };
 
-/// Block sizes of the fused GEMV: its pieces and tables fill 14.8 KiB of workgroup memory at
-/// 512 threads, so 1024 would pass the 16 KiB every device has.
+/// Block sizes of the fused GEMV: its tables, scan and chunk list fill about 12.6 KiB of
+/// workgroup memory at 512 (subgroup scan), so 1024 would pass the 16 KiB every device has.
 const GEMV_BLOCK_SIZES: &[Overrides] = &[
     &[("THREADS_PER_BLOCK", 256.0), ("X_F16", 0.0)],
     &[("THREADS_PER_BLOCK", 512.0), ("X_F16", 0.0)],
@@ -80,8 +80,8 @@ const GEMV_BLOCK_SIZES: &[Overrides] = &[
     &[("THREADS_PER_BLOCK", 512.0), ("X_F16", 1.0)],
 ];
 
-/// Fused DF11 decode + GEMV, pass 1 (f32 activations, batch ≤ 8), block scan in core WGSL;
-/// entry `gemv`, one workgroup of `THREADS_PER_BLOCK` per block.
+/// Fused DF11 decode + GEMV, pass 1 (chunk sums; f32 or f16 activations, batch ≤ 8), block
+/// scan in core WGSL; entry `gemv`, one workgroup of `THREADS_PER_BLOCK` per block.
 pub static GEMV: Module = Module {
     name: "dfloat11/gemv",
     parts: &[
@@ -126,29 +126,7 @@ pub static GEMV_SUBGROUP: Module = Module {
     override_sets: GEMV_BLOCK_SIZES,
 };
 
-/// The fused GEMV's pass 2: finishes the chunks that cross a block boundary; entry `combine`,
-/// one invocation per later block.
-pub static GEMV_COMBINE: Module = Module {
-    name: "dfloat11/gemv_combine",
-    parts: &[
-        GEMV_X,
-        BITS,
-        SCAN,
-        part!("dfloat11/scan_workgroup.wgsl"),
-        SIGN_MANTISSA,
-        CODES,
-        GEMV_PARAMS,
-        HALVES,
-        GEMV_VECTORS,
-        GEMV_SUMS,
-        part!("dfloat11/gemv_combine.wgsl"),
-    ],
-    requires: Requirements::PORTABLE,
-    entry_points: &["combine"],
-    override_sets: GEMV_BLOCK_SIZES,
-};
-
-/// The fused GEMV's pass 3: each row's chunk sums added in the shared tree; entry `tree`,
+/// The fused GEMV's pass 2: each row's chunk sums added in the shared tree; entry `tree`,
 /// whole rows per workgroup, grid-stride.
 pub static GEMV_TREE: Module = Module {
     name: "dfloat11/gemv_tree",

@@ -110,7 +110,6 @@ pub static MODULES: &[&Module] = &[
     &dfloat11::DECODE_SUBGROUP,
     &dfloat11::GEMV,
     &dfloat11::GEMV_SUBGROUP,
-    &dfloat11::GEMV_COMBINE,
     &dfloat11::GEMV_TREE,
     &dfloat11::BF16_GEMV,
     &dfloat11::NATIVE_DECODE,

@@ -181,7 +181,6 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         &[
             &dfloat11::GEMV,
             &dfloat11::GEMV_SUBGROUP,
-            &dfloat11::GEMV_COMBINE,
             &dfloat11::GEMV_TREE,
             &dfloat11::BF16_GEMV,
         ],

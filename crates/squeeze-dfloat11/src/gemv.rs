@@ -1,18 +1,18 @@
-//! The fused DF11 GEMV (`shaders/dfloat11/gemv.wgsl`, `gemv_combine.wgsl`, `gemv_tree.wgsl`):
+//! The fused DF11 GEMV (`shaders/dfloat11/gemv.wgsl`, then `gemv_tree.wgsl`):
 //! y[b, r] = Σ_c W[r, c] · x[b, c] with W [rows, cols] BF16 given as one DF11 unit, the
 //! exponents decoded inside the GEMV so the BF16 weights never reach memory. Batch 1..=8, f32
 //! activations and accumulation, added in the order of the BF16 and native GEMVs
 //! (`gemv_rows.wgsl`: sequential sums over chunks of 128 columns, then a fixed tree), so the
-//! three give the same bits for the same matrix. Pass 1 runs one workgroup per DF11 block and
-//! stores the sums of the chunks that start in it (a chunk spread over several threads is a
-//! chain of running sums handed from thread to thread); pass 2 finishes the chunks that cross
-//! a block boundary; pass 3 adds each row's chunk sums. Equal to [`crate::reference::gemv`]
+//! three give the same bits for the same matrix. Pass 1 runs one workgroup per DF11 block: the
+//! thread holding a chunk's first weight decodes the chunk's codes from there (past its own bits
+//! and its block's end where the chunk goes on) and stores the chunk's sums; pass 2 adds each
+//! row's chunk sums. Equal to [`crate::reference::gemv`]
 //! within `1e-5 · Σ_c |W[r, c] · x[b, c]|` (f32 sums in a different order than the f64
 //! reference).
 
 use squeeze_core::{Binding, DType, Error, Gpu};
 use squeeze_shaders::Module;
-use squeeze_shaders::dfloat11::{GEMV, GEMV_COMBINE, GEMV_SUBGROUP, GEMV_TREE};
+use squeeze_shaders::dfloat11::{GEMV, GEMV_SUBGROUP, GEMV_TREE};
 
 use crate::decode::Scan;
 use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
@@ -66,11 +66,10 @@ impl GemvParams {
         u64::from(self.rows) * u64::from(self.cols.div_ceil(CHUNK_COLUMNS))
     }
 
-    /// Bytes of the scratch buffer: a carry per block, then the chunk sums, each for 8 batch
-    /// columns: `(blocks + chunks) × 8` f32 (a 32nd of the BF16 matrix's bytes per batch column
-    /// per chunk of 128).
+    /// Bytes of the scratch buffer of chunk sums, for 8 batch columns: `chunks × 8` f32 (a
+    /// 32nd of the BF16 matrix's bytes per batch column).
     pub fn partials_bytes(&self) -> u64 {
-        (u64::from(self.blocks) + self.chunks()) * u64::from(MAX_BATCH) * 4
+        self.chunks() * u64::from(MAX_BATCH) * 4
     }
 }
 
@@ -166,13 +165,11 @@ pub struct Gemv {
     gpu: Gpu,
     layout: Layout,
     gemv: XPipelines,
-    combine: XPipelines,
     tree: squeeze_core::wgpu::ComputePipeline,
 }
 
 impl Gemv {
     pub const SHADER: &'static Module = &GEMV;
-    pub const COMBINE_SHADER: &'static Module = &GEMV_COMBINE;
     pub const TREE_SHADER: &'static Module = &GEMV_TREE;
 
     /// The pass-1 module of `scan`.
@@ -194,7 +191,6 @@ impl Gemv {
         let tpb = layout.threads_per_block;
         check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
         let gemv = XPipelines::new(|x| block_pipeline(gpu, Self::shader(scan), "gemv", tpb, x))?;
-        let combine = XPipelines::new(|x| block_pipeline(gpu, &GEMV_COMBINE, "combine", tpb, x))?;
         let tree = gpu.pipeline(
             &GEMV_TREE,
             "tree",
@@ -207,7 +203,6 @@ impl Gemv {
             gpu: gpu.clone(),
             layout,
             gemv,
-            combine,
             tree,
         })
     }
@@ -241,14 +236,14 @@ impl Gemv {
                 "partials",
                 &partials,
                 params.partials_bytes().max(4),
-                "(blocks + rows × ⌈cols / 128⌉) × 8 f32",
+                "rows × ⌈cols / 128⌉ × 8 f32",
             )],
         )?;
         if params.blocks == 0 {
             return Ok(());
         }
         let [luts, codes, sign_mantissa, positions, gaps] = unit.into_array();
-        let decoding = [
+        let pass1 = [
             (1, luts),
             (2, codes),
             (3, sign_mantissa),
@@ -262,21 +257,9 @@ impl Gemv {
             "dfloat11 gemv",
             self.gemv.get(f16),
             &params,
-            &decoding,
+            &pass1,
             params.blocks,
         )?;
-        // Pass 2: one invocation per block after the first.
-        let tpb = self.layout.threads_per_block;
-        if params.blocks > 1 {
-            gpu.dispatch_slots(
-                encoder,
-                "dfloat11 gemv combine",
-                self.combine.get(f16),
-                &params,
-                &decoding,
-                (params.blocks - 1).div_ceil(tpb),
-            )?;
-        }
         let rows_per_group = (TREE_WORKGROUP / params.cols.div_ceil(CHUNK_COLUMNS).max(1)).max(1);
         gpu.dispatch_slots(
             encoder,
