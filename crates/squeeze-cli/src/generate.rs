@@ -1,8 +1,9 @@
 //! `squeeze generate MODEL.gguf --ids 1,2,3 [-n N] [--json OUT.json] [--logits OUT.safetensors]`:
-//! a LLaMA GGUF model run end to end on squeeze kernels (squeeze-llama), greedy. Generated ids
-//! stream to stdout as they are sampled; the summary line (prompt and generated tokens, prefill
-//! and decode tokens/s, adapter) and the generated text (decoded with the file's vocabulary,
-//! where it has a `gpt2` or `llama` one) go to stderr, so stdout stays the ids alone.
+//! a LLaMA GGUF model run end to end on squeeze kernels (squeeze-llama), greedy. The generated
+//! text streams to stdout as it is sampled (squeeze-llama's `TextStream`: a character split
+//! across tokens is printed once complete), or the ids, space-separated, for a model without a
+//! vocabulary squeeze reads; the summary line (prompt and generated tokens, prefill and decode
+//! tokens/s, adapter) goes to stderr.
 //!
 //! `--prompt` encodes text with the file's byte-level BPE tokenizer (squeeze-llama's
 //! `Tokenizer`: pre-tokenizers `gpt2` and `smollm`; others are an error naming them), or a
@@ -27,6 +28,7 @@ use squeeze::attention::KvDtype;
 use squeeze::{Error, Gpu, GpuOptions};
 use squeeze_llama::request::{Generated, Prompt, Request};
 use squeeze_llama::source::ModelSource;
+use squeeze_llama::stream::TextStream;
 use squeeze_llama::{AttentionMode, Sampling};
 
 use crate::paths::{Output, OutputKind};
@@ -126,10 +128,17 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
     };
     let source = ModelSource::open("MODEL", &args.model)?;
     let gpu = Gpu::new(options)?;
+    let decode = |ids: &[u32]| source.decode(ids);
+    let has_vocabulary = decode(&[]).is_some();
+    let mut stream = TextStream::default();
     let mut stdout = std::io::stdout().lock();
     let mut print = |id: u32| {
         // A closed stdout ends the process quietly (SIGPIPE); other write errors show at exit.
-        let _ = write!(stdout, "{id} ");
+        let _ = if has_vocabulary {
+            write!(stdout, "{}", stream.push(id, decode))
+        } else {
+            write!(stdout, "{id} ")
+        };
         let _ = stdout.flush();
     };
     let Generated {
@@ -137,7 +146,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         text,
         vocab,
     } = request.run(&gpu, &source, &mut print)?;
-    println!();
+    println!("{}", stream.finish(decode));
     let adapter = gpu.label();
     eprintln!(
         "prompt tokens {}, generated tokens {}, prefill {:.2} tokens/s, decode {:.2} tokens/s, \
@@ -147,9 +156,6 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         generation.prefill_tokens_per_s(),
         generation.decode_tokens_per_s(),
     );
-    if let Some(text) = &text {
-        eprintln!("text: {text:?}");
-    }
     if let Some(out) = json {
         let report = serde_json::json!({
             "prompt_ids": generation.prompt_ids,

@@ -60,6 +60,7 @@ pub mod rope;
 pub mod sampler;
 pub mod source;
 pub mod state;
+pub mod stream;
 pub mod swiglu;
 pub mod tensors;
 pub mod tiny;
