@@ -1,15 +1,14 @@
 // Token-level selection, first pass: the attention logits scale · q_g · k_t of every query head
-// g and token t (`logits` = [batch, q_heads, max_len] f32; -inf past a sequence's end). One
-// invocation per (sequence, KV head, token) serves the whole query group from one key row,
-// each key element loaded and widened once: `GROUP` is the group size rounded up to a power of
-// two (a pipeline constant, so the head loops unroll).
+// g and token t (`logits` = [batch, q_heads, max_len] f32, score_rows.wgsl's `logit_index`;
+// -inf past a sequence's end). One invocation per (sequence, KV head, token) serves the whole
+// query group from one key row, each key element loaded and widened once: `GROUP` is the group
+// size rounded up to a power of two (a pipeline constant, so the head loops unroll).
 
 override GROUP: u32 = 1u;
 
 @group(0) @binding(5) var<storage, read> q: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;
 
-const WORKGROUP: u32 = 256u;
 const MAX_GROUP: u32 = 32u;
 
 @compute @workgroup_size(256)
@@ -17,29 +16,26 @@ fn token_scores(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let group = params.q_heads / params.kv_heads;
+    let group = group_size();
+    let dim4 = params.head_dim / 4u;
     let cols = params.head_dim / 8u;
-    let total = params.batch * params.kv_heads * params.max_len;
-    for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
-        let row = i / params.max_len;
-        let pos = i % params.max_len;
-        let b = row / params.kv_heads;
-        let h = row % params.kv_heads;
+    for (var i = gid.x; i < score_entries(); i += groups.x * WORKGROUP) {
+        let e = score_entry(i);
         var pool_row = NO_ROW;
-        if (pos < seq_len(b)) {
-            pool_row = token_row(b, pos);
+        if (e.pos < seq_len(e.b)) {
+            pool_row = token_row(e.b, e.pos);
         }
         var dots: array<vec4<f32>, MAX_GROUP>;
         for (var g = 0u; g < GROUP; g++) {
             dots[g] = vec4<f32>(0.0);
         }
-        let q_first = (b * params.q_heads + h * group) * params.head_dim / 4u;
+        let q_first = group_head(e) * dim4;
         if (pool_row != NO_ROW) {
-            let first = kv_element(pool_row, h);
+            let first = kv_element(pool_row, e.h);
             for (var c = 0u; c < cols; c++) {
                 let k = k8(first + 8u * c);
                 for (var g = 0u; g < GROUP; g++) {
-                    let qg = q_first + min(g, group - 1u) * params.head_dim / 4u + 2u * c;
+                    let qg = q_first + min(g, group - 1u) * dim4 + 2u * c;
                     dots[g] += k.lo * q4(qg) + k.hi * q4(qg + 1u);
                 }
             }
@@ -48,7 +44,7 @@ fn token_scores(
             if (g < group) {
                 let d = dots[g];
                 let logit = select(neg_inf(), (d.x + d.y + d.z + d.w) * params.scale, pool_row != NO_ROW);
-                logits[(b * params.q_heads + h * group + g) * params.max_len + pos] = logit;
+                logits[logit_index(e, g)] = logit;
             }
         }
     }

@@ -159,6 +159,13 @@ pub static QUEST_META: Module = Module {
     override_sets: &KV_FORMATS,
 };
 
+/// The score rows of the selection passes: one per (sequence, KV head), an entry per page or
+/// token, walked by a grid-stride loop; and where each query head's logit lies.
+pub const SCORE_ROWS: Part = part!("attention/score_rows.wgsl");
+/// What a selection pass leaves top-k: each row's length, and the entries past its end (-inf)
+/// or forced by sink and window (+inf). After [`SCORE_ROWS`].
+pub const SCORE_OUTPUTS: Part = part!("attention/score_outputs.wgsl");
+
 /// Quest's page scores; entry `quest_scores`.
 pub static QUEST_SCORES: Module = Module {
     name: "attention/quest_scores",
@@ -167,6 +174,8 @@ pub static QUEST_SCORES: Module = Module {
         PARAMS,
         HALVES,
         PAGES,
+        SCORE_ROWS,
+        SCORE_OUTPUTS,
         part!("attention/quest_scores.wgsl"),
     ],
     requires: Requirements::PORTABLE,
@@ -183,6 +192,7 @@ pub static TOKEN_SCORES: Module = Module {
         HALVES,
         PAGES,
         KV,
+        SCORE_ROWS,
         part!("attention/token_scores.wgsl"),
     ],
     requires: Requirements::PORTABLE,
@@ -203,7 +213,12 @@ pub static TOKEN_STATS: Module = Module {
 /// (TokenSelect).
 pub static TOKEN_VOTE: Module = Module {
     name: "attention/token_vote",
-    parts: &[PARAMS, part!("attention/token_vote.wgsl")],
+    parts: &[
+        PARAMS,
+        SCORE_ROWS,
+        SCORE_OUTPUTS,
+        part!("attention/token_vote.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["vote_sum", "vote_softmax"],
     override_sets: &[&[]],
