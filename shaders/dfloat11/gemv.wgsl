@@ -90,6 +90,12 @@ fn multiply_chunk_at(first: u32, start_word: u32, start_bit: u32, length_row: u3
     store_chunk(first, Sums(lo, hi));
 }
 
+// A chunk list entry: the chunk's first weight and the bit of its code, both relative to the
+// block (15 bits each: a block has 2^15 bits).
+fn chunk_entry(weight: u32, word: u32, bit: u32, block_word: u32) -> u32 {
+    return (weight << 16u) | ((((word - block_word) * 32u) + bit) & 0xffffu);
+}
+
 @compute @workgroup_size(THREADS_PER_BLOCK)
 fn gemv(
     @builtin(local_invocation_index) lid: u32,
@@ -104,10 +110,26 @@ fn gemv(
     // is a multiple of GEMV_CHUNK (a power of two).
     let cols = max(params.cols, 1u);
     let first_col = range.x % cols;
+    let block_start = block_range(block, params.n).x;
+    let block_word = 2u * block * THREADS_PER_BLOCK;
+    let t = block * THREADS_PER_BLOCK + lid;
+    // Count the chunks starting in the thread, keeping the first one's list entry (most threads
+    // hold at most one: they need not walk their codes again below).
     var starts = 0u;
+    var first_entry = 0u;
     var col = first_col;
+    var word = 2u * t;
+    var bit = thread_gap(t);
     for (var j = 0u; j < weights; j++) {
-        starts += u32((col & (GEMV_CHUNK - 1u)) == 0u);
+        if ((col & (GEMV_CHUNK - 1u)) == 0u) {
+            if (starts == 0u) {
+                first_entry = chunk_entry(range.x + j - block_start, word, bit, block_word);
+            }
+            starts++;
+        }
+        bit += lut_byte(length_row, kept_exponent(j));
+        word += bit / 32u;
+        bit %= 32u;
         col++;
         if (col == cols) {
             col = 0u;
@@ -120,24 +142,23 @@ fn gemv(
         chunk_total = before + starts;
     }
     let total = workgroupUniformLoad(&chunk_total);
-    let block_start = block_range(block, params.n).x;
-    let block_bit = 2u * block * THREADS_PER_BLOCK;
     // Passes of THREADS_PER_BLOCK chunks (one unless rows are very short): each thread lists
     // the chunks starting in it whose slot falls in the pass, then each invocation sums one.
     for (var round = 0u; round <= THREAD_BITS && round * THREADS_PER_BLOCK < total; round++) {
         let first_slot = round * THREADS_PER_BLOCK;
-        let t = block * THREADS_PER_BLOCK + lid;
-        var word = 2u * t;
-        var bit = thread_gap(t);
+        let in_round = before >= first_slot && before < first_slot + THREADS_PER_BLOCK;
+        if (starts == 1u && in_round) {
+            chunk_starts[before - first_slot] = first_entry;
+        }
+        word = 2u * t;
+        bit = thread_gap(t);
         var slot = before;
-        var col = first_col;
-        for (var j = 0u; j < weights; j++) {
-            let i = range.x + j;
+        col = first_col;
+        for (var j = 0u; j < select(0u, weights, starts > 1u); j++) {
             if ((col & (GEMV_CHUNK - 1u)) == 0u) {
                 if (slot >= first_slot && slot < first_slot + THREADS_PER_BLOCK) {
-                    // Weight and bit offsets within the block, 15 bits each.
-                    let bits = (word - block_bit) * 32u + bit;
-                    chunk_starts[slot - first_slot] = ((i - block_start) << 16u) | (bits & 0xffffu);
+                    chunk_starts[slot - first_slot] =
+                        chunk_entry(range.x + j - block_start, word, bit, block_word);
                 }
                 slot++;
             }
@@ -153,7 +174,7 @@ fn gemv(
         if (first_slot + lid < total) {
             let packed = chunk_starts[lid];
             let bits = packed & 0xffffu;
-            multiply_chunk_at(block_start + (packed >> 16u), block_bit + bits / 32u, bits % 32u,
+            multiply_chunk_at(block_start + (packed >> 16u), block_word + bits / 32u, bits % 32u,
                 length_row);
         }
         workgroupBarrier();
