@@ -92,6 +92,11 @@ fn quad_dot(w: QuadChunks, x: Chunk) -> vec4<f32> {
     return vec4<f32>(dot8(w.a, x), dot8(w.b, x), dot8(w.c, x), dot8(w.d, x));
 }
 
+// Σ w·x over the 32 weights of a unit and its activations.
+fn unit_dot(w: Unit, x: Unit) -> f32 {
+    return dot8(w.c0, x.c0) + dot8(w.c1, x.c1) + dot8(w.c2, x.c2) + dot8(w.c3, x.c3);
+}
+
 // As `accumulate` for the same chunk of four rows, each activation chunk loaded once for all.
 fn accumulate_quad(s: ptr<function, QuadSums>, w: QuadChunks, c: u32) {
     let n = params.batch;
@@ -107,7 +112,8 @@ fn accumulate_quad(s: ptr<function, QuadSums>, w: QuadChunks, c: u32) {
 
 // As `row_partials` for rows `row` .. `row + 4` at once, so each activation chunk is loaded
 // once for all four (at batch 1, activation words are otherwise several times the weight
-// words). Rows past the last read the last row again; their sums are not stored.
+// words). Rows past the last read the last row again; their sums are not stored. At batch 1
+// (`BATCH_ONE`) the unit's activations are loaded first and the rows taken one at a time.
 fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
     let zero = vec4<f32>();
     var s = QuadSums(zero, zero, zero, zero, zero, zero, zero, zero);
@@ -115,15 +121,23 @@ fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
     let last = params.rows - 1u;
     let r = vec4<u32>(row, min(row + 1u, last), min(row + 2u, last), min(row + 3u, last));
     for (var u = first; u < units; u += step) {
-        let wa = load_unit(r.x, u);
-        let wb = load_unit(r.y, u);
-        let wc = load_unit(r.z, u);
-        let wd = load_unit(r.w, u);
         let c = u * UNIT_CHUNKS;
-        accumulate_quad(&s, QuadChunks(wa.c0, wb.c0, wc.c0, wd.c0), c);
-        accumulate_quad(&s, QuadChunks(wa.c1, wb.c1, wc.c1, wd.c1), c + 1u);
-        accumulate_quad(&s, QuadChunks(wa.c2, wb.c2, wc.c2, wd.c2), c + 2u);
-        accumulate_quad(&s, QuadChunks(wa.c3, wb.c3, wc.c3, wd.c3), c + 3u);
+        if (BATCH_ONE) {
+            let x = Unit(x_chunk(0u, c), x_chunk(0u, c + 1u), x_chunk(0u, c + 2u), x_chunk(0u, c + 3u));
+            s.c0.x += unit_dot(load_unit(r.x, u), x);
+            s.c0.y += unit_dot(load_unit(r.y, u), x);
+            s.c0.z += unit_dot(load_unit(r.z, u), x);
+            s.c0.w += unit_dot(load_unit(r.w, u), x);
+        } else {
+            let wa = load_unit(r.x, u);
+            let wb = load_unit(r.y, u);
+            let wc = load_unit(r.z, u);
+            let wd = load_unit(r.w, u);
+            accumulate_quad(&s, QuadChunks(wa.c0, wb.c0, wc.c0, wd.c0), c);
+            accumulate_quad(&s, QuadChunks(wa.c1, wb.c1, wc.c1, wd.c1), c + 1u);
+            accumulate_quad(&s, QuadChunks(wa.c2, wb.c2, wc.c2, wd.c2), c + 2u);
+            accumulate_quad(&s, QuadChunks(wa.c3, wb.c3, wc.c3, wd.c3), c + 3u);
+        }
     }
     return s;
 }

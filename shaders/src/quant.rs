@@ -25,6 +25,8 @@ pub const GEMV_CORE: Part = part!("quant/gemv.wgsl");
 const GEMM_KERNEL: Part = part!("quant/gemm.wgsl");
 const DEQUANT_KERNEL: Part = part!("quant/dequant.wgsl");
 const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
+/// The GEMV's `BATCH_ONE` override, first in every GEMV module.
+const GEMV_BATCH: Part = part!("quant/gemv_batch.wgsl");
 const GEMV_SUBGROUP_ENTRY: Part = part!("quant/gemv_subgroup.wgsl");
 
 const SUBGROUPS: Requirements = Requirements {
@@ -84,8 +86,64 @@ macro_rules! io_sets {
     };
 }
 
-const GEMV_GGUF_SETS: &[Overrides] = io_sets!(gguf_sets, [("WORKGROUP_SIZE", 64.0)]);
-const GEMV_AFFINE_SETS: &[Overrides] = io_sets!(affine_sets, [("WORKGROUP_SIZE", 64.0)]);
+/// Activation and result dtypes and `BATCH_ONE` after each list of kernel overrides.
+macro_rules! gemv_sets {
+    ($sets:ident) => {
+        $sets!(
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 0.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 0.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 0.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 0.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 1.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 1.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 1.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_ONE", 1.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 1.0)
+            ]
+        )
+    };
+}
+
+const GEMV_GGUF_SETS: &[Overrides] = gemv_sets!(gguf_sets);
+const GEMV_AFFINE_SETS: &[Overrides] = gemv_sets!(affine_sets);
 const GEMM_GGUF_SETS: &[Overrides] = io_sets!(gguf_sets, []);
 const GEMM_AFFINE_SETS: &[Overrides] = io_sets!(affine_sets, []);
 
@@ -111,6 +169,7 @@ pub static DEQUANT_AFFINE: Module = Module {
 pub static GEMV: Module = Module {
     name: "quant/gemv",
     parts: &[
+        GEMV_BATCH,
         HALVES,
         BITS,
         MATRIX,
@@ -129,6 +188,7 @@ pub static GEMV: Module = Module {
 pub static GEMV_SUBGROUP: Module = Module {
     name: "quant/gemv_subgroup",
     parts: &[
+        GEMV_BATCH,
         HALVES,
         BITS,
         MATRIX,
@@ -147,6 +207,7 @@ pub static GEMV_SUBGROUP: Module = Module {
 pub static GEMV_AFFINE: Module = Module {
     name: "quant/gemv_affine",
     parts: &[
+        GEMV_BATCH,
         HALVES,
         MATRIX,
         AFFINE_BLOCKS,
@@ -163,6 +224,7 @@ pub static GEMV_AFFINE: Module = Module {
 pub static GEMV_AFFINE_SUBGROUP: Module = Module {
     name: "quant/gemv_affine_subgroup",
     parts: &[
+        GEMV_BATCH,
         HALVES,
         MATRIX,
         AFFINE_BLOCKS,

@@ -1,6 +1,6 @@
 //! Every registered conformance case on every adapter found, each its own named test
 //! `backend::adapter::kernel::path::case`, e.g.
-//! `vulkan::llvmpipe::gemv::q4_0::subgroup::odd_rows_batch_2_8`, so that
+//! `vulkan::llvmpipe::gemv::q4_0::subgroup::odd_rows_batch_1_8`, so that
 //! `cargo test -p squeeze-conformance --test conformance -- gemv` runs only the GEMV cases.
 //!
 //! A path the adapter lacks is reported as ignored, with the missing feature as the reason; no

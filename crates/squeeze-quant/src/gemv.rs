@@ -65,6 +65,10 @@ pub struct Gemv {
     scheme: Scheme,
     reduction: Reduction,
     pipelines: ActivationPipelines,
+    /// The subgroup path's batch-1 pipelines (`BATCH_ONE`: activations loaded once per unit,
+    /// rows taken one at a time; twice as fast on lavapipe); `None` on the workgroup path, which
+    /// has no four-row loop.
+    batch_one: Option<ActivationPipelines>,
 }
 
 impl Gemv {
@@ -79,18 +83,27 @@ impl Gemv {
         reduction: Reduction,
     ) -> Result<Self> {
         let scheme = scheme.into();
-        let pipelines = ActivationPipelines::new(
-            gpu,
-            reduction.shader(scheme),
-            "gemv",
-            scheme,
-            &[("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE))],
-        )?;
+        let pipelines = |batch_one: bool| {
+            ActivationPipelines::new(
+                gpu,
+                reduction.shader(scheme),
+                "gemv",
+                scheme,
+                &[
+                    ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+                    ("BATCH_ONE", f64::from(u8::from(batch_one))),
+                ],
+            )
+        };
         Ok(Self {
             gpu: gpu.clone(),
             scheme,
             reduction,
-            pipelines,
+            pipelines: pipelines(false)?,
+            batch_one: match reduction {
+                Reduction::Subgroup => Some(pipelines(true)?),
+                Reduction::Workgroup => None,
+            },
         })
     }
 
@@ -124,7 +137,11 @@ impl Gemv {
         }
         // Enough workgroups for one row per team.
         let per_group = self.reduction.rows_per_workgroup(&self.gpu);
-        self.pipelines.dispatch(
+        let pipelines = match &self.batch_one {
+            Some(batch_one) if problem.batch == 1 => batch_one,
+            _ => &self.pipelines,
+        };
+        pipelines.dispatch(
             encoder,
             &problem,
             &shape,
