@@ -91,6 +91,11 @@ pub struct Args {
     /// Seed of the sampler (with --temperature); the same seed replays a run.
     #[arg(long, default_value_t = 0, requires = "temperature")]
     seed: u64,
+    /// After generating, time the decode step R times whole and by kind of work (matrix
+    /// products, attention, glue and sampling) and the host's recording of it; printed on
+    /// stderr and written to --json as `profile`.
+    #[arg(long, value_name = "R")]
+    profile: Option<u32>,
     /// Replace the --json / --logits outputs if they exist.
     #[arg(long)]
     force: bool,
@@ -125,6 +130,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         attention: AttentionMode::parse(&args.attention, args.budget, args.sink, args.window)?,
         sampling,
         logits: logits_out.is_some(),
+        profile: args.profile,
     };
     let source = ModelSource::open("MODEL", &args.model)?;
     let gpu = Gpu::new(options)?;
@@ -145,6 +151,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         generation,
         text,
         vocab,
+        profile,
     } = request.run(&gpu, &source, &mut print)?;
     println!("{}", stream.finish(decode));
     let adapter = gpu.label();
@@ -156,6 +163,33 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         generation.prefill_tokens_per_s(),
         generation.decode_tokens_per_s(),
     );
+    let profile = profile.map(|p| {
+        let share = |s: f64| 100.0 * s / p.step;
+        eprintln!(
+            "decode step {:.2} ms ({}, {} repetitions): matrix products {:.2} ms ({:.0} %), \
+             attention {:.2} ms ({:.0} %), glue and sampling {:.2} ms ({:.0} %); host recording \
+             {:.3} ms",
+            p.step * 1e3,
+            p.clock.name(),
+            p.repetitions,
+            p.matmul * 1e3,
+            share(p.matmul),
+            p.attention * 1e3,
+            share(p.attention),
+            p.glue * 1e3,
+            share(p.glue),
+            p.recording * 1e3,
+        );
+        serde_json::json!({
+            "step_s": p.step,
+            "matmul_s": p.matmul,
+            "attention_s": p.attention,
+            "glue_s": p.glue,
+            "recording_s": p.recording,
+            "clock": p.clock.name(),
+            "repetitions": p.repetitions,
+        })
+    });
     if let Some(out) = json {
         let report = serde_json::json!({
             "prompt_ids": generation.prompt_ids,
@@ -164,6 +198,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
             "prefill_tokens_per_s": generation.prefill_tokens_per_s(),
             "decode_tokens_per_s": generation.decode_tokens_per_s(),
             "adapter": adapter,
+            "profile": profile,
         });
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::invalid("--json", "report", "serialisable", e))?;

@@ -174,3 +174,38 @@ fn sampling_replays_by_seed_and_top_k_1_is_greedy() {
     ]);
     assert!(!o.status.success(), "--top-k without --temperature ran");
 }
+
+#[test]
+fn profile_reports_the_step_by_kind_of_work() {
+    let (dir, model) = setup("profile");
+    let json = dir.join("out.json");
+    let o = squeeze(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1,2",
+        "-n",
+        "2",
+        "--profile",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("decode step "), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in ["step_s", "matmul_s", "attention_s", "glue_s", "recording_s"] {
+        assert!(report["profile"][key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    let o = squeeze(&[
+        "generate",
+        model.to_str().unwrap(),
+        "--ids",
+        "1",
+        "--profile",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("repetitions"), "{}", stderr(&o));
+}

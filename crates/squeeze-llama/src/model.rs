@@ -26,10 +26,13 @@ use crate::rope::{Rope, RopeConfig};
 use crate::state::{State, Workspaces, read_mapped};
 use crate::swiglu::SwiGlu;
 use crate::tensors::ModelTensors;
-use crate::weights::{DeviceMatrix, DeviceWeights, MatrixKernels};
+use crate::weights::{DeviceLayer, DeviceMatrix, DeviceWeights, MatrixKernels};
+use profile::Parts;
 
 #[path = "prefill.rs"]
 pub mod prefill;
+#[path = "profile.rs"]
+pub mod profile;
 
 /// How much cache to make.
 #[derive(Debug, Clone, Copy)]
@@ -195,7 +198,7 @@ impl Model {
         queue.write_buffer(&self.state.token, 0, bytemuck::bytes_of(&token));
         queue.write_buffer(&self.state.position, 0, bytemuck::bytes_of(&self.len));
         let mut encoder = self.gpu.encoder("llama step");
-        self.record(&mut encoder)?;
+        self.record(&mut encoder, Parts::ALL)?;
         let out = self.finish(encoder, logits);
         self.len += 1;
         out
@@ -251,8 +254,9 @@ impl Model {
         })
     }
 
-    /// Records the whole step for the token and position in the state buffers.
-    fn record(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+    /// Records the `parts` of the step for the token and position in the state buffers (all
+    /// of them for a step; one kind at a time to profile it).
+    fn record(&self, encoder: &mut wgpu::CommandEncoder, parts: Parts) -> Result<()> {
         let c = &self.config;
         let k = &self.kernels;
         let s = &self.state;
@@ -266,21 +270,31 @@ impl Model {
             eps: c.rms_eps,
         };
         let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
-            m.encode(&k.gemv, e, 1, b(x), b(y))
+            if parts.matmul {
+                m.encode(&k.gemv, e, 1, b(x), b(y))?;
+            }
+            Ok(())
         };
-        k.embedding
-            .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;
+        let glue = parts.glue;
+        if glue {
+            k.embedding
+                .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;
+        }
         let table = self.cache.table();
         for (i, layer) in w.layers.iter().enumerate() {
-            k.norm
-                .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
+            if glue {
+                k.norm
+                    .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
+            }
             gemv(encoder, &layer.q, &s.xn, &s.q)?;
             gemv(encoder, &layer.k, &s.xn, &s.k)?;
             gemv(encoder, &layer.v, &s.xn, &s.v)?;
-            k.rope
-                .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
-            k.rope
-                .encode(encoder, 1, c.kv_heads, b(&s.position), b(&s.k))?;
+            if glue {
+                k.rope
+                    .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
+                k.rope
+                    .encode(encoder, 1, c.kv_heads, b(&s.position), b(&s.k))?;
+            }
             let kv = self
                 .cache
                 .kv(i)
@@ -289,46 +303,85 @@ impl Model {
                 // The block formats quantize f32 rows as they append.
                 KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => self.cache.placed(&s.k, &s.v),
                 KvDtype::F16 => {
-                    let n = c.kv_heads * c.head_dim;
-                    k.narrow.encode(encoder, n, b(&s.k), b(&s.k16))?;
-                    k.narrow.encode(encoder, n, b(&s.v), b(&s.v16))?;
+                    if glue {
+                        let n = c.kv_heads * c.head_dim;
+                        k.narrow.encode(encoder, n, b(&s.k), b(&s.k16))?;
+                        k.narrow.encode(encoder, n, b(&s.v), b(&s.v16))?;
+                    }
                     self.cache.placed(&s.k16, &s.v16)
                 }
             };
-            k.append.encode_placed(encoder, table, &placed, &kv)?;
-            let query = Query {
-                q: b(&s.q),
-                heads: c.heads,
-                scale: 1.0 / (c.head_dim as f32).sqrt(),
-                dtype: DType::F32,
-            };
-            k.attention.encode(
-                encoder,
-                &LayerCall {
-                    layer: i,
-                    table,
-                    kv: &kv,
-                    query: &query,
-                    out: b(&s.attn),
-                },
-            )?;
+            if parts.attention {
+                k.append.encode_placed(encoder, table, &placed, &kv)?;
+                let query = Query {
+                    q: b(&s.q),
+                    heads: c.heads,
+                    scale: 1.0 / (c.head_dim as f32).sqrt(),
+                    dtype: DType::F32,
+                };
+                k.attention.encode(
+                    encoder,
+                    &LayerCall {
+                        layer: i,
+                        table,
+                        kv: &kv,
+                        query: &query,
+                        out: b(&s.attn),
+                    },
+                )?;
+            }
             gemv(encoder, &layer.o, &s.attn, &s.delta)?;
+            self.record_ffn(encoder, parts, layer)?;
+        }
+        self.record_head(encoder, parts)
+    }
+
+    /// Records the rest of a layer after the o projection: residual, norm, gate/up, SwiGLU,
+    /// down, residual.
+    fn record_ffn(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        parts: Parts,
+        layer: &DeviceLayer,
+    ) -> Result<()> {
+        let c = &self.config;
+        let k = &self.kernels;
+        let s = &self.state;
+        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
+            Binding::whole(buffer)
+        }
+        let norm = NormShape {
+            rows: 1,
+            cols: c.hidden,
+            eps: c.rms_eps,
+        };
+        let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
+            if parts.matmul {
+                m.encode(&k.gemv, e, 1, b(x), b(y))?;
+            }
+            Ok(())
+        };
+        if parts.glue {
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
             k.norm
                 .encode(encoder, norm, b(&s.x), b(&layer.ffn_norm), b(&s.xn))?;
-            gemv(encoder, &layer.gate, &s.xn, &s.gate)?;
-            gemv(encoder, &layer.up, &s.xn, &s.up)?;
+        }
+        gemv(encoder, &layer.gate, &s.xn, &s.gate)?;
+        gemv(encoder, &layer.up, &s.xn, &s.up)?;
+        if parts.glue {
             k.swiglu
                 .encode(encoder, c.ffn, b(&s.gate), b(&s.up), b(&s.act))?;
-            gemv(encoder, &layer.down, &s.act, &s.delta)?;
+        }
+        gemv(encoder, &layer.down, &s.act, &s.delta)?;
+        if parts.glue {
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
         }
-        self.record_head(encoder)
+        Ok(())
     }
 
     /// Records the final norm of the residual stream in the state, the output projection and
-    /// the top-k of the logits.
-    fn record_head(&self, encoder: &mut wgpu::CommandEncoder) -> Result<()> {
+    /// the top-k of the logits (the `parts` of them).
+    fn record_head(&self, encoder: &mut wgpu::CommandEncoder, parts: Parts) -> Result<()> {
         let c = &self.config;
         let k = &self.kernels;
         let s = &self.state;
@@ -341,10 +394,17 @@ impl Model {
             cols: c.hidden,
             eps: c.rms_eps,
         };
-        k.norm
-            .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
-        w.output
-            .encode(&k.gemv, encoder, 1, b(&s.xn), b(&s.logits))?;
+        if parts.glue {
+            k.norm
+                .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
+        }
+        if parts.matmul {
+            w.output
+                .encode(&k.gemv, encoder, 1, b(&s.xn), b(&s.logits))?;
+        }
+        if !parts.glue {
+            return Ok(());
+        }
         let scores = ScoreBindings {
             x: b(&s.logits),
             lengths: None,

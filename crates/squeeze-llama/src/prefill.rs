@@ -19,6 +19,7 @@ use squeeze::attention::{KvDtype, Prefill, PrefillArgs, Query};
 use squeeze::quant::{Format, Gemm, Problem};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
+use super::profile::Parts;
 use super::{Model, StepOutput};
 use crate::cache::PAGE_SIZE;
 use crate::config::LlamaConfig;
@@ -209,7 +210,7 @@ impl Model {
         let hidden = u64::from(c.hidden) * 4;
         let last_row = (last.len() as u64 - 1) * hidden;
         encoder.copy_buffer_to_buffer(&self.prefill.rows.x, last_row, &self.state.x, 0, hidden);
-        self.record_head(&mut encoder)?;
+        self.record_head(&mut encoder, Parts::ALL)?;
         let out = self.finish(encoder, logits);
         self.len += last.len() as u32;
         out

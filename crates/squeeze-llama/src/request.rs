@@ -8,6 +8,7 @@ use squeeze::{Error, Gpu, Result};
 
 use crate::attention::AttentionMode;
 use crate::generate::{GenerateOptions, Generation, generate};
+use crate::model::profile::StepProfile;
 use crate::model::{Model, ModelOptions};
 use crate::sampler::Sampling;
 use crate::source::ModelSource;
@@ -31,6 +32,9 @@ pub struct Request<'a> {
     pub sampling: Option<Sampling>,
     /// Keep each generated token's logits.
     pub logits: bool,
+    /// After generating, time the decode step by kind of work, this many repetitions each
+    /// ([`Model::profile`]).
+    pub profile: Option<u32>,
 }
 
 /// A generation and the text of its ids, where the model has a vocabulary squeeze reads.
@@ -40,6 +44,8 @@ pub struct Generated {
     pub text: Option<String>,
     /// The model's vocabulary size (the length of each logits row).
     pub vocab: u32,
+    /// The decode step's profile, when asked for.
+    pub profile: Option<StepProfile>,
 }
 
 impl Request<'_> {
@@ -78,6 +84,9 @@ impl Request<'_> {
             if !(s.top_p > 0.0 && s.top_p <= 1.0) {
                 return Err(Error::invalid("top_p", "value", "in (0, 1]", s.top_p));
             }
+        }
+        if self.profile == Some(0) {
+            return Err(Error::invalid("profile", "repetitions", ">= 1", 0));
         }
         let candidates = self.sampling.map_or(1, |s| s.top_k);
         if candidates == 0 || candidates > vocab {
@@ -124,10 +133,15 @@ impl Request<'_> {
             on_token,
         )?;
         let text = source.decode(&generation.ids);
+        let profile = match self.profile {
+            Some(repetitions) if !model.is_empty() => Some(model.profile(repetitions)?),
+            _ => None,
+        };
         Ok(Generated {
             generation,
             text,
             vocab,
+            profile,
         })
     }
 }

@@ -103,6 +103,7 @@ pub fn generate<'py>(
         attention,
         sampling,
         logits,
+        profile: None,
     };
     let source = ModelSource::open("model", &model).map_err(to_py)?;
     let gpu = resolve(py, device)?;
@@ -110,6 +111,7 @@ pub fn generate<'py>(
         generation,
         text,
         vocab,
+        ..
     } = py
         .detach(|| request.run(&gpu, &source, &mut |_| {}))
         .map_err(to_py)?;
