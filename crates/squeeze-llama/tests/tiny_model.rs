@@ -15,6 +15,12 @@ use squeeze_llama::{
 /// attention and norms: at most 1e-5 of the largest logit (3e-7 to 5e-7 measured on lavapipe).
 const TOLERANCE: f32 = 1e-5;
 
+/// With a cache that rounds K and V (f16, q8_0, q4_0), a value whose GPU and CPU f32 results
+/// straddle a rounding boundary of the format is stored one step apart (one f16 ulp, 2^-11 of
+/// it), which moves the logits by more than f32 rounding does: 2.4e-5 of the largest logit
+/// measured on lavapipe with an f16 cache once the GEMV's summation order changed (#16).
+const ROUNDING_CACHE_TOLERANCE: f32 = 1e-4;
+
 fn gpu() -> Gpu {
     Gpu::new(GpuOptions::default()).unwrap_or_else(|e| panic!("no GPU adapter: {e}"))
 }
@@ -87,9 +93,13 @@ fn compare(spec: &TinySpec, run: Run<'_>) -> f32 {
         }
     }
     eprintln!("largest logit difference: {worst} of the largest logit");
+    let tolerance = match kv {
+        KvDtype::F32 => TOLERANCE,
+        _ => ROUNDING_CACHE_TOLERANCE,
+    };
     assert!(
-        worst <= TOLERANCE,
-        "logits differ by {worst} of the largest (tolerance {TOLERANCE})"
+        worst <= tolerance,
+        "logits differ by {worst} of the largest (tolerance {tolerance})"
     );
     worst
 }
