@@ -17,11 +17,11 @@
 //! - With a budget at or above the context, every selection keeps every token, so each mode
 //!   gives the dense tokens (tested).
 
+use squeeze::attention::sparse::SparseWorkspace;
 use squeeze::attention::{
     Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype, Query,
     Selector, Sparse, Tokens,
 };
-use squeeze::attention::sparse::SparseWorkspace;
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
 
 /// The attention mode of a whole model.
@@ -253,12 +253,7 @@ impl Attention {
             (Role::Dense, _) => decode(&Tokens::Policy(&self.full), encoder),
             (Role::Window, _) => decode(&Tokens::Policy(&self.window), encoder),
             (Role::Select, Some((sparse, workspace))) => sparse.encode(
-                encoder,
-                call.table,
-                call.kv,
-                call.query,
-                workspace,
-                call.out,
+                encoder, call.table, call.kv, call.query, workspace, call.out,
             ),
             (Role::Reuse, Some((_, workspace))) => decode(&workspace.tokens(), encoder),
             (Role::Select | Role::Reuse, None) => Err(Error::invalid(
@@ -320,9 +315,15 @@ mod tests {
         );
         let e = |r: Result<AttentionMode>| r.unwrap_err().to_string();
         let no_window = e(AttentionMode::parse("sink-window", None, 4, None));
-        assert!(no_window.contains("window") && no_window.contains("unset"), "{no_window}");
+        assert!(
+            no_window.contains("window") && no_window.contains("unset"),
+            "{no_window}"
+        );
         let small = e(AttentionMode::parse("sink-window", Some(2), 4, None));
-        assert!(small.contains("budget") && small.contains("sink = 4"), "{small}");
+        assert!(
+            small.contains("budget") && small.contains("sink = 4"),
+            "{small}"
+        );
         let no_budget = e(AttentionMode::parse("quest", None, 0, None));
         assert!(no_budget.contains("--attention quest"), "{no_budget}");
         let unknown = e(AttentionMode::parse("flash", None, 0, None));

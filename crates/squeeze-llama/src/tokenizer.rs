@@ -297,7 +297,10 @@ impl Tokenizer {
             let rest = &text[chars[i].0..];
             let contraction = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
                 .iter()
-                .find(|p| rest.get(..p.len()).is_some_and(|r| r.eq_ignore_ascii_case(p)))
+                .find(|p| {
+                    rest.get(..p.len())
+                        .is_some_and(|r| r.eq_ignore_ascii_case(p))
+                })
                 .map(|p| p.len());
             let len = if let Some(n) = contraction {
                 n
@@ -446,8 +449,14 @@ mod tests {
                     " ", " spaces", "  ", " and", "\ttabs", "\n\n", " ", " newline", "  ",
                 ],
             ),
-            ("I'LL DON'T we've", &["I", "'LL", " DON", "'T", " we", "'ve"]),
-            ("(paren) [x]{y}", &["(paren", ")", " [", "x", "]{", "y", "}"]),
+            (
+                "I'LL DON'T we've",
+                &["I", "'LL", " DON", "'T", " we", "'ve"],
+            ),
+            (
+                "(paren) [x]{y}",
+                &["(paren", ")", " [", "x", "]{", "y", "}"],
+            ),
             (
                 "naïve café 東京 123４５",
                 &["naïve", " café", " 東京", " ", "123", "４５"],

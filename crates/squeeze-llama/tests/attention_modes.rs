@@ -77,7 +77,10 @@ fn every_mode_with_the_whole_context_in_budget_gives_the_dense_tokens() {
             .iter()
             .zip(&dense_logits)
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(worst <= 1e-5 * scale, "{attention:?}: logits differ by {worst}");
+        assert!(
+            worst <= 1e-5 * scale,
+            "{attention:?}: logits differ by {worst}"
+        );
     }
 }
 
