@@ -1,6 +1,6 @@
 // Plain BF16 GEMV, the baseline of the fused GEMVs: y[b, r] = Σ_c W[r, c] · x[b, c] with W
-// [rows, cols] BF16 row-major (two per u32 word, low half first), batch 1..=8, f32 activations
-// and accumulation. Rows, chunks and the order of every addition are gemv_rows.wgsl's and gemv_chunk.wgsl's, shared
+// [rows, cols] row-major BF16 or f16 (two per u32 word, low half first) or f32 (W_FORMAT,
+// bf16_gemv_format.wgsl), batch 1..=8, f32 activations and accumulation. Rows, chunks and the order of every addition are gemv_rows.wgsl's and gemv_chunk.wgsl's, shared
 // with the fused native GEMV, so a matrix gives the same bits whether stored as BF16 or
 // compressed. `params.n` = rows · cols; the unit fields of GemvParams are unused. Every read
 // is checked against its buffer's length.
@@ -16,11 +16,21 @@ override WORKGROUP_SIZE: u32 = 256u;
 fn begin_chunk(row: u32, k: u32) {}
 
 fn chunk_weight(i: u32) -> f32 {
+    if (W_FORMAT == 2u) {
+        var value = 0u;
+        if (i < arrayLength(&weights)) {
+            value = weights[i];
+        }
+        return bitcast<f32>(value);
+    }
     var word = 0u;
     if (i / 2u < arrayLength(&weights)) {
         word = weights[i / 2u];
     }
-    return bitcast<f32>(((word >> ((i & 1u) * 16u)) & 0xffffu) << 16u);
+    if (W_FORMAT == 1u) {
+        return f16_to_f32(half_bits(word, i));
+    }
+    return bf16_to_f32(half_bits(word, i));
 }
 
 fn row_chunk(row: u32, k: u32) -> Sums {

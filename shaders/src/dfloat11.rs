@@ -144,11 +144,13 @@ pub static GEMV_TREE: Module = Module {
     override_sets: &[&[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0)]],
 };
 
-/// Plain BF16 GEMV (the fused GEMVs' baseline): entry `bf16_gemv`, whole rows per workgroup in
-/// the fused native GEMV's order ([`GEMV_ROWS`]), grid-stride over row groups.
+/// Plain GEMV of BF16, f16 or f32 weights (`W_FORMAT`; the BF16 one is the fused GEMVs'
+/// baseline): entry `bf16_gemv`, whole rows per workgroup in the fused native GEMV's order
+/// ([`GEMV_ROWS`]), grid-stride over row groups.
 pub static BF16_GEMV: Module = Module {
     name: "dfloat11/bf16_gemv",
     parts: &[
+        part!("dfloat11/bf16_gemv_format.wgsl"),
         GEMV_X,
         GEMV_PARAMS,
         HALVES,
@@ -161,8 +163,12 @@ pub static BF16_GEMV: Module = Module {
     requires: Requirements::PORTABLE,
     entry_points: &["bf16_gemv"],
     override_sets: &[
-        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0)],
-        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0), ("W_FORMAT", 0.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0), ("W_FORMAT", 0.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0), ("W_FORMAT", 1.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 0.0), ("W_FORMAT", 2.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0), ("W_FORMAT", 1.0)],
+        &[("WORKGROUP_SIZE", 256.0), ("X_F16", 1.0), ("W_FORMAT", 2.0)],
     ],
 };
 

@@ -5,10 +5,11 @@
 //! whose rows cross thread and block boundaries, one row over many blocks, one-column rows
 //! (whole rows inside one thread), one element, odd sizes, batch 1, 3, 5 and 8, ±0,
 //! subnormals, the largest finite and ±inf/NaN rows, 256 and 512 threads per block, on the
-//! portable and the subgroup scan.
+//! portable and the subgroup scan. The plain GEMV's F16 and F32 weights against an f64 GEMV of
+//! the widened weights, same tolerance, same edge cases in each format.
 
 use squeeze::Gpu;
-use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+use squeeze::dfloat11::bf16_gemv::{Bf16Gemv, WeightFormat};
 use squeeze::dfloat11::decode::Scan;
 use squeeze::dfloat11::{Gemv, Layout, encode, reference};
 
@@ -97,7 +98,127 @@ pub fn cases() -> Vec<Case> {
             plain(&kernel, &specials(64, 513), 64, 513, 8)
         },
     ));
+    all.push(Case::new(
+        "dfloat11-gemv",
+        Path::Portable,
+        "F16 and F32 weights: odd shapes, batch 1, 3, 8, specials",
+        |g| {
+            let f16 = Bf16Gemv::with_weights(g, WeightFormat::F16).map_err(failure)?;
+            let f32 = Bf16Gemv::with_weights(g, WeightFormat::F32).map_err(failure)?;
+            for (rows, cols, batch) in [(1, 1, 1), (37, 2701, 8), (300, 65, 3), (4099, 17, 1)] {
+                let w = widened(&weights(rows * cols, 11));
+                wide(&f32, Wide::F32(&w), rows, cols, batch)?;
+                let halves: Vec<u16> = w
+                    .iter()
+                    .map(|&v| half::f16::from_f32(v).to_bits())
+                    .collect();
+                wide(&f16, Wide::F16(&halves), rows, cols, batch)?;
+            }
+            let (rows, cols) = (64, 513);
+            wide(&f16, Wide::F16(&f16_specials(rows, cols)), rows, cols, 8)?;
+            wide(&f32, Wide::F32(&f32_specials(rows, cols)), rows, cols, 3)
+        },
+    ));
     all
+}
+
+/// BF16 bits widened to f32.
+fn widened(bf16: &[u16]) -> Vec<f32> {
+    bf16.iter()
+        .map(|&h| f32::from_bits(u32::from(h) << 16))
+        .collect()
+}
+
+/// The realistic weights as f16 with [`specials`]' pattern in f16: ±0 and subnormals (smallest,
+/// largest, negative) sprinkled in, the largest finite values, ±inf, inf − inf and NaN rows.
+fn f16_specials(rows: usize, cols: usize) -> Vec<u16> {
+    let mut w: Vec<u16> = widened(&weights(rows * cols, 33))
+        .into_iter()
+        .map(|v| half::f16::from_f32(v).to_bits())
+        .collect();
+    let mut set = |r: usize, c: usize, v: u16| w[r * cols + c] = v;
+    for c in 0..cols {
+        set(0, c, if c % 2 == 0 { 0x0000 } else { 0x8000 });
+    }
+    for (k, v) in [0x0001, 0x83ff, 0x0200, 0x8000, 0x0000]
+        .into_iter()
+        .enumerate()
+    {
+        for r in 1..rows {
+            set(r, (r * 7 + k * 101) % cols, v);
+        }
+    }
+    set(5, 3, 0x7bff);
+    set(5, 400, 0xfbff);
+    set(9, 17, 0x7c00);
+    set(11, cols - 1, 0xfc00);
+    set(13, 0, 0x7c00);
+    set(13, 200, 0xfc00);
+    set(17, 100, 0x7e00);
+    set(19, 300, 0xffff);
+    w
+}
+
+/// [`specials`] widened to f32, with f32-only values added: the smallest and largest
+/// subnormals, the largest finite f32 and a NaN with a payload.
+fn f32_specials(rows: usize, cols: usize) -> Vec<f32> {
+    let mut w = widened(&specials(rows, cols));
+    for r in 1..rows {
+        w[r * cols + (r * 3 + 50) % cols] = f32::from_bits(0x0000_0001);
+        w[r * cols + (r * 3 + 51) % cols] = f32::from_bits(0x807f_ffff);
+    }
+    w[7 * cols + 8] = f32::MAX;
+    w[21 * cols + 9] = f32::from_bits(0x7fc0_1234);
+    w
+}
+
+/// F16 bits or f32 weights for the plain GEMV.
+enum Wide<'a> {
+    F16(&'a [u16]),
+    F32(&'a [f32]),
+}
+
+/// The plain GEMV of F16 or F32 weights against an f64 GEMV of the widened weights.
+fn wide(
+    kernel: &Bf16Gemv,
+    values: Wide<'_>,
+    rows: usize,
+    cols: usize,
+    batch: usize,
+) -> Result<(), Failure> {
+    // plain()'s activations: with them the largest-finite rows' f32 sums do not overflow.
+    let x = activations(batch, cols, 5);
+    let (w, got, format) = match values {
+        Wide::F16(h) => (
+            h.iter()
+                .map(|&b| half::f16::from_bits(b).to_f32())
+                .collect(),
+            kernel.run(h, rows, cols, &x, batch),
+            "F16",
+        ),
+        Wide::F32(v) => (v.to_vec(), kernel.run_f32(v, rows, cols, &x, batch), "F32"),
+    };
+    let got = got.map_err(failure)?;
+    let mut want = vec![0.0; batch * rows];
+    let mut scale = vec![0.0; batch * rows];
+    for b in 0..batch {
+        for r in 0..rows {
+            let (mut sum, mut abs) = (0.0f64, 0.0f64);
+            for (&w, &a) in w[r * cols..(r + 1) * cols].iter().zip(&x[b * cols..]) {
+                let p = f64::from(w) * f64::from(a);
+                sum += p;
+                abs += p.abs();
+            }
+            want[b * rows + r] = sum;
+            scale[b * rows + r] = abs;
+        }
+    }
+    expect_close(
+        &format!("{format} GEMV {rows}×{cols} batch {batch} vs CPU"),
+        &got,
+        &want,
+        &scale,
+    )
 }
 
 /// Realistic weights with a special pattern in some rows: ±0 and subnormals sprinkled in,
