@@ -5,7 +5,10 @@
 use crate::core::HALVES;
 use crate::{Module, Overrides, Part, Requirements, part};
 
-/// The `params` uniform (`TopkParams`), flags and shared constants.
+/// Flags and constants shared by every top-k module.
+pub const CONSTANTS: Part = part!("topk/constants.wgsl");
+/// The `params` uniform (`TopkParams`: shape and flags) of the select, small and gather modules;
+/// the sort and cooperative modules declare their own.
 pub const PARAMS: Part = part!("topk/params.wgsl");
 /// Order-preserving u32 keys of f32 bit patterns.
 pub const KEYS: Part = part!("topk/keys.wgsl");
@@ -25,10 +28,10 @@ pub const SCAN_SUBGROUP: Part = part!("topk/scan_subgroup.wgsl");
 pub const BITONIC: Part = part!("topk/bitonic.wgsl");
 
 /// The parts of a radix-selection module: the shared ones with the scan `$scan`, then the
-/// kernel's.
+/// kernel's (with its `params` uniform).
 macro_rules! selection_parts {
     ($scan:expr, $($kernel:expr),+) => {
-        &[PARAMS, HALVES, KEYS, INPUT, RADIX, SCAN, $scan, CANDIDATES, $($kernel),+]
+        &[CONSTANTS, HALVES, KEYS, INPUT, RADIX, SCAN, $scan, CANDIDATES, $($kernel),+]
     };
 }
 
@@ -50,7 +53,7 @@ const FORMATS_CANDIDATES: [Overrides; 3] = [
 /// Radix selection of each row's k winners, one workgroup per row; entry `select_rows`.
 pub static SELECT: Module = Module {
     name: "topk/select",
-    parts: selection_parts!(SCAN_WORKGROUP, part!("topk/select.wgsl")),
+    parts: selection_parts!(SCAN_WORKGROUP, PARAMS, part!("topk/select.wgsl")),
     requires: Requirements::PORTABLE,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
@@ -59,7 +62,7 @@ pub static SELECT: Module = Module {
 /// [`SELECT`] with the scan of each radix round on subgroup operations.
 pub static SELECT_SUBGROUP: Module = Module {
     name: "topk/select_subgroup",
-    parts: selection_parts!(SCAN_SUBGROUP, part!("topk/select.wgsl")),
+    parts: selection_parts!(SCAN_SUBGROUP, PARAMS, part!("topk/select.wgsl")),
     requires: SUBGROUPS,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
@@ -79,7 +82,7 @@ const FORMATS_SMALL: [Overrides; 6] = [
 /// entries `small_topk` (indices and values) and `small_indices`.
 pub static SMALL: Module = Module {
     name: "topk/small",
-    parts: selection_parts!(SCAN_WORKGROUP, BITONIC, part!("topk/small.wgsl")),
+    parts: selection_parts!(SCAN_WORKGROUP, PARAMS, BITONIC, part!("topk/small.wgsl")),
     requires: Requirements::PORTABLE,
     entry_points: &["small_topk", "small_indices"],
     override_sets: &FORMATS_SMALL,
@@ -88,7 +91,7 @@ pub static SMALL: Module = Module {
 /// [`SMALL`] with the scan of each radix round on subgroup operations.
 pub static SMALL_SUBGROUP: Module = Module {
     name: "topk/small_subgroup",
-    parts: selection_parts!(SCAN_SUBGROUP, BITONIC, part!("topk/small.wgsl")),
+    parts: selection_parts!(SCAN_SUBGROUP, PARAMS, BITONIC, part!("topk/small.wgsl")),
     requires: SUBGROUPS,
     entry_points: &["small_topk", "small_indices"],
     override_sets: &FORMATS_SMALL,
@@ -117,7 +120,7 @@ pub static COOPERATIVE: Module = Module {
 pub static SORT: Module = Module {
     name: "topk/sort",
     parts: &[
-        PARAMS,
+        CONSTANTS,
         HALVES,
         KEYS,
         INPUT,
@@ -136,7 +139,14 @@ pub static SORT: Module = Module {
 /// The values at the selected indices, in the input's format; entry `gather_values`.
 pub static GATHER: Module = Module {
     name: "topk/gather",
-    parts: &[PARAMS, HALVES, KEYS, INPUT, part!("topk/gather.wgsl")],
+    parts: &[
+        CONSTANTS,
+        PARAMS,
+        HALVES,
+        KEYS,
+        INPUT,
+        part!("topk/gather.wgsl"),
+    ],
     requires: Requirements::PORTABLE,
     entry_points: &["gather_values"],
     override_sets: &FORMATS,

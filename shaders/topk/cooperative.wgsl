@@ -1,7 +1,7 @@
 // Radix selection of one huge row (or a few) by many workgroups: the rounds of
 // topk/select.wgsl, with the histogram of each round summed in global atomics and the prefix kept
-// in a per-row state buffer, so `params.stride` workgroups share each row and no round needs the
-// host. Each round is three dispatches:
+// in a per-row state buffer, so `params.groups_per_row` workgroups share each row and no round
+// needs the host. Each round is three dispatches:
 //
 // - `coop_histogram`: every workgroup counts its slice of the row in workgroup atomics, then adds
 //   its non-zero bins to the row's global histogram;
@@ -24,7 +24,23 @@
 //   8 the round after the gather (0: none)   9 candidates in the gathered bin   10 spilled so far
 //   16..  the 256-bin histogram of the current round
 //
-// `params.block` is the round, `params.stride` the workgroups per row.
+// The `params` uniform of the cooperative selection; its Rust twin is
+// `squeeze_topk::cooperative::CooperativeParams` (the validation suite holds the two layouts
+// equal). The first four words are those of every top-k module (topk/constants.wgsl).
+struct CooperativeParams {
+    rows: u32,
+    n: u32,
+    k: u32,
+    flags: u32,
+    // The radix round a histogram, pick or gather dispatch runs.
+    round: u32,
+    // Workgroups sharing each row.
+    groups_per_row: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: CooperativeParams;
 
 @group(0) @binding(3) var<storage, read_write> pairs: array<vec2<u32>>;
 @group(0) @binding(4) var<storage, read_write> state: array<atomic<u32>>;
@@ -90,9 +106,9 @@ fn prefix_of(s: array<u32, 10>) -> Prefix {
     return Prefix(s[0], s[1], s[2], s[3]);
 }
 
-// The slice of a row that workgroup `part` of `params.stride` covers: [first, end).
+// The slice of a row that workgroup `part` of `params.groups_per_row` covers: [first, end).
 fn slice_of(part: u32, length: u32) -> vec2<u32> {
-    let chunk = (params.n + params.stride - 1u) / params.stride;
+    let chunk = (params.n + params.groups_per_row - 1u) / params.groups_per_row;
     let first = min(part * chunk, length);
     return vec2<u32>(first, min(first + chunk, length));
 }
@@ -110,13 +126,13 @@ fn coop_histogram(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let round = params.block;
+    let round = params.round;
     let key_round = round < KEY_ROUNDS;
     let shift = digit_shift(round);
     let imax = index_key_max();
-    let ids = params.rows * params.stride;
+    let ids = params.rows * params.groups_per_row;
     for (var id = wid.x; id < ids; id += groups.x) {
-        let row = id / params.stride;
+        let row = id / params.groups_per_row;
         let s = load_state(row, lid);
         if (s[5] != 0u || s[8] != 0u) {
             continue;
@@ -124,7 +140,7 @@ fn coop_histogram(
         let p = prefix_of(s);
         atomicStore(&histogram[lid], 0u);
         workgroupBarrier();
-        let range = slice_of(id % params.stride, s[7]);
+        let range = slice_of(id % params.groups_per_row, s[7]);
         let base = row * params.n;
         for (var i = range.x + lid; i < range.y; i += WORKGROUP_SIZE) {
             count_digit(p, element_key(base + i), imax - i, key_round, shift);
@@ -143,7 +159,7 @@ fn coop_pick(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let round = params.block;
+    let round = params.round;
     for (var row = wid.x; row < params.rows; row += groups.x) {
         let s = load_state(row, lid);
         if (s[5] != 0u || s[8] != 0u) {
@@ -174,10 +190,10 @@ fn coop_pick(
 // it are winners; elements on it are winners too once the prefix is final (`spill_ties` false),
 // else they are spilled as the candidates of the rounds left.
 fn sweep_slice(id: u32, lid: u32, s: array<u32, 10>, spill_ties: bool) {
-    let row = id / params.stride;
+    let row = id / params.groups_per_row;
     let imax = index_key_max();
     let p = prefix_of(s);
-    let range = slice_of(id % params.stride, s[7]);
+    let range = slice_of(id % params.groups_per_row, s[7]);
     let base = row * params.n;
     for (var i = range.x + lid; i < range.y; i += WORKGROUP_SIZE) {
         let key = element_key(base + i);
@@ -199,9 +215,9 @@ fn coop_gather(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    for (var id = wid.x; id < params.rows * params.stride; id += groups.x) {
-        let s = load_state(id / params.stride, lid);
-        if (s[8] == params.block + 1u) {
+    for (var id = wid.x; id < params.rows * params.groups_per_row; id += groups.x) {
+        let s = load_state(id / params.groups_per_row, lid);
+        if (s[8] == params.round + 1u) {
             sweep_slice(id, lid, s, true);
         }
         workgroupBarrier();
@@ -214,10 +230,10 @@ fn coop_compact(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    for (var id = wid.x; id < params.rows * params.stride; id += groups.x) {
-        let row = id / params.stride;
+    for (var id = wid.x; id < params.rows * params.groups_per_row; id += groups.x) {
+        let row = id / params.groups_per_row;
         let s = load_state(row, lid);
-        if (id % params.stride == 0u) {
+        if (id % params.groups_per_row == 0u) {
             for (var j = s[6] + lid; j < params.k; j += WORKGROUP_SIZE) {
                 pairs[row * params.k + j] = SENTINEL;
             }

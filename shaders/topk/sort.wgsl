@@ -2,12 +2,31 @@
 // network of topk/bitonic.wgsl: a row of any length sorts as if padded to a power of two (`span`)
 // with pairs worse than all, and a comparator whose partner is past the row's end is skipped.
 //
-// `bitonic_local` sorts chunks of SORT_CAPACITY pairs in workgroup memory (`block` = 0: every
-// stage up to the chunk size) or finishes a large merge (`block` > SORT_CAPACITY: the strides
-// below SORT_CAPACITY); `bitonic_global` runs one stage with a larger stride straight on the
-// buffer. A row of k ≤ SORT_CAPACITY is one `bitonic_local`. With FLAG_WRITE_INDICES the last
+// `bitonic_local` sorts chunks of SORT_CAPACITY pairs in workgroup memory (`merge_size` = 0:
+// every stage up to the chunk size) or finishes a large merge (`merge_size` > SORT_CAPACITY: the
+// comparator distances below SORT_CAPACITY); `bitonic_global` runs one stage with a larger
+// `distance` straight on the buffer. A row of k ≤ SORT_CAPACITY is one `bitonic_local`. With FLAG_WRITE_INDICES the last
 // pass writes each pair's index as i32 (the sentinel's reads -1) instead of the pair.
 // `sort_init` fills the pairs of a full sort (k = n) straight from the scores.
+
+// The `params` uniform of the sort; its Rust twin is `squeeze_topk::sort::SortParams` (the
+// validation suite holds the two layouts equal). The first four words are those of every top-k
+// module (topk/constants.wgsl).
+struct SortParams {
+    rows: u32,
+    n: u32,
+    k: u32,
+    flags: u32,
+    // Bitonic merge size of this stage; 0 sorts each chunk fully.
+    merge_size: u32,
+    // Comparator distance of this `bitonic_global` stage.
+    distance: u32,
+    // Power of two at least k: the length each row sorts as.
+    span: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: SortParams;
 
 // Pairs sorted in workgroup memory at once: 2048 × 8 bytes = 16 KiB, the portable minimum of
 // `max_compute_workgroup_storage_size`.
@@ -39,11 +58,11 @@ fn bitonic_local(
             held[t] = pairs[row * k + first + t];
         }
         workgroupBarrier();
-        if (params.block == 0u) {
+        if (params.merge_size == 0u) {
             sort_held(lid, count);
         } else {
             for (var stride = size / 2u; stride > 0u; stride >>= 1u) {
-                held_stage(lid, count, size, params.block, stride);
+                held_stage(lid, count, size, params.merge_size, stride);
             }
         }
         for (var t = lid; t < count; t += WORKGROUP_SIZE) {
@@ -68,8 +87,8 @@ fn bitonic_global(
     let step = groups.x * WORKGROUP_SIZE;
     for (var c = gid.x; c < total; c += step) {
         let row = c / per_row;
-        let i = comparator_low(c % per_row, params.stride);
-        let j = comparator_high(i, params.block, params.stride);
+        let i = comparator_low(c % per_row, params.distance);
+        let j = comparator_high(i, params.merge_size, params.distance);
         if (j < k) {
             let a = pairs[row * k + i];
             let b = pairs[row * k + j];

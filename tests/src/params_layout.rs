@@ -66,7 +66,9 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     use squeeze::dfloat11::native::device::NativeParams;
     use squeeze::quant::matrix::MatrixParams;
     use squeeze::shaders::{core, dfloat11, llama, quant, topk};
+    use squeeze::topk::cooperative::CooperativeParams;
     use squeeze::topk::params::TopkParams;
+    use squeeze::topk::sort::SortParams;
 
     let grid = params_layout!(GridParams { n, _pad });
     let matrix = params_layout!(MatrixParams {
@@ -79,14 +81,24 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         y_stride,
         _pad
     });
-    let topk = params_layout!(TopkParams {
+    let topk = params_layout!(TopkParams { rows, n, k, flags });
+    let sort = params_layout!(SortParams {
         rows,
         n,
         k,
         flags,
-        block,
-        stride,
+        merge_size,
+        distance,
         span,
+        _pad
+    });
+    let cooperative = params_layout!(CooperativeParams {
+        rows,
+        n,
+        k,
+        flags,
+        round,
+        groups_per_row,
         _pad
     });
     let decode = params_layout!(DecodeParams {
@@ -170,12 +182,12 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
             &topk::SELECT_SUBGROUP,
             &topk::SMALL,
             &topk::SMALL_SUBGROUP,
-            &topk::COOPERATIVE,
-            &topk::SORT,
             &topk::GATHER,
         ],
         &topk,
     );
+    bind(&[&topk::SORT], &sort);
+    bind(&[&topk::COOPERATIVE], &cooperative);
     bind(&[&dfloat11::DECODE, &dfloat11::DECODE_SUBGROUP], &decode);
     bind(
         &[

@@ -29,6 +29,22 @@ pub fn rounds(n: u32) -> u32 {
     4 + index_bits.div_ceil(8)
 }
 
+/// Rust twin of `CooperativeParams` (`shaders/topk/cooperative.wgsl`): [`TopkParams`], the
+/// workgroups sharing each row and the radix round a dispatch runs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct CooperativeParams {
+    pub rows: u32,
+    pub n: u32,
+    pub k: u32,
+    pub flags: u32,
+    /// The radix round of a histogram, pick or gather dispatch (0 for the others).
+    pub round: u32,
+    /// Workgroups sharing each row.
+    pub groups_per_row: u32,
+    pub _pad: [u32; 2],
+}
+
 /// The cooperative selection passes for one score format on one device.
 pub(crate) struct Cooperative {
     gpu: Gpu,
@@ -73,9 +89,14 @@ impl Cooperative {
     ) -> Result<()> {
         let gpu = &self.gpu;
         let (x, lengths) = (b.x, b.lengths.unwrap_or(b.x));
-        let p = TopkParams {
-            stride: groups_per_row,
-            ..*params
+        let TopkParams { rows, n, k, flags } = *params;
+        let p = CooperativeParams {
+            rows,
+            n,
+            k,
+            flags,
+            groups_per_row,
+            ..CooperativeParams::default()
         };
         let words = u64::from(params.rows) * u64::from(STATE_WORDS);
         gpu.dispatch_slots(
@@ -88,7 +109,7 @@ impl Cooperative {
         )?;
         let spread = per_item_workgroups(gpu, params.rows.saturating_mul(groups_per_row));
         for round in 0..rounds(params.n) {
-            let p = TopkParams { block: round, ..p };
+            let p = CooperativeParams { round, ..p };
             gpu.dispatch_slots(
                 encoder,
                 "topk coop histogram",

@@ -1,5 +1,6 @@
-//! The `params` uniform every top-k module binds (`shaders/topk/params.wgsl`) and the recording
-//! of one top-k dispatch, whose bindings sit at fixed slots (the shaders share slot numbers
+//! The `params` uniform of the select, small and gather modules (`shaders/topk/params.wgsl`;
+//! the sort and cooperative modules extend it: [`crate::sort::SortParams`],
+//! [`crate::cooperative::CooperativeParams`]), and the recording of one top-k dispatch, whose bindings sit at fixed slots (the shaders share slot numbers
 //! across entry points, so an entry point may skip a slot).
 
 use squeeze_core::dispatch::grid_stride_workgroups;
@@ -9,7 +10,7 @@ use squeeze_shaders::Module;
 
 use crate::Order;
 
-/// Invocations per workgroup of every top-k kernel (`WORKGROUP_SIZE` in params.wgsl): one radix
+/// Invocations per workgroup of every top-k kernel (`WORKGROUP_SIZE` in constants.wgsl): one radix
 /// bin per invocation.
 pub const WORKGROUP_SIZE: u32 = 256;
 
@@ -84,23 +85,20 @@ pub fn pipeline(
     gpu.pipeline_with_options(module, entry, overrides, options)
 }
 
-/// Rust twin of `TopkParams`.
+/// Rust twin of `TopkParams` (`shaders/topk/params.wgsl`): the shape and flags, the whole
+/// uniform of the select, small and gather kernels and the first four words of the sort's and
+/// the cooperative selection's.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct TopkParams {
+    /// Rows of scores.
     pub rows: u32,
+    /// Scores per row.
     pub n: u32,
+    /// Winners kept per row.
     pub k: u32,
+    /// `FLAG_*` bits.
     pub flags: u32,
-    /// Bitonic merge size of this stage (0: sort each chunk fully); the round of a cooperative
-    /// selection.
-    pub block: u32,
-    /// Bitonic comparator distance of this stage; the workgroups per row of a cooperative
-    /// selection.
-    pub stride: u32,
-    /// Power of two at least k: the length each row sorts as.
-    pub span: u32,
-    pub _pad: u32,
 }
 
 impl TopkParams {
@@ -112,14 +110,7 @@ impl TopkParams {
         if order == Order::Smallest {
             flags |= FLAG_SMALLEST;
         }
-        Self {
-            rows,
-            n,
-            k,
-            flags,
-            span: k.next_power_of_two(),
-            ..Self::default()
-        }
+        Self { rows, n, k, flags }
     }
 }
 

@@ -17,6 +17,39 @@ use crate::params::{
 };
 use crate::topk::{ScoreBindings, check_scores, format_constant};
 
+/// Rust twin of `SortParams` (`shaders/topk/sort.wgsl`): [`TopkParams`] and the bitonic stage
+/// a dispatch runs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SortParams {
+    pub rows: u32,
+    pub n: u32,
+    pub k: u32,
+    pub flags: u32,
+    /// Bitonic merge size of this stage; 0 sorts each chunk fully (`bitonic_local` only).
+    pub merge_size: u32,
+    /// Comparator distance of this stage (`bitonic_global` only).
+    pub distance: u32,
+    /// Power of two at least k: the length each row sorts as.
+    pub span: u32,
+    pub _pad: u32,
+}
+
+impl SortParams {
+    /// The params of `params`' sort before any stage is set (merge size and distance 0).
+    pub fn new(params: &TopkParams) -> Self {
+        let TopkParams { rows, n, k, flags } = *params;
+        Self {
+            rows,
+            n,
+            k,
+            flags,
+            span: k.next_power_of_two(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The sorting passes on one device.
 pub(crate) struct Sort {
     gpu: Gpu,
@@ -56,7 +89,7 @@ impl Sort {
             encoder,
             "topk sort init",
             &self.init,
-            params,
+            &SortParams::new(params),
             &[(1, x), (2, lengths), (3, pairs)],
             grid_workgroups(&self.gpu, items),
         )
@@ -71,11 +104,12 @@ impl Sort {
         pairs: Binding<'_>,
         indices: Binding<'_>,
     ) -> Result<()> {
-        let span = params.span;
+        let sort = SortParams::new(params);
+        let span = sort.span;
         let capacity = self.capacity;
         let chunks = params.rows * span.div_ceil(capacity);
-        let local = |encoder: &mut wgpu::CommandEncoder, block: u32, last: bool| {
-            let mut p = TopkParams { block, ..*params };
+        let local = |encoder: &mut wgpu::CommandEncoder, merge_size: u32, last: bool| {
+            let mut p = SortParams { merge_size, ..sort };
             if last {
                 p.flags |= FLAG_WRITE_INDICES;
             }
@@ -90,14 +124,14 @@ impl Sort {
         };
         local(encoder, 0, span <= capacity)?;
         let comparators = u64::from(params.rows) * u64::from(span / 2);
-        let mut block = capacity * 2;
-        while block <= span {
-            let mut stride = block / 2;
-            while stride >= capacity {
-                let p = TopkParams {
-                    block,
-                    stride,
-                    ..*params
+        let mut merge_size = capacity * 2;
+        while merge_size <= span {
+            let mut distance = merge_size / 2;
+            while distance >= capacity {
+                let p = SortParams {
+                    merge_size,
+                    distance,
+                    ..sort
                 };
                 self.gpu.dispatch_slots(
                     encoder,
@@ -107,10 +141,10 @@ impl Sort {
                     &[(3, pairs)],
                     grid_workgroups(&self.gpu, comparators),
                 )?;
-                stride /= 2;
+                distance /= 2;
             }
-            local(encoder, block, block == span)?;
-            block *= 2;
+            local(encoder, merge_size, merge_size == span)?;
+            merge_size *= 2;
         }
         Ok(())
     }
