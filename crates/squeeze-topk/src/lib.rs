@@ -5,8 +5,8 @@
 //! Ranking ([`keys`]): NaN above +inf when largest first, as torch.topk ranks it (so last when
 //! smallest first); -0.0 equals +0.0; equal scores go to the lower index. Rows may have their
 //! own valid lengths; a row shorter than k is padded with index -1 and the order's worst
-//! infinity. [`reference`] is the CPU definition; [`TopK`] the GPU kernel: rows that fit
-//! workgroup memory in one dispatch ([`small`]), longer ones by a radix select over
+//! infinity. [`reference`](mod@reference) is the CPU definition; [`TopK`] the GPU kernel: rows
+//! that fit workgroup memory in one dispatch ([`small`]), longer ones by a radix select over
 //! order-preserving keys ([`select`], [`cooperative`]), then a bitonic sort of the k winners
 //! ([`sort`]); the radix rounds scan with subgroup operations where the device has them
 //! ([`Scan`]).
