@@ -194,7 +194,7 @@ fn append_kv(
     if (KV_FORMAT >= KV_Q8_0) {
         let blocks = row_values / 32u;
         let units = select(17u, 9u, KV_FORMAT == KV_Q4_0);
-        let total = params.items * blocks;
+        let total = params.tokens * blocks;
         for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
             let row = rows[i / blocks];
             if (row < pool_rows) {
@@ -215,7 +215,7 @@ fn append_kv(
         return;
     }
     let words = row_values / select(1u, 2u, KV_FORMAT == KV_F16);
-    let total = params.items * words;
+    let total = params.tokens * words;
     for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
         let row = rows[i / words];
         if (row < pool_rows) {
@@ -233,7 +233,7 @@ fn append_meta(
 ) {
     let pool_rows = params.pages * params.page_size;
     let row_values = params.kv_heads * params.head_dim;
-    let total = params.items * row_values;
+    let total = params.tokens * row_values;
     for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
         let t = i / row_values;
         let r = i % row_values;
@@ -259,7 +259,7 @@ fn append_meta(
         }
         for (var s = 1u; s < params.page_size; s++) {
             let next = t + s;
-            if (next >= params.items) {
+            if (next >= params.tokens) {
                 break;
             }
             let other = rows[next];

@@ -14,7 +14,7 @@ fn quest_meta(
 ) {
     let cols = params.head_dim / 8u;
     let per_item = params.kv_heads * cols;
-    let total = params.items * per_item;
+    let total = params.touched_pages * per_item;
     for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
         let item = touched[i / per_item];
         let b = item.x;

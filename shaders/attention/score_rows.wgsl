@@ -1,9 +1,9 @@
 // Shared part of the selection passes that walk score rows (quest_scores, token_scores,
 // token_vote; Rust twin: `squeeze_attention::params::ScoreRows`), after params.wgsl: one row
-// per (sequence, KV head), `params.max_len` entries each, an entry being a page (Quest) or a
+// per (sequence, KV head), `params.row_stride` entries each, an entry being a page (Quest) or a
 // token. Each pass walks every entry in a grid-stride loop of WORKGROUP invocations per
 // workgroup (`AttentionParams::dispatch_items`). The token logits are `[batch, q_heads,
-// max_len]`: one row per query head, in the same positions.
+// row_stride]`: one row per query head, in the same positions.
 
 const WORKGROUP: u32 = 256u;
 
@@ -21,13 +21,13 @@ struct ScoreEntry {
 
 // Entries in all rows: the bound of every pass's grid-stride loop.
 fn score_entries() -> u32 {
-    return params.batch * params.kv_heads * params.max_len;
+    return params.batch * params.kv_heads * params.row_stride;
 }
 
 // Entry `i`, counted over all rows.
 fn score_entry(i: u32) -> ScoreEntry {
-    let row = i / params.max_len;
-    return ScoreEntry(row, i % params.max_len, row / params.kv_heads, row % params.kv_heads);
+    let row = i / params.row_stride;
+    return ScoreEntry(row, i % params.row_stride, row / params.kv_heads, row % params.kv_heads);
 }
 
 // Query heads per KV head.
@@ -42,5 +42,5 @@ fn group_head(e: ScoreEntry) -> u32 {
 
 // Where the logit of query head `g` of `e`'s group at `e`'s position lies.
 fn logit_index(e: ScoreEntry, g: u32) -> u32 {
-    return (group_head(e) + g) * params.max_len + e.pos;
+    return (group_head(e) + g) * params.row_stride + e.pos;
 }

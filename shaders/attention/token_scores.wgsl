@@ -1,5 +1,5 @@
 // Token-level selection, first pass: the attention logits scale · q_g · k_t of every query head
-// g and token t (`logits` = [batch, q_heads, max_len] f32, score_rows.wgsl's `logit_index`;
+// g and token t (`logits` = [batch, q_heads, row_stride] f32, score_rows.wgsl's `logit_index`;
 // -inf past a sequence's end). One invocation per (sequence, KV head, token) serves the whole
 // query group from one key row, each key element loaded and widened once: `GROUP` is the group
 // size rounded up to a power of two (a pipeline constant, so the head loops unroll).

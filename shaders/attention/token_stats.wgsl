@@ -28,8 +28,8 @@ fn reduce(t: u32, value: f32, is_max: bool) -> f32 {
 @compute @workgroup_size(64)
 fn token_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let row = wg.y * params.q_heads + wg.x;
-    let len = min(seq_lens[wg.y], params.max_len);
-    let first = row * params.max_len;
+    let len = min(seq_lens[wg.y], params.row_stride);
+    let first = row * params.row_stride;
     var top = neg_inf();
     for (var i = t; i < len; i += WORKGROUP) {
         top = max(top, logits[first + i]);

@@ -12,7 +12,7 @@
 
 // Entry `i` of the rows when it still needs its vote: open_entry over its sequence's tokens.
 fn open_token(i: u32, e: ScoreEntry) -> bool {
-    let len = min(seq_lens[e.b], params.max_len);
+    let len = min(seq_lens[e.b], params.row_stride);
     return open_entry(i, e, len, 1u, len);
 }
 

@@ -143,9 +143,11 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
         units,
         unit,
         scale,
-        items,
+        tokens,
         sink,
         window,
+        touched_pages,
+        row_stride,
         _pad
     });
 

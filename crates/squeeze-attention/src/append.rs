@@ -241,7 +241,7 @@ impl Append {
             )?;
         }
         let params = AttentionParams {
-            items: new.tokens,
+            tokens: new.tokens,
             ..AttentionParams::for_table(table, 0)
         };
         // Grid-stride items: words of a plain cache, blocks of a block format.

@@ -9,31 +9,44 @@ use crate::pages::DevicePageTable;
 /// Invocations per workgroup of the grid-stride attention kernels.
 const GRID_WORKGROUP: u32 = 256;
 
-/// Twin of the WGSL `AttentionParams`; each kernel documents the fields it reads.
+/// Twin of the WGSL `AttentionParams`. One layout serves every attention kernel (the shared
+/// parts read fields at fixed places); each field holds one thing, and a kernel sets only the
+/// fields it reads, leaving the rest zero.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AttentionParams {
+    /// Sequences in the page table.
     pub batch: u32,
     pub q_heads: u32,
     pub kv_heads: u32,
     pub head_dim: u32,
+    /// Tokens per page.
     pub page_size: u32,
     /// Pages in the pool.
     pub pages: u32,
-    /// Row stride of per-token or per-page score rows.
+    /// Prefill: the longest sequence of the table, in tokens (bounds its key tiles).
     pub max_len: u32,
-    /// Virtual tokens per decode split.
+    /// Decode: virtual tokens per split.
     pub chunk: u32,
+    /// Decode: splits per (sequence, KV head).
     pub splits: u32,
-    /// Selection entries per (sequence, KV head) row, and tokens per entry.
+    /// Decode: selection entries per (sequence, KV head) row, and tokens per entry.
     pub units: u32,
     pub unit: u32,
+    /// Decode, prefill and token scores: the factor on q·k.
     pub scale: f32,
-    /// Appended tokens or touched pages.
-    pub items: u32,
+    /// Append: new tokens written into the cache.
+    pub tokens: u32,
+    /// Selection passes (Quest and token): the first `sink` and last `window` tokens forced into
+    /// every selection.
     pub sink: u32,
     pub window: u32,
-    pub _pad: u32,
+    /// Quest metadata: pages whose min/max keys are recomputed.
+    pub touched_pages: u32,
+    /// Score passes (`score_rows.wgsl`): entries per score row, pages (Quest) or tokens; the
+    /// selection workspace's capacity, at least the longest sequence.
+    pub row_stride: u32,
+    pub _pad: [u32; 3],
 }
 
 impl AttentionParams {
@@ -51,9 +64,9 @@ impl AttentionParams {
         }
     }
 
-    /// Items of a pass over every (sequence, KV head, position < max_len).
+    /// Items of a pass over every (sequence, KV head, position < row_stride).
     pub(crate) fn row_items(&self) -> u64 {
-        u64::from(self.batch) * u64::from(self.kv_heads) * u64::from(self.max_len)
+        u64::from(self.batch) * u64::from(self.kv_heads) * u64::from(self.row_stride)
     }
 
     /// Records a grid-stride kernel over `items` work items with these params.
@@ -121,7 +134,7 @@ impl ScoreRows<'_> {
     pub fn params(&self) -> AttentionParams {
         let (sink, window) = self.forced;
         AttentionParams {
-            max_len: self.stride,
+            row_stride: self.stride,
             sink,
             window,
             ..AttentionParams::for_table(self.table, self.q_heads)

@@ -45,7 +45,6 @@ pub struct Prefill {
 struct Prepared {
     pipeline: wgpu::ComputePipeline,
     qo_indptr: wgpu::Buffer,
-    rows: u32,
     workgroups: [u32; 3],
 }
 
@@ -126,7 +125,6 @@ impl Prefill {
             pipeline: self.pipeline(query.dtype == DType::F16, o_f16)?,
             // A prompt's layout repeats across layers: one device copy per distinct layout.
             qo_indptr: gpu.constant("qo_indptr", qo_indptr)?,
-            rows,
             workgroups: [tiles, layout.kv_heads, table.batch()],
         })
     }
@@ -146,7 +144,6 @@ impl Prefill {
         let params = AttentionParams {
             max_len: table.max_len(),
             scale: query.scale,
-            items: prepared.rows,
             ..AttentionParams::for_table(table, query.heads)
         };
         let [indptr, indices, last] = table.bindings();

@@ -114,7 +114,7 @@ impl QuestMeta {
             format_args!("[{count}, 2] u32"),
         )?;
         let params = AttentionParams {
-            items: count,
+            touched_pages: count,
             ..AttentionParams::for_table(table, 0)
         };
         let work = u64::from(count) * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);

@@ -1,5 +1,5 @@
 //! Token-level selection's logits (`shaders/attention/token_scores.wgsl`): scale · q·k for every
-//! query head and token, `[batch, q_heads, max_len]` f32 with -inf past each sequence's end.
+//! query head and token, `[batch, q_heads, row_stride]` f32 with -inf past each sequence's end.
 
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
