@@ -1,5 +1,5 @@
 //! The CPU reference forward pass: the same model and step as [`crate::model`], built from the
-//! CPU references of every kernel (dequantization, DF11 and native decoding, BF16 widening,
+//! CPU references of every kernel (dequantization, DF11 and native decoding, BF16/F16 widening,
 //! matmul and decode attention of the families,
 //! the glue references of [`crate::reference`]), with f64 reductions. Slow and plain; tests
 //! compare the GPU's logits and tokens against it.
@@ -33,6 +33,22 @@ fn widen_bytes(bytes: &[u8]) -> Vec<f32> {
     )
 }
 
+/// Little-endian f16 bytes widened to f32 (exact).
+fn f16_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect()
+}
+
+/// Little-endian f32 bytes.
+fn f32_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// A dequantized (or decoded, or widened) `[rows, cols]` matrix.
 struct Dense {
     w: Vec<f32>,
@@ -46,6 +62,8 @@ impl Dense {
                 reference::dequantize(*format, data, m.cols as usize)?
             }
             MatrixData::Bf16(bytes) => widen_bytes(bytes),
+            MatrixData::F16(bytes) => f16_bytes(bytes),
+            MatrixData::F32(bytes) => f32_bytes(bytes),
             MatrixData::Df11(unit) => widen(decode_checked(unit, "weights")?),
             MatrixData::Native(unit) => widen(native_decode_checked(unit, "weights")?),
         };
@@ -94,14 +112,8 @@ impl CpuModel {
     pub fn new(tensors: &ModelTensors<'_>, kv: KvDtype) -> Result<Self> {
         let config = tensors.config;
         let embedding = match &tensors.embedding {
-            EmbeddingData::F32(bytes) => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            EmbeddingData::F16(bytes) => bytes
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            EmbeddingData::F32(bytes) => f32_bytes(bytes),
+            EmbeddingData::F16(bytes) => f16_bytes(bytes),
             EmbeddingData::Bf16(bytes) => widen_bytes(bytes),
             EmbeddingData::Blocks(m) => Dense::new(m)?.w,
         };

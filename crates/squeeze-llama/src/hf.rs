@@ -1,13 +1,16 @@
-//! A LLaMA model from a Hugging Face folder: `config.json` (`LlamaForCausalLM`), BF16 weights in
+//! A LLaMA model from a Hugging Face folder: `config.json` (`LlamaForCausalLM`), BF16, F16 or F32
+//! weights in
 //! `model.safetensors` or the shards `model.safetensors.index.json` names, `tokenizer.json`;
 //! or the same folder compressed by `squeeze dfloat11 compress` — a DF11 checkpoint
 //! (`dfloat11_config` in `config.json`; each matrix one DF11 unit) or native files (squeeze's
 //! native metadata in every safetensors file). Every tensor stays memory-mapped; the matrices
-//! reach the GPU as stored and are multiplied by the BF16, fused DF11 or fused native GEMV.
+//! reach the GPU as stored and are multiplied by the plain (BF16/F16/F32), fused DF11 or fused
+//! native GEMV.
 //!
 //! Decisions (issue #14 leaves room):
-//! - F16 weights are an error naming the tensor: no GEMV multiplies F16 weights, and converting
-//!   them at load would change the model's numbers. (F32 norms are widened or taken as is.)
+//! - F16 and F32 matrices are multiplied as stored by the plain GEMV of their format (no
+//!   conversion at load, so the model's numbers are the checkpoint's); a folder may mix dtypes.
+//!   Other dtypes are an error naming the tensor. (F16/BF16 norms are widened exactly.)
 //! - A compressed token embedding (DF11 or native) is decoded once at load by the CPU reference
 //!   to a BF16 table for the gather; the tied output GEMV still reads the compressed unit.
 //! - A DF11 unit must hold one matrix (squeeze's compressor writes one per `*.weight`); a unit
@@ -34,7 +37,7 @@ use crate::tensors::{EmbeddingData, Layer, Matrix, MatrixData, ModelTensors};
 /// How a folder's weight matrices are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FolderKind {
-    /// Plain BF16 safetensors.
+    /// Plain safetensors (BF16, F16 or F32 matrices).
     Bf16,
     /// A DF11 checkpoint.
     Df11,
@@ -292,14 +295,18 @@ impl HfFolder {
                 if shape != want {
                     return Err(shape_error(format!("{shape:?}")));
                 }
-                if dtype != Dtype::BF16 {
-                    return Err(unsupported_dtype(
-                        name,
-                        dtype,
-                        "weight matrices must be BF16",
-                    ));
+                match dtype {
+                    Dtype::BF16 => MatrixData::Bf16(bytes),
+                    Dtype::F16 => MatrixData::F16(bytes),
+                    Dtype::F32 => MatrixData::F32(bytes),
+                    other => {
+                        return Err(unsupported_dtype(
+                            name,
+                            other,
+                            "weight matrices must be BF16, F16 or F32",
+                        ));
+                    }
                 }
-                MatrixData::Bf16(bytes)
             }
             Entry::Df11 { unit } => {
                 let checked = self.df11(*unit, name)?;
@@ -357,6 +364,8 @@ impl HfFolder {
     fn embedding<'a>(&'a self, matrix: &Matrix<'a>) -> Result<EmbeddingData<'a>> {
         let bits = match &matrix.data {
             MatrixData::Bf16(bytes) => return Ok(EmbeddingData::Bf16(Cow::Borrowed(bytes))),
+            MatrixData::F16(bytes) => return Ok(EmbeddingData::F16(bytes)),
+            MatrixData::F32(bytes) => return Ok(EmbeddingData::F32(bytes)),
             MatrixData::Df11(unit) => {
                 squeeze::dfloat11::reference::decode_checked(unit, "model.embed_tokens.weight")?
             }

@@ -16,11 +16,10 @@
 //! random model small enough for tests.
 //!
 //! Decisions (issue #14 leaves room):
-//! - Weight matrices are GGUF blocks (squeeze's quantized GEMV), BF16 (the BF16 GEMV), DF11
-//!   units (the fused DF11 GEMV) or native units (the fused native GEMV), one
-//!   [`weights::DeviceMatrix`] each. GGUF F32/F16/BF16 and Hugging Face F16 matrices are typed
-//!   errors naming them: no GEMV multiplies them, and converting at load would change the
-//!   model's numbers.
+//! - Weight matrices are GGUF blocks (squeeze's quantized GEMV), BF16, F16 or F32 as stored (the
+//!   plain GEMV with that weight format, from GGUF or Hugging Face files: converting at load
+//!   would change the model's numbers), DF11 units (the fused DF11 GEMV) or native units (the
+//!   fused native GEMV), one [`weights::DeviceMatrix`] each.
 //! - The BF16, fused DF11 and fused native GEMVs add in one order (`gemv_rows.wgsl` of
 //!   squeeze's shaders), so a DF11 or native folder's logits equal its BF16 folder's bit for bit
 //!   on one adapter.
@@ -33,7 +32,7 @@
 //!   write f32, so an f16 cache narrows K and V first ([`narrow`]).
 //! - Prefill ([`model::prefill`], what [`generate()`] runs) takes the prompt in chunks of up to
 //!   512 tokens, each one encoder: the projections as one GEMM per GGUF block matrix (the
-//!   storage's GEMV 8 rows at a time for BF16, DF11 and native), the glue kernels over all rows,
+//!   storage's GEMV 8 rows at a time for BF16/F16/F32, DF11 and native), the glue kernels over all rows,
 //!   the causal prefill attention of squeeze-attention, and the head on the last row only. It
 //!   attends densely in every attention mode (the sparse modes select at decode, as their
 //!   papers do). Its logits equal the token-by-token path's within 1e-5 of the largest logit

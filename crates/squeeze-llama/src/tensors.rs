@@ -2,14 +2,13 @@
 //! their files: what the GPU model uploads once and the CPU reference dequantizes. From a GGUF
 //! file here (llama.cpp's names); from a Hugging Face, DF11 or native folder in [`crate::hf`].
 //!
-//! A weight matrix ([`MatrixData`]) is GGUF blocks (squeeze's quantized GEMV), BF16 (the BF16
-//! GEMV), a DF11 unit (the fused DF11 GEMV) or a native unit (the fused native GEMV). A GGUF
-//! F32/F16/BF16 matrix is a typed error naming it: the quantized GEMV has no such path and
-//! converting at load would change the model's numbers (quantize it first, e.g.
-//! `llama-quantize … Q8_0`). Norm weights may be F32, F16 or BF16 (widened to f32 exactly). The
-//! token embedding may be F32, F16 or BF16 (gathered as stored) or any block format (dequantized
-//! once at load). Without `output.weight` the embedding is tied and is the output matrix too, so
-//! it must then be in a block format.
+//! A weight matrix ([`MatrixData`]) is GGUF blocks (squeeze's quantized GEMV), BF16, F16 or F32
+//! as stored (the plain GEMV of that format: no conversion at load, so the model's numbers are
+//! the file's, at 2 or 4 bytes per weight of device memory), a DF11 unit (the fused DF11 GEMV) or
+//! a native unit (the fused native GEMV). Norm weights may be F32, F16 or BF16 (widened to f32
+//! exactly). The token embedding may be F32, F16 or BF16 (gathered as stored) or any block format
+//! (dequantized once at load). Without `output.weight` the embedding is tied and is the output
+//! matrix too, in whichever of those it is stored.
 
 use squeeze::dfloat11::native::CheckedNative;
 use squeeze::dfloat11::{Checked, Layout};
@@ -27,6 +26,10 @@ pub enum MatrixData<'a> {
     Blocks { format: Format, data: &'a [u8] },
     /// BF16, row-major, little-endian.
     Bf16(&'a [u8]),
+    /// IEEE f16, row-major, little-endian.
+    F16(&'a [u8]),
+    /// f32, row-major, little-endian.
+    F32(&'a [u8]),
     /// One validated DF11 unit holding exactly this matrix.
     Df11(Checked<'a>),
     /// One validated native unit.
@@ -96,26 +99,26 @@ fn unsupported(t: &Tensor<'_>, why: &'static str) -> Error {
     .into()
 }
 
-/// `t` as a `[rows, cols]` block matrix.
+/// `t` as a `[rows, cols]` matrix: GGUF blocks, or F32/F16/BF16 as stored.
 fn matrix<'a>(t: Tensor<'a>, rows: u32, cols: u32) -> Result<Matrix<'a>> {
     if t.dims != [u64::from(cols), u64::from(rows)] {
         return Err(shape_error(&t, format!("[{rows}, {cols}]")));
     }
-    let format = t.ggml_type.format().ok_or_else(|| {
-        unsupported(
-            &t,
-            "weight matrices must be in a GGUF block format (squeeze's GEMV has no \
-             F32/F16/BF16 path; quantize the model, e.g. to Q8_0)",
-        )
-    })?;
-    Ok(Matrix {
-        rows,
-        cols,
-        data: MatrixData::Blocks {
-            format,
+    let data = match t.ggml_type {
+        GgmlType::F32 => MatrixData::F32(t.data),
+        GgmlType::F16 => MatrixData::F16(t.data),
+        GgmlType::Bf16 => MatrixData::Bf16(t.data),
+        other => MatrixData::Blocks {
+            format: other.format().ok_or_else(|| {
+                unsupported(
+                    &t,
+                    "weight matrices must be F32, F16, BF16 or in a GGUF block format",
+                )
+            })?,
             data: t.data,
         },
-    })
+    };
+    Ok(Matrix { rows, cols, data })
 }
 
 /// `t` as an f32 vector of `len`.
@@ -145,10 +148,11 @@ fn embedding(t: Tensor<'_>) -> Result<(EmbeddingData<'_>, u32)> {
     let data = match t.ggml_type {
         GgmlType::F32 => EmbeddingData::F32(t.data),
         GgmlType::F16 => EmbeddingData::F16(t.data),
+        GgmlType::Bf16 => EmbeddingData::Bf16(std::borrow::Cow::Borrowed(t.data)),
         _ => EmbeddingData::Blocks(matrix(t, vocab, cols).map_err(|_| {
             unsupported(
                 &t,
-                "the token embedding must be F32, F16 or a GGUF block format",
+                "the token embedding must be F32, F16, BF16 or a GGUF block format",
             )
         })?),
     };

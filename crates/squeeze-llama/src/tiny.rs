@@ -23,8 +23,9 @@ pub struct TinySpec {
     pub ffn: u32,
     pub vocab: u32,
     pub context: u32,
-    /// Format of the block matrices (Q8_0, Q4_0 or Q4_1: the ones squeeze quantizes).
-    pub matrices: Format,
+    /// Type of the layers' matrices: F32, F16, BF16, or a block format squeeze quantizes (Q8_0,
+    /// Q4_0, Q4_1). [`tiny_hf`] writes F16 or F32 for those, BF16 otherwise.
+    pub matrices: GgmlType,
     /// Token embedding: F32, F16, or a block format.
     pub embedding: GgmlType,
     /// `output.weight` in this format, or `None` for tied embeddings.
@@ -45,7 +46,7 @@ impl TinySpec {
             ffn: 256,
             vocab: 256,
             context: 64,
-            matrices: Format::Q8_0,
+            matrices: GgmlType::Q8_0,
             embedding: GgmlType::Q8_0,
             output: None,
             seed: 1,
@@ -114,31 +115,19 @@ pub fn tiny_gguf(spec: &TinySpec) -> Result<Vec<u8>> {
         "tokenizer.ggml.tokens",
         Value::Array(squeeze::quant::gguf::ValueType::String, pieces),
     );
-    let mut matrix = |w: GgufWriter, name: String, format: Format, rows: u32, cols: u32| {
+    let mut matrix = |w: GgufWriter, name: String, ty: GgmlType, rows: u32, cols: u32| {
         // Uniform weights of standard deviation ≈ 1/√cols keep activations of order 1.
         let scale = 1.7 / (cols as f32).sqrt();
         let values = rng.values(rows * cols, scale, 0.0);
         Ok::<_, Error>(w.tensor(
             name,
-            block_type(format)?,
+            ty,
             &[u64::from(cols), u64::from(rows)],
-            quantize(format, &values)?,
+            stored("matrices", ty, &values)?,
         ))
     };
     let embedding_values = Rng(s.seed ^ 0xe).values(s.vocab * s.hidden, 1.0, 0.0);
-    let embedding = match s.embedding {
-        GgmlType::F32 => f32_bytes(&embedding_values),
-        GgmlType::F16 => embedding_values
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
-        other => {
-            let format = other.format().ok_or_else(|| {
-                Error::invalid("embedding", "type", "F32, F16 or a block format", other)
-            })?;
-            quantize(format, &embedding_values)?
-        }
-    };
+    let embedding = stored("embedding", s.embedding, &embedding_values)?;
     w = w.tensor(
         "token_embd.weight",
         s.embedding,
@@ -171,9 +160,38 @@ pub fn tiny_gguf(spec: &TinySpec) -> Result<Vec<u8>> {
     }
     w = norm(w, "output_norm.weight".into());
     if let Some(format) = s.output {
-        w = matrix(w, "output.weight".into(), format, s.vocab, s.hidden)?;
+        w = matrix(
+            w,
+            "output.weight".into(),
+            block_type(format)?,
+            s.vocab,
+            s.hidden,
+        )?;
     }
     Ok(w.to_bytes()?)
+}
+
+/// `values` as GGUF stores type `ty`: F32, F16, BF16 (rounded to nearest even) or a block format.
+fn stored(arg: &'static str, ty: GgmlType, values: &[f32]) -> Result<Vec<u8>> {
+    Ok(match ty {
+        GgmlType::F32 => f32_bytes(values),
+        GgmlType::F16 => f16_bytes(values),
+        GgmlType::Bf16 => bf16_bytes(values),
+        other => {
+            let format = other.format().ok_or_else(|| {
+                Error::invalid(arg, "type", "F32, F16, BF16 or a block format", other)
+            })?;
+            quantize(format, values)?
+        }
+    })
+}
+
+/// f16 bits of `values`, rounded to nearest even, little-endian.
+fn f16_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect()
 }
 
 /// BF16 bits of `values`, rounded to nearest even, little-endian.
@@ -240,10 +258,11 @@ pub fn tiny_tokenizer_json(vocab: u32) -> String {
 }
 
 /// Writes a random model of `spec`'s shape into the existing folder `dir` as a Hugging Face
-/// checkpoint: `config.json` (`LlamaForCausalLM`), BF16 `model.safetensors` in Hugging Face's
-/// tensor names (RoPE on halves), `generation_config.json` and [`tiny_tokenizer_json`].
-/// `spec.output` chooses tied embeddings (`None`) or an `lm_head`; the block formats of `spec`
-/// are not used.
+/// checkpoint: `config.json` (`LlamaForCausalLM`), `model.safetensors` in Hugging Face's
+/// tensor names (RoPE on halves), `generation_config.json` and [`tiny_tokenizer_json`]. The
+/// layers' matrices are F16 or F32 when `spec.matrices` is, BF16 otherwise; every other tensor
+/// is BF16. `spec.output` chooses tied embeddings (`None`) or a BF16 `lm_head`; the block formats
+/// of `spec` are not used.
 pub fn tiny_hf(spec: &TinySpec, dir: &std::path::Path) -> Result<()> {
     use safetensors::{Dtype, tensor::TensorView};
     let s = *spec;
@@ -251,48 +270,66 @@ pub fn tiny_hf(spec: &TinySpec, dir: &std::path::Path) -> Result<()> {
     let (q_rows, kv_rows) = (s.heads * head_dim, s.kv_heads * head_dim);
     let mut rng = Rng(s.seed);
     let mut norm_rng = Rng(s.seed ^ 0x40);
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut matrix = |name: String, rows: u32, cols: u32| {
+    let layer_dtype = match s.matrices {
+        GgmlType::F16 => Dtype::F16,
+        GgmlType::F32 => Dtype::F32,
+        _ => Dtype::BF16,
+    };
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut matrix = |name: String, dtype: Dtype, rows: u32, cols: u32| {
         let scale = 1.7 / (cols as f32).sqrt();
         let values = rng.values(rows * cols, scale, 0.0);
-        (
-            name,
-            vec![rows as usize, cols as usize],
-            bf16_bytes(&values),
-        )
+        let bytes = match dtype {
+            Dtype::F16 => f16_bytes(&values),
+            Dtype::F32 => f32_bytes(&values),
+            _ => bf16_bytes(&values),
+        };
+        (name, dtype, vec![rows as usize, cols as usize], bytes)
     };
     let mut norm = |name: String| {
         let values = norm_rng.values(s.hidden, 0.2, 1.0);
-        (name, vec![s.hidden as usize], bf16_bytes(&values))
+        (
+            name,
+            Dtype::BF16,
+            vec![s.hidden as usize],
+            bf16_bytes(&values),
+        )
     };
     let embedding = Rng(s.seed ^ 0xe).values(s.vocab * s.hidden, 1.0, 0.0);
     tensors.push((
         "model.embed_tokens.weight".into(),
+        Dtype::BF16,
         vec![s.vocab as usize, s.hidden as usize],
         bf16_bytes(&embedding),
     ));
     for i in 0..s.layers {
         let name = |part: &str| format!("model.layers.{i}.{part}.weight");
         tensors.push(norm(name("input_layernorm")));
-        tensors.push(matrix(name("self_attn.q_proj"), q_rows, s.hidden));
-        tensors.push(matrix(name("self_attn.k_proj"), kv_rows, s.hidden));
-        tensors.push(matrix(name("self_attn.v_proj"), kv_rows, s.hidden));
-        tensors.push(matrix(name("self_attn.o_proj"), s.hidden, q_rows));
+        let d = layer_dtype;
+        tensors.push(matrix(name("self_attn.q_proj"), d, q_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.k_proj"), d, kv_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.v_proj"), d, kv_rows, s.hidden));
+        tensors.push(matrix(name("self_attn.o_proj"), d, s.hidden, q_rows));
         tensors.push(norm(name("post_attention_layernorm")));
-        tensors.push(matrix(name("mlp.gate_proj"), s.ffn, s.hidden));
-        tensors.push(matrix(name("mlp.up_proj"), s.ffn, s.hidden));
-        tensors.push(matrix(name("mlp.down_proj"), s.hidden, s.ffn));
+        tensors.push(matrix(name("mlp.gate_proj"), d, s.ffn, s.hidden));
+        tensors.push(matrix(name("mlp.up_proj"), d, s.ffn, s.hidden));
+        tensors.push(matrix(name("mlp.down_proj"), d, s.hidden, s.ffn));
     }
     tensors.push(norm("model.norm.weight".into()));
     if s.output.is_some() {
-        tensors.push(matrix("lm_head.weight".into(), s.vocab, s.hidden));
+        tensors.push(matrix(
+            "lm_head.weight".into(),
+            Dtype::BF16,
+            s.vocab,
+            s.hidden,
+        ));
     }
     let views = tensors
         .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::BF16, shape.clone(), data)
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data)
                 .map(|v| (name.clone(), v))
-                .map_err(|e| Error::invalid("tensor", "view", "a valid BF16 tensor", e))
+                .map_err(|e| Error::invalid("tensor", "view", "a valid tensor", e))
         })
         .collect::<Result<Vec<_>>>()?;
     let bytes = safetensors::serialize(views, None)

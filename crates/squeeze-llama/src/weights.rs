@@ -1,10 +1,11 @@
 //! The model's weights on the device, uploaded once at load: each matrix as stored, with the
-//! GEMV that multiplies it ([`DeviceMatrix`]: GGUF blocks, BF16, DF11 or native), norms as f32,
+//! GEMV that multiplies it ([`DeviceMatrix`]: GGUF blocks, BF16/F16/F32, DF11 or native), norms
+//! as f32,
 //! and the token embedding as the table the embedding kernel gathers from (a block-quantized
 //! table is dequantized to f32 here, once, by squeeze's dequantize kernel; that costs 4 bytes per
 //! weight of device memory, see the crate docs).
 
-use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+use squeeze::dfloat11::bf16_gemv::{Bf16Gemv, WeightFormat};
 use squeeze::dfloat11::device::UnitBuffers;
 use squeeze::dfloat11::gemv::{Activations, GemvParams};
 use squeeze::dfloat11::native::device::{NativeBuffers, NativeParams};
@@ -26,8 +27,11 @@ pub enum MatrixStore {
         format: Format,
         buffer: wgpu::Buffer,
     },
-    /// BF16 two per word, multiplied by the BF16 GEMV.
-    Bf16(wgpu::Buffer),
+    /// Unquantized BF16, F16 (two per word) or F32, multiplied by the plain GEMV of `format`.
+    Plain {
+        format: WeightFormat,
+        buffer: wgpu::Buffer,
+    },
     /// A DF11 unit, multiplied by the fused DF11 GEMV (BF16 never reaches memory).
     Df11 {
         params: GemvParams,
@@ -51,7 +55,8 @@ pub struct DeviceMatrix {
 #[derive(Default)]
 pub struct MatrixKernels {
     blocks: Vec<(Format, Gemv)>,
-    bf16: Option<Bf16Gemv>,
+    /// One plain GEMV per weight format in use.
+    plain: Vec<Bf16Gemv>,
     /// The fused DF11 GEMV and its scratch (block carries and chunk sums), one buffer of the
     /// largest matrix's size for all: the step's dispatches run in order.
     df11: Option<(Df11Gemv, wgpu::Buffer)>,
@@ -69,9 +74,9 @@ impl MatrixKernels {
                         k.blocks.push((*format, Gemv::new(gpu, *format)?));
                     }
                 }
-                MatrixStore::Bf16(_) => {
-                    if k.bf16.is_none() {
-                        k.bf16 = Some(Bf16Gemv::new(gpu)?);
+                MatrixStore::Plain { format, .. } => {
+                    if !k.plain.iter().any(|g| g.format() == *format) {
+                        k.plain.push(Bf16Gemv::with_weights(gpu, *format)?);
                     }
                 }
                 MatrixStore::Df11 { .. } => {
@@ -114,7 +119,18 @@ impl DeviceMatrix {
                 format: *format,
                 buffer: gpu.upload("weights", data)?,
             },
-            MatrixData::Bf16(data) => MatrixStore::Bf16(gpu.upload("weights bf16", data)?),
+            MatrixData::Bf16(data) => MatrixStore::Plain {
+                format: WeightFormat::Bf16,
+                buffer: gpu.upload("weights bf16", data)?,
+            },
+            MatrixData::F16(data) => MatrixStore::Plain {
+                format: WeightFormat::F16,
+                buffer: gpu.upload("weights f16", data)?,
+            },
+            MatrixData::F32(data) => MatrixStore::Plain {
+                format: WeightFormat::F32,
+                buffer: gpu.upload("weights f32", data)?,
+            },
             MatrixData::Df11(unit) => {
                 let params = GemvParams::new(unit, m.rows as usize, m.cols as usize, 1)?;
                 MatrixStore::Df11 {
@@ -169,8 +185,12 @@ impl DeviceMatrix {
                 };
                 gemv.encode(encoder, problem, Binding::whole(buffer), x, y)
             }
-            MatrixStore::Bf16(buffer) => {
-                let gemv = kernels.bf16.as_ref().ok_or_else(|| not_compiled("BF16"))?;
+            MatrixStore::Plain { format, buffer } => {
+                let gemv = kernels
+                    .plain
+                    .iter()
+                    .find(|g| g.format() == *format)
+                    .ok_or_else(|| not_compiled("BF16, F16 or F32"))?;
                 let params = Bf16Gemv::params(rows, cols, batch as usize)?;
                 Ok(gemv.encode(encoder, params, Binding::whole(buffer), x, y)?)
             }

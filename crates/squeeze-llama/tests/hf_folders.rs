@@ -1,6 +1,7 @@
 //! A tiny random LLaMA written as a Hugging Face folder (BF16 safetensors, config.json,
 //! tokenizer.json) and compressed by squeeze to a DF11 folder and to native files, all in the
-//! test (no downloads): GPU logits against the CPU reference for a few steps; DF11 and native
+//! test (no downloads), and folders with F16 or F32 matrices: GPU logits against the CPU
+//! reference for a few steps; DF11 and native
 //! logits equal to the BF16 folder's bit for bit; typed errors for a bad config.json, a missing shard
 //! and an unsupported dtype.
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use squeeze::attention::KvDtype;
 use squeeze::files::dfloat11::{Format, Source, compress};
 use squeeze::files::paths::{Output, OutputKind};
+use squeeze::quant::gguf::GgmlType;
 use squeeze::{Gpu, GpuOptions};
 use squeeze_llama::hf::{FolderKind, HfFolder};
 use squeeze_llama::tiny::{TinySpec, tiny_hf};
@@ -127,6 +129,29 @@ fn bf16_df11_native_folders_match_the_cpu_reference() {
     }
 }
 
+#[test]
+fn f16_and_f32_folders_match_the_cpu_reference() {
+    // Layers' matrices F16 or F32 (the plain GEMV of that format), the rest BF16; tied and with
+    // a BF16 lm_head.
+    let root = tempfile::tempdir().unwrap();
+    let gpu = gpu();
+    for ty in [GgmlType::F16, GgmlType::F32] {
+        for tied in [true, false] {
+            let dir = root.path().join(format!("{ty}-{tied}"));
+            std::fs::create_dir(&dir).unwrap();
+            let spec = TinySpec {
+                matrices: ty,
+                ..spec(tied)
+            };
+            tiny_hf(&spec, &dir).unwrap();
+            assert_eq!(HfFolder::open(&dir).unwrap().kind, FolderKind::Bf16);
+            let (_, worst) = run(&gpu, &dir);
+            assert!(worst <= TOLERANCE, "{ty} tied={tied}: {worst:e}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
+
 fn family_error(e: squeeze::Error) -> LlamaError {
     match e {
         squeeze::Error::Family(inner) => *inner.downcast::<LlamaError>().unwrap(),
@@ -200,7 +225,7 @@ fn bad_folders_are_typed_errors() {
     );
     std::fs::remove_file(dir.join("model.safetensors.index.json")).unwrap();
 
-    // F16 weights: no GEMV multiplies them.
+    // I16 weights: no GEMV multiplies them.
     let file = dir.join("model.safetensors");
     let bytes = std::fs::read(&file).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -209,7 +234,7 @@ fn bad_folders_are_typed_errors() {
         .into_iter()
         .map(|(name, view)| {
             let dtype = if name.ends_with("q_proj.weight") {
-                safetensors::Dtype::F16
+                safetensors::Dtype::I16
             } else {
                 view.dtype()
             };
@@ -218,12 +243,12 @@ fn bad_folders_are_typed_errors() {
             (name, v)
         })
         .collect();
-    let f16 = safetensors::serialize(views, None).unwrap();
-    std::fs::write(&file, f16).unwrap();
+    let i16 = safetensors::serialize(views, None).unwrap();
+    std::fs::write(&file, i16).unwrap();
     let e = family_error(HfFolder::open(&dir).unwrap().tensors().err().unwrap());
     assert!(
         matches!(e, LlamaError::UnsupportedType { ref tensor, ref ggml_type, .. }
-            if tensor == "model.layers.0.self_attn.q_proj.weight" && ggml_type == "F16"),
+            if tensor == "model.layers.0.self_attn.q_proj.weight" && ggml_type == "I16"),
         "{e}"
     );
 }

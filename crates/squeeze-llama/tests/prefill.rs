@@ -1,7 +1,7 @@
 //! The batched prefill (`Model::prefill`) on tiny random LLaMA models: the first generated
 //! token and its logits equal those of the prompt run token by token through the decode step
 //! and those of the CPU reference forward pass, for GGUF block matrices (GEMM), a BF16 folder
-//! (the GEMV in batches), f32 and f16 caches, prompts across pages and across prefill chunks;
+//! and F32/F16 GGUF matrices (the plain GEMV in batches), f32 and f16 caches, prompts across pages and across prefill chunks;
 //! decoding after a prefill continues like decoding after the token-by-token prompt; bad
 //! prompts are typed errors.
 
@@ -106,7 +106,7 @@ fn q8_0_prefill_across_pages_matches_the_token_by_token_path_and_the_cpu_referen
 #[test]
 fn q4_0_with_f16_embedding_and_an_f16_cache_matches() {
     let spec = TinySpec {
-        matrices: Format::Q4_0,
+        matrices: GgmlType::Q4_0,
         embedding: GgmlType::F16,
         output: Some(Format::Q8_0),
         seed: 7,
@@ -131,6 +131,23 @@ fn bf16_folder_prefill_through_the_batched_gemv_matches() {
     std::fs::remove_dir_all(&dir).unwrap();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn f32_and_f16_gguf_matrices_prefill_through_the_batched_gemv_matches() {
+    // Unquantized GGUF matrices (and the tied output reading the embedding as one) go through
+    // the plain GEMV of their format, 8 rows at a time; 11 rows: a batch of 8 and one of 3.
+    for ty in [GgmlType::F32, GgmlType::F16] {
+        let spec = TinySpec {
+            matrices: ty,
+            embedding: ty,
+            seed: 5,
+            ..TinySpec::default_q8_0()
+        };
+        let file = gguf_tensors(&spec);
+        let tensors = ModelTensors::from_gguf(&file).unwrap();
+        compare(&tensors, &prompt(11), KvDtype::F32);
     }
 }
 

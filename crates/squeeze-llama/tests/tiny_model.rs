@@ -118,7 +118,7 @@ fn q8_0_tied_embeddings_match_the_cpu_reference() {
 #[test]
 fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference_with_5_candidates() {
     let spec = TinySpec {
-        matrices: Format::Q4_0,
+        matrices: GgmlType::Q4_0,
         embedding: GgmlType::F16,
         output: Some(Format::Q8_0),
         seed: 7,
@@ -132,6 +132,36 @@ fn q4_0_with_f16_embedding_and_output_matrix_match_the_cpu_reference_with_5_cand
         kv: KvDtype::F32,
     };
     compare(&spec, run);
+}
+
+#[test]
+fn f32_f16_and_bf16_matrices_match_the_cpu_reference() {
+    // Unquantized matrices are multiplied as stored by the plain GEMV of their format; tied, the
+    // output GEMV reads the embedding table as such a matrix. Then one model mixing F16 layers
+    // with a Q8_0 output matrix.
+    let run = || Run {
+        prompt: &[1, 2, 3],
+        steps: 4,
+        candidates: 1,
+        kv: KvDtype::F32,
+    };
+    for ty in [GgmlType::F32, GgmlType::F16, GgmlType::Bf16] {
+        let spec = TinySpec {
+            matrices: ty,
+            embedding: ty,
+            seed: 3,
+            ..TinySpec::default_q8_0()
+        };
+        compare(&spec, run());
+    }
+    let spec = TinySpec {
+        matrices: GgmlType::F16,
+        embedding: GgmlType::F32,
+        output: Some(Format::Q8_0),
+        seed: 4,
+        ..TinySpec::default_q8_0()
+    };
+    compare(&spec, run());
 }
 
 #[test]
