@@ -301,12 +301,13 @@ fn gpu_layouts_and_bindings_are_checked() {
     assert!(err.to_string().contains("rows"), "{err}");
 }
 
-/// The fused GEMV and its BF16 baseline: shapes, batch, layout and short bindings are typed
-/// errors naming the argument; garbage units stay inside `y`.
+/// The fused GEMV and its plain baseline (BF16 and F32 weights): shapes, batch, layout, weight
+/// formats and short bindings are typed errors naming the argument; garbage units stay inside
+/// `y`.
 #[test]
 fn gemv_shapes_batches_and_bindings_are_checked() {
     use squeeze::dfloat11::Gemv;
-    use squeeze::dfloat11::bf16_gemv::Bf16Gemv;
+    use squeeze::dfloat11::bf16_gemv::{Bf16Gemv, WeightFormat};
     use squeeze::dfloat11::gemv::GemvParams;
 
     let gpu = gpu();
@@ -369,6 +370,32 @@ fn gemv_shapes_batches_and_bindings_are_checked() {
         err.to_string().contains("`weights`") || err.to_string().contains("`y`"),
         "{err}"
     );
+
+    // F32 weights: 4 bytes each (a binding of BF16's 2 is short), and runs of the other format.
+    let f32_gemv = Bf16Gemv::with_weights(&gpu, WeightFormat::F32).unwrap();
+    let half_size = gpu.storage_buffer("half", 12).unwrap();
+    let err = f32_gemv
+        .encode(
+            &mut encoder,
+            Bf16Gemv::params(2, 3, 1).unwrap(),
+            Binding::whole(&half_size),
+            Binding::whole(&big),
+            Binding::whole(&big),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("`weights`") && err.to_string().contains("F32"),
+        "{err}"
+    );
+    let err = f32_gemv.run(&[0x3f80; 6], 2, 3, &[1.0; 3], 1).unwrap_err();
+    assert!(err.to_string().contains("`weights`"), "{err}");
+    let err = bf16.run_f32(&[1.0; 6], 2, 3, &[1.0; 3], 1).unwrap_err();
+    assert!(
+        err.to_string().contains("`weights`") && err.to_string().contains("BF16"),
+        "{err}"
+    );
+    let err = f32_gemv.run_f32(&[1.0; 5], 2, 3, &[1.0; 3], 1).unwrap_err();
+    assert!(err.to_string().contains("`weights`"), "{err}");
 
     // Garbage positions and tables: the kernels finish and write nothing outside `y`.
     let mut rng = SplitMix64::new(5);
