@@ -947,11 +947,12 @@ fn matmul_with_a_gguf_tensor_matches_the_f64_reference_split_or_not() {
                 let got = whole.run(&t, x).unwrap();
                 expect_close(&what, &got, &want, &magnitude);
                 // The cap splits x into single rows too, so every group runs the GEMV: within
-                // the tolerance always, and bit-equal where the whole batch ran the GEMV too
-                // (each output is one row's own sum).
+                // the tolerance always, and bit-equal where the whole batch ran the GEMV at
+                // batch 1 too. A batch of several rows need not be: the subgroup path's batch-1
+                // pipeline (BATCH_ONE, #16) adds in another order than its batch-N one.
                 let parts = split.run(&t, x).unwrap();
                 expect_close(&format!("{what} split"), &parts, &want, &magnitude);
-                if batch <= 8 {
+                if batch == 1 {
                     assert_eq!(bits(&parts), bits(&got), "{what} split");
                 }
             }
