@@ -254,6 +254,36 @@ impl Model {
         })
     }
 
+    /// The RMSNorm shape of the step's one row.
+    fn row_norm(&self) -> NormShape {
+        NormShape {
+            rows: 1,
+            cols: self.config.hidden,
+            eps: self.config.rms_eps,
+        }
+    }
+
+    /// Records `y = m · x` for the step's one row, when `parts` includes the matrix products.
+    fn gemv(
+        &self,
+        parts: Parts,
+        encoder: &mut wgpu::CommandEncoder,
+        m: &DeviceMatrix,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<()> {
+        if parts.matmul {
+            m.encode(
+                &self.kernels.gemv,
+                encoder,
+                1,
+                Binding::whole(x),
+                Binding::whole(y),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Records the `parts` of the step for the token and position in the state buffers (all
     /// of them for a step; one kind at a time to profile it).
     fn record(&self, encoder: &mut wgpu::CommandEncoder, parts: Parts) -> Result<()> {
@@ -264,17 +294,7 @@ impl Model {
         fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
             Binding::whole(buffer)
         }
-        let norm = NormShape {
-            rows: 1,
-            cols: c.hidden,
-            eps: c.rms_eps,
-        };
-        let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
-            if parts.matmul {
-                m.encode(&k.gemv, e, 1, b(x), b(y))?;
-            }
-            Ok(())
-        };
+        let norm = self.row_norm();
         let glue = parts.glue;
         if glue {
             k.embedding
@@ -286,9 +306,9 @@ impl Model {
                 k.norm
                     .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
             }
-            gemv(encoder, &layer.q, &s.xn, &s.q)?;
-            gemv(encoder, &layer.k, &s.xn, &s.k)?;
-            gemv(encoder, &layer.v, &s.xn, &s.v)?;
+            self.gemv(parts, encoder, &layer.q, &s.xn, &s.q)?;
+            self.gemv(parts, encoder, &layer.k, &s.xn, &s.k)?;
+            self.gemv(parts, encoder, &layer.v, &s.xn, &s.v)?;
             if glue {
                 k.rope
                     .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
@@ -330,7 +350,7 @@ impl Model {
                     },
                 )?;
             }
-            gemv(encoder, &layer.o, &s.attn, &s.delta)?;
+            self.gemv(parts, encoder, &layer.o, &s.attn, &s.delta)?;
             self.record_ffn(encoder, parts, layer)?;
         }
         self.record_head(encoder, parts)
@@ -350,29 +370,19 @@ impl Model {
         fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
             Binding::whole(buffer)
         }
-        let norm = NormShape {
-            rows: 1,
-            cols: c.hidden,
-            eps: c.rms_eps,
-        };
-        let gemv = |e: &mut wgpu::CommandEncoder, m: &DeviceMatrix, x, y| -> Result<()> {
-            if parts.matmul {
-                m.encode(&k.gemv, e, 1, b(x), b(y))?;
-            }
-            Ok(())
-        };
+        let norm = self.row_norm();
         if parts.glue {
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
             k.norm
                 .encode(encoder, norm, b(&s.x), b(&layer.ffn_norm), b(&s.xn))?;
         }
-        gemv(encoder, &layer.gate, &s.xn, &s.gate)?;
-        gemv(encoder, &layer.up, &s.xn, &s.up)?;
+        self.gemv(parts, encoder, &layer.gate, &s.xn, &s.gate)?;
+        self.gemv(parts, encoder, &layer.up, &s.xn, &s.up)?;
         if parts.glue {
             k.swiglu
                 .encode(encoder, c.ffn, b(&s.gate), b(&s.up), b(&s.act))?;
         }
-        gemv(encoder, &layer.down, &s.act, &s.delta)?;
+        self.gemv(parts, encoder, &layer.down, &s.act, &s.delta)?;
         if parts.glue {
             k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
         }
@@ -389,19 +399,12 @@ impl Model {
         fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
             Binding::whole(buffer)
         }
-        let norm = NormShape {
-            rows: 1,
-            cols: c.hidden,
-            eps: c.rms_eps,
-        };
+        let norm = self.row_norm();
         if parts.glue {
             k.norm
                 .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
         }
-        if parts.matmul {
-            w.output
-                .encode(&k.gemv, encoder, 1, b(&s.xn), b(&s.logits))?;
-        }
+        self.gemv(parts, encoder, &w.output, &s.xn, &s.logits)?;
         if !parts.glue {
             return Ok(());
         }
