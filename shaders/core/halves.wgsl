@@ -16,26 +16,18 @@ fn bf16_bits_to_f32_bits(h: u32) -> u32 {
     return (h & 0xffffu) << 16u;
 }
 
-// IEEE binary16 -> binary32, exact for every input: subnormals are renormalised in integer
-// arithmetic, and infinities and NaNs keep their payload (quiet bit included).
+// IEEE binary16 -> binary32, exact for every input: normal numbers are rebiased in place,
+// infinities and NaNs keep their payload (quiet bit included), and subnormals are their integer
+// mantissa times 2^-24 (exact, and a normal f32, so no device flushes it). Branch-free: the
+// three cases are selects, since SIMD compilers (lavapipe) run every side of a branch.
 fn f16_bits_to_f32_bits(h: u32) -> u32 {
     let sign = (h & 0x8000u) << 16u;
-    let exponent = (h >> 10u) & 0x1fu;
-    let mantissa = h & 0x3ffu;
-    if (exponent == 0x1fu) {
-        return sign | 0x7f800000u | (mantissa << 13u);
-    }
-    if (exponent != 0u) {
-        return sign | ((exponent + 112u) << 23u) | (mantissa << 13u);
-    }
-    if (mantissa == 0u) {
-        return sign;
-    }
-    // Subnormal: value = mantissa * 2^-24. Shift the leading one up to bit 10.
-    let lead = firstLeadingBit(mantissa);
-    let shift = 10u - lead;
-    let normalised = (mantissa << shift) & 0x3ffu;
-    return sign | ((113u - shift) << 23u) | (normalised << 13u);
+    let magnitude = h & 0x7fffu;
+    let exponent = magnitude >> 10u;
+    // Rebias by 127 − 15 = 112, or to 255 for exponent 31.
+    let normal = (magnitude << 13u) + select(112u << 23u, 224u << 23u, exponent == 0x1fu);
+    let subnormal = bitcast<u32>(f32(magnitude) * 5.9604644775390625e-8);
+    return sign | select(normal, subnormal, exponent == 0u);
 }
 
 fn bf16_to_f32(h: u32) -> f32 {

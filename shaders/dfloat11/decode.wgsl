@@ -10,7 +10,7 @@
 // one writer as long as `output_positions` never decreases, which the host checks before
 // anything is recorded (`format.rs` rejects decreasing entries with a typed error).
 //
-// Bounds: the write loop stops after 65 weights and every write is checked against `params.n`
+// Bounds: the write loop stops after 33 words (65 weights) and every write is checked against `params.n`
 // and the output's length, so corrupt data handed straight to the kernel cannot hang or write
 // outside its output; with decreasing positions, blocks overlap and may race on words inside it.
 
@@ -43,25 +43,20 @@ fn decode(
     let start = range.x;
     let end = range.y;
 
-    // Write whole words (see the header): weights start..end, the one after if needed.
-    var pending = false;
-    var low = 0u;
-    for (var j = 0u; j <= THREAD_BITS; j++) {
-        let index = start + j;
-        if (index >= end && !pending) {
-            break;
+    // Write whole words (see the header): each word whose low (even) weight is in
+    // start..end, its high weight from the next exponent kept (the look-ahead code for the
+    // last). Both weights' sign/mantissa bytes come from one word of `sign_mantissa`.
+    let first = (start + 1u) / 2u;
+    let last = min((end + 1u) / 2u, first + THREAD_BITS / 2u + 1u);
+    for (var w = first; w < last; w++) {
+        let index = 2u * w;
+        let j = index - start;
+        let sm = sign_mantissa_word(index / 4u) >> ((index & 2u) * 8u);
+        let low = bf16_bits(kept_exponent(j), sm);
+        var high = 0u;
+        if (index + 1u < params.n) {
+            high = bf16_bits(kept_exponent(j + 1u), sm >> 8u);
         }
-        let exponent = kept_exponent(j);
-        if (pending) {
-            var high = 0u;
-            if (index < params.n) {
-                high = bf16_at(exponent, index);
-            }
-            store_pair(index / 2u, low | (high << 16u));
-            pending = false;
-        } else if ((index & 1u) == 0u) {
-            low = bf16_at(exponent, index);
-            pending = true;
-        }
+        store_pair(w, low | (high << 16u));
     }
 }

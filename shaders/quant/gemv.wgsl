@@ -5,8 +5,9 @@
 // per column; the entry point (gemv_workgroup.wgsl or gemv_subgroup.wgsl) reduces them. f32
 // accumulation.
 //
-// The batch is a uniform, not a constant, so one pipeline serves every batch size; the columns'
-// sums live in the eight components of a `Chunk`.
+// The batch is a uniform within a pipeline's class of batch sizes (`BATCH_COLUMNS`, whose
+// columns past it are compiled out); the columns' sums live in the eight components of a
+// `Chunk`.
 
 // Invocations per workgroup; a multiple of the portable path's threads per row.
 override WORKGROUP_SIZE: u32 = 64u;
@@ -25,13 +26,13 @@ fn dot8(w: Chunk, a: Chunk) -> f32 {
 fn accumulate(sums: ptr<function, Chunk>, w: Chunk, c: u32) {
     let n = params.batch;
     (*sums).lo.x += dot8(w, x_chunk(0u, c));
-    if (n > 1u) { (*sums).lo.y += dot8(w, x_chunk(1u, c)); }
-    if (n > 2u) { (*sums).lo.z += dot8(w, x_chunk(2u, c)); }
-    if (n > 3u) { (*sums).lo.w += dot8(w, x_chunk(3u, c)); }
-    if (n > 4u) { (*sums).hi.x += dot8(w, x_chunk(4u, c)); }
-    if (n > 5u) { (*sums).hi.y += dot8(w, x_chunk(5u, c)); }
-    if (n > 6u) { (*sums).hi.z += dot8(w, x_chunk(6u, c)); }
-    if (n > 7u) { (*sums).hi.w += dot8(w, x_chunk(7u, c)); }
+    if (BATCH_COLUMNS > 1u && n > 1u) { (*sums).lo.y += dot8(w, x_chunk(1u, c)); }
+    if (BATCH_COLUMNS > 2u && n > 2u) { (*sums).lo.z += dot8(w, x_chunk(2u, c)); }
+    if (BATCH_COLUMNS > 3u && n > 3u) { (*sums).lo.w += dot8(w, x_chunk(3u, c)); }
+    if (BATCH_COLUMNS > 4u && n > 4u) { (*sums).hi.x += dot8(w, x_chunk(4u, c)); }
+    if (BATCH_COLUMNS > 5u && n > 5u) { (*sums).hi.y += dot8(w, x_chunk(5u, c)); }
+    if (BATCH_COLUMNS > 6u && n > 6u) { (*sums).hi.z += dot8(w, x_chunk(6u, c)); }
+    if (BATCH_COLUMNS > 7u && n > 7u) { (*sums).hi.w += dot8(w, x_chunk(7u, c)); }
 }
 
 // This thread's share of row `row`, units (32 weights, `load_unit`) first, first + step, …: the
@@ -101,19 +102,18 @@ fn unit_dot(w: Unit, x: Unit) -> f32 {
 fn accumulate_quad(s: ptr<function, QuadSums>, w: QuadChunks, c: u32) {
     let n = params.batch;
     (*s).c0 += quad_dot(w, x_chunk(0u, c));
-    if (n > 1u) { (*s).c1 += quad_dot(w, x_chunk(1u, c)); }
-    if (n > 2u) { (*s).c2 += quad_dot(w, x_chunk(2u, c)); }
-    if (n > 3u) { (*s).c3 += quad_dot(w, x_chunk(3u, c)); }
-    if (n > 4u) { (*s).c4 += quad_dot(w, x_chunk(4u, c)); }
-    if (n > 5u) { (*s).c5 += quad_dot(w, x_chunk(5u, c)); }
-    if (n > 6u) { (*s).c6 += quad_dot(w, x_chunk(6u, c)); }
-    if (n > 7u) { (*s).c7 += quad_dot(w, x_chunk(7u, c)); }
+    if (BATCH_COLUMNS > 1u && n > 1u) { (*s).c1 += quad_dot(w, x_chunk(1u, c)); }
+    if (BATCH_COLUMNS > 2u && n > 2u) { (*s).c2 += quad_dot(w, x_chunk(2u, c)); }
+    if (BATCH_COLUMNS > 3u && n > 3u) { (*s).c3 += quad_dot(w, x_chunk(3u, c)); }
+    if (BATCH_COLUMNS > 4u && n > 4u) { (*s).c4 += quad_dot(w, x_chunk(4u, c)); }
+    if (BATCH_COLUMNS > 5u && n > 5u) { (*s).c5 += quad_dot(w, x_chunk(5u, c)); }
+    if (BATCH_COLUMNS > 6u && n > 6u) { (*s).c6 += quad_dot(w, x_chunk(6u, c)); }
+    if (BATCH_COLUMNS > 7u && n > 7u) { (*s).c7 += quad_dot(w, x_chunk(7u, c)); }
 }
 
 // As `row_partials` for rows `row` .. `row + 4` at once, so each activation chunk is loaded
 // once for all four (at batch 1, activation words are otherwise several times the weight
-// words). Rows past the last read the last row again; their sums are not stored. At batch 1
-// (`BATCH_ONE`) the unit's activations are loaded first and the rows taken one at a time.
+// words). Rows past the last read the last row again; their sums are not stored.
 fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
     let zero = vec4<f32>();
     var s = QuadSums(zero, zero, zero, zero, zero, zero, zero, zero);
@@ -122,24 +122,43 @@ fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
     let r = vec4<u32>(row, min(row + 1u, last), min(row + 2u, last), min(row + 3u, last));
     for (var u = first; u < units; u += step) {
         let c = u * UNIT_CHUNKS;
-        if (BATCH_ONE) {
-            let x = Unit(x_chunk(0u, c), x_chunk(0u, c + 1u), x_chunk(0u, c + 2u), x_chunk(0u, c + 3u));
-            s.c0.x += unit_dot(load_unit(r.x, u), x);
-            s.c0.y += unit_dot(load_unit(r.y, u), x);
-            s.c0.z += unit_dot(load_unit(r.z, u), x);
-            s.c0.w += unit_dot(load_unit(r.w, u), x);
-        } else {
-            let wa = load_unit(r.x, u);
-            let wb = load_unit(r.y, u);
-            let wc = load_unit(r.z, u);
-            let wd = load_unit(r.w, u);
-            accumulate_quad(&s, QuadChunks(wa.c0, wb.c0, wc.c0, wd.c0), c);
-            accumulate_quad(&s, QuadChunks(wa.c1, wb.c1, wc.c1, wd.c1), c + 1u);
-            accumulate_quad(&s, QuadChunks(wa.c2, wb.c2, wc.c2, wd.c2), c + 2u);
-            accumulate_quad(&s, QuadChunks(wa.c3, wb.c3, wc.c3, wd.c3), c + 3u);
-        }
+        let wa = load_unit(r.x, u);
+        let wb = load_unit(r.y, u);
+        let wc = load_unit(r.z, u);
+        let wd = load_unit(r.w, u);
+        accumulate_quad(&s, QuadChunks(wa.c0, wb.c0, wc.c0, wd.c0), c);
+        accumulate_quad(&s, QuadChunks(wa.c1, wb.c1, wc.c1, wd.c1), c + 1u);
+        accumulate_quad(&s, QuadChunks(wa.c2, wb.c2, wc.c2, wd.c2), c + 2u);
+        accumulate_quad(&s, QuadChunks(wa.c3, wb.c3, wc.c3, wd.c3), c + 3u);
     }
     return s;
+}
+
+// Batch 1 (`BATCH_COLUMNS` 1): this thread's share of rows `row` .. `row + 8`, row k's partial
+// sum at component k of (lo, hi). Each unit's activations are loaded once for all eight rows,
+// whose units are then taken one at a time, so only one row's weights are live; activation
+// words, one scalar load each on lavapipe, drop to a quarter of the weights' per row. Rows past
+// the last read the last row again; their sums are not stored.
+fn row_eight_partials(row: u32, first: u32, step: u32) -> Chunk {
+    var lo = vec4<f32>();
+    var hi = vec4<f32>();
+    let units = params.cols / UNIT;
+    let last = params.rows - 1u;
+    let a = vec4<u32>(row, min(row + 1u, last), min(row + 2u, last), min(row + 3u, last));
+    let b = min(vec4<u32>(row + 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+    for (var u = first; u < units; u += step) {
+        let c = u * UNIT_CHUNKS;
+        let x = Unit(x_chunk(0u, c), x_chunk(0u, c + 1u), x_chunk(0u, c + 2u), x_chunk(0u, c + 3u));
+        lo.x += unit_dot(load_unit(a.x, u), x);
+        lo.y += unit_dot(load_unit(a.y, u), x);
+        lo.z += unit_dot(load_unit(a.z, u), x);
+        lo.w += unit_dot(load_unit(a.w, u), x);
+        hi.x += unit_dot(load_unit(b.x, u), x);
+        hi.y += unit_dot(load_unit(b.y, u), x);
+        hi.z += unit_dot(load_unit(b.z, u), x);
+        hi.w += unit_dot(load_unit(b.w, u), x);
+    }
+    return Chunk(lo, hi);
 }
 
 // Row r (0..4) of four rows' sums, as `row_partials` gives one row's.

@@ -25,7 +25,7 @@ pub const GEMV_CORE: Part = part!("quant/gemv.wgsl");
 const GEMM_KERNEL: Part = part!("quant/gemm.wgsl");
 const DEQUANT_KERNEL: Part = part!("quant/dequant.wgsl");
 const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
-/// The GEMV's `BATCH_ONE` override, first in every GEMV module.
+/// The GEMV's `BATCH_COLUMNS` override, first in every GEMV module.
 const GEMV_BATCH: Part = part!("quant/gemv_batch.wgsl");
 const GEMV_SUBGROUP_ENTRY: Part = part!("quant/gemv_subgroup.wgsl");
 
@@ -86,55 +86,104 @@ macro_rules! io_sets {
     };
 }
 
-/// Activation and result dtypes and `BATCH_ONE` after each list of kernel overrides.
+/// Activation and result dtypes and `BATCH_COLUMNS` (1, 2, 4, 8) after each list of kernel
+/// overrides.
 macro_rules! gemv_sets {
     ($sets:ident) => {
         $sets!(
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 0.0),
+                ("BATCH_COLUMNS", 1.0),
                 ("X_F16", 0.0),
                 ("Y_F16", 0.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 0.0),
+                ("BATCH_COLUMNS", 1.0),
                 ("X_F16", 1.0),
                 ("Y_F16", 0.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 0.0),
+                ("BATCH_COLUMNS", 1.0),
                 ("X_F16", 0.0),
                 ("Y_F16", 1.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 0.0),
+                ("BATCH_COLUMNS", 1.0),
                 ("X_F16", 1.0),
                 ("Y_F16", 1.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 1.0),
+                ("BATCH_COLUMNS", 2.0),
                 ("X_F16", 0.0),
                 ("Y_F16", 0.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 1.0),
+                ("BATCH_COLUMNS", 2.0),
                 ("X_F16", 1.0),
                 ("Y_F16", 0.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 1.0),
+                ("BATCH_COLUMNS", 2.0),
                 ("X_F16", 0.0),
                 ("Y_F16", 1.0)
             ],
             [
                 ("WORKGROUP_SIZE", 64.0),
-                ("BATCH_ONE", 1.0),
+                ("BATCH_COLUMNS", 2.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 4.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 4.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 4.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 4.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 8.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 8.0),
+                ("X_F16", 1.0),
+                ("Y_F16", 0.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 8.0),
+                ("X_F16", 0.0),
+                ("Y_F16", 1.0)
+            ],
+            [
+                ("WORKGROUP_SIZE", 64.0),
+                ("BATCH_COLUMNS", 8.0),
                 ("X_F16", 1.0),
                 ("Y_F16", 1.0)
             ]

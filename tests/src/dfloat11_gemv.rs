@@ -129,34 +129,13 @@ fn widened(bf16: &[u16]) -> Vec<f32> {
         .collect()
 }
 
-/// The realistic weights as f16 with [`specials`]' pattern in f16: ±0 and subnormals (smallest,
-/// largest, negative) sprinkled in, the largest finite values, ±inf, inf − inf and NaN rows.
+/// The realistic weights as f16 with [`specials`]' pattern in f16.
 fn f16_specials(rows: usize, cols: usize) -> Vec<u16> {
-    let mut w: Vec<u16> = widened(&weights(rows * cols, 33))
+    let w = widened(&weights(rows * cols, 33))
         .into_iter()
         .map(|v| half::f16::from_f32(v).to_bits())
         .collect();
-    let mut set = |r: usize, c: usize, v: u16| w[r * cols + c] = v;
-    for c in 0..cols {
-        set(0, c, if c % 2 == 0 { 0x0000 } else { 0x8000 });
-    }
-    for (k, v) in [0x0001, 0x83ff, 0x0200, 0x8000, 0x0000]
-        .into_iter()
-        .enumerate()
-    {
-        for r in 1..rows {
-            set(r, (r * 7 + k * 101) % cols, v);
-        }
-    }
-    set(5, 3, 0x7bff);
-    set(5, 400, 0xfbff);
-    set(9, 17, 0x7c00);
-    set(11, cols - 1, 0xfc00);
-    set(13, 0, 0x7c00);
-    set(13, 200, 0xfc00);
-    set(17, 100, 0x7e00);
-    set(19, 300, 0xffff);
-    w
+    with_specials(w, rows, cols, &F16_CODES)
 }
 
 /// [`specials`] widened to f32, with f32-only values added: the smallest and largest
@@ -221,30 +200,59 @@ fn wide(
     )
 }
 
-/// Realistic weights with a special pattern in some rows: ±0 and subnormals sprinkled in,
-/// one row with the largest finite values, rows with +inf, −inf, +inf and −inf (NaN), and
-/// NaN; row 0 all zeros.
+/// Realistic BF16 weights with [`with_specials`]' pattern.
 pub(crate) fn specials(rows: usize, cols: usize) -> Vec<u16> {
-    let mut w = weights(rows * cols, 31);
+    with_specials(weights(rows * cols, 31), rows, cols, &BF16_CODES)
+}
+
+/// The special values of a 16-bit float format, as bits (the negatives are these with the sign
+/// bit set).
+struct SpecialCodes {
+    /// Sprinkled into every row but 0: the smallest subnormal, the largest negative subnormal, a
+    /// mid subnormal, −0 and +0.
+    sprinkled: [u16; 5],
+    /// The largest finite value.
+    max: u16,
+    inf: u16,
+    /// A quiet NaN.
+    nan: u16,
+}
+
+const BF16_CODES: SpecialCodes = SpecialCodes {
+    sprinkled: [0x0001, 0x807f, 0x0040, 0x8000, 0x0000],
+    max: 0x7f7f,
+    inf: 0x7f80,
+    nan: 0x7fc0,
+};
+
+const F16_CODES: SpecialCodes = SpecialCodes {
+    sprinkled: [0x0001, 0x83ff, 0x0200, 0x8000, 0x0000],
+    max: 0x7bff,
+    inf: 0x7c00,
+    nan: 0x7e00,
+};
+
+/// `w` (`[rows, cols]`, rows ≥ 20 and cols ≥ 401) with a special pattern in `codes`' format:
+/// row 0 all ±0; ±0 and subnormals sprinkled into the other rows; a row with ±the largest
+/// finite value, rows with +inf, −inf, +inf and −inf (NaN), and NaN rows.
+fn with_specials(mut w: Vec<u16>, rows: usize, cols: usize, codes: &SpecialCodes) -> Vec<u16> {
+    const SIGN: u16 = 0x8000;
     let mut set = |r: usize, c: usize, v: u16| w[r * cols + c] = v;
     for c in 0..cols {
-        set(0, c, if c % 2 == 0 { 0x0000 } else { 0x8000 });
+        set(0, c, if c % 2 == 0 { 0 } else { SIGN });
     }
-    for (k, v) in [0x0001, 0x807f, 0x0040, 0x8000, 0x0000]
-        .into_iter()
-        .enumerate()
-    {
+    for (k, v) in codes.sprinkled.into_iter().enumerate() {
         for r in 1..rows {
             set(r, (r * 7 + k * 101) % cols, v);
         }
     }
-    set(5, 3, 0x7f7f);
-    set(5, 400, 0xff7f);
-    set(9, 17, 0x7f80);
-    set(11, cols - 1, 0xff80);
-    set(13, 0, 0x7f80);
-    set(13, 200, 0xff80);
-    set(17, 100, 0x7fc0);
+    set(5, 3, codes.max);
+    set(5, 400, codes.max | SIGN);
+    set(9, 17, codes.inf);
+    set(11, cols - 1, codes.inf | SIGN);
+    set(13, 0, codes.inf);
+    set(13, 200, codes.inf | SIGN);
+    set(17, 100, codes.nan);
     set(19, 300, 0xffff);
     w
 }

@@ -948,8 +948,9 @@ fn matmul_with_a_gguf_tensor_matches_the_f64_reference_split_or_not() {
                 expect_close(&what, &got, &want, &magnitude);
                 // The cap splits x into single rows too, so every group runs the GEMV: within
                 // the tolerance always, and bit-equal where the whole batch ran the GEMV at
-                // batch 1 too. A batch of several rows need not be: the subgroup path's batch-1
-                // pipeline (BATCH_ONE, #16) adds in another order than its batch-N one.
+                // batch 1 too. A batch of several rows need not be: the subgroup path has one
+                // pipeline per batch-size class (BATCH_COLUMNS, #16), and the batch-1 one adds in
+                // another order than the others.
                 let parts = split.run(&t, x).unwrap();
                 expect_close(&format!("{what} split"), &parts, &want, &magnitude);
                 if batch == 1 {

@@ -27,7 +27,50 @@ pub fn grid_stride_workgroups(items: u64, workgroup_size: u32, max_per_dimension
     groups.clamp(1, u64::from(cap)) as u32
 }
 
+/// Workgroups per CPU thread worth dispatching for a row-walking kernel on an emulated adapter
+/// (lavapipe, llvmpipe, WARP). A CPU runs a dispatch's workgroups as tasks spread over its
+/// threads, and each workgroup has a fixed cost there (measured on lavapipe: about 9 µs of CPU
+/// time, as much as 600 columns of a 4-row GEMV). A few workgroups per thread keep the threads
+/// evenly loaded; beyond that the kernels' row loops do the work at no per-group cost. On
+/// lavapipe this cut the CPU time of a 1536 × 576 q4_1 GEMV by 19 % and of a 49152 × 576 q8_0
+/// GEMV by 18 %. Only for kernels whose loop walks whole rows: an elementwise grid-stride loop
+/// over few workgroups strides through memory (each SIMD slice of a CPU workgroup sweeps the
+/// whole buffer), which made a 64 MiB copy 4.4× slower on lavapipe.
+pub const CPU_ROW_WORKGROUPS_PER_THREAD: u32 = 8;
+
+/// The cap on a row-walking dispatch's workgroups for an adapter of `device_type`:
+/// [`MAX_GRID_WORKGROUPS`] and the per-dimension limit, and on a CPU adapter
+/// [`CPU_ROW_WORKGROUPS_PER_THREAD`] per thread of this machine (the threads an emulated
+/// driver starts by default).
+pub fn row_cap(device_type: wgpu::DeviceType, max_per_dimension: u32) -> u32 {
+    let cap = MAX_GRID_WORKGROUPS.min(max_per_dimension).max(1);
+    if device_type != wgpu::DeviceType::Cpu {
+        return cap;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = u32::try_from(threads).unwrap_or(u32::MAX);
+    cap.min(threads.saturating_mul(CPU_ROW_WORKGROUPS_PER_THREAD))
+        .max(1)
+}
+
 impl Gpu {
+    /// Workgroups of an elementwise grid-stride dispatch of `items` work items at
+    /// `workgroup_size` per group: [`grid_stride_workgroups`] under the device's limit.
+    pub fn grid_workgroups(&self, items: u64, workgroup_size: u32) -> u32 {
+        grid_stride_workgroups(
+            items,
+            workgroup_size,
+            self.limits().max_compute_workgroups_per_dimension,
+        )
+    }
+
+    /// Workgroups of a dispatch whose workgroups loop over `rows` rows (or tiles),
+    /// `rows_per_group` at a time: [`grid_stride_workgroups`] under the adapter's row cap
+    /// (see [`row_cap`]).
+    pub fn row_workgroups(&self, rows: u64, rows_per_group: u32) -> u32 {
+        grid_stride_workgroups(rows, rows_per_group, self.row_cap)
+    }
+
     /// Records one compute pass of `pipeline`: `params` uploaded as the uniform at binding 0,
     /// `bindings` at 1, 2, … in the shader's order, `workgroups` groups along x.
     pub fn dispatch<P: bytemuck::Pod>(
@@ -174,11 +217,7 @@ impl Gpu {
         n: u32,
         workgroup_size: u32,
     ) -> Result<()> {
-        let groups = grid_stride_workgroups(
-            u64::from(n),
-            workgroup_size,
-            self.limits().max_compute_workgroups_per_dimension,
-        );
+        let groups = self.grid_workgroups(u64::from(n), workgroup_size);
         let params = GridParams { n, _pad: [0; 3] };
         self.dispatch(encoder, label, pipeline, &params, bindings, groups)
     }
@@ -186,7 +225,29 @@ impl Gpu {
 
 #[cfg(test)]
 mod tests {
-    use super::grid_stride_workgroups;
+    use super::{
+        CPU_ROW_WORKGROUPS_PER_THREAD, MAX_GRID_WORKGROUPS, grid_stride_workgroups, row_cap,
+    };
+    use wgpu::DeviceType;
+
+    #[test]
+    fn cpu_adapters_get_a_few_row_workgroups_per_thread_and_gpus_the_full_grid() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        assert_eq!(
+            row_cap(DeviceType::Cpu, 65535),
+            threads * CPU_ROW_WORKGROUPS_PER_THREAD
+        );
+        assert_eq!(row_cap(DeviceType::Cpu, 1), 1);
+        for gpu in [
+            DeviceType::DiscreteGpu,
+            DeviceType::IntegratedGpu,
+            DeviceType::Other,
+        ] {
+            assert_eq!(row_cap(gpu, 65535), MAX_GRID_WORKGROUPS);
+            assert_eq!(row_cap(gpu, 100), 100);
+        }
+        assert_eq!(row_cap(DeviceType::DiscreteGpu, 0), 1);
+    }
 
     #[test]
     fn one_group_minimum_and_limit_cap() {

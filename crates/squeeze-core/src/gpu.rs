@@ -260,6 +260,8 @@ pub struct Gpu {
     pipelines: Arc<PipelineCache>,
     bind_cache: Arc<BindCache>,
     counters: Arc<Counters>,
+    /// The most workgroups a row-walking dispatch is worth here ([`Gpu::row_workgroups`]).
+    pub(crate) row_cap: u32,
 }
 
 impl fmt::Debug for Gpu {
@@ -306,7 +308,12 @@ impl Gpu {
     /// Wraps a device and queue an engine already owns. squeeze uses only the features and
     /// limits the device was created with.
     pub fn from_wgpu(info: wgpu::AdapterInfo, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        let row_cap = crate::dispatch::row_cap(
+            info.device_type,
+            device.limits().max_compute_workgroups_per_dimension,
+        );
         Self {
+            row_cap,
             info,
             device,
             queue,

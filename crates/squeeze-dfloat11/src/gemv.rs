@@ -15,7 +15,10 @@ use squeeze_shaders::Module;
 use squeeze_shaders::dfloat11::{GEMV, GEMV_SUBGROUP, GEMV_TREE};
 
 use crate::decode::Scan;
-use crate::device::{UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_block_size};
+use crate::device::{
+    UnitBindings, UnitBuffers, block_pipeline, check_bindings, check_kernel_layout,
+    check_unit_layout,
+};
 use crate::error::Result;
 use crate::format::{Checked, Layout};
 use crate::native::device::{WORKGROUP_SIZE as TREE_WORKGROUP, workgroups};
@@ -187,9 +190,8 @@ impl Gemv {
 
     /// Compiles the GEMV for `layout` with `scan`: `threads_per_block` must be 256 or 512.
     pub fn with_scan(gpu: &Gpu, layout: Layout, scan: Scan) -> Result<Self> {
-        let layout = layout.check()?;
+        let layout = check_kernel_layout(gpu, layout, &THREADS_PER_BLOCK)?;
         let tpb = layout.threads_per_block;
-        check_block_size(gpu, tpb, &THREADS_PER_BLOCK)?;
         let gemv = XPipelines::new(|x| block_pipeline(gpu, Self::shader(scan), "gemv", tpb, x))?;
         let tree = gpu.pipeline(
             &GEMV_TREE,
@@ -282,15 +284,7 @@ impl Gemv {
         x: &[f32],
         batch: usize,
     ) -> Result<Vec<f32>> {
-        if unit.layout != self.layout {
-            return Err(Error::invalid(
-                "unit",
-                "layout",
-                format!("{:?} (this GEMV's)", self.layout),
-                format!("{:?}", unit.layout),
-            )
-            .into());
-        }
+        check_unit_layout("GEMV", self.layout, unit.layout)?;
         let params = GemvParams::new(unit, rows, cols, batch)?;
         if x.len() != batch * cols {
             return Err(Error::invalid("x", "length", "batch × cols", x.len()).into());

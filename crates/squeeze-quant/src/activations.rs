@@ -185,11 +185,7 @@ impl ActivationPipelines {
         items: u64,
         per_group: u32,
     ) -> Result<()> {
-        let groups = squeeze_core::dispatch::grid_stride_workgroups(
-            items,
-            per_group,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let groups = self.gpu.row_workgroups(items, per_group);
         let pipeline =
             &self.pipelines[usize::from(problem.x_dtype == DType::F16)][usize::from(shape.y_f16)];
         self.gpu.dispatch(

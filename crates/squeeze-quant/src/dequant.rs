@@ -64,11 +64,7 @@ impl Dequantize {
         )?;
         bindings.push(dst);
         let chunks = shape.weights() / CHUNK as u64;
-        let groups = squeeze_core::dispatch::grid_stride_workgroups(
-            chunks,
-            WORKGROUP_SIZE,
-            self.gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let groups = self.gpu.grid_workgroups(chunks, WORKGROUP_SIZE);
         self.gpu.dispatch(
             encoder,
             "dequant",

@@ -37,13 +37,14 @@ impl Reduction {
         }
     }
 
-    /// Rows one workgroup takes at a time: four per subgroup (at least this many, where the
-    /// adapter's subgroups are smaller than its largest; four rows share each activation load),
-    /// or one per `ROW_THREADS` = 16 threads.
-    fn rows_per_workgroup(self, gpu: &Gpu) -> u32 {
+    /// Rows one workgroup takes at a time: four per subgroup, eight on the batch-1 pipelines
+    /// (at least this many, where the adapter's subgroups are smaller than its largest; the
+    /// rows share each activation load), or one per `ROW_THREADS` = 16 threads.
+    fn rows_per_workgroup(self, gpu: &Gpu, batch_one: bool) -> u32 {
         match self {
             Reduction::Subgroup => {
-                4 * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
+                let per_subgroup = if batch_one { 8 } else { 4 };
+                per_subgroup * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
             }
             Reduction::Workgroup => WORKGROUP_SIZE / 16,
         }
@@ -64,12 +65,16 @@ pub struct Gemv {
     gpu: Gpu,
     scheme: Scheme,
     reduction: Reduction,
-    pipelines: ActivationPipelines,
-    /// The subgroup path's batch-1 pipelines (`BATCH_ONE`: activations loaded once per unit,
-    /// rows taken one at a time; twice as fast on lavapipe); `None` on the workgroup path, which
-    /// has no four-row loop.
-    batch_one: Option<ActivationPipelines>,
+    /// One pipeline set per class of batch sizes ([`BATCH_CLASSES`], the `BATCH_COLUMNS`
+    /// override): columns past the class are compiled out, since lavapipe runs both sides of a
+    /// uniform branch (one pipeline for all batches made batch 2 cost nearly batch 8). The
+    /// subgroup path's batch-1 class also takes eight rows per subgroup, activations loaded
+    /// once per unit and rows taken one at a time.
+    classes: [ActivationPipelines; 4],
 }
+
+/// The batch sizes each pipeline class is compiled for (the most columns it sums).
+const BATCH_CLASSES: [usize; 4] = [1, 2, 4, 8];
 
 impl Gemv {
     /// The fastest path the device has.
@@ -83,7 +88,7 @@ impl Gemv {
         reduction: Reduction,
     ) -> Result<Self> {
         let scheme = scheme.into();
-        let pipelines = |batch_one: bool| {
+        let pipelines = |columns: usize| {
             ActivationPipelines::new(
                 gpu,
                 reduction.shader(scheme),
@@ -91,19 +96,16 @@ impl Gemv {
                 scheme,
                 &[
                     ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
-                    ("BATCH_ONE", f64::from(u8::from(batch_one))),
+                    ("BATCH_COLUMNS", columns as f64),
                 ],
             )
         };
+        let [a, b, c, d] = BATCH_CLASSES;
         Ok(Self {
             gpu: gpu.clone(),
             scheme,
             reduction,
-            pipelines: pipelines(false)?,
-            batch_one: match reduction {
-                Reduction::Subgroup => Some(pipelines(true)?),
-                Reduction::Workgroup => None,
-            },
+            classes: [pipelines(a)?, pipelines(b)?, pipelines(c)?, pipelines(d)?],
         })
     }
 
@@ -135,12 +137,16 @@ impl Gemv {
         if shape.rows == 0 {
             return Ok(());
         }
+        // The smallest class that holds the batch (checked above to be at most the last).
+        let class = BATCH_CLASSES
+            .iter()
+            .position(|&columns| problem.batch <= columns)
+            .unwrap_or(BATCH_CLASSES.len() - 1);
+        let pipelines = &self.classes[class];
         // Enough workgroups for one row per team.
-        let per_group = self.reduction.rows_per_workgroup(&self.gpu);
-        let pipelines = match &self.batch_one {
-            Some(batch_one) if problem.batch == 1 => batch_one,
-            _ => &self.pipelines,
-        };
+        let per_group = self
+            .reduction
+            .rows_per_workgroup(&self.gpu, problem.batch == 1);
         pipelines.dispatch(
             encoder,
             &problem,

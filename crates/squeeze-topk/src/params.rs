@@ -3,7 +3,6 @@
 //! [`crate::cooperative::CooperativeParams`]), and the recording of one top-k dispatch, whose bindings sit at fixed slots (the shaders share slot numbers
 //! across entry points, so an entry point may skip a slot).
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::{Gpu, Result, wgpu};
 use squeeze_shaders::Module;
@@ -121,9 +120,5 @@ pub fn per_item_workgroups(gpu: &Gpu, items: u32) -> u32 {
 
 /// Workgroups for a grid-stride kernel over `items` (one item per invocation).
 pub fn grid_workgroups(gpu: &Gpu, items: u64) -> u32 {
-    grid_stride_workgroups(
-        items,
-        WORKGROUP_SIZE,
-        gpu.limits().max_compute_workgroups_per_dimension,
-    )
+    gpu.grid_workgroups(items, WORKGROUP_SIZE)
 }
