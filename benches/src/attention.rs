@@ -1,7 +1,13 @@
 //! Benchmarks of decode attention at the shapes: contexts of 4K, 32K and 128K tokens,
 //! batch 1 and 8, 32 query heads over 8 KV heads, head_dim 128, a cache in pages of 16 in f16,
 //! q8_0 or q4_0 (ggml's blocks: 2, 1.0625 and 0.5625 bytes per value, so 512, 272 and 144
-//! bytes per token per KV head and tensor). `attention-dense` reads every K and V byte once, so
+//! bytes per token per KV head and tensor), or KIVI's int4 / int2 (K: 0.5 / 0.25 bytes per
+//! value plus an f16 scale and zero per channel and page, 0.25 at pages of 16; V: 0.625 /
+//! 0.375 with its scales; so 176 / 112 bytes per token per KV head for K and V together; the
+//! benchmarks' sequences fill whole pages, so the f16 residual is empty). Per token and layer
+//! (8 KV heads, K + V): f16 4096 B, q8_0 2176, q4_0 1152, int4 1408, int2 896. The default run
+//! has int4's dense row; `--full` adds int2's and both formats' Quest rows.
+//! `attention-dense` reads every K and V byte once, so
 //! its bytes moved are the K + V bytes of its format (what it actually reads, scales included)
 //! and its × copy the fraction of copy bandwidth; the quantized rows' time over the f16 row's
 //! is the speed-up the smaller cache buys. The sparse steps (`attention-quest`, `-tidal`,
@@ -25,7 +31,7 @@ use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use squeeze::attention::reference;
 use squeeze::attention::sparse::Sparse;
 use squeeze::attention::{
-    Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, PageTable, Query, Selector,
+    Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, PageTable, Pool, Query, Selector,
 };
 use squeeze::{Binding, DType, Gpu, Result};
 
@@ -45,7 +51,13 @@ const BUDGET: Budget = Budget {
     window: 256,
 };
 /// The cache formats of the dense rows (and, after f16, of the extra Quest rows).
-const CACHE_FORMATS: [KvDtype; 3] = [KvDtype::F16, KvDtype::Q8_0, KvDtype::Q4_0];
+const CACHE_FORMATS: [KvDtype; 5] = [
+    KvDtype::F16,
+    KvDtype::Q8_0,
+    KvDtype::Q4_0,
+    KvDtype::Int4,
+    KvDtype::Int2,
+];
 /// The default run's shape: 32K tokens of context, batch 1.
 const REPRESENTATIVE: (u32, u32) = (32 << 10, 1);
 /// The smoke test's contexts, batches and budget: every path on a few pages.
@@ -92,18 +104,36 @@ impl Problem {
         };
         let table = DevicePageTable::new(gpu, layout, &table)?;
         let elements = layout.elements() as usize;
-        let pool = |name, seed| {
-            let values = random_halves(elements, seed);
-            let floats: Vec<f32> = values.iter().map(|x| x.to_f32()).collect();
-            match reference::quantize_row(dtype, &floats) {
-                Some(mut bytes) => {
-                    bytes.resize(layout.bytes() as usize, 0);
-                    gpu.upload(name, &bytes)
-                }
-                None => gpu.upload(name, &values),
+        let (k, v) = match dtype.kivi_bits() {
+            Some(_) => {
+                let floats = |seed| -> Vec<f32> {
+                    random_halves(elements, seed)
+                        .iter()
+                        .map(|x| x.to_f32())
+                        .collect()
+                };
+                let host = table.table().ok_or_else(|| {
+                    squeeze::Error::invalid("table", "kind", "an uploaded table", "an engine's")
+                })?;
+                let (kb, vb) = reference::kivi::fill(&layout, host, &floats(1), &floats(2))
+                    .ok_or_else(|| squeeze::Error::invalid("kv", "format", "int4 | int2", dtype))?;
+                (gpu.upload("k_pages", &kb)?, gpu.upload("v_pages", &vb)?)
+            }
+            None => {
+                let pool = |name, seed| {
+                    let values = random_halves(elements, seed);
+                    let floats: Vec<f32> = values.iter().map(|x| x.to_f32()).collect();
+                    match reference::quantize_row(dtype, &floats) {
+                        Some(mut bytes) => {
+                            bytes.resize(layout.bytes() as usize, 0);
+                            gpu.upload(name, &bytes)
+                        }
+                        None => gpu.upload(name, &values),
+                    }
+                };
+                (pool("k_pages", 1)?, pool("v_pages", 2)?)
             }
         };
-        let (k, v) = (pool("k_pages", 1)?, pool("v_pages", 2)?);
         let q_len = (batch * Q_HEADS * HEAD_DIM) as usize;
         let q: Vec<f32> = random_halves(q_len, 3).iter().map(|x| x.to_f32()).collect();
         let q = gpu.upload("q", &q)?;
@@ -149,9 +179,22 @@ impl Problem {
     }
 }
 
-/// Bytes of K (or V) in `dtype` for `tokens` tokens of every KV head.
-fn kv_bytes(tokens: u64, dtype: KvDtype) -> u64 {
-    tokens * u64::from(KV_HEADS) * dtype.row_bytes(HEAD_DIM)
+/// Bytes of K (or V) in `dtype` for `tokens` tokens (whole pages) of every KV head, scales
+/// included.
+fn kv_bytes(tokens: u64, dtype: KvDtype, pool: Pool) -> u64 {
+    let layout = CacheLayout {
+        pages: tokens.div_ceil(u64::from(PAGE_SIZE)) as u32,
+        page_size: PAGE_SIZE,
+        kv_heads: KV_HEADS,
+        head_dim: HEAD_DIM,
+        dtype,
+    };
+    layout.pool_data_bytes(pool)
+}
+
+/// Bytes of K and V together.
+fn kv_pair_bytes(tokens: u64, dtype: KvDtype) -> u64 {
+    kv_bytes(tokens, dtype, Pool::K) + kv_bytes(tokens, dtype, Pool::V)
 }
 
 fn dense(gpu: &Gpu, (context, batch): (u32, u32), dtype: KvDtype) -> Result<Workload> {
@@ -162,7 +205,7 @@ fn dense(gpu: &Gpu, (context, batch): (u32, u32), dtype: KvDtype) -> Result<Work
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
     let out = gpu.storage_buffer("o", u64::from(batch * Q_HEADS * HEAD_DIM) * 4)?;
     Ok(Workload {
-        bytes_moved: 2 * kv_bytes(u64::from(context) * u64::from(batch), dtype),
+        bytes_moved: kv_pair_bytes(u64::from(context) * u64::from(batch), dtype),
         flops: 0,
         record: Box::new(move |encoder| {
             decode.encode(
@@ -193,8 +236,10 @@ fn sparse(
     let kept = u64::from(budget.tokens) * u64::from(batch);
     let all = u64::from(context) * u64::from(batch);
     let bytes_moved = match selector {
-        Selector::Quest => meta_bytes(problem.table.layout()) + 2 * kv_bytes(kept, dtype),
-        Selector::Tidal | Selector::TokenSelect => kv_bytes(all, dtype) + kv_bytes(kept, dtype),
+        Selector::Quest => meta_bytes(problem.table.layout()) + kv_pair_bytes(kept, dtype),
+        Selector::Tidal | Selector::TokenSelect => {
+            kv_bytes(all, dtype, Pool::K) + kv_bytes(kept, dtype, Pool::V)
+        }
     };
     Ok(Workload {
         bytes_moved,
@@ -235,7 +280,7 @@ fn reused(gpu: &Gpu, context: u32, batch: u32, budget: Budget) -> Result<Workloa
         .scratch_bytes(&problem.table, Q_HEADS, &tokens);
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
     Ok(Workload {
-        bytes_moved: 2 * kv_bytes(u64::from(budget.tokens) * u64::from(batch), KvDtype::F16),
+        bytes_moved: kv_pair_bytes(u64::from(budget.tokens) * u64::from(batch), KvDtype::F16),
         flops: 0,
         record: Box::new(move |encoder| {
             sparse.decode().encode(
@@ -272,7 +317,7 @@ fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
     let qo_indptr = [0, tokens];
     let pairs = u64::from(tokens) * u64::from(tokens + 1) / 2;
     Ok(Workload {
-        bytes_moved: 2 * rows * 4 + 2 * kv_bytes(u64::from(tokens), KvDtype::F16),
+        bytes_moved: 2 * rows * 4 + kv_pair_bytes(u64::from(tokens), KvDtype::F16),
         flops: 4 * pairs * u64::from(HEAD_DIM * Q_HEADS),
         record: Box::new(move |encoder| {
             kernel.encode(
@@ -302,7 +347,8 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
     let mut all = Vec::new();
     for &context in contexts {
         for &batch in batches {
-            if kv_bytes(u64::from(context) * u64::from(batch), KvDtype::F16) > max_binding {
+            let tokens_all = u64::from(context) * u64::from(batch);
+            if kv_bytes(tokens_all, KvDtype::F16, Pool::K) > max_binding {
                 continue;
             }
             let scope = if (context, batch) == REPRESENTATIVE {
@@ -316,7 +362,12 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                     family: FAMILY,
                     kernel: "attention-dense",
                     shape: format!("ctx {} × b{batch}, 32q/8kv d128 {dtype}", tokens(context)),
-                    scope,
+                    // int2's row only in the full run (the default run keeps one new row).
+                    scope: if dtype == KvDtype::Int2 {
+                        Scope::Full
+                    } else {
+                        scope
+                    },
                     prepare: Box::new(move |gpu| dense(gpu, (context, batch), dtype)),
                 });
             }
@@ -335,7 +386,7 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                     }),
                 });
             }
-            // Quest over the block formats: what a quantized cache saves a sparse step.
+            // Quest over the quantized formats: what a quantized cache saves a sparse step.
             for dtype in &CACHE_FORMATS[1..] {
                 let dtype = *dtype;
                 all.push(Bench {

@@ -140,7 +140,7 @@ def attention_decode(
     window: int = 0,
     select: Literal["none", "quest", "token", "tokenselect"] = "none",
     budget: Optional[int] = None,
-    kv: Literal["f32", "f16", "q8_0", "q4_0"] = "f16",
+    kv: Literal["f32", "f16", "q8_0", "q4_0", "int4", "int2"] = "f16",
     device: Optional[Device] = None,
 ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.int32]]]:
     """Decode attention of one query token ``q`` ``[q_heads, d]`` (d = 64, 128 or 256; any
@@ -154,8 +154,9 @@ def attention_decode(
     ``kv`` is the cache format K and V are stored in before decoding: "f16" (the default;
     float32 input is rounded to nearest even), "f32", or "q8_0" / "q4_0": ggml's blocks of 32
     values along d, quantized on the GPU from the given values exactly as ggml's reference
-    quantizers do (Quest bounds pages by the given, unquantized keys). int4 and int2 (KIVI)
-    are not implemented and raise ``ValueError``.
+    quantizers do (Quest bounds pages by the given, unquantized keys), or "int4" / "int2":
+    KIVI's asymmetric formats (K per channel over each page's tokens, V per token over 32
+    channels, f16 scale and zero; the tokens of a last page that is not full stay in f16).
 
     ``scale`` defaults to 1/sqrt(d). ``select="none"`` attends to every token, or only to the
     first ``sink`` and last ``window`` tokens when either is set. A sparse ``select`` keeps
@@ -186,7 +187,7 @@ def generate(
     budget: Optional[int] = None,
     sink: int = 0,
     window: Optional[int] = None,
-    kv: Literal["f32", "f16", "q8_0", "q4_0"] = "f32",
+    kv: Literal["f32", "f16", "q8_0", "q4_0", "int4", "int2"] = "f32",
     temperature: Optional[float] = None,
     top_k: int = 40,
     top_p: float = 1.0,

@@ -15,6 +15,18 @@
 // the new, unquantized keys, taken at append time (a page's first token starts them afresh,
 // later tokens widen them), since the cache no longer holds those values.
 
+// Rust twin: `squeeze_attention::append::AppendParams`.
+struct AppendParams {
+    table: TableShape,
+    // Tokens written into the cache by this append.
+    new_tokens: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: AppendParams;
+
 override KV_FORMAT: u32 = 0u;
 override IN_F16: bool = false;
 
@@ -189,12 +201,12 @@ fn append_kv(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let pool_rows = params.pages * params.page_size;
-    let row_values = params.kv_heads * params.head_dim;
+    let pool_rows = params.table.pages * params.table.page_size;
+    let row_values = params.table.kv_heads * params.table.head_dim;
     if (KV_FORMAT >= KV_Q8_0) {
         let blocks = row_values / 32u;
         let units = select(17u, 9u, KV_FORMAT == KV_Q4_0);
-        let total = params.tokens * blocks;
+        let total = params.new_tokens * blocks;
         for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
             let row = rows[i / blocks];
             if (row < pool_rows) {
@@ -215,7 +227,7 @@ fn append_kv(
         return;
     }
     let words = row_values / select(1u, 2u, KV_FORMAT == KV_F16);
-    let total = params.tokens * words;
+    let total = params.new_tokens * words;
     for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
         let row = rows[i / words];
         if (row < pool_rows) {
@@ -231,39 +243,40 @@ fn append_meta(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let pool_rows = params.pages * params.page_size;
-    let row_values = params.kv_heads * params.head_dim;
-    let total = params.tokens * row_values;
+    let pool_rows = params.table.pages * params.table.page_size;
+    let row_values = params.table.kv_heads * params.table.head_dim;
+    let total = params.new_tokens * row_values;
     for (var i = gid.x; i < total; i += groups.x * WORKGROUP) {
         let t = i / row_values;
         let r = i % row_values;
         let row = rows[t];
-        let page = row / params.page_size;
+        let page = row / params.table.page_size;
         // One invocation per page and element: the first new token of the page's run.
         var first = row < pool_rows;
         if (first && t > 0u) {
             let before = rows[t - 1u];
-            first = before >= pool_rows || before / params.page_size != page;
+            first = before >= pool_rows || before / params.table.page_size != page;
         }
         if (!first) {
             continue;
         }
-        let h = r / params.head_dim;
-        let at = (page * params.kv_heads + h) * 2u * params.head_dim + r % params.head_dim;
+        let h = r / params.table.head_dim;
+        let dim = params.table.head_dim;
+        let at = (page * params.table.kv_heads + h) * 2u * dim + r % dim;
         let x = bitcast<f32>(k_bits(i));
         var lo = x;
         var hi = x;
-        if (row % params.page_size != 0u) {
+        if (row % params.table.page_size != 0u) {
             lo = min(page_meta[at], x);
-            hi = max(page_meta[at + params.head_dim], x);
+            hi = max(page_meta[at + params.table.head_dim], x);
         }
-        for (var s = 1u; s < params.page_size; s++) {
+        for (var s = 1u; s < params.table.page_size; s++) {
             let next = t + s;
-            if (next >= params.tokens) {
+            if (next >= params.new_tokens) {
                 break;
             }
             let other = rows[next];
-            if (other >= pool_rows || other / params.page_size != page) {
+            if (other >= pool_rows || other / params.table.page_size != page) {
                 break;
             }
             let y = bitcast<f32>(k_bits(next * row_values + r));
@@ -271,6 +284,6 @@ fn append_meta(
             hi = max(hi, y);
         }
         page_meta[at] = lo;
-        page_meta[at + params.head_dim] = hi;
+        page_meta[at + params.table.head_dim] = hi;
     }
 }

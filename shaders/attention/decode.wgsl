@@ -2,14 +2,33 @@
 // KV group served by one workgroup that reads each K and V row once. The tokens attended are
 // "virtual" tokens 0 .. n of the (sequence, KV head) row: with `SELECTED` off, a sink and a
 // window per KV head (`spec` = [kv_heads] (sink, window) pairs; a full head has sink = ∞); with
-// it on, a selection list (`spec` = [batch × kv_heads, units] entries of `unit` tokens each, −1
-// for none). Each workgroup covers `chunk` virtual tokens (split-KV, flash-decoding style) with
+// it on, a selection list (`spec` = [batch × kv_heads, entries_per_row] entries of
+// `tokens_per_entry` tokens each, −1 for none). Each workgroup covers `chunk` virtual tokens (split-KV, flash-decoding style) with
 // an online softmax and writes its unnormalised output and (max, sum) for merge.wgsl.
 //
 // Every K and V element is loaded and widened once per workgroup and used by all the group's
 // query heads, whose accumulators an invocation keeps in registers: `GROUP` is the group size
 // rounded up to a power of two (a pipeline constant, so the head loops unroll and the arrays'
 // indices become constants).
+
+// Rust twin: `squeeze_attention::decode::DecodeParams`.
+struct DecodeParams {
+    table: TableShape,
+    // Virtual tokens per split (a multiple of TILE), and splits per (sequence, KV head).
+    chunk: u32,
+    splits: u32,
+    // With SELECTED: the selection's entries per (sequence, KV head) row, and tokens per entry
+    // (1, or page_size for Quest pages).
+    entries_per_row: u32,
+    tokens_per_entry: u32,
+    // The factor on q·k.
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: DecodeParams;
 
 override SELECTED: bool = false;
 override GROUP: u32 = 1u;
@@ -38,7 +57,7 @@ var<workgroup> tile_count: u32;
 // Virtual tokens of row (b, h) in a sequence of `len` tokens.
 fn virtual_count(h: u32, len: u32) -> u32 {
     if (SELECTED) {
-        return params.units * params.unit;
+        return params.entries_per_row * params.tokens_per_entry;
     }
     let sink = min(spec[2u * h], len);
     return sink + min(spec[2u * h + 1u], len - sink);
@@ -47,11 +66,11 @@ fn virtual_count(h: u32, len: u32) -> u32 {
 // Position in the sequence of virtual token j < virtual_count, or NO_ROW when it is empty.
 fn virtual_position(b: u32, h: u32, len: u32, j: u32) -> u32 {
     if (SELECTED) {
-        let entry = spec[(b * params.kv_heads + h) * params.units + j / params.unit];
-        if (entry >= (len + params.unit - 1u) / params.unit) {
+        let entry = spec[(b * params.table.kv_heads + h) * params.entries_per_row + j / params.tokens_per_entry];
+        if (entry >= (len + params.tokens_per_entry - 1u) / params.tokens_per_entry) {
             return NO_ROW;
         }
-        let pos = entry * params.unit + j % params.unit;
+        let pos = entry * params.tokens_per_entry + j % params.tokens_per_entry;
         return select(NO_ROW, pos, pos < len);
     }
     let sink = min(spec[2u * h], len);
@@ -64,8 +83,8 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let split = wg.x;
     let h = wg.y;
     let b = wg.z;
-    let group = params.q_heads / params.kv_heads;
-    let dim = params.head_dim;
+    let group = params.table.q_heads / params.table.kv_heads;
+    let dim = params.table.head_dim;
     let cols = dim / 8u;
     // Value phase: invocation t sums column t % cols over tokens t / cols, + slices, ….
     let slices = WORKGROUP / cols;
@@ -75,7 +94,7 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let n = virtual_count(h, len);
     let start = split * params.chunk;
     let end = min(start + params.chunk, n);
-    let q_first = (b * params.q_heads + h * group) * dim / 4u;
+    let q_first = (b * params.table.q_heads + h * group) * dim / 4u;
 
     var acc_lo: array<vec4<f32>, MAX_GROUP>;
     var acc_hi: array<vec4<f32>, MAX_GROUP>;
@@ -99,7 +118,7 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         if (first + t < end) {
             let pos = virtual_position(b, h, len, first + t);
             if (pos != NO_ROW) {
-                let pool_row = token_row(b, pos);
+                let pool_row = kv_row(b, pos);
                 if (pool_row != NO_ROW) {
                     row = kv_element(pool_row, h);
                 }
@@ -201,7 +220,7 @@ fn decode(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         }
         workgroupBarrier();
     }
-    let first_row = (b * params.q_heads + h * group) * params.splits + split;
+    let first_row = (b * params.table.q_heads + h * group) * params.splits + split;
     for (var i = t; i < group * cols * 2u; i += WORKGROUP) {
         let g = i / (2u * cols);
         let e = 4u * (i % (2u * cols));

@@ -6,9 +6,14 @@
 //   byte for byte (34 B: f16 scale d, 32 i8 codes, x = d·q; 18 B: d, 16 bytes of nibbles,
 //   x = d·(q − 8), value j < 16 the low nibble of byte j, value j + 16 its high nibble).
 //
+//   4 int4 and 5 int2: KIVI's K per channel over a page's tokens, V per token over groups of
+//   32, with an f16 residual after each pool for the tokens of each sequence's last page while
+//   it is not full (kivi.wgsl has the layout). Readers find a token's row with kv_row, which
+//   sends those tokens to the residual: rows past the pool's are residual rows.
+//
 // Blocks are packed with no padding, so block b starts at 16-bit unit 17·b (q8_0) or 9·b
 // (q4_0) of the cache: two-byte aligned, and the eight code bytes of eight values span two or
-// three words. Every reader goes through k8 / v8, so each kernel gets every format.
+// three words. Every reader goes through kv_row and k8 / v8, so each kernel gets every format.
 
 override KV_FORMAT: u32 = 0u;
 
@@ -79,10 +84,34 @@ fn k_word(i: u32) -> u32 {
     return k_cache[i / 4u][i % 4u];
 }
 
+// Elements e .. e+8 of an int4 / int2 K: residual rows in f16; pool rows from their page's
+// codes (one word, or half of one, for the eight channels) and the channels' scales and zeros
+// (a vec4 of halves each).
+fn kivi_k8(e: u32) -> Eight {
+    let kvd = kivi_kvd();
+    let pool = kivi_pool_rows() * kvd;
+    if (e >= pool) {
+        return widen8(k_cache[(kivi_k_residual() + (e - pool) / 2u) / 4u]);
+    }
+    let row = e / kvd;
+    let i = e % kvd;
+    let base = (row / params.table.page_size) * kivi_k_page_words();
+    let scale = widen8(k_cache[(base + i / 2u) / 4u]);
+    let zero = widen8(k_cache[(base + kvd / 2u + i / 2u) / 4u]);
+    let n = (row % params.table.page_size) * kvd + i;
+    let per_word = 32u / kivi_bits();
+    let w = k_word(base + kvd + n / per_word) >> (kivi_bits() * (n % per_word));
+    let q = kivi_codes8(w);
+    return Eight(kivi_value(q[0], scale.lo, zero.lo), kivi_value(q[1], scale.hi, zero.hi));
+}
+
 // Elements e .. e+8 of K (e a multiple of 8, counted over the whole cache).
 fn k8(e: u32) -> Eight {
     if (KV_FORMAT == KV_F16) {
         return widen8(k_cache[e / 8u]);
+    }
+    if (KV_FORMAT >= KV_INT4) {
+        return kivi_k8(e);
     }
     if (KV_FORMAT >= KV_Q8_0) {
         let at = block_words(e);
@@ -91,7 +120,20 @@ fn k8(e: u32) -> Eight {
     return Eight(bitcast<vec4<f32>>(k_cache[e / 4u]), bitcast<vec4<f32>>(k_cache[e / 4u + 1u]));
 }
 
+// The row of token `pos` of sequence `b` that k8 / v8 read (with kv_element), or NO_ROW: its
+// pool row, except in int4 / int2, where the tokens of a last page that is not full are row
+// `pool rows + b × page_size + slot`, in the residual.
+fn kv_row(b: u32, pos: u32) -> u32 {
+    if (KV_FORMAT >= KV_INT4) {
+        let page_size = params.table.page_size;
+        if (last_page_len[b] < page_size && pos / page_size + 1u == seq_pages(b)) {
+            return kivi_pool_rows() + b * page_size + pos % page_size;
+        }
+    }
+    return token_row(b, pos);
+}
+
 // First element of head `h` of pool row `row`.
 fn kv_element(row: u32, h: u32) -> u32 {
-    return (row * params.kv_heads + h) * params.head_dim;
+    return (row * params.table.kv_heads + h) * params.table.head_dim;
 }

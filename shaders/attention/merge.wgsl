@@ -2,6 +2,18 @@
 // softmax-weighted sum of the splits' outputs, rescaled to their common maximum. A row no split
 // attended to (an empty sequence or selection) is zero.
 
+// Rust twin: `squeeze_attention::decode::MergeParams`.
+struct MergeParams {
+    table: TableShape,
+    // Splits per (sequence, KV head) the decode wrote.
+    splits: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: MergeParams;
+
 @group(0) @binding(1) var<storage, read> part_o: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> part_ml: array<vec2<f32>>;
 // Outputs [batch, q_heads, head_dim]: f32, or f16 two per word (`O_F16`, rounded to nearest
@@ -29,9 +41,9 @@ fn store_o(i: u32, v: vec4<f32>) {
 
 @compute @workgroup_size(64)
 fn merge(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-    let row = wg.y * params.q_heads + wg.x;
+    let row = wg.y * params.table.q_heads + wg.x;
     let first = row * params.splits;
-    let cols = params.head_dim / 4u;
+    let cols = params.table.head_dim / 4u;
     var top = neg_inf();
     for (var s = 0u; s < params.splits; s++) {
         top = max(top, part_ml[first + s].x);

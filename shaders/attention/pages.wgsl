@@ -19,7 +19,8 @@ fn seq_len(b: u32) -> u32 {
     if (end <= first) {
         return 0u;
     }
-    return (end - first - 1u) * params.page_size + min(last_page_len[b], params.page_size);
+    let page_size = params.table.page_size;
+    return (end - first - 1u) * page_size + min(last_page_len[b], page_size);
 }
 
 // Pages in sequence `b`.
@@ -30,9 +31,9 @@ fn seq_pages(b: u32) -> u32 {
 // The pool row (page * page_size + slot) of token `pos` of sequence `b`, or NO_ROW when the
 // table points outside the pool.
 fn token_row(b: u32, pos: u32) -> u32 {
-    let page = page_indices[page_indptr[b] + pos / params.page_size];
-    if (page >= params.pages) {
+    let page = page_indices[page_indptr[b] + pos / params.table.page_size];
+    if (page >= params.table.pages) {
         return NO_ROW;
     }
-    return page * params.page_size + pos % params.page_size;
+    return page * params.table.page_size + pos % params.table.page_size;
 }

@@ -13,6 +13,19 @@
 // 14 KiB of workgroup memory, under WebGPU's 16 KiB default. The key tiles end at the last
 // row's causal limit; every loop is bounded by the table's longest sequence.
 
+// Rust twin: `squeeze_attention::prefill::PrefillParams`.
+struct PrefillParams {
+    table: TableShape,
+    // The longest sequence of the table, in tokens: bounds the key tiles.
+    max_seq_len: u32,
+    // The factor on q·k.
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: PrefillParams;
+
 override O_F16: bool = false;
 
 // Queries [rows, q_heads, head_dim], f32 or f16 (query.wgsl's `q4`).
@@ -52,7 +65,7 @@ fn visible(i: u32, n: u32, len: u32) -> u32 {
 // Loads key tile `first .. first + keys` of (sequence b, KV head h) from K (`values` false) or
 // V into kv_tile, zeros where there is no pool row; with K, also marks key_ok.
 fn load_tile(b: u32, h: u32, len: u32, first: u32, keys: u32, values: bool, t: u32) {
-    let dim = params.head_dim;
+    let dim = params.table.head_dim;
     let eights = dim / 8u;
     for (var e = t; e < keys * eights; e += WORKGROUP) {
         let j = e / eights;
@@ -60,7 +73,7 @@ fn load_tile(b: u32, h: u32, len: u32, first: u32, keys: u32, values: bool, t: u
         let pos = first + j;
         var row = NO_ROW;
         if (pos < len) {
-            row = token_row(b, pos);
+            row = kv_row(b, pos);
         }
         var x = Eight(vec4<f32>(0.0), vec4<f32>(0.0));
         if (row != NO_ROW) {
@@ -82,7 +95,7 @@ fn load_tile(b: u32, h: u32, len: u32, first: u32, keys: u32, values: bool, t: u
 
 // Writes output elements 16c .. 16c + 16 of query row `row` (whole words in either format).
 fn store16(row: u32, c: u32, acc: array<vec4<f32>, 4>) {
-    let first = row * params.head_dim + 16u * c;
+    let first = row * params.table.head_dim + 16u * c;
     if (O_F16) {
         for (var m = 0u; m < 2u; m++) {
             let lo = acc[2u * m];
@@ -105,11 +118,11 @@ fn store16(row: u32, c: u32, acc: array<vec4<f32>, 4>) {
 fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let h = wg.y;
     let b = wg.z;
-    let dim = params.head_dim;
+    let dim = params.table.head_dim;
     let vecs = dim / 4u;
     let rows = Q_ELEMENTS / dim;
     let keys = KV_ELEMENTS / dim;
-    let group = params.q_heads / params.kv_heads;
+    let group = params.table.q_heads / params.table.kv_heads;
     let len = seq_len(b);
     let q_first = qo_indptr[b];
     let n = qo_indptr[b + 1u] - min(q_first, qo_indptr[b + 1u]);
@@ -122,7 +135,7 @@ fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
         var x = vec4<f32>(0.0);
         if (r < row_end) {
             let head = h * group + r % group;
-            x = q4(((q_first + r / group) * params.q_heads + head) * vecs + e % vecs) * params.scale;
+            x = q4(((q_first + r / group) * params.table.q_heads + head) * vecs + e % vecs) * params.scale;
         }
         q_tile[e] = x;
     }
@@ -137,7 +150,7 @@ fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
         }
         key_tiles = tiles;
     }
-    let tiles = min(workgroupUniformLoad(&key_tiles), (params.max_len + keys - 1u) / keys);
+    let tiles = min(workgroupUniformLoad(&key_tiles), (params.max_seq_len + keys - 1u) / keys);
 
     // This invocation's output: row `out_row` of the tile, elements 16 out_col .. + 16.
     let out_row = t / (dim / 16u);
@@ -220,6 +233,6 @@ fn prefill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
             acc[m] = select(vec4<f32>(0.0), acc[m] / sum, sum > 0.0);
         }
         let token = q_first + row / group;
-        store16(token * params.q_heads + h * group + row % group, out_col, acc);
+        store16(token * params.table.q_heads + h * group + row % group, out_col, acc);
     }
 }

@@ -14,20 +14,20 @@ fn quest_scores(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let group = group_size();
-    let dim4 = params.head_dim / 4u;
+    let dim4 = params.table.head_dim / 4u;
     for (var i = gid.x; i < score_entries(); i += groups.x * WORKGROUP) {
         let e = score_entry(i);
         let len = seq_len(e.b);
-        let pages = (len + params.page_size - 1u) / params.page_size;
-        if (!open_entry(i, e, pages, params.page_size, len)) {
+        let pages = (len + params.table.page_size - 1u) / params.table.page_size;
+        if (!open_entry(i, e, pages, params.table.page_size, len)) {
             continue;
         }
         let pool_page = page_indices[page_indptr[e.b] + e.pos];
-        if (pool_page >= params.pages) {
+        if (pool_page >= params.table.pages) {
             scores[i] = neg_inf();
             continue;
         }
-        let lo = (pool_page * params.kv_heads + e.h) * 2u * dim4;
+        let lo = (pool_page * params.table.kv_heads + e.h) * 2u * dim4;
         var sum = vec4<f32>(0.0);
         let q_first = group_head(e) * dim4;
         for (var c = 0u; c < dim4; c++) {

@@ -4,6 +4,19 @@
 // query group from one key row, each key element loaded and widened once: `GROUP` is the group
 // size rounded up to a power of two (a pipeline constant, so the head loops unroll).
 
+// Rust twin: `squeeze_attention::token_scores::TokenScoresParams`.
+struct TokenScoresParams {
+    table: TableShape,
+    // Tokens per logit row (score_rows.wgsl).
+    row_stride: u32,
+    // The factor on q·k.
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: TokenScoresParams;
+
 override GROUP: u32 = 1u;
 
 @group(0) @binding(5) var<storage, read> q: array<vec4<u32>>;
@@ -17,13 +30,13 @@ fn token_scores(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let group = group_size();
-    let dim4 = params.head_dim / 4u;
-    let cols = params.head_dim / 8u;
+    let dim4 = params.table.head_dim / 4u;
+    let cols = params.table.head_dim / 8u;
     for (var i = gid.x; i < score_entries(); i += groups.x * WORKGROUP) {
         let e = score_entry(i);
         var pool_row = NO_ROW;
         if (e.pos < seq_len(e.b)) {
-            pool_row = token_row(e.b, e.pos);
+            pool_row = kv_row(e.b, e.pos);
         }
         var dots: array<vec4<f32>, MAX_GROUP>;
         for (var g = 0u; g < GROUP; g++) {

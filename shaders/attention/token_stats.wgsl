@@ -1,6 +1,18 @@
 // TokenSelect, second pass: each query head's softmax statistics over its sequence's logits,
 // (maximum, Σ exp(logit − maximum)) per [batch, q_heads] row.
 
+// Rust twin: `squeeze_attention::token_stats::TokenStatsParams`.
+struct TokenStatsParams {
+    table: TableShape,
+    // Tokens per logit row (token_scores.wgsl's layout).
+    row_stride: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: TokenStatsParams;
+
 @group(0) @binding(1) var<storage, read> seq_lens: array<u32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<vec2<f32>>;
@@ -27,7 +39,7 @@ fn reduce(t: u32, value: f32, is_max: bool) -> f32 {
 
 @compute @workgroup_size(64)
 fn token_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-    let row = wg.y * params.q_heads + wg.x;
+    let row = wg.y * params.table.q_heads + wg.x;
     let len = min(seq_lens[wg.y], params.row_stride);
     let first = row * params.row_stride;
     var top = neg_inf();

@@ -1,13 +1,14 @@
 //! `shaders/attention/`: decode attention over a paged KV cache — split-KV decode with sinks,
 //! windows and selection lists, the merge of its splits, appends, Quest page metadata and
 //! scores, and the token-level selection passes. `KV_FORMAT` is the cache format (0 = f32, 1 = f16
-//! two per u32 word, 2 = q8_0, 3 = q4_0: ggml's blocks, read through kv.wgsl and values.wgsl);
-//! `SELECTED` switches decode from per-head sink + window to a selection list.
+//! two per u32 word, 2 = q8_0, 3 = q4_0: ggml's blocks; 4 = int4, 5 = int2: KIVI's, with an f16
+//! residual; all read through kv.wgsl and values.wgsl); `SELECTED` switches decode from
+//! per-head sink + window to a selection list.
 
 use crate::core::HALVES;
 use crate::{Module, Overrides, Part, Requirements, part};
 
-/// The `params` uniform (`AttentionParams`) and the infinities.
+/// `TableShape`, the header of every attention kernel's params struct, and the infinities.
 pub const PARAMS: Part = part!("attention/params.wgsl");
 /// The page table and the pool row of a sequence's token.
 pub const PAGES: Part = part!("attention/pages.wgsl");
@@ -15,13 +16,18 @@ pub const PAGES: Part = part!("attention/pages.wgsl");
 pub const KV: Part = part!("attention/kv.wgsl");
 /// Values, after [`KV`].
 pub const VALUES: Part = part!("attention/values.wgsl");
+/// Where KIVI's int4 / int2 caches keep scales, zeros, codes and the residual (read by [`KV`]
+/// and [`VALUES`], written by [`APPEND_KIVI`]).
+pub const KIVI: Part = part!("attention/kivi.wgsl");
 
 /// Each cache format: the override sets of a module whose only override is `KV_FORMAT`.
-pub const KV_FORMATS: [Overrides; 4] = [
+pub const KV_FORMATS: [Overrides; 6] = [
     &[("KV_FORMAT", 0.0)],
     &[("KV_FORMAT", 1.0)],
     &[("KV_FORMAT", 2.0)],
     &[("KV_FORMAT", 3.0)],
+    &[("KV_FORMAT", 4.0)],
+    &[("KV_FORMAT", 5.0)],
 ];
 
 /// The query reader of the kernels that read q (`Q_F16`); first in their modules.
@@ -36,18 +42,26 @@ macro_rules! decode_sets {
             &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -60,10 +74,14 @@ macro_rules! group_sets {
             &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("GROUP", $group)],
             &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("GROUP", $group)],
+            &[("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("GROUP", $group)],
             &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("GROUP", $group)],
+            &[("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("GROUP", $group)],
         )*]
     };
 }
@@ -90,6 +108,7 @@ pub static DECODE: Module = Module {
         HALVES,
         PAGES,
         KV,
+        KIVI,
         VALUES,
         part!("attention/decode.wgsl"),
     ],
@@ -107,12 +126,13 @@ pub static PREFILL: Module = Module {
         HALVES,
         PAGES,
         KV,
+        KIVI,
         VALUES,
         part!("attention/prefill.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["prefill"],
-    override_sets: &prefill_sets!(0.0, 1.0, 2.0, 3.0),
+    override_sets: &prefill_sets!(0.0, 1.0, 2.0, 3.0, 4.0, 5.0),
 };
 
 /// The merge of decode splits; entry `merge`.
@@ -144,6 +164,29 @@ pub static APPEND: Module = Module {
     ],
 };
 
+/// New tokens' K and V (f32 or f16, `IN_F16`) into a KIVI int4 / int2 cache (`KV_FORMAT` 4 /
+/// 5): entries `kivi_pages` (the pages an append fills, quantized) and `kivi_residual` (the
+/// new tokens of a partial page, into the f16 residual), recorded in that order. Its overrides
+/// are declared in its first part.
+pub static APPEND_KIVI: Module = Module {
+    name: "attention/append_kivi",
+    parts: &[
+        part!("attention/append_kivi.wgsl"),
+        PARAMS,
+        HALVES,
+        PAGES,
+        KIVI,
+    ],
+    requires: Requirements::PORTABLE,
+    entry_points: &["kivi_pages", "kivi_residual"],
+    override_sets: &[
+        &[("KV_FORMAT", 4.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 5.0), ("IN_F16", 0.0)],
+        &[("KV_FORMAT", 4.0), ("IN_F16", 1.0)],
+        &[("KV_FORMAT", 5.0), ("IN_F16", 1.0)],
+    ],
+};
+
 /// Quest's per-page key minimum and maximum; entry `quest_meta`.
 pub static QUEST_META: Module = Module {
     name: "attention/quest_meta",
@@ -152,6 +195,7 @@ pub static QUEST_META: Module = Module {
         HALVES,
         PAGES,
         KV,
+        KIVI,
         part!("attention/quest_meta.wgsl"),
     ],
     requires: Requirements::PORTABLE,
@@ -192,6 +236,7 @@ pub static TOKEN_SCORES: Module = Module {
         HALVES,
         PAGES,
         KV,
+        KIVI,
         SCORE_ROWS,
         part!("attention/token_scores.wgsl"),
     ],

@@ -5,7 +5,9 @@
 //! selections index for index where the scores are exact, and sparse = dense when the budget
 //! covers the sequence. q8_0 / q4_0 caches (`quantized_cases`): the GPU's quantizing append
 //! against the reference quantizer byte for byte (edge rows included), and every reader over
-//! the same bytes against the references over the dequantized values.
+//! the same bytes against the references over the dequantized values. int4 / int2 (KIVI) the
+//! same way, the append against `reference::kivi::append` over whole bindings, its residual
+//! across page boundaries (`kivi_append_cases`).
 //!
 //! Tolerance of attention outputs: |gpu − f64 reference| ≤ 1e-4 · max |v| (+1e-6); a missing or
 //! extra token moves an output by ≈ 1 / length · |v|, far above it at these lengths.
@@ -19,7 +21,7 @@ use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
     Append, Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
-    NewTokens, PageTable, Prefill, PrefillArgs, Query, QuestMeta, Selector, Sparse, Tokens,
+    NewTokens, PageTable, Pool, Prefill, PrefillArgs, Query, QuestMeta, Selector, Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
@@ -35,8 +37,9 @@ pub struct Setup {
     pub v: Vec<f32>,
     pub q: Vec<f32>,
     pub q_heads: u32,
-    /// For a block format (q8_0 / q4_0): the pools' bytes, quantized on the CPU from the drawn
-    /// values, and those unquantized values; `k` and `v` are then the dequantized ones.
+    /// For a quantized format: the pools' bytes (int4 / int2: the whole bindings, residual
+    /// included), quantized on the CPU from the drawn values, and those unquantized values;
+    /// `k` and `v` are then the values the readers see.
     pub blocks: Option<Blocks>,
 }
 
@@ -102,7 +105,11 @@ impl Setup {
                     };
                     match shape.dtype {
                         KvDtype::F16 => f16::from_f32(x).to_f32(),
-                        KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => x,
+                        KvDtype::F32
+                        | KvDtype::Q8_0
+                        | KvDtype::Q4_0
+                        | KvDtype::Int4
+                        | KvDtype::Int2 => x,
                     }
                 })
                 .collect()
@@ -114,21 +121,30 @@ impl Setup {
             shape.lens.len() * (shape.q_heads * shape.head_dim) as usize,
             &mut rng,
         );
-        // Rows are whole blocks, so the pool quantizes as one run of blocks.
-        let blocks = reference::quantize_row(shape.dtype, &k)
-            .zip(reference::quantize_row(shape.dtype, &v))
-            .map(|(kb, vb)| {
-                let dequantized =
-                    |b: &[u8]| reference::dequantize_row(shape.dtype, b).unwrap_or_default();
-                let raw = (std::mem::take(&mut k), std::mem::take(&mut v));
-                (k, v) = (dequantized(&kb), dequantized(&vb));
-                Blocks {
-                    k: kb,
-                    v: vb,
-                    k_raw: raw.0,
-                    v_raw: raw.1,
+        // Rows are whole blocks, so the pool quantizes as one run of blocks; KIVI's formats
+        // quantize every page and keep each partial last page in the residual.
+        let quantized = match shape.dtype.kivi_bits() {
+            Some(_) => reference::kivi::fill(&layout, &table, &k, &v),
+            None => reference::quantize_row(shape.dtype, &k)
+                .zip(reference::quantize_row(shape.dtype, &v)),
+        };
+        let blocks = quantized.map(|(kb, vb)| {
+            let (dk, dv) = match shape.dtype.kivi_bits() {
+                Some(_) => reference::kivi::values(&layout, &table, &kb, &vb).unwrap_or_default(),
+                None => {
+                    let dequantized =
+                        |b: &[u8]| reference::dequantize_row(shape.dtype, b).unwrap_or_default();
+                    (dequantized(&kb), dequantized(&vb))
                 }
-            });
+            };
+            let raw = (std::mem::replace(&mut k, dk), std::mem::replace(&mut v, dv));
+            Blocks {
+                k: kb,
+                v: vb,
+                k_raw: raw.0,
+                v_raw: raw.1,
+            }
+        });
         Self {
             layout,
             table,
@@ -364,7 +380,7 @@ fn append_check(
                 .iter()
                 .flat_map(|&v| f16::from_f32(v).to_le_bytes())
                 .collect(),
-            KvDtype::Q8_0 | KvDtype::Q4_0 => reference::quantize_row(dtype, x).unwrap_or_default(),
+            _ => reference::quantize_row(dtype, x).unwrap_or_default(),
         }
     };
     let input_bytes = |x: &[f32]| -> Vec<u8> {
@@ -1091,6 +1107,203 @@ fn edge_rows(k: &mut [f32], v: &mut [f32]) {
     v[r + 96 + 9] = f32::NEG_INFINITY;
 }
 
+/// The sequences before and after a KIVI append, `(before, appended)` tokens each.
+type Appends<'a> = (&'a [u32], &'a [u32]);
+
+/// KIVI's int4 / int2 append on the GPU against `reference::kivi::append` from the same
+/// starting bytes, whole bindings byte for byte (pools and residuals; a code may be one step
+/// off where a GPU's division is, counted), and the touched pages' Quest metadata (from the
+/// unquantized keys) exactly. Pages of 16, shuffled; the start is
+/// what appending `before` left (every earlier partial page in its residual), with garbage in
+/// every pool page not yet full and every residual slot not yet used, so each byte the append
+/// writes and each byte it must keep is checked.
+fn kivi_append_check(
+    gpu: &Gpu,
+    dtype: KvDtype,
+    input: squeeze::DType,
+    (before, appended): Appends<'_>,
+    edit: fn(&mut [f32], &mut [f32]),
+) -> Result<(), Failure> {
+    const PAGE: u32 = 16;
+    let lens: Vec<u32> = before.iter().zip(appended).map(|(a, b)| a + b).collect();
+    let setup = Setup::new(shape(&lens, PAGE, (2, 4), 64, dtype), Values::Random, 23);
+    let layout = setup.layout;
+    let kvd = (layout.kv_heads * layout.head_dim) as usize;
+    let Some(blocks) = &setup.blocks else {
+        return Err(Failure::Mismatch(format!("{dtype} is not quantized")));
+    };
+    let (mut raw_k, mut raw_v) = (blocks.k_raw.clone(), blocks.v_raw.clone());
+    edit(&mut raw_k, &mut raw_v);
+    if input == squeeze::DType::F16 {
+        for x in raw_k.iter_mut().chain(raw_v.iter_mut()) {
+            *x = f16::from_f32(*x).to_f32();
+        }
+    }
+    // The table before the append, and the bytes it left.
+    let mut earlier = setup.table.clone();
+    earlier.indices.clear();
+    for (b, &n) in before.iter().enumerate() {
+        let first = setup.table.indptr[b] as usize;
+        let pages = n.div_ceil(PAGE) as usize;
+        earlier
+            .indices
+            .extend_from_slice(&setup.table.indices[first..first + pages]);
+        earlier.indptr[b + 1] = earlier.indices.len() as u32;
+        earlier.last_page_len[b] = n - (pages as u32).saturating_sub(1) * PAGE;
+    }
+    let garbage = |x: &mut [u8], fill: u8| x.iter_mut().for_each(|b| *b = fill);
+    let (mut k0, mut v0) = reference::kivi::fill(&layout, &earlier, &raw_k, &raw_v)
+        .ok_or_else(|| Failure::Mismatch(format!("{dtype} is not KIVI")))?;
+    let full_before: Vec<u32> = before
+        .iter()
+        .enumerate()
+        .flat_map(|(b, &n)| {
+            let first = earlier.indptr[b] as usize;
+            earlier.indices[first..first + (n / PAGE) as usize].to_vec()
+        })
+        .collect();
+    let bits = dtype.kivi_bits().unwrap_or(4) as usize;
+    let k_page = 4 * kvd + PAGE as usize * kvd * bits / 8;
+    let v_row = kvd / 32 * (4 + 4 * bits);
+    for page in (0..layout.pages).filter(|p| !full_before.contains(p)) {
+        let p = page as usize;
+        garbage(&mut k0[p * k_page..(p + 1) * k_page], 0x5a);
+        let rows = p * PAGE as usize * v_row..(p + 1) * PAGE as usize * v_row;
+        garbage(&mut v0[rows], 0x5a);
+    }
+    let residual = (
+        layout.pool_bytes(Pool::K) as usize,
+        layout.pool_bytes(Pool::V) as usize,
+    );
+    for (b, &n) in before.iter().enumerate() {
+        let slot = |t: u32| (b as u32 * PAGE + t) as usize * kvd * 2;
+        let used = (n % PAGE, PAGE);
+        let range = slot(used.0)..slot(used.1);
+        garbage(
+            &mut k0[residual.0 + range.start..residual.0 + range.end],
+            0xa5,
+        );
+        garbage(
+            &mut v0[residual.1 + range.start..residual.1 + range.end],
+            0xa5,
+        );
+    }
+    // The new rows, in order, and the reference's result.
+    let (mut new_k, mut new_v) = (Vec::new(), Vec::new());
+    let mut indptr = vec![0u32];
+    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
+        for pos in len - n..len {
+            let first = reference::element(&layout, &setup.table, b, pos, 0);
+            new_k.extend_from_slice(&raw_k[first..first + kvd]);
+            new_v.extend_from_slice(&raw_v[first..first + kvd]);
+        }
+        indptr.push(indptr[b] + n);
+    }
+    let (mut want_k, mut want_v) = (k0.clone(), v0.clone());
+    reference::kivi::append(
+        &layout,
+        &setup.table,
+        &indptr,
+        (&new_k, &new_v),
+        (&mut want_k, &mut want_v),
+    );
+    let input_bytes = |x: &[f32]| -> Vec<u8> {
+        match input {
+            squeeze::DType::F16 => x
+                .iter()
+                .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => bytemuck::cast_slice(x).to_vec(),
+        }
+    };
+    let (k, v) = (
+        gpu.upload::<u8>("k_pages", &k0)?,
+        gpu.upload::<u8>("v_pages", &v0)?,
+    );
+    let (nk, nv) = (
+        gpu.upload::<u8>("k_new", &input_bytes(&new_k))?,
+        gpu.upload::<u8>("v_new", &input_bytes(&new_v))?,
+    );
+    let table = DevicePageTable::new(gpu, layout, &setup.table)?;
+    let keys = |table: &PageTable| {
+        let cache = HostCache {
+            layout,
+            k: &raw_k,
+            v: &raw_k,
+        };
+        reference::quest_meta(&cache, table)
+    };
+    let meta = gpu.upload("meta", &keys(&earlier))?;
+    let mut encoder = gpu.encoder("kivi append");
+    let size = |n: usize| (n * input.size()) as u64;
+    Append::with_input(gpu, dtype, input)?.encode(
+        &mut encoder,
+        &table,
+        &NewTokens {
+            append_indptr: &indptr,
+            k: Binding::new(&nk, 0, size(new_k.len()).max(4)),
+            v: Binding::new(&nv, 0, size(new_v.len()).max(4)),
+        },
+        &KvCache {
+            k: Binding::whole(&k),
+            v: Binding::whole(&v),
+            meta: Some(Binding::whole(&meta)),
+        },
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let pools = [
+        ("k_pages", &k, &want_k, Pool::K),
+        ("v_pages", &v, &want_v, Pool::V),
+    ];
+    for (name, buffer, want, pool) in pools {
+        let got = gpu.read_back::<u8>(name, buffer, 0, want.len())?;
+        let off = reference::kivi::code_differences(&layout, pool, &got, want)
+            .map_err(|e| Failure::Mismatch(format!("{name}: {e}")))?;
+        if off > 0 {
+            // Allowed (a GPU's division may differ from IEEE in the last place); goal 0, and
+            // 0 on lavapipe and llvmpipe.
+            eprintln!("{name}: {off} {dtype} codes one step from the reference's");
+        }
+    }
+    let want = keys(&setup.table);
+    let got: Vec<f32> = gpu.read_back("meta", &meta, 0, want.len())?;
+    let span = 2 * kvd;
+    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
+        if n == 0 {
+            continue;
+        }
+        for page in (len - n) / PAGE..len.div_ceil(PAGE) {
+            let p = setup.table.indices[(setup.table.indptr[b] + page) as usize] as usize;
+            expect_equal(
+                "meta",
+                &got[p * span..(p + 1) * span],
+                &want[p * span..(p + 1) * span],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// KIVI edge values, K then V (first token rows of the pool, 2 heads × 64): K channel 0
+/// constant over the whole pool (scale 0), channel 1 two values only; V's first group
+/// constant, then NaN, ±inf and a value beyond f16's range in later groups (codes saturate,
+/// scale and zero from the finite values). Quest's metadata is compared over K, so K stays
+/// finite.
+fn kivi_edge_rows(k: &mut [f32], v: &mut [f32]) {
+    let kvd = 128;
+    for (t, row) in k.chunks_exact_mut(kvd).enumerate() {
+        row[0] = 0.625;
+        row[1] = if t % 2 == 0 { -3.0 } else { 5.0 };
+    }
+    for row in v.chunks_exact_mut(kvd).take(40) {
+        row[..32].fill(-0.25);
+        row[32] = f32::NAN;
+        row[33] = f32::INFINITY;
+        row[64] = f32::NEG_INFINITY;
+        row[96] = 1e6;
+    }
+}
+
 /// A block cache filled on the GPU from f32 values (`Uploaded::appended`, the path of `squeeze
 /// run attention-decode --set kv=…`), then a Quest step: pages chosen by the bounds of the
 /// unquantized keys, which the append kept, index for index, and attention over the
@@ -1154,15 +1367,27 @@ fn appended_quest_check(gpu: &Gpu, dtype: KvDtype) -> Result<(), Failure> {
     expect_close("o", &got.o, &want_o, &setup.v)
 }
 
-/// The block formats (q8_0, q4_0): the GPU's quantizing append against the reference
-/// quantizer byte for byte, from f32 and f16 rows, then every reader — dense decode, sinks +
+/// The quantized formats (q8_0, q4_0, int4, int2): the GPU's quantizing append against the
+/// reference quantizer byte for byte, from f32 and f16 rows, then every reader — dense decode, sinks +
 /// window, prefill, Quest, TidalDecode, TokenSelect — over the same quantized bytes against
 /// the references over their dequantized values.
 fn quantized_cases() -> Vec<Case> {
     use squeeze::DType;
     let mut all = Vec::new();
-    for (f, dtype) in [(0u64, KvDtype::Q8_0), (1, KvDtype::Q4_0)] {
-        for input in [DType::F32, DType::F16] {
+    let formats = [
+        (0u64, KvDtype::Q8_0),
+        (1, KvDtype::Q4_0),
+        (2, KvDtype::Int4),
+        (3, KvDtype::Int2),
+    ];
+    for (f, dtype) in formats {
+        if dtype.kivi_bits().is_some() {
+            all.extend(kivi_append_cases(dtype));
+        }
+        for input in [DType::F32, DType::F16]
+            .into_iter()
+            .filter(|_| dtype.block().is_some())
+        {
             all.push(Case::portable(
                 "attention/append",
                 leak(format!(
@@ -1174,13 +1399,15 @@ fn quantized_cases() -> Vec<Case> {
                 },
             ));
         }
-        all.push(Case::portable(
-            "attention/append",
-            leak(format!(
-                "{dtype}: zero rows, rounding ties, subnormal scales, NaN and inf"
-            )),
-            move |gpu| append_check(gpu, dtype, DType::F32, &[40, 0, 17], edge_rows),
-        ));
+        if dtype.block().is_some() {
+            all.push(Case::portable(
+                "attention/append",
+                leak(format!(
+                    "{dtype}: zero rows, rounding ties, subnormal scales, NaN and inf"
+                )),
+                move |gpu| append_check(gpu, dtype, DType::F32, &[40, 0, 17], edge_rows),
+            ));
+        }
         let seed = 300 + 10 * f;
         all.push(Case::portable(
             "attention/decode",
@@ -1295,6 +1522,40 @@ fn quantized_cases() -> Vec<Case> {
             ));
         }
     }
+    all
+}
+
+/// KIVI's append (int4 / int2): the residual across page boundaries — a page filling
+/// mid-append, appends of one token and of many, a sequence of exactly one page, partial last
+/// pages, a sequence with no new tokens — from f32 and f16 rows, and edge values.
+fn kivi_append_cases(dtype: KvDtype) -> Vec<Case> {
+    use squeeze::DType;
+    let mut all = Vec::new();
+    let prefill: Appends<'static> = (&[5, 16, 0, 3], &[40, 0, 17, 13]);
+    let steps: Appends<'static> = (&[15, 16, 0, 31], &[1, 1, 1, 1]);
+    for input in [DType::F32, DType::F16] {
+        all.push(Case::portable(
+            "attention/append",
+            leak(format!(
+                "{dtype} from {input} rows: a page filled mid-append, one exact page, residuals"
+            )),
+            move |gpu| kivi_append_check(gpu, dtype, input, prefill, |_, _| ()),
+        ));
+        all.push(Case::portable(
+            "attention/append",
+            leak(format!(
+                "{dtype} from {input} rows: one token each, filling a page or starting one"
+            )),
+            move |gpu| kivi_append_check(gpu, dtype, input, steps, |_, _| ()),
+        ));
+    }
+    all.push(Case::portable(
+        "attention/append",
+        leak(format!(
+            "{dtype}: constant groups (scale 0), NaN, ±inf and beyond f16"
+        )),
+        move |gpu| kivi_append_check(gpu, dtype, DType::F32, prefill, kivi_edge_rows),
+    ));
     all
 }
 

@@ -2,7 +2,8 @@
 //! dispatched — page tables (out-of-range pages, inconsistent indptr, bad last-page lengths),
 //! unsupported head dims and GQA groups, budgets below sink + window, short bindings, appends
 //! that do not fit, block caches (q8_0 / q4_0) with partial blocks, wrong inputs or another
-//! kernel's format.
+//! kernel's format, KIVI caches (int4 / int2) with partial groups, bindings without their
+//! residual or appends without their touched pages.
 
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
@@ -312,8 +313,8 @@ fn short_bindings_policies_and_scales_are_refused() {
     ));
     let list = Tokens::Selected {
         list: Binding::whole(&small),
-        units: 100,
-        unit: 1,
+        entries_per_row: 100,
+        tokens_per_entry: 1,
     };
     assert!(is_invalid(
         &record(&mut encoder, kv, q, 4, list, Binding::whole(&out)).unwrap_err(),
@@ -321,8 +322,8 @@ fn short_bindings_policies_and_scales_are_refused() {
     ));
     let list = Tokens::Selected {
         list: Binding::whole(&small),
-        units: 0,
-        unit: 1,
+        entries_per_row: 0,
+        tokens_per_entry: 1,
     };
     assert!(is_invalid(
         &record(&mut encoder, kv, q, 4, list, Binding::whole(&out)).unwrap_err(),
@@ -694,4 +695,121 @@ fn block_caches_refuse_partial_blocks_wrong_inputs_and_mixed_formats() {
     };
     assert!(is_invalid(&try_append(2 * row - 2).unwrap_err(), "k_new"));
     try_append(2 * row * 2).unwrap();
+}
+
+#[test]
+fn kivi_caches_refuse_partial_groups_missing_residuals_and_touched_lists() {
+    use squeeze::attention::{PlacedTokens, Pool};
+
+    let gpu = gpu();
+    // head_dim must be whole groups of 32 (V's groups); the check names the format.
+    let err = CacheLayout {
+        head_dim: 48,
+        dtype: KvDtype::Int4,
+        ..layout(3, 64)
+    }
+    .check()
+    .unwrap_err();
+    assert!(
+        is_invalid(&err, "head_dim") && err.to_string().contains("int4"),
+        "{err}"
+    );
+    let l = CacheLayout {
+        dtype: KvDtype::Int2,
+        ..layout(3, 64)
+    };
+    let table = DevicePageTable::new(&gpu, l, &table()).unwrap();
+    // Host bytes: the whole binding (pool and residual of both sequences), or refused.
+    let pool_only = vec![0u8; l.pool_bytes(Pool::K) as usize];
+    let err = Uploaded::new(
+        &gpu,
+        l,
+        &self::table(),
+        HostKv::Blocks {
+            dtype: KvDtype::Int2,
+            k: &pool_only,
+            v: &pool_only,
+        },
+        &[0.0; 2 * 2 * 64],
+        2,
+    )
+    .err();
+    assert!(err.is_some_and(|e| is_invalid(&e, "k_pages")));
+    // Bindings that hold the pools but not the residual are refused by appends and readers.
+    let (k, v) = (
+        gpu.storage_buffer("k", l.pool_bytes(Pool::K)).unwrap(),
+        gpu.storage_buffer("v", l.pool_bytes(Pool::V)).unwrap(),
+    );
+    let short = KvCache {
+        k: Binding::whole(&k),
+        v: Binding::whole(&v),
+        meta: None,
+    };
+    let new = gpu.storage_buffer("new", 3 * 2 * 64 * 4).unwrap();
+    let append = Append::new(&gpu, KvDtype::Int2).unwrap();
+    let host_append = NewTokens {
+        append_indptr: &[0, 2, 3],
+        k: Binding::whole(&new),
+        v: Binding::whole(&new),
+    };
+    let mut encoder = gpu.encoder("kivi");
+    let err = append
+        .encode(&mut encoder, &table, &host_append, &short)
+        .unwrap_err();
+    assert!(is_invalid(&err, "k_pages"), "{err}");
+    let decode = Decode::new(&gpu, KvDtype::Int2).unwrap();
+    let policy = [HeadPolicy::Full; 2];
+    let tokens = Tokens::Policy(&policy);
+    let scratch = gpu
+        .storage_buffer("scratch", decode.scratch_bytes(&table, 2, &tokens))
+        .unwrap();
+    let q = gpu.storage_buffer("q", 2 * 2 * 64 * 4).unwrap();
+    let out = gpu.storage_buffer("o", 2 * 2 * 64 * 4).unwrap();
+    let err = decode
+        .encode(
+            &mut encoder,
+            &DecodeArgs {
+                table: &table,
+                kv: &short,
+                query: &Query {
+                    q: Binding::whole(&q),
+                    heads: 2,
+                    scale: 0.125,
+                    dtype: DType::F32,
+                },
+                tokens: &tokens,
+                scratch: Binding::whole(&scratch),
+                out: Binding::whole(&out).into(),
+            },
+        )
+        .unwrap_err();
+    assert!(is_invalid(&err, "k_pages"), "{err}");
+    // With the residual: placed tokens must name the pages they touch (the pages to quantize).
+    let (k, v) = (
+        gpu.storage_buffer("k", l.binding_bytes(Pool::K, 2))
+            .unwrap(),
+        gpu.storage_buffer("v", l.binding_bytes(Pool::V, 2))
+            .unwrap(),
+    );
+    let kv = KvCache {
+        k: Binding::whole(&k),
+        v: Binding::whole(&v),
+        meta: None,
+    };
+    let rows = gpu.upload("rows", &[8u32]).unwrap();
+    let placed = PlacedTokens {
+        tokens: 1,
+        rows: Binding::whole(&rows),
+        k: Binding::whole(&new),
+        v: Binding::whole(&new),
+        touched: None,
+    };
+    let err = append
+        .encode_placed(&mut encoder, &table, &placed, &kv)
+        .unwrap_err();
+    assert!(is_invalid(&err, "touched"), "{err}");
+    append
+        .encode(&mut encoder, &table, &host_append, &kv)
+        .unwrap();
+    gpu.submit_and_wait(encoder).unwrap();
 }

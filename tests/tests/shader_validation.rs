@@ -11,7 +11,7 @@ use naga::back::{PipelineConstants, glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 use squeeze::shaders::Module;
 use squeeze_conformance::all_modules;
-use squeeze_conformance::params_layout::params_layouts;
+use squeeze_conformance::params_layout::{is_padding, params_layouts};
 
 fn capabilities(module: &Module) -> Capabilities {
     let mut caps = Capabilities::empty();
@@ -251,7 +251,8 @@ fn overrides_named_in_the_registry_exist_in_the_module() {
 /// A field as the layout test compares it: (name, byte offset, type as Rust writes it).
 type Field = (String, usize, String);
 
-/// The WGSL `Params` struct bound at `@group(0) @binding(0)` of `ir`: its size and its fields.
+/// The WGSL `Params` struct bound at `@group(0) @binding(0)` of `ir`: its size and its fields,
+/// a struct member's fields flattened into `member.field` (as `params_layout!` names them).
 fn wgsl_params(module: &Module, ir: &naga::Module) -> (usize, Vec<Field>) {
     let (_, params) = ir
         .global_variables
@@ -270,14 +271,30 @@ fn wgsl_params(module: &Module, ir: &naga::Module) -> (usize, Vec<Field>) {
     let naga::TypeInner::Struct { members, .. } = &ir.types[params.ty].inner else {
         panic!("{}: `params` is not a struct", module.name);
     };
-    let fields = members
-        .iter()
-        .map(|m| {
-            let name = m.name.clone().unwrap_or_default();
-            (name, m.offset as usize, rust_type_name(ir, m.ty))
-        })
-        .collect();
+    let mut fields = Vec::new();
+    flatten_members(ir, members, "", 0, &mut fields);
     (layouter[params.ty].size as usize, fields)
+}
+
+/// `members` (of a struct at byte `offset`, its fields named `prefix` + name) as fields, a member
+/// that is a struct replaced by its own members.
+fn flatten_members(
+    ir: &naga::Module,
+    members: &[naga::StructMember],
+    prefix: &str,
+    offset: usize,
+    out: &mut Vec<Field>,
+) {
+    for m in members {
+        let name = format!("{prefix}{}", m.name.as_deref().unwrap_or_default());
+        let at = offset + m.offset as usize;
+        match &ir.types[m.ty].inner {
+            naga::TypeInner::Struct { members, .. } => {
+                flatten_members(ir, members, &format!("{name}."), at, out)
+            }
+            _ => out.push((name, at, rust_type_name(ir, m.ty))),
+        }
+    }
 }
 
 /// A WGSL type as `std::any::type_name` writes its Rust twin; naga's own description otherwise
@@ -322,11 +339,11 @@ fn rust_params_match_the_wgsl_layout() {
         );
         let wgsl_named: Vec<Field> = wgsl_fields
             .into_iter()
-            .filter(|(name, _, _)| !name.starts_with('_'))
+            .filter(|(name, _, _)| !is_padding(name))
             .collect();
         let rust_named: Vec<Field> = rust
             .named_fields()
-            .map(|f| (f.name.to_string(), f.offset, f.ty.to_string()))
+            .map(|f| (f.name.clone(), f.offset, f.ty.to_string()))
             .collect();
         assert_eq!(
             rust_named, wgsl_named,

@@ -1,17 +1,19 @@
 //! Appending tokens to the paged KV cache (`shaders/attention/append.wgsl`): each new token's K
 //! and V row (f32 or f16) written to the pool slot the page table gives it, in the cache's
-//! format — copied, converted, or quantized to ggml's q8_0 / q4_0 blocks on the GPU — then
-//! Quest's metadata brought up to date for the pages that changed: recomputed from the cache
-//! for f32 and f16 ([`crate::quest_meta`]), taken from the new unquantized keys for the block
-//! formats (`append_meta`).
+//! format — copied, converted, or quantized to ggml's q8_0 / q4_0 blocks on the GPU; for
+//! KIVI's int4 / int2, the pages the append fills quantized and the rest kept in the f16
+//! residual ([`crate::append_kivi`]) — then Quest's metadata brought up to date for the pages
+//! that changed: recomputed from the cache for f32 and f16 ([`crate::quest_meta`]), taken
+//! from the new unquantized keys for the quantized formats (`append_meta`).
 
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 use squeeze_shaders::attention::APPEND;
 
+use crate::append_kivi::AppendKivi;
 use crate::layout::{KvCache, KvDtype};
 use crate::pages::{DevicePageTable, PageTable};
-use crate::params::AttentionParams;
+use crate::params::{GridDispatch, TableShape};
 use crate::quest_meta::{QuestMeta, meta_bytes};
 
 /// Tokens to append: `k`, `v` are `[tokens, kv_heads, head_dim]` in the [`Append`]'s input
@@ -23,15 +25,32 @@ pub struct NewTokens<'a> {
     pub v: Binding<'a>,
 }
 
+/// Twin of the WGSL `AppendParams` (append.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct AppendParams {
+    pub table: TableShape,
+    /// Tokens written into the cache by this append.
+    pub new_tokens: u32,
+    pub _pad: [u32; 3],
+}
+
 /// Appends f32 or f16 rows to a KV cache of one format.
 pub struct Append {
     gpu: Gpu,
     dtype: KvDtype,
     input: DType,
-    pipeline: wgpu::ComputePipeline,
-    /// The block formats' metadata pass (`append_meta`); f32 and f16 recompute with `meta`.
+    writer: Writer,
+    /// The quantized formats' metadata pass (`append_meta`); f32 and f16 recompute with `meta`.
     block_meta: Option<wgpu::ComputePipeline>,
     meta: QuestMeta,
+}
+
+/// What writes the rows: append.wgsl's `append_kv` (f32, f16, q8_0, q4_0), or KIVI's two
+/// passes.
+enum Writer {
+    Rows(wgpu::ComputePipeline),
+    Kivi(Box<AppendKivi>),
 }
 
 /// Where appended tokens go: token t of sequence b (tokens `append_indptr[b] ..
@@ -109,8 +128,8 @@ pub struct PlacedTokens<'a> {
     pub rows: Binding<'a>,
     pub k: Binding<'a>,
     pub v: Binding<'a>,
-    /// The touched pages and how many; needed when an f32 or f16 cache keeps Quest metadata
-    /// (the block formats take it from the new keys).
+    /// The touched pages and how many; needed by int4 / int2 (the pages to quantize) and when
+    /// an f32 or f16 cache keeps Quest metadata (the other formats take it from the new keys).
     pub touched: Option<(Binding<'a>, u32)>,
 }
 
@@ -123,17 +142,28 @@ impl Append {
     /// Appends rows of `input` (f32 or f16) to a cache of `dtype`: copied, converted (f32 → f16
     /// rounds to nearest even) or quantized.
     pub fn with_input(gpu: &Gpu, dtype: KvDtype, input: DType) -> Result<Self> {
-        let [kv] = dtype.overrides();
-        let overrides = [kv, ("IN_F16", f64::from(u8::from(input.is_f16("k_new")?)))];
-        let block_meta = match dtype.block() {
-            Some(_) => Some(gpu.pipeline(&APPEND, "append_meta", &overrides)?),
-            None => None,
+        let in_f16 = ("IN_F16", f64::from(u8::from(input.is_f16("k_new")?)));
+        let writer = match dtype.kivi_bits() {
+            Some(_) => Writer::Kivi(Box::new(AppendKivi::new(gpu, dtype, input)?)),
+            None => {
+                let [kv] = dtype.overrides();
+                Writer::Rows(gpu.pipeline(&APPEND, "append_kv", &[kv, in_f16])?)
+            }
         };
+        // `append_meta` reads only the new keys, whatever the format: KIVI's formats take the
+        // pipeline of q8_0's override set (append.wgsl registers no int4 / int2 writer).
+        let block_meta = match (dtype.block(), dtype.kivi_bits()) {
+            (Some(_), _) => Some(dtype.overrides()[0]),
+            (None, Some(_)) => Some(KvDtype::Q8_0.overrides()[0]),
+            (None, None) => None,
+        }
+        .map(|kv| gpu.pipeline(&APPEND, "append_meta", &[kv, in_f16]))
+        .transpose()?;
         Ok(Self {
             gpu: gpu.clone(),
             dtype,
             input,
-            pipeline: gpu.pipeline(&APPEND, "append_kv", &overrides)?,
+            writer,
             block_meta,
             meta: QuestMeta::new(gpu, dtype)?,
         })
@@ -219,7 +249,7 @@ impl Append {
                 ),
             )?;
         }
-        // The block formats take metadata from the new keys and need no touched-page list.
+        // The quantized formats take metadata from the new keys and need no touched-page list.
         if kv.meta.is_some() && new.touched.is_none() && self.block_meta.is_none() {
             return Err(Error::invalid(
                 "touched",
@@ -240,29 +270,45 @@ impl Append {
                 ),
             )?;
         }
-        let params = AttentionParams {
-            tokens: new.tokens,
-            ..AttentionParams::for_table(table, 0)
+        let params = AppendParams {
+            table: TableShape::new(table, 0),
+            new_tokens: new.tokens,
+            _pad: [0; 3],
         };
-        // Grid-stride items: words of a plain cache, blocks of a block format.
-        let items = match self.dtype.block() {
-            Some((values, _)) => tokens * u64::from(layout.kv_heads * layout.head_dim / values),
-            None => tokens * layout.token_bytes() / 4,
-        };
-        params.dispatch_items(
-            gpu,
-            encoder,
-            ("attention append", &self.pipeline),
-            &[new.rows, new.k, new.v, kv.k, kv.v],
-            items,
-        )?;
+        match &self.writer {
+            Writer::Kivi(kivi) => kivi.encode(encoder, table, new, kv)?,
+            Writer::Rows(pipeline) => {
+                // Grid-stride items: words of a plain cache, blocks of a block format.
+                let items = match self.dtype.block() {
+                    Some((values, _)) => {
+                        tokens * u64::from(layout.kv_heads * layout.head_dim / values)
+                    }
+                    None => tokens * layout.token_bytes() / 4,
+                };
+                GridDispatch {
+                    label: "attention append",
+                    pipeline,
+                    items,
+                }
+                .record(
+                    gpu,
+                    encoder,
+                    &params,
+                    &[new.rows, new.k, new.v, kv.k, kv.v],
+                )?;
+            }
+        }
         match (kv.meta, new.touched, &self.block_meta) {
-            (Some(meta), _, Some(pipeline)) => params.dispatch_item_slots(
+            (Some(meta), _, Some(pipeline)) => GridDispatch {
+                label: "attention append meta",
+                pipeline,
+                items: tokens * u64::from(layout.kv_heads * layout.head_dim),
+            }
+            .record_slots(
                 gpu,
                 encoder,
-                ("attention append meta", pipeline),
+                &params,
                 &[(1, new.rows), (2, new.k), (6, meta)],
-                tokens * u64::from(layout.kv_heads * layout.head_dim),
             ),
             (Some(meta), Some((pages, count)), None) => self
                 .meta

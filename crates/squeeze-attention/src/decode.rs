@@ -12,7 +12,7 @@ use squeeze_shaders::attention::{DECODE, MERGE};
 
 use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::TableShape;
 
 /// Virtual tokens one decode workgroup scores at a time (`TILE` in decode.wgsl).
 pub const TILE: u32 = 64;
@@ -54,13 +54,43 @@ impl HeadPolicy {
 pub enum Tokens<'a> {
     /// One policy per KV head.
     Policy(&'a [HeadPolicy]),
-    /// A selection on the device: i32 `[batch, kv_heads, units]`, each entry a unit of `unit`
-    /// tokens (entry e covers positions e·unit .. (e+1)·unit), −1 or past the end for none.
+    /// A selection on the device: i32 `[batch, kv_heads, entries_per_row]`, each entry a run of
+    /// `tokens_per_entry` tokens (entry e covers positions e·tokens_per_entry ..
+    /// (e+1)·tokens_per_entry: a page for Quest, a token for the token selectors), −1 or past
+    /// the end for none.
     Selected {
         list: Binding<'a>,
-        units: u32,
-        unit: u32,
+        entries_per_row: u32,
+        tokens_per_entry: u32,
     },
+}
+
+/// Twin of the WGSL `DecodeParams` (decode.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DecodeParams {
+    pub table: TableShape,
+    /// Virtual tokens per split (a multiple of [`TILE`]).
+    pub chunk: u32,
+    /// Splits per (sequence, KV head).
+    pub splits: u32,
+    /// A selection's entries per (sequence, KV head) row, and tokens per entry (0 and 0 for a
+    /// policy).
+    pub entries_per_row: u32,
+    pub tokens_per_entry: u32,
+    /// The factor on q·k.
+    pub scale: f32,
+    pub _pad: [u32; 3],
+}
+
+/// Twin of the WGSL `MergeParams` (merge.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct MergeParams {
+    pub table: TableShape,
+    /// Splits per (sequence, KV head) the decode wrote.
+    pub splits: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Split-KV decode attention for one KV cache format.
@@ -153,7 +183,11 @@ impl Decode {
                 .flat_map(|&len| heads.iter().map(move |h| h.count(len)))
                 .max()
                 .unwrap_or(0),
-            Tokens::Selected { units, unit, .. } => units.saturating_mul(*unit),
+            Tokens::Selected {
+                entries_per_row,
+                tokens_per_entry,
+                ..
+            } => entries_per_row.saturating_mul(*tokens_per_entry),
         }
     }
 
@@ -193,23 +227,32 @@ impl Decode {
                 // Policies repeat every step: the device copy is made once per distinct policy.
                 Ok(Some(self.gpu.constant("policy", &words)?))
             }
-            Tokens::Selected { list, units, unit } => {
-                if units == 0 || unit == 0 {
+            Tokens::Selected {
+                list,
+                entries_per_row,
+                tokens_per_entry,
+            } => {
+                if entries_per_row == 0 || tokens_per_entry == 0 {
                     return Err(Error::invalid(
                         "selected",
-                        "units × unit",
+                        "entries_per_row × tokens_per_entry",
                         "both ≥ 1",
-                        format!("{units} × {unit}"),
+                        format!("{entries_per_row} × {tokens_per_entry}"),
                     ));
                 }
-                let entries =
-                    u64::from(table.batch()) * u64::from(layout.kv_heads) * u64::from(units);
+                let entries = u64::from(table.batch())
+                    * u64::from(layout.kv_heads)
+                    * u64::from(entries_per_row);
                 self.gpu.check_storage_binding("selected", &list)?;
                 self.gpu.check_binding_holds(
                     "selected",
                     &list,
                     entries * 4,
-                    format_args!("[{}, {}, {units}] i32", table.batch(), layout.kv_heads),
+                    format_args!(
+                        "[{}, {}, {entries_per_row}] i32",
+                        table.batch(),
+                        layout.kv_heads
+                    ),
                 )?;
                 Ok(None)
             }
@@ -235,19 +278,10 @@ impl Decode {
         let gpu = &self.gpu;
         let layout = table.layout();
         kv.check(gpu, layout, self.dtype)?;
+        kv.check_residual(gpu, layout, table.batch())?;
         let batch = table.batch();
         query.check(gpu, layout, batch)?;
-        let o_f16 = out.dtype.is_f16("o")?;
-        gpu.check_storage_binding("o", &out.o)?;
-        gpu.check_binding_holds(
-            "o",
-            &out.o,
-            query.bytes(layout, batch, out.dtype),
-            format_args!(
-                "[{batch}, {}, {}] {}",
-                query.heads, layout.head_dim, out.dtype
-            ),
-        )?;
+        let o_f16 = out.check(gpu, layout, query, batch)?;
         let policy = self.policy_buffer(table, tokens)?;
         let group = query.heads / layout.kv_heads;
         let selected = matches!(tokens, Tokens::Selected { .. });
@@ -284,8 +318,15 @@ impl Decode {
             out,
         } = *args;
         let prepared = self.checked(args)?;
-        let (spec, units, unit) = match (*tokens, &prepared.policy) {
-            (Tokens::Selected { list, units, unit }, _) => (list, units, unit),
+        let (spec, entries_per_row, tokens_per_entry) = match (*tokens, &prepared.policy) {
+            (
+                Tokens::Selected {
+                    list,
+                    entries_per_row,
+                    tokens_per_entry,
+                },
+                _,
+            ) => (list, entries_per_row, tokens_per_entry),
             (Tokens::Policy(_), policy) => {
                 let buffer = policy.as_ref().ok_or_else(|| {
                     Error::invalid("policy", "device copy", "made for a policy", "none")
@@ -299,13 +340,15 @@ impl Decode {
             scratch.offset + prepared.partial_bytes,
             prepared.ml_bytes,
         );
-        let params = AttentionParams {
+        let shape = TableShape::new(table, query.heads);
+        let params = DecodeParams {
+            table: shape,
             chunk: prepared.chunk,
             splits: prepared.splits,
-            units,
-            unit,
+            entries_per_row,
+            tokens_per_entry,
             scale: query.scale,
-            ..AttentionParams::for_table(table, query.heads)
+            _pad: [0; 3],
         };
         let [indptr, indices, last] = table.bindings();
         let gpu = &self.gpu;
@@ -323,7 +366,11 @@ impl Decode {
             encoder,
             "attention merge",
             &self.merge[usize::from(prepared.o_f16)],
-            &params,
+            &MergeParams {
+                table: shape,
+                splits: prepared.splits,
+                _pad: [0; 3],
+            },
             &[part_o, part_ml, out.o],
             [query.heads, table.batch(), 1],
         )

@@ -6,14 +6,16 @@ use squeeze_core::{Binding, DType, Error, Gpu, Result};
 
 use crate::append::{Append, NewTokens};
 use crate::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
-use crate::layout::{CacheLayout, KvCache, KvDtype, Query};
+use crate::layout::{CacheLayout, KvCache, KvDtype, Pool, Query};
 use crate::pages::{DevicePageTable, PageTable};
 use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use crate::select::{Budget, Selector};
 use crate::sparse::{Sparse, SparseWorkspace};
 
 /// K and V pools on the host, `[pages, page_size, kv_heads, head_dim]` each: f32 or f16
-/// values, or the bytes of a block format (q8_0 / q4_0, as [`KvDtype`] lays them out).
+/// values, or the bytes of a quantized format as [`KvDtype`] lays them out (q8_0 / q4_0: the
+/// pool's blocks; int4 / int2: the whole binding, pool and residual, as
+/// [`crate::reference::kivi::fill`] makes it).
 #[derive(Debug, Clone, Copy)]
 pub enum HostKv<'a> {
     F32 {
@@ -93,13 +95,19 @@ impl Uploaded {
         }
         let table = DevicePageTable::new(gpu, layout, table)?;
         layout.check_q_heads(q_heads)?;
-        let bytes = layout.data_bytes();
-        for (arg, len) in [("k_pages", kv.bytes().0), ("v_pages", kv.bytes().1)] {
-            if len != bytes {
+        let sequences = table.batch();
+        // A block format's pages; an int4 / int2 binding's pool and residual.
+        let want = |pool| match layout.dtype.kivi_bits() {
+            Some(_) => layout.binding_bytes(pool, sequences),
+            None => layout.data_bytes(),
+        };
+        let given = kv.bytes();
+        for (arg, len, pool) in [("k_pages", given.0, Pool::K), ("v_pages", given.1, Pool::V)] {
+            if len != want(pool) {
                 return Err(Error::invalid(
                     arg,
                     "bytes",
-                    format!("pages × page_size × kv_heads × row bytes = {bytes}"),
+                    format!("the {} pool's {}", layout.dtype, want(pool)),
                     len,
                 ));
             }
@@ -118,14 +126,14 @@ impl Uploaded {
             HostKv::F16 { k, v } => (gpu.upload("k_pages", k)?, gpu.upload("v_pages", v)?),
             HostKv::Blocks { k, v, .. } => {
                 // Padded to the whole 16-byte words the kernels bind.
-                let pad = |x: &[u8]| {
+                let pad = |x: &[u8], pool| {
                     let mut padded = x.to_vec();
-                    padded.resize(layout.bytes() as usize, 0);
+                    padded.resize(layout.binding_bytes(pool, sequences) as usize, 0);
                     padded
                 };
                 (
-                    gpu.upload("k_pages", &pad(k))?,
-                    gpu.upload("v_pages", &pad(v))?,
+                    gpu.upload("k_pages", &pad(k, Pool::K))?,
+                    gpu.upload("v_pages", &pad(v, Pool::V))?,
                 )
             }
         };
@@ -181,8 +189,9 @@ impl Uploaded {
             HostKv::Blocks { .. } => (Vec::<u8>::new(), Vec::new()),
         };
         let device_table = DevicePageTable::new(gpu, layout, table)?;
-        let k = gpu.storage_buffer("k_pages", layout.bytes())?;
-        let v = gpu.storage_buffer("v_pages", layout.bytes())?;
+        let sequences = device_table.batch();
+        let k = gpu.storage_buffer("k_pages", layout.binding_bytes(Pool::K, sequences))?;
+        let v = gpu.storage_buffer("v_pages", layout.binding_bytes(Pool::V, sequences))?;
         let meta = gpu.storage_buffer("meta", meta_bytes(&layout))?;
         let mut indptr = vec![0u32];
         for len in crate::reference::seq_lens(table, layout.page_size) {

@@ -28,6 +28,15 @@
 //!   `quantize_row_q8_0_ref` / `q4_0_ref` do, byte for byte (where C leaves it undefined, as
 //!   x86 does: a NaN code is 0). Every reader dequantizes in registers through the shared
 //!   loaders (`kv.wgsl`, `values.wgsl`); there is no dequantized copy. K and V share a format.
+//! - **KIVI caches** (int4 / int2, [`KvDtype`] has the diagrams, [`reference::kivi`] the
+//!   rounding, constant-group and NaN/inf decisions): K per channel over a page's tokens (group
+//!   = page size), V per token over 32 channels, f16 scale and zero. Pool pages hold only the
+//!   quantized form; each sequence's last page, while not full, stays in an f16 residual after
+//!   each pool (one page per sequence, at the sequence's index in the table), and the append
+//!   that fills the page quantizes it into its pool page ([`append_kivi`]). Readers find a
+//!   token's row with `kv_row`, which sends those tokens to the residual. An engine allocates
+//!   K and V with [`CacheLayout::binding_bytes`] and passes the touched-page list to every
+//!   append.
 //! - **Quest metadata** is f32 `[pages, kv_heads, 2, head_dim]`: the minimum, then the
 //!   maximum. For f32 / f16 caches an append recomputes it for the touched pages from the
 //!   cache; for the block formats it is widened at append time by the new, unquantized keys
@@ -63,6 +72,7 @@
 //!   with their (maximum, sum), so large logits stay finite.
 
 pub mod append;
+pub mod append_kivi;
 pub mod decode;
 pub mod host;
 pub mod layout;
@@ -80,7 +90,7 @@ pub mod token_vote;
 
 pub use append::{Append, NewTokens, PlacedTokens};
 pub use decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
-pub use layout::{CacheLayout, KvCache, KvDtype, Output, Query};
+pub use layout::{CacheLayout, KvCache, KvDtype, Output, Pool, Query};
 pub use pages::{DevicePageTable, EngineTable, PageTable};
 pub use prefill::{Prefill, PrefillArgs};
 pub use quest_meta::QuestMeta;

@@ -1,6 +1,9 @@
-//! The `params` uniform every attention kernel binds at 0 (`shaders/attention/params.wgsl`).
+//! The parameter structs the attention kernels bind at 0: [`TableShape`], the header every
+//! kernel's struct starts with (`shaders/attention/params.wgsl`, read by the shared parts), and
+//! [`ScoreParams`], the struct of the two selection passes that leave top-k its input
+//! (`shaders/attention/score_outputs.wgsl`). Each other kernel's struct sits in the module that
+//! dispatches it, next to its WGSL twin of the same name.
 
-use squeeze_core::dispatch::grid_stride_workgroups;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 
@@ -9,14 +12,15 @@ use crate::pages::DevicePageTable;
 /// Invocations per workgroup of the grid-stride attention kernels.
 const GRID_WORKGROUP: u32 = 256;
 
-/// Twin of the WGSL `AttentionParams`. One layout serves every attention kernel (the shared
-/// parts read fields at fixed places); each field holds one thing, and a kernel sets only the
-/// fields it reads, leaving the rest zero.
+/// Twin of the WGSL `TableShape`: the page table's and the heads' shape, first in every attention
+/// kernel's params (the shared parts read `params.table`). 32 bytes: a struct member of a
+/// uniform must be followed at a 16-byte multiple.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct AttentionParams {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct TableShape {
     /// Sequences in the page table.
     pub batch: u32,
+    /// Query heads (0 for the kernels that read no query).
     pub q_heads: u32,
     pub kv_heads: u32,
     pub head_dim: u32,
@@ -24,34 +28,12 @@ pub struct AttentionParams {
     pub page_size: u32,
     /// Pages in the pool.
     pub pages: u32,
-    /// Prefill: the longest sequence of the table, in tokens (bounds its key tiles).
-    pub max_len: u32,
-    /// Decode: virtual tokens per split.
-    pub chunk: u32,
-    /// Decode: splits per (sequence, KV head).
-    pub splits: u32,
-    /// Decode: selection entries per (sequence, KV head) row, and tokens per entry.
-    pub units: u32,
-    pub unit: u32,
-    /// Decode, prefill and token scores: the factor on q·k.
-    pub scale: f32,
-    /// Append: new tokens written into the cache.
-    pub tokens: u32,
-    /// Selection passes (Quest and token): the first `sink` and last `window` tokens forced into
-    /// every selection.
-    pub sink: u32,
-    pub window: u32,
-    /// Quest metadata: pages whose min/max keys are recomputed.
-    pub touched_pages: u32,
-    /// Score passes (`score_rows.wgsl`): entries per score row, pages (Quest) or tokens; the
-    /// selection workspace's capacity, at least the longest sequence.
-    pub row_stride: u32,
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
-impl AttentionParams {
-    /// The fields a page table and a query head count fix; the rest zero.
-    pub fn for_table(table: &DevicePageTable, q_heads: u32) -> Self {
+impl TableShape {
+    /// The shape of `table` with `q_heads` query heads.
+    pub fn new(table: &DevicePageTable, q_heads: u32) -> Self {
         let layout = table.layout();
         Self {
             batch: table.batch(),
@@ -60,48 +42,62 @@ impl AttentionParams {
             head_dim: layout.head_dim,
             page_size: layout.page_size,
             pages: layout.pages,
-            ..Self::default()
+            _pad: [0; 2],
         }
     }
+}
 
-    /// Items of a pass over every (sequence, KV head, position < row_stride).
-    pub(crate) fn row_items(&self) -> u64 {
-        u64::from(self.batch) * u64::from(self.kv_heads) * u64::from(self.row_stride)
+/// Twin of the WGSL `ScoreParams` (score_outputs.wgsl), bound by Quest's page scores and the
+/// token vote: the score rows and the entries forced into every selection.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ScoreParams {
+    pub table: TableShape,
+    /// Entries per score row, pages (Quest) or tokens: the selection workspace's capacity.
+    pub row_stride: u32,
+    /// The first `sink` and last `window` tokens forced into every selection.
+    pub sink: u32,
+    pub window: u32,
+    pub _pad: u32,
+}
+
+/// A grid-stride attention kernel's pipeline with its label, and its work items (one per
+/// invocation).
+pub(crate) struct GridDispatch<'a> {
+    pub label: &'a str,
+    pub pipeline: &'a wgpu::ComputePipeline,
+    pub items: u64,
+}
+
+impl GridDispatch<'_> {
+    /// Workgroups covering the items, within the device's dispatch limit.
+    fn workgroups(&self, gpu: &Gpu) -> u32 {
+        gpu.grid_workgroups(self.items, GRID_WORKGROUP)
     }
 
-    /// Records a grid-stride kernel over `items` work items with these params.
-    pub(crate) fn dispatch_items(
+    /// Records the kernel with `params` at slot 0 and `bindings` at slots 1, 2, ….
+    pub fn record<P: bytemuck::Pod>(
         &self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
-        (label, pipeline): (&str, &wgpu::ComputePipeline),
+        params: &P,
         bindings: &[Binding<'_>],
-        items: u64,
     ) -> Result<()> {
-        let groups = grid_stride_workgroups(
-            items,
-            GRID_WORKGROUP,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        gpu.dispatch(encoder, label, pipeline, self, bindings, groups)
+        let groups = self.workgroups(gpu);
+        gpu.dispatch(encoder, self.label, self.pipeline, params, bindings, groups)
     }
 
-    /// [`AttentionParams::dispatch_items`] for an entry point that binds only some of its
-    /// module's slots (`(slot, binding)` pairs).
-    pub(crate) fn dispatch_item_slots(
+    /// [`GridDispatch::record`] for an entry point that binds only some of its module's slots
+    /// (`(slot, binding)` pairs).
+    pub fn record_slots<P: bytemuck::Pod>(
         &self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
-        (label, pipeline): (&str, &wgpu::ComputePipeline),
+        params: &P,
         bindings: &[(u32, Binding<'_>)],
-        items: u64,
     ) -> Result<()> {
-        let groups = grid_stride_workgroups(
-            items,
-            GRID_WORKGROUP,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
-        gpu.dispatch_slots(encoder, label, pipeline, self, bindings, groups)
+        let groups = self.workgroups(gpu);
+        gpu.dispatch_slots(encoder, self.label, self.pipeline, params, bindings, groups)
     }
 }
 
@@ -130,14 +126,41 @@ pub(crate) struct ScoreOutputs<'a> {
 }
 
 impl ScoreRows<'_> {
-    /// The params of a pass over these rows.
-    pub fn params(&self) -> AttentionParams {
+    /// The table's shape with these rows' query heads.
+    pub fn shape(&self) -> TableShape {
+        TableShape::new(self.table, self.q_heads)
+    }
+
+    /// The params of the passes that leave top-k its input.
+    pub fn params(&self) -> ScoreParams {
         let (sink, window) = self.forced;
-        AttentionParams {
+        ScoreParams {
+            table: self.shape(),
             row_stride: self.stride,
             sink,
             window,
-            ..AttentionParams::for_table(self.table, self.q_heads)
+            _pad: 0,
         }
+    }
+
+    /// Records a pass that walks every entry of these rows (score_rows.wgsl's grid-stride loop)
+    /// with `params` and `bindings`.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        (label, pipeline): (&str, &wgpu::ComputePipeline),
+        params: &P,
+        bindings: &[Binding<'_>],
+    ) -> Result<()> {
+        let items = u64::from(self.table.batch())
+            * u64::from(self.table.layout().kv_heads)
+            * u64::from(self.stride);
+        GridDispatch {
+            label,
+            pipeline,
+            items,
+        }
+        .record(gpu, encoder, params, bindings)
     }
 }

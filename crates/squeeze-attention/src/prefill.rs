@@ -14,7 +14,7 @@ use squeeze_shaders::attention::PREFILL;
 
 use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::TableShape;
 
 /// f32 elements of a workgroup's query tile (`Q_ELEMENTS` in prefill.wgsl): a tile holds
 /// `QUERY_TILE / head_dim` (token, query head) rows.
@@ -33,6 +33,18 @@ pub struct PrefillArgs<'a> {
     pub qo_indptr: &'a [u32],
     /// `[rows, q_heads, head_dim]`, f32 or f16 (a [`Binding`] converts to f32).
     pub out: Output<'a>,
+}
+
+/// Twin of the WGSL `PrefillParams` (prefill.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PrefillParams {
+    pub table: TableShape,
+    /// The longest sequence of the table, in tokens: bounds each workgroup's key tiles.
+    pub max_seq_len: u32,
+    /// The factor on q·k.
+    pub scale: f32,
+    pub _pad: [u32; 2],
 }
 
 /// Causal prefill attention for one KV cache format.
@@ -102,20 +114,11 @@ impl Prefill {
         let gpu = &self.gpu;
         let layout = table.layout();
         kv.check(gpu, layout, self.dtype)?;
+        kv.check_residual(gpu, layout, table.batch())?;
         let group = layout.check_q_heads(query.heads)?;
         let rows = check_qo_indptr(qo_indptr, table)?;
         query.check(gpu, layout, rows)?;
-        let o_f16 = out.dtype.is_f16("o")?;
-        gpu.check_storage_binding("o", &out.o)?;
-        gpu.check_binding_holds(
-            "o",
-            &out.o,
-            query.bytes(layout, rows, out.dtype),
-            format_args!(
-                "[{rows}, {}, {}] {}",
-                query.heads, layout.head_dim, out.dtype
-            ),
-        )?;
+        let o_f16 = out.check(gpu, layout, query, rows)?;
         let most = qo_indptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
         let tile_rows = QUERY_TILE / layout.head_dim;
         let tiles = (u64::from(most) * u64::from(group)).div_ceil(u64::from(tile_rows));
@@ -141,10 +144,11 @@ impl Prefill {
             out,
             ..
         } = *args;
-        let params = AttentionParams {
-            max_len: table.max_len(),
+        let params = PrefillParams {
+            table: TableShape::new(table, query.heads),
+            max_seq_len: table.max_len(),
             scale: query.scale,
-            ..AttentionParams::for_table(table, query.heads)
+            _pad: [0; 2],
         };
         let [indptr, indices, last] = table.bindings();
         self.gpu.dispatch_groups(

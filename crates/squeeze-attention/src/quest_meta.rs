@@ -8,7 +8,7 @@ use squeeze_shaders::attention::QUEST_META;
 
 use crate::layout::{CacheLayout, KvDtype};
 use crate::pages::DevicePageTable;
-use crate::params::AttentionParams;
+use crate::params::{GridDispatch, TableShape};
 
 /// Bytes of the metadata of a cache of `layout`.
 pub fn meta_bytes(layout: &CacheLayout) -> u64 {
@@ -26,6 +26,16 @@ pub fn all_pages(table: &DevicePageTable) -> Result<Vec<[u32; 2]>> {
             (0..pages).map(move |p| [b, p])
         })
         .collect())
+}
+
+/// Twin of the WGSL `QuestMetaParams` (quest_meta.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct QuestMetaParams {
+    pub table: TableShape,
+    /// (sequence, logical page) pairs whose min/max keys are recomputed.
+    pub touched_pages: u32,
+    pub _pad: [u32; 3],
 }
 
 /// Quest metadata for a KV cache of one format.
@@ -113,18 +123,22 @@ impl QuestMeta {
             u64::from(count) * 8,
             format_args!("[{count}, 2] u32"),
         )?;
-        let params = AttentionParams {
+        let params = QuestMetaParams {
+            table: TableShape::new(table, 0),
             touched_pages: count,
-            ..AttentionParams::for_table(table, 0)
+            _pad: [0; 3],
         };
-        let work = u64::from(count) * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8);
         let [indptr, indices, last] = table.bindings();
-        params.dispatch_items(
+        GridDispatch {
+            label: "quest meta",
+            pipeline: &self.pipeline,
+            items: u64::from(count) * u64::from(layout.kv_heads) * u64::from(layout.head_dim / 8),
+        }
+        .record(
             gpu,
             encoder,
-            ("quest meta", &self.pipeline),
+            &params,
             &[indptr, indices, last, k, pages, meta],
-            work,
         )
     }
 }

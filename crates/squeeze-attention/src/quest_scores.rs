@@ -34,15 +34,13 @@ impl QuestScores {
         meta: Binding<'_>,
         out: ScoreOutputs<'_>,
     ) -> Result<()> {
-        let params = rows.params();
-        let items = params.row_items();
         let [indptr, indices, last] = rows.table.bindings();
-        params.dispatch_items(
+        rows.dispatch(
             &self.gpu,
             encoder,
             ("quest scores", &self.pipelines[usize::from(rows.q_f16)]),
+            &rows.params(),
             &[indptr, indices, last, q, meta, out.scores, out.lengths],
-            items,
         )
     }
 }

@@ -12,6 +12,8 @@ use half::f16;
 use crate::layout::{CacheLayout, KvDtype};
 use crate::pages::PageTable;
 
+pub mod kivi;
+
 /// A KV pool on the host, as f32 values (an f16 cache widened exactly).
 #[derive(Debug, Clone, Copy)]
 pub struct HostCache<'a> {

@@ -223,6 +223,7 @@ impl Select {
         let plan = &workspace.plan;
         plan.check_table(table, query)?;
         kv.check(gpu, table.layout(), self.dtype)?;
+        kv.check_residual(gpu, table.layout(), table.batch())?;
         query.check(gpu, table.layout(), table.batch())?;
         let rows = ScoreRows {
             table,

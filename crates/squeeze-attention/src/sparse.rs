@@ -40,8 +40,8 @@ impl SparseWorkspace {
     pub fn tokens(&self) -> Tokens<'_> {
         Tokens::Selected {
             list: self.selected(),
-            units: self.plan.k,
-            unit: self.plan.unit,
+            entries_per_row: self.plan.k,
+            tokens_per_entry: self.plan.unit,
         }
     }
 }
@@ -95,8 +95,8 @@ impl Sparse {
         let selected = self.gpu.storage_buffer("selected", list_bytes)?;
         let tokens = Tokens::Selected {
             list: Binding::whole(&selected),
-            units: plan.k,
-            unit: plan.unit,
+            entries_per_row: plan.k,
+            tokens_per_entry: plan.unit,
         };
         let scratch_bytes = self.decode.scratch_bytes(table, q_heads, &tokens);
         let scratch = self.gpu.storage_buffer("decode scratch", scratch_bytes)?;

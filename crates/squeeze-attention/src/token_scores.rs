@@ -6,7 +6,19 @@ use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_SCORES;
 
 use crate::layout::KvDtype;
-use crate::params::{AttentionParams, ScoreRows};
+use crate::params::{ScoreRows, TableShape};
+
+/// Twin of the WGSL `TokenScoresParams` (token_scores.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct TokenScoresParams {
+    pub table: TableShape,
+    /// Tokens per logit row: the selection workspace's capacity.
+    pub row_stride: u32,
+    /// The factor on q·k.
+    pub scale: f32,
+    pub _pad: [u32; 2],
+}
 
 pub struct TokenScores {
     gpu: Gpu,
@@ -46,19 +58,20 @@ impl TokenScores {
         scale: f32,
         logits: Binding<'_>,
     ) -> Result<()> {
-        let params = AttentionParams {
+        let params = TokenScoresParams {
+            table: rows.shape(),
+            row_stride: rows.stride,
             scale,
-            ..rows.params()
+            _pad: [0; 2],
         };
-        let items = params.row_items();
         let [indptr, indices, last] = rows.table.bindings();
         let pipeline = self.pipeline(rows.q_heads / rows.table.layout().kv_heads, rows.q_f16)?;
-        params.dispatch_items(
+        rows.dispatch(
             &self.gpu,
             encoder,
             ("token scores", &pipeline),
+            &params,
             &[indptr, indices, last, k, q, logits],
-            items,
         )
     }
 }

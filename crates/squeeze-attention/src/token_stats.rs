@@ -5,7 +5,17 @@ use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 use squeeze_shaders::attention::TOKEN_STATS;
 
-use crate::params::ScoreRows;
+use crate::params::{ScoreRows, TableShape};
+
+/// Twin of the WGSL `TokenStatsParams` (token_stats.wgsl).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct TokenStatsParams {
+    pub table: TableShape,
+    /// Tokens per logit row: the selection workspace's capacity.
+    pub row_stride: u32,
+    pub _pad: [u32; 3],
+}
 
 pub struct TokenStats {
     gpu: Gpu,
@@ -32,7 +42,11 @@ impl TokenStats {
             encoder,
             "token stats",
             &self.pipeline,
-            &rows.params(),
+            &TokenStatsParams {
+                table: rows.shape(),
+                row_stride: rows.stride,
+                _pad: [0; 3],
+            },
             &[rows.table.lens_binding(), logits, stats],
             [rows.q_heads, rows.table.batch(), 1],
         )

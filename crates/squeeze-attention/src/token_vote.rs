@@ -36,12 +36,10 @@ impl TokenVote {
         out: ScoreOutputs<'_>,
     ) -> Result<()> {
         let table = rows.table;
-        let params = rows.params();
         let ScoreOutputs {
             scores: votes,
             lengths,
         } = out;
-        let items = params.row_items();
         let (pipeline, bindings) = match vote {
             Vote::Sum => (
                 &self.sum,
@@ -52,12 +50,12 @@ impl TokenVote {
                 vec![table.lens_binding(), logits, votes, lengths, stats],
             ),
         };
-        params.dispatch_items(
+        rows.dispatch(
             &self.gpu,
             encoder,
             ("token vote", pipeline),
+            &rows.params(),
             &bindings,
-            items,
         )
     }
 }

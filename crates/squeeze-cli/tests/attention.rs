@@ -267,7 +267,7 @@ fn quantized_caches_decode_over_the_reference_quantizers_values() {
     );
     let (table, pages) = PageTable::contiguous(&[seq as u32], 16);
     let scale = 1.0 / (D as f32).sqrt();
-    for kv in [KvDtype::Q8_0, KvDtype::Q4_0] {
+    for kv in [KvDtype::Q8_0, KvDtype::Q4_0, KvDtype::Int4, KvDtype::Int2] {
         let layout = CacheLayout {
             pages,
             page_size: 16,
@@ -281,7 +281,16 @@ fn quantized_caches_decode_over_the_reference_quantizers_values() {
             let bytes = reference::quantize_row(kv, &x).unwrap();
             reference::dequantize_row(kv, &bytes).unwrap()
         };
-        let (kq, vq) = (stored(&k), stored(&v));
+        // KIVI: 45 tokens are two quantized pages and 13 in the f16 residual.
+        let shape = (16, kv_heads as u32, D as u32);
+        let (kq, vq) = match reference::kivi::sequence(kv, shape, &k, &v) {
+            Some((mut kq, mut vq)) => {
+                kq.resize(layout.elements() as usize, 0.0);
+                vq.resize(layout.elements() as usize, 0.0);
+                (kq, vq)
+            }
+            None => (stored(&k), stored(&v)),
+        };
         let cache = HostCache {
             layout,
             k: &kq,
@@ -318,7 +327,7 @@ fn quantized_caches_decode_over_the_reference_quantizers_values() {
         output.to_str().unwrap(),
         "--force",
         "--set",
-        "kv=int4",
+        "kv=int3",
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("kv"), "{}", stderr(&out));

@@ -102,7 +102,7 @@ impl Stored {
             KvDtype::F32 => Ok(Stored::F32(as_f32(&k)?, as_f32(&v)?)),
             KvDtype::F16 => Ok(Stored::F16(as_f16(&k)?, as_f16(&v)?)),
             // Quantized on the GPU from the values as given.
-            KvDtype::Q8_0 | KvDtype::Q4_0 => Ok(match k {
+            KvDtype::Q8_0 | KvDtype::Q4_0 | KvDtype::Int4 | KvDtype::Int2 => Ok(match k {
                 Floats::F32(_) => Stored::F32(as_f32(&k)?, as_f32(&v)?),
                 Floats::F16(_) => Stored::F16(as_f16(&k)?, as_f16(&v)?),
             }),

@@ -75,6 +75,39 @@ def test_q8_0_cache_is_quantized_on_the_device(device):
     assert np.abs(o4 - reference(q, k, v, 1 / np.sqrt(D))).max() < 0.3
 
 
+def dequantized_kivi(x, bits, per_channel, page_size=16):
+    """KIVI's int4 / int2 as squeeze stores a contiguous cache on pages of ``page_size``:
+    values rounded to f16; full pages quantized (K: per channel over the page's tokens, V: per
+    token over 32 channels), scale f16((max - min) / L), zero min, codes rounded half up; the
+    last, partial page kept in f16."""
+    x = x.astype(np.float16).astype(np.float32)
+    full = x.shape[0] // page_size * page_size
+    levels = np.float32(2**bits - 1)
+    if per_channel:
+        groups = x[:full].reshape(-1, page_size, *x.shape[1:])
+        axis = 1
+    else:
+        groups = x[:full].reshape(*x[:full].shape[:-1], -1, 32)
+        axis = -1
+    lo = groups.min(axis=axis, keepdims=True)
+    hi = groups.max(axis=axis, keepdims=True)
+    scale = ((hi - lo) / levels).astype(np.float16).astype(np.float32)
+    inv = np.divide(np.float32(1), scale, out=np.zeros_like(scale), where=scale != 0)
+    y = (groups - lo) * inv
+    codes = np.clip(np.floor(y) + (y - np.floor(y) >= 0.5), 0, levels)
+    out = x.copy()
+    out[:full] = (codes * scale + lo).reshape(x[:full].shape)
+    return out
+
+
+def test_kivi_caches_are_quantized_on_the_device(device):
+    q, k, v = cache(3)
+    for kv, bits in [("int4", 4), ("int2", 2)]:
+        kq, vq = dequantized_kivi(k, bits, True), dequantized_kivi(v, bits, False)
+        o, _ = squeeze.attention_decode(q, k, v, kv=kv, device=device)
+        np.testing.assert_allclose(o, reference(q, kq, vq, 1 / np.sqrt(D)), rtol=1e-4, atol=1e-4)
+
+
 def test_f16_cache_is_the_default(device):
     q, k, v = cache(2)
     want = reference(q, k.astype(np.float16), v.astype(np.float16), 1 / np.sqrt(D))
@@ -124,7 +157,7 @@ def bad(**overrides):
 @pytest.mark.parametrize(
     "call,needle",
     [
-        (bad(kv="int4"), "argument `kv`: cache format must be f32 | f16 | q8_0 | q4_0"),
+        (bad(kv="int3"), "argument `kv`: cache format must be f32 | f16 | q8_0 | q4_0 | int4 | int2"),
         (bad(select="dense"), "argument `select`: value must be one of none | quest | token | tokenselect"),
         (bad(seq_len=61), "argument `seq_len`: parameter must be unset with a contiguous cache"),
         (bad(page_table=np.arange(4)), "argument `seq_len`: parameter must be given with a page_table"),

@@ -98,7 +98,7 @@ pub const ATTENTION_DECODE: Kernel = Kernel {
             name: "kv",
             kind: ParamKind::Choice(KvDtype::NAMES),
             default: ParamDefault::Unset("the dtype of k / k_pages"),
-            help: "cache format k and v are stored in on the GPU before decoding (q8_0, q4_0: ggml's blocks of 32 along d, quantized by the append kernel)",
+            help: "cache format k and v are stored in on the GPU before decoding (q8_0, q4_0: ggml's blocks of 32 along d; int4, int2: KIVI's, K per channel over each page, V per token over 32 channels, the last partial page in f16; quantized by the append kernel)",
         },
         ParamSpec {
             name: "page_size",
@@ -190,82 +190,19 @@ impl<'a> OwnedKv<'a> {
 }
 
 fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<Vec<Output>, Error> {
-    let params = Params {
-        page_size: settings.optional("page_size")?,
-        scale: settings.optional("scale")?,
-        sink: settings.get("sink")?,
-        window: settings.get("window")?,
-        select: Select::parse(&settings.get::<String>("select")?)?,
-        budget: settings.optional("budget")?,
-        kv: settings
-            .optional::<String>("kv")?
-            .map(|name| KvDtype::parse(&name))
-            .transpose()?,
-    };
-    let table: Vec<i32>;
-    let (kv, paged) = match (
-        inputs.optional("k"),
-        inputs.optional("v"),
-        inputs.optional("k_pages"),
-    ) {
-        (Some(k), Some(v), None) => {
-            if settings.given("seq_len") {
-                return Err(Error::invalid(
-                    "seq_len",
-                    "parameter",
-                    "unset with a contiguous cache (its length is k's first dimension)",
-                    settings.text("seq_len").unwrap_or_default(),
-                ));
-            }
-            (OwnedKv::new(&k, &v)?, None)
-        }
-        (None, None, Some(k)) => {
-            let kv = OwnedKv::new(&k, &inputs.get("v_pages")?)?;
-            let t = inputs.get("page_table")?;
-            t.expect_dtype(&[Dtype::I32])?;
-            table = t.to_vec();
-            let seq_len: u32 = settings.get("seq_len")?;
-            (
-                kv,
-                Some((Array::new("page_table", t.shape, &table), seq_len)),
-            )
-        }
-        _ => {
-            return Err(Error::invalid(
-                "IN",
-                "tensors",
-                "k and v, or k_pages, v_pages and page_table",
-                "another combination",
-            ));
-        }
-    };
-    let cache = match paged {
-        None => Cache::Contiguous(kv.kv()),
-        Some((page_table, seq_len)) => Cache::Paged {
-            kv: kv.kv(),
-            page_table,
-            seq_len,
-        },
-    };
+    let params = decode_params(settings)?;
+    let owned = OwnedCache::new(inputs, settings)?;
     let q = inputs.get("q")?;
     let result = match q.expect_dtype(&[Dtype::F32, Dtype::F16])? {
         Dtype::F16 => {
             let data: Vec<f16> = q.to_vec();
-            attention_decode_arrays(
-                gpu,
-                Query::F16(Array::new("q", q.shape, &data)),
-                cache,
-                &params,
-            )?
+            let q = Query::F16(Array::new("q", q.shape, &data));
+            attention_decode_arrays(gpu, q, owned.cache(), &params)?
         }
         _ => {
             let data: Vec<f32> = q.to_vec();
-            attention_decode_arrays(
-                gpu,
-                Query::F32(Array::new("q", q.shape, &data)),
-                cache,
-                &params,
-            )?
+            let q = Query::F32(Array::new("q", q.shape, &data));
+            attention_decode_arrays(gpu, q, owned.cache(), &params)?
         }
     };
     let mut outputs = vec![Output::f32("o", result.o_shape.to_vec(), &result.o)];
@@ -278,4 +215,79 @@ fn attention_decode(gpu: &Gpu, inputs: &Inputs, settings: &Settings) -> Result<V
         });
     }
     Ok(outputs)
+}
+
+/// The `--set` parameters of `attention-decode`.
+fn decode_params(settings: &Settings) -> Result<Params, Error> {
+    Ok(Params {
+        page_size: settings.optional("page_size")?,
+        scale: settings.optional("scale")?,
+        sink: settings.get("sink")?,
+        window: settings.get("window")?,
+        select: Select::parse(&settings.get::<String>("select")?)?,
+        budget: settings.optional("budget")?,
+        kv: settings
+            .optional::<String>("kv")?
+            .map(|name| KvDtype::parse(&name))
+            .transpose()?,
+    })
+}
+
+/// The cache `attention-decode` was given: contiguous `k`, `v`, or `k_pages`, `v_pages` and a
+/// `page_table` with `--set seq_len`.
+struct OwnedCache<'a> {
+    kv: OwnedKv<'a>,
+    paged: Option<(Owned<'a, i32>, u32)>,
+}
+
+impl<'a> OwnedCache<'a> {
+    fn new(inputs: &'a Inputs, settings: &Settings) -> Result<Self, Error> {
+        match (
+            inputs.optional("k"),
+            inputs.optional("v"),
+            inputs.optional("k_pages"),
+        ) {
+            (Some(k), Some(v), None) => {
+                if settings.given("seq_len") {
+                    return Err(Error::invalid(
+                        "seq_len",
+                        "parameter",
+                        "unset with a contiguous cache (its length is k's first dimension)",
+                        settings.text("seq_len").unwrap_or_default(),
+                    ));
+                }
+                Ok(Self {
+                    kv: OwnedKv::new(&k, &v)?,
+                    paged: None,
+                })
+            }
+            (None, None, Some(k)) => {
+                let kv = OwnedKv::new(&k, &inputs.get("v_pages")?)?;
+                let t = inputs.get("page_table")?;
+                t.expect_dtype(&[Dtype::I32])?;
+                let seq_len: u32 = settings.get("seq_len")?;
+                Ok(Self {
+                    kv,
+                    paged: Some((Owned::new(&t), seq_len)),
+                })
+            }
+            _ => Err(Error::invalid(
+                "IN",
+                "tensors",
+                "k and v, or k_pages, v_pages and page_table",
+                "another combination",
+            )),
+        }
+    }
+
+    fn cache(&self) -> Cache<'_> {
+        match &self.paged {
+            None => Cache::Contiguous(self.kv.kv()),
+            Some((table, seq_len)) => Cache::Paged {
+                kv: self.kv.kv(),
+                page_table: table.array(),
+                seq_len: *seq_len,
+            },
+        }
+    }
 }

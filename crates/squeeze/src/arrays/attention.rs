@@ -119,8 +119,8 @@ pub struct Params {
     pub budget: Option<u32>,
     /// The cache format K and V are stored in before the step (default: their own dtype):
     /// another one is filled on the GPU by the append kernel, which converts (f32 ↔ f16) or
-    /// quantizes (q8_0, q4_0: ggml's blocks) them, keeping Quest's page bounds of the given
-    /// values.
+    /// quantizes (q8_0, q4_0: ggml's blocks; int4, int2: KIVI's, the last partial page kept in
+    /// f16) them, keeping Quest's page bounds of the given values.
     pub kv: Option<KvDtype>,
 }
 
