@@ -125,6 +125,7 @@ pub static MODULES: &[&Module] = &[
     &attention::MERGE,
     &attention::PREFILL,
     &attention::APPEND,
+    &attention::APPEND_KIVI,
     &attention::QUEST_META,
     &attention::QUEST_SCORES,
     &attention::TOKEN_SCORES,
@@ -134,8 +135,6 @@ pub static MODULES: &[&Module] = &[
     &llama::RMS_NORM,
     &llama::ROPE,
     &llama::SWIGLU,
-    &llama::RESIDUAL,
-    &llama::NARROW,
 ];
 
 /// The registered module called `name`.

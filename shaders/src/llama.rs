@@ -1,9 +1,10 @@
 //! `shaders/llama/`: the glue kernels of the LLaMA reference engine (`squeeze-llama`) — embedding
-//! rows, RMSNorm, RoPE, SwiGLU, the residual add, and f32 → f16 narrowing for an f16 KV cache.
+//! rows, RMSNorm (with the residual add before it), RoPE (also splitting stacked q|k|v rows) and
+//! SwiGLU.
 //! The matmuls, attention and sampling of a step are the families' kernels; these are the small
 //! passes between them.
 
-use crate::core::{GRID, HALVES};
+use crate::core::HALVES;
 use crate::{Module, Part, Requirements, part};
 
 /// The `params` uniform of embedding rows, RMSNorm and RoPE (`LlamaParams`).
@@ -24,51 +25,35 @@ pub static EMBEDDING: Module = Module {
     ],
 };
 
-/// RMSNorm of f32 rows, one workgroup per row; entry `rms_norm`.
+/// RMSNorm of f32 rows, one workgroup per row (entry `rms_norm`), or the residual add then
+/// RMSNorm of the sum (entry `add_rms_norm`).
 pub static RMS_NORM: Module = Module {
     name: "llama/rms_norm",
     parts: &[PARAMS, part!("llama/rms_norm.wgsl")],
     requires: Requirements::PORTABLE,
-    entry_points: &["rms_norm"],
+    entry_points: &["rms_norm", "add_rms_norm"],
     override_sets: &[&[("WORKGROUP_SIZE", 64.0)]],
 };
 
-/// Rotary embedding in place, adjacent pairs (`HALVES` 0, GGUF) or halves (`HALVES` 1, Hugging
-/// Face); entry `rope`.
+/// Rotary embedding, adjacent pairs (`HALVES` 0, GGUF) or halves (`HALVES` 1, Hugging Face): in
+/// place (entry `rope`), or from stacked Q|K|V rows into q, k and v (entry `rope_qkv`).
 pub static ROPE: Module = Module {
     name: "llama/rope",
     parts: &[PARAMS, part!("llama/rope.wgsl")],
     requires: Requirements::PORTABLE,
-    entry_points: &["rope"],
+    entry_points: &["rope", "rope_qkv"],
     override_sets: &[
         &[("WORKGROUP_SIZE", 256.0), ("HALVES", 0.0)],
         &[("WORKGROUP_SIZE", 256.0), ("HALVES", 1.0)],
     ],
 };
 
-/// silu(gate) · up; entry `swiglu`.
+/// silu(gate) · up, from separate buffers (entry `swiglu`) or stacked gate|up rows (entry
+/// `swiglu_stacked`).
 pub static SWIGLU: Module = Module {
     name: "llama/swiglu",
-    parts: &[GRID, part!("llama/swiglu.wgsl")],
+    parts: &[PARAMS, part!("llama/swiglu.wgsl")],
     requires: Requirements::PORTABLE,
-    entry_points: &["swiglu"],
-    override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
-};
-
-/// h += delta in place; entry `residual_add`.
-pub static RESIDUAL: Module = Module {
-    name: "llama/residual",
-    parts: &[GRID, part!("llama/residual.wgsl")],
-    requires: Requirements::PORTABLE,
-    entry_points: &["residual_add"],
-    override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
-};
-
-/// f32 → f16 (round to nearest even), two per word; entry `narrow_f16`.
-pub static NARROW: Module = Module {
-    name: "llama/narrow",
-    parts: &[GRID, HALVES, part!("llama/narrow.wgsl")],
-    requires: Requirements::PORTABLE,
-    entry_points: &["narrow_f16"],
+    entry_points: &["swiglu", "swiglu_stacked"],
     override_sets: &[&[("WORKGROUP_SIZE", 256.0)]],
 };

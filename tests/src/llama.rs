@@ -1,20 +1,49 @@
 //! Conformance of the LLaMA glue kernels (squeeze-llama) against their CPU references: embedding
-//! rows (f32, f16 and BF16 tables, ids past the table), RMSNorm, RoPE in both pairings, SwiGLU
-//! and the residual add, at size 1, odd sizes and large values. Gathers and adds are exact;
+//! rows (f32, f16 and BF16 tables, ids past the table), RMSNorm (alone and after the residual
+//! add), RoPE in both pairings (in place and splitting stacked q|k|v rows), SwiGLU (separate and
+//! stacked gate|up), at size 1, odd sizes and large values. Gathers and adds are exact;
 //! RMSNorm, RoPE and SwiGLU within the tolerances each check states.
 
 use half::f16;
 use squeeze::{Binding, Gpu};
 use squeeze_llama::reference::{self, RopeInput};
 use squeeze_llama::{
-    Embedding, Narrow, NormShape, Pairing, Residual, RmsNorm, Rope, RopeConfig, SwiGlu, Table,
-    TableDtype,
+    Embedding, NormShape, Pairing, ResidualUpdate, RmsNorm, Rope, RopeConfig, StackedQkv, SwiGlu,
+    Table, TableDtype,
 };
 
 use crate::rng::SplitMix64;
 use crate::{Case, Failure, expect_equal};
 
+/// RMSNorm's shapes (rows, cols, value scale, eps), each run alone and after the residual add.
+const NORMS: [(&str, usize, usize, f32, f32); 4] = [
+    ("one row of one value", 1, 1, 1.0, 1e-5),
+    ("odd sizes (3 × 577)", 3, 577, 1.0, 1e-6),
+    ("large values, eps 0", 2, 129, 1e15, 0.0),
+    (
+        "more rows than one pass of workgroups",
+        70_001,
+        3,
+        1.0,
+        1e-5,
+    ),
+];
+
 pub fn cases() -> Vec<Case> {
+    let mut cases = glue_cases();
+    for (name, rows, cols, scale, eps) in NORMS {
+        cases.push(Case::portable("llama-rms_norm", name, move |gpu| {
+            rms_norm(gpu, rows, cols, scale, eps)
+        }));
+        cases.push(Case::portable("llama-add_rms_norm", name, move |gpu| {
+            add_rms_norm(gpu, rows, cols, scale, eps)
+        }));
+    }
+    cases
+}
+
+/// The cases of every kernel but RMSNorm's.
+fn glue_cases() -> Vec<Case> {
     vec![
         Case::portable("llama-embedding", "f32: one token of one value", |gpu| {
             embedding(gpu, TableDtype::F32, (1, 1), &[0], 1.0)
@@ -43,20 +72,6 @@ pub fn cases() -> Vec<Case> {
             "bf16: odd row length, ids past the table, large values",
             |gpu| embedding(gpu, TableDtype::Bf16, (13, 7), &[12, 0, 13, 5, 5], 3e38),
         ),
-        Case::portable("llama-rms_norm", "one row of one value", |gpu| {
-            rms_norm(gpu, 1, 1, 1.0, 1e-5)
-        }),
-        Case::portable("llama-rms_norm", "odd sizes (3 × 577)", |gpu| {
-            rms_norm(gpu, 3, 577, 1.0, 1e-6)
-        }),
-        Case::portable("llama-rms_norm", "large values, eps 0", |gpu| {
-            rms_norm(gpu, 2, 129, 1e15, 0.0)
-        }),
-        Case::portable(
-            "llama-rms_norm",
-            "more rows than one pass of workgroups",
-            |gpu| rms_norm(gpu, 70_001, 3, 1.0, 1e-5),
-        ),
         Case::portable("llama-rope", "adjacent: one pair", |gpu| {
             rope(gpu, Pairing::Adjacent, (1, 1, 2), &[7], 10000.0)
         }),
@@ -76,23 +91,32 @@ pub fn cases() -> Vec<Case> {
         Case::portable("llama-swiglu", "large gates (silu saturates)", |gpu| {
             swiglu(gpu, 257, 1e4)
         }),
-        Case::portable("llama-residual", "one value", |gpu| residual(gpu, 1, 1.0)),
-        Case::portable("llama-narrow", "one value", |gpu| narrow(gpu, &[1.0 / 3.0])),
         Case::portable(
-            "llama-narrow",
-            "ties, subnormals, overflow, ±0, ±inf, NaN",
-            |gpu| narrow(gpu, &special_f32s()),
+            "llama-rope_qkv",
+            "adjacent: one head each, one pair",
+            |gpu| rope_qkv(gpu, Pairing::Adjacent, (1, 1, 1, 2), &[7], 10000.0),
         ),
-        Case::portable("llama-narrow", "random bit patterns, odd length", |gpu| {
-            let bits = SplitMix64::new(11).words(100_001);
-            narrow(
-                gpu,
-                &bits.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>(),
-            )
+        Case::portable(
+            "llama-rope_qkv",
+            "halves: 3 rows × (9 + 2 × 3) heads × 64 (SmolLM2's)",
+            |gpu| rope_qkv(gpu, Pairing::Halves, (3, 9, 3, 64), &[0, 1, 4095], 100000.0),
+        ),
+        Case::portable(
+            "llama-rope_qkv",
+            "adjacent: 2 rows × (5 + 2 × 1) heads × 6",
+            |gpu| rope_qkv(gpu, Pairing::Adjacent, (2, 5, 1, 6), &[17, 2047], 500000.0),
+        ),
+        Case::portable("llama-swiglu_stacked", "one value", |gpu| {
+            swiglu_stacked(gpu, 1, 1, 1.0)
         }),
-        Case::portable("llama-residual", "odd length, large values", |gpu| {
-            residual(gpu, 4099, 1e30)
+        Case::portable("llama-swiglu_stacked", "odd rows × odd columns", |gpu| {
+            swiglu_stacked(gpu, 7, 1001, 4.0)
         }),
+        Case::portable(
+            "llama-swiglu_stacked",
+            "large gates (silu saturates)",
+            |gpu| swiglu_stacked(gpu, 2, 257, 1e4),
+        ),
     ]
 }
 
@@ -273,82 +297,122 @@ fn swiglu(gpu: &Gpu, n: usize, scale: f32) -> Result<(), Failure> {
     expect_close("out", &got, &reference::swiglu(&gate, &up), 1e-5)
 }
 
-/// Values at every rounding boundary of f16: halfway cases both ways, the subnormal range and
-/// its edge, the largest finite values and the overflow point, zeros, infinities, NaNs.
-fn special_f32s() -> Vec<f32> {
-    let mut v = vec![
-        0.0,
-        -0.0,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::NAN,
-        -f32::NAN,
-        f32::from_bits(0x7f80_0001),
-        f32::from_bits(0xffc1_2345),
-        65504.0,
-        65519.99,
-        65520.0,
-        -65520.0,
-        1e10,
-        f32::MAX,
-        f32::MIN_POSITIVE,
-        f32::from_bits(1),
-    ];
-    for e in -26..=16 {
-        let base = 2f32.powi(e);
-        for m in 0..=8u32 {
-            // Steps of an eighth of an f16 ulp, across 1024-ulp mantissas: ties land exactly.
-            let ulp = base / 1024.0;
-            let x = base * 1.5 + ulp * m as f32 / 8.0;
-            v.extend([x, -x, base + ulp * (m as f32 / 8.0 + 0.5)]);
-        }
-    }
-    v
-}
-
-fn narrow(gpu: &Gpu, x: &[f32]) -> Result<(), Failure> {
-    let src = gpu.upload("src", x)?;
-    let dst = gpu.storage_buffer("dst", x.len().div_ceil(2) as u64 * 4)?;
-    let mut encoder = gpu.encoder("narrow");
-    Narrow::new(gpu)?.encode(
-        &mut encoder,
-        x.len() as u32,
-        Binding::whole(&src),
-        Binding::whole(&dst),
-    )?;
-    gpu.submit_and_wait(encoder)?;
-    let words: Vec<u32> = gpu.read_back("dst", &dst, 0, x.len().div_ceil(2))?;
-    let got: Vec<u16> = words
-        .iter()
-        .flat_map(|w| [*w as u16, (w >> 16) as u16])
-        .take(x.len())
-        .collect();
-    expect_equal("f16 bits", &got, &reference::narrow_f16(x))?;
-    // An odd length leaves the last word's high half zero.
-    match words.last() {
-        Some(w) if x.len() % 2 == 1 && w >> 16 != 0 => Err(Failure::Mismatch(format!(
-            "last word's high half is {:#x}, expected 0",
-            w >> 16
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn residual(gpu: &Gpu, n: usize, scale: f32) -> Result<(), Failure> {
-    let h = values(n as u64, n, scale);
-    let delta = values(n as u64 + 9, n, scale);
+fn add_rms_norm(gpu: &Gpu, rows: usize, cols: usize, scale: f32, eps: f32) -> Result<(), Failure> {
+    let h = values(cols as u64 + 3, rows * cols, scale);
+    let delta = values(cols as u64 + 5, rows * cols, scale);
+    let weight = values(7, cols, 2.0);
     let h_buffer = gpu.upload("h", &h)?;
-    let d = gpu.upload("delta", &delta)?;
-    let mut encoder = gpu.encoder("residual");
-    Residual::new(gpu)?.encode(
+    let d_buffer = gpu.upload("delta", &delta)?;
+    let w_buffer = gpu.upload("weight", &weight)?;
+    let y = gpu.storage_buffer("y", (rows * cols * 4) as u64)?;
+    let mut encoder = gpu.encoder("add_rms_norm");
+    let shape = NormShape {
+        rows: rows as u32,
+        cols: cols as u32,
+        eps,
+    };
+    let residual = ResidualUpdate {
+        h: Binding::whole(&h_buffer),
+        delta: Binding::whole(&d_buffer),
+    };
+    RmsNorm::new(gpu)?.encode_add(
         &mut encoder,
-        n as u32,
-        Binding::whole(&d),
-        Binding::whole(&h_buffer),
+        shape,
+        residual,
+        Binding::whole(&w_buffer),
+        Binding::whole(&y),
     )?;
     gpu.submit_and_wait(encoder)?;
-    let got = read(gpu, &h_buffer, n)?;
-    let mut want = h;
-    reference::residual_add(&mut want, &delta);
-    expect_equal("h", &got, &want)
+    // The sum is one f32 add: exact against the reference's.
+    let mut sum = h;
+    reference::residual_add(&mut sum, &delta);
+    expect_equal("h", &read(gpu, &h_buffer, rows * cols)?, &sum)?;
+    let got = read(gpu, &y, rows * cols)?;
+    // As RMSNorm alone: a few ulp of the largest output.
+    expect_close("y", &got, &reference::rms_norm(&sum, &weight, eps), 1e-5)
+}
+
+fn rope_qkv(
+    gpu: &Gpu,
+    pairing: Pairing,
+    (rows, heads, kv_heads, head_dim): (usize, usize, usize, usize),
+    positions: &[u32],
+    theta: f32,
+) -> Result<(), Failure> {
+    let width = (heads + 2 * kv_heads) * head_dim;
+    let qkv = values(head_dim as u64 + 11, rows * width, 3.0);
+    let qkv_buffer = gpu.upload("qkv", &qkv)?;
+    let pos = gpu.upload("positions", positions)?;
+    let f32s = |arg, n: usize| gpu.storage_buffer(arg, (n * 4) as u64);
+    let q = f32s("q", rows * heads * head_dim)?;
+    let k = f32s("k", rows * kv_heads * head_dim)?;
+    let v = f32s("v", rows * kv_heads * head_dim)?;
+    let kernel = Rope::new(
+        gpu,
+        RopeConfig {
+            head_dim: head_dim as u32,
+            theta,
+            pairing,
+        },
+    )?;
+    let mut encoder = gpu.encoder("rope_qkv");
+    let stacked = StackedQkv {
+        rows: rows as u32,
+        positions: Binding::whole(&pos),
+        heads: heads as u32,
+        kv_heads: kv_heads as u32,
+        qkv: Binding::whole(&qkv_buffer),
+        q: Binding::whole(&q),
+        k: Binding::whole(&k),
+        v: Binding::whole(&v),
+    };
+    kernel.encode_qkv(&mut encoder, &stacked)?;
+    gpu.submit_and_wait(encoder)?;
+    // Each part of each row, cut out of the stacked rows; q and k turned by the reference.
+    let part = |from: usize, n_heads: usize| -> Vec<f32> {
+        qkv.chunks(width)
+            .flat_map(|row| row[from * head_dim..(from + n_heads) * head_dim].to_vec())
+            .collect()
+    };
+    let turned = |mut x: Vec<f32>, n_heads: usize| {
+        let input = RopeInput {
+            positions,
+            heads: n_heads,
+            head_dim,
+            theta,
+            pairing,
+        };
+        reference::rope(&mut x, &input);
+        x
+    };
+    // As `rope`: the device's cos and sin bound the difference; v is copied exactly.
+    let want_q = turned(part(0, heads), heads);
+    expect_close("q", &read(gpu, &q, want_q.len())?, &want_q, 2e-3)?;
+    let want_k = turned(part(heads, kv_heads), kv_heads);
+    expect_close("k", &read(gpu, &k, want_k.len())?, &want_k, 2e-3)?;
+    let want_v = part(heads + kv_heads, kv_heads);
+    expect_equal("v", &read(gpu, &v, want_v.len())?, &want_v)
+}
+
+fn swiglu_stacked(gpu: &Gpu, rows: usize, cols: usize, scale: f32) -> Result<(), Failure> {
+    let gate = values(cols as u64, rows * cols, scale);
+    let up = values(cols as u64 + 1, rows * cols, 3.0);
+    let stacked: Vec<f32> = gate
+        .chunks(cols)
+        .zip(up.chunks(cols))
+        .flat_map(|(g, u)| g.iter().chain(u).copied())
+        .collect();
+    let gate_up = gpu.upload("gate_up", &stacked)?;
+    let out = gpu.storage_buffer("out", (rows * cols * 4) as u64)?;
+    let mut encoder = gpu.encoder("swiglu_stacked");
+    SwiGlu::new(gpu)?.encode_stacked(
+        &mut encoder,
+        (rows as u32, cols as u32),
+        Binding::whole(&gate_up),
+        Binding::whole(&out),
+    )?;
+    gpu.submit_and_wait(encoder)?;
+    let got = read(gpu, &out, rows * cols)?;
+    // As `swiglu`: a few ulp of the largest output.
+    expect_close("out", &got, &reference::swiglu(&gate, &up), 1e-5)
 }

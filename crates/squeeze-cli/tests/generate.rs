@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 
 use common::{read_tensor, squeeze, stderr, stdout};
 use safetensors::Dtype;
-use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
+use squeeze_llama::ModelTensors;
 use squeeze_llama::tiny::{TinySpec, tiny_gguf};
-use squeeze_llama::{CpuModel, ModelTensors};
 
 /// A fresh folder holding the tiny model as `tiny.gguf`.
 fn setup(test: &str) -> (common::Scratch, PathBuf) {
@@ -21,26 +20,10 @@ fn setup(test: &str) -> (common::Scratch, PathBuf) {
     (dir, model)
 }
 
-/// Greedy ids of the CPU reference for `prompt`, `n` tokens.
+/// Greedy ids of the CPU reference for `prompt`, `n` tokens, from the GGUF file `model`.
 fn reference_ids(model: &Path, prompt: &[u32], n: usize) -> Vec<u32> {
     let file = GgufFile::open(model).unwrap();
-    let tensors = ModelTensors::from_gguf(&file).unwrap();
-    let mut cpu = CpuModel::new(&tensors, KvDtype::F32).unwrap();
-    let mut logits = Vec::new();
-    for &t in prompt {
-        logits = cpu.step(t).unwrap();
-    }
-    let mut ids = Vec::new();
-    while ids.len() < n {
-        let best = (0..logits.len())
-            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
-            .unwrap() as u32;
-        ids.push(best);
-        if ids.len() < n {
-            logits = cpu.step(best).unwrap();
-        }
-    }
-    ids
+    common::reference_ids(&ModelTensors::from_gguf(&file).unwrap(), prompt, n)
 }
 
 #[test]

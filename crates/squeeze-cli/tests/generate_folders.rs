@@ -4,56 +4,18 @@
 //! the ids checked against the CPU reference, the DF11 and native folders' logits against the
 //! BF16 folder's bit for bit, and errors for what is not a model.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-use squeeze::attention::KvDtype;
-use squeeze_llama::CpuModel;
+use std::path::Path;
+
+use common::{s, squeeze, succeeds};
 use squeeze_llama::hf::HfFolder;
 use squeeze_llama::tiny::{TinySpec, tiny_hf};
-
-fn squeeze(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_squeeze"))
-        .args(args)
-        .env_remove("SQUEEZE_BACKEND")
-        .env_remove("SQUEEZE_ADAPTER")
-        .output()
-        .expect("run squeeze")
-}
-
-fn succeeds(o: &Output) -> String {
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
-    );
-    assert!(o.status.success(), "{out}\n{err}");
-    format!("{out}{err}")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
 
 /// Greedy ids of the CPU reference for `prompt`, `n` tokens, from the folder `dir`.
 fn reference_ids(dir: &Path, prompt: &[u32], n: usize) -> Vec<u32> {
     let folder = HfFolder::open(dir).unwrap();
-    let tensors = folder.tensors().unwrap();
-    let mut cpu = CpuModel::new(&tensors, KvDtype::F32).unwrap();
-    let mut logits = Vec::new();
-    for &t in prompt {
-        logits = cpu.step(t).unwrap();
-    }
-    let mut ids = Vec::new();
-    while ids.len() < n {
-        let best = (0..logits.len())
-            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
-            .unwrap() as u32;
-        ids.push(best);
-        if ids.len() < n {
-            logits = cpu.step(best).unwrap();
-        }
-    }
-    ids
+    common::reference_ids(&folder.tensors().unwrap(), prompt, n)
 }
 
 fn logits(path: &Path) -> Vec<u8> {

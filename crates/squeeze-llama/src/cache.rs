@@ -1,8 +1,9 @@
 //! The paged KV cache of the one sequence a model runs, owned by the engine: a K and a V pool
-//! per layer (f32 or f16), and the page table in the engine's own buffers (squeeze's
-//! [`DevicePageTable::from_engine`]), planned for the cache's capacity. Before each step the
-//! host writes the table for the new length and the pool row of the new token with
-//! `queue.write_buffer`; recording a step then allocates nothing.
+//! per layer (in any [`KvDtype`]; int4 / int2 with their one-page f16 residual), and the page
+//! table in the engine's own buffers (squeeze's [`DevicePageTable::from_engine`]), planned for
+//! the cache's capacity. Before each step the host writes the table for the new length and the
+//! pool row of the new token with `queue.write_buffer`; recording a step then allocates
+//! nothing.
 //!
 //! Pages are consecutive (page p of the sequence is pool page p), so position t lives in pool
 //! row t.
@@ -10,7 +11,7 @@
 use squeeze::attention::append::PlacedTokens;
 use squeeze::attention::pages::EngineTable;
 use squeeze::attention::quest_meta::meta_bytes;
-use squeeze::attention::{CacheLayout, DevicePageTable, KvCache, KvDtype};
+use squeeze::attention::{CacheLayout, DevicePageTable, KvCache, KvDtype, Pool};
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
 
 /// Tokens per KV page.
@@ -74,8 +75,9 @@ impl SequenceCache {
         let pools = (0..layers)
             .map(|_| {
                 Ok(Pools {
-                    k: gpu.storage_buffer("k_pages", layout.bytes())?,
-                    v: gpu.storage_buffer("v_pages", layout.bytes())?,
+                    // One sequence: an int4 / int2 residual of one page after each pool.
+                    k: gpu.storage_buffer("k_pages", layout.binding_bytes(Pool::K, 1))?,
+                    v: gpu.storage_buffer("v_pages", layout.binding_bytes(Pool::V, 1))?,
                     meta: quest_meta
                         .then(|| gpu.storage_buffer("quest_meta", meta_bytes(&layout)))
                         .transpose()?,

@@ -4,7 +4,7 @@
 //! the glue references of [`crate::reference`]), with f64 reductions. Slow and plain; tests
 //! compare the GPU's logits and tokens against it.
 
-use squeeze::attention::reference::{HostCache, decode, dequantize_row, quantize_row};
+use squeeze::attention::reference::{HostCache, decode, dequantize_row, kivi, quantize_row};
 use squeeze::attention::{CacheLayout, KvDtype, PageTable};
 use squeeze::dfloat11::native::reference::decode_checked as native_decode_checked;
 use squeeze::dfloat11::reference::decode_checked;
@@ -205,13 +205,22 @@ impl CpuModel {
                 kv @ (KvDtype::Q8_0 | KvDtype::Q4_0) => quantize_row(kv, &x)
                     .and_then(|q| dequantize_row(kv, &q))
                     .unwrap_or(x),
+                // KIVI's formats depend on the page a token is in: kept as computed, and read
+                // below as the GPU's paged cache presents them.
+                KvDtype::Int4 | KvDtype::Int2 => x,
             };
             layer.k_cache.extend(stored(k));
             layer.v_cache.extend(stored(v));
+            let shape = (crate::cache::PAGE_SIZE, c.kv_heads, c.head_dim);
+            let kivi = kivi::sequence(self.kv, shape, &layer.k_cache, &layer.v_cache);
+            let (k_cache, v_cache) = match &kivi {
+                Some((k, v)) => (k, v),
+                None => (&layer.k_cache, &layer.v_cache),
+            };
             let cache = HostCache {
                 layout,
-                k: &layer.k_cache,
-                v: &layer.v_cache,
+                k: k_cache,
+                v: v_cache,
             };
             let scale = 1.0 / (hd as f32).sqrt();
             let all = |_, _| (0..len).collect();

@@ -113,11 +113,7 @@ impl Embedding {
             vocab,
             ..LlamaParams::default()
         };
-        let groups = squeeze::core::dispatch::grid_stride_workgroups(
-            u64::from(n),
-            WORKGROUP_SIZE,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let groups = gpu.grid_workgroups(u64::from(n), WORKGROUP_SIZE);
         gpu.dispatch(
             encoder,
             "llama embedding",

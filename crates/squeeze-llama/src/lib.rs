@@ -2,10 +2,10 @@
 //! families' matmuls, attention and sampling (`shaders/llama/`), each with a CPU reference.
 //!
 //! - [`embedding`]: rows of an f32/f16/BF16 table by device token ids.
-//! - [`rms_norm`]: RMSNorm with a per-column weight.
-//! - [`rope`]: rotary embedding, adjacent pairs (GGUF) or halves (Hugging Face).
-//! - [`swiglu`], [`residual`]: the FFN activation and the in-place residual add.
-//! - [`narrow`]: f32 → f16 for an f16 KV cache.
+//! - [`rms_norm`]: RMSNorm with a per-column weight, alone or after the in-place residual add.
+//! - [`rope`]: rotary embedding, adjacent pairs (GGUF) or halves (Hugging Face), in place or
+//!   splitting stacked q|k|v rows.
+//! - [`swiglu`]: the FFN activation, from separate or stacked gate|up rows.
 //! - [`mod@reference`]: the CPU definition of each.
 //!
 //! The model ([`model`]) is a GGUF file of architecture `llama` ([`config`], [`tensors`]) or a
@@ -19,7 +19,9 @@
 //! - Weight matrices are GGUF blocks (squeeze's quantized GEMV), BF16, F16 or F32 as stored (the
 //!   plain GEMV with that weight format, from GGUF or Hugging Face files: converting at load
 //!   would change the model's numbers), DF11 units (the fused DF11 GEMV) or native units (the
-//!   fused native GEMV), one [`weights::DeviceMatrix`] each.
+//!   fused native GEMV), one [`weights::DeviceMatrix`] each; q/k/v and gate/up are stacked into
+//!   one matrix each where the storage stacks (GGUF blocks of one format, or one plain type:
+//!   [`weights::Projections`]), so a step dispatches one GEMV for each group.
 //! - The BF16, fused DF11 and fused native GEMVs add in one order (`gemv_rows.wgsl` of
 //!   squeeze's shaders), so a DF11 or native folder's logits equal its BF16 folder's bit for bit
 //!   on one adapter.
@@ -28,8 +30,10 @@
 //!   would need offsets aligned to `min_storage_buffer_offset_alignment`, which rows are not).
 //!   That costs 4 bytes per embedding weight of device memory; the tied output GEMV still reads
 //!   the quantized blocks.
-//! - The KV cache is f32 or f16. `Append` takes new K/V in the cache's format and the GEMVs
-//!   write f32, so an f16 cache narrows K and V first ([`narrow`]).
+//! - The KV cache is in any `KvDtype`; `Append` takes the f32 K/V the projections write and
+//!   rounds (f16) or quantizes them as it appends.
+//! - Each residual add is done by the RMSNorm after it (`add_rms_norm`), the last by the final
+//!   norm: per layer a step dispatches two norms and no separate add.
 //! - Prefill ([`model::prefill`], what [`generate()`] runs) takes the prompt in chunks of up to
 //!   512 tokens, each one encoder: the projections as one GEMM per GGUF block matrix (the
 //!   storage's GEMV 8 rows at a time for BF16/F16/F32, DF11 and native), the glue kernels over all rows,
@@ -49,11 +53,9 @@ pub mod generate;
 mod glue;
 pub mod hf;
 pub mod model;
-pub mod narrow;
 pub mod params;
 pub mod reference;
 pub mod request;
-pub mod residual;
 pub mod rms_norm;
 pub mod rope;
 pub mod sampler;
@@ -74,10 +76,8 @@ pub use embedding::{Embedding, Table, TableDtype};
 pub use error::LlamaError;
 pub use generate::{GenerateOptions, Generation, generate};
 pub use model::{Model, ModelOptions, StepOutput};
-pub use narrow::Narrow;
-pub use residual::Residual;
-pub use rms_norm::{NormShape, RmsNorm};
-pub use rope::{Pairing, Rope, RopeConfig};
+pub use rms_norm::{NormShape, ResidualUpdate, RmsNorm};
+pub use rope::{Pairing, Rope, RopeConfig, StackedQkv};
 pub use sampler::{Sampler, Sampling};
 pub use swiglu::SwiGlu;
 pub use tensors::ModelTensors;

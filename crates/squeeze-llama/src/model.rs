@@ -1,9 +1,16 @@
 //! The LLaMA model on the GPU and its decode step: every weight uploaded once, every buffer made
 //! at load, and each token recorded into one command encoder — embedding, per layer (RMSNorm,
-//! q/k/v GEMVs, RoPE on q and k, KV append into the paged cache, dense decode attention, o GEMV,
-//! residual, RMSNorm, gate/up GEMVs, SwiGLU, down GEMV, residual), final norm, output GEMV and
-//! the best token by top-k (k = 1 for greedy, or the candidates a sampler draws from) — with
-//! only those tokens (and the logits, when asked) read back. Between steps the host writes the token, its position and the page table
+//! the q/k/v projections and RoPE on q and k, KV append into the paged cache, decode attention,
+//! o projection, residual add and RMSNorm, gate/up projections, SwiGLU, down projection), the
+//! last residual add and final norm, output GEMV and the best token by top-k (k = 1 for greedy,
+//! or the candidates a sampler draws from) — with only those tokens (and the logits, when
+//! asked) read back.
+//!
+//! Fewer dispatches where the math allows (each costs a fixed time, most on CPU adapters):
+//! q/k/v and gate/up are stacked into one matrix each when their storage stacks (one GEMV,
+//! then one RoPE pass that also splits q, k and v — [`Projections`]); each residual add is
+//! done by the RMSNorm that follows it; an f16 cache takes f32 K and V and rounds them as it
+//! appends. Between steps the host writes the token, its position and the page table
 //! ([`SequenceCache::grow_to`]) with `queue.write_buffer`; every dispatch's parameters stay the
 //! same, so after the first step recording creates no buffers and no bind groups.
 //!
@@ -19,14 +26,12 @@ use crate::attention::{Attention, AttentionMode, LayerCall};
 use crate::cache::{KvShape, SequenceCache};
 use crate::config::LlamaConfig;
 use crate::embedding::Embedding;
-use crate::narrow::Narrow;
-use crate::residual::Residual;
-use crate::rms_norm::{NormShape, RmsNorm};
-use crate::rope::{Rope, RopeConfig};
-use crate::state::{State, Workspaces, read_mapped};
+use crate::rms_norm::{NormShape, ResidualUpdate, RmsNorm};
+use crate::rope::{Rope, RopeConfig, StackedQkv};
+use crate::state::{Activations, State, Workspaces, made, read_mapped};
 use crate::swiglu::SwiGlu;
 use crate::tensors::ModelTensors;
-use crate::weights::{DeviceLayer, DeviceMatrix, DeviceWeights, MatrixKernels};
+use crate::weights::{DeviceLayer, DeviceMatrix, DeviceWeights, MatrixKernels, Projections};
 use profile::Parts;
 
 #[path = "prefill.rs"]
@@ -42,7 +47,7 @@ pub struct ModelOptions {
     /// Best candidates each step reads back (1: greedy; more for sampling), at most the
     /// vocabulary.
     pub candidates: u32,
-    /// The KV cache's format; f16 narrows K and V (round to nearest even) before the append.
+    /// The KV cache's format; the append rounds (f16) or quantizes K and V from f32.
     pub kv: KvDtype,
     /// Which tokens each layer attends to.
     pub attention: AttentionMode,
@@ -66,12 +71,10 @@ struct Kernels {
     norm: RmsNorm,
     rope: Rope,
     swiglu: SwiGlu,
-    residual: Residual,
     gemv: MatrixKernels,
     append: Append,
     attention: Attention,
     topk: TopK,
-    narrow: Narrow,
 }
 
 /// A loaded model with its cache.
@@ -142,10 +145,8 @@ impl Model {
                 },
             )?,
             swiglu: SwiGlu::new(gpu)?,
-            residual: Residual::new(gpu)?,
             gemv: MatrixKernels::new(gpu, &weights)?,
-            append: Append::new(gpu, kv)?,
-            narrow: Narrow::new(gpu)?,
+            append: Append::with_input(gpu, kv, DType::F32)?,
             attention,
             topk: TopK::new(gpu, DType::F32)?,
         };
@@ -153,8 +154,8 @@ impl Model {
             topk: kernels.topk.scratch_bytes(1, config.vocab, candidates),
             candidates,
         };
-        let state = State::new(gpu, &config, &workspaces)?;
-        let prefill = prefill::PrefillPass::new(gpu, &config, kv, capacity, weights.matrices())?;
+        let state = State::new(gpu, &config, &workspaces, weights.layouts())?;
+        let prefill = prefill::PrefillPass::new(gpu, &config, kv, capacity, &weights)?;
         Ok(Self {
             gpu: gpu.clone(),
             config,
@@ -254,157 +255,243 @@ impl Model {
         })
     }
 
-    /// The RMSNorm shape of the step's one row.
-    fn row_norm(&self) -> NormShape {
-        NormShape {
-            rows: 1,
-            cols: self.config.hidden,
-            eps: self.config.rms_eps,
-        }
-    }
-
-    /// Records `y = m · x` for the step's one row, when `parts` includes the matrix products.
-    fn gemv(
+    /// Records `y = m · x` for the pass's rows, when `pass.parts` includes the matrix products:
+    /// the GEMV of the matrix's storage for one row, the prefill's matmul for more.
+    fn matmul(
         &self,
-        parts: Parts,
         encoder: &mut wgpu::CommandEncoder,
+        pass: &Pass<'_>,
         m: &DeviceMatrix,
-        x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        (x, y): (&wgpu::Buffer, &wgpu::Buffer),
     ) -> Result<()> {
-        if parts.matmul {
-            m.encode(
+        if !pass.parts.matmul {
+            return Ok(());
+        }
+        if pass.rows == 1 {
+            return m.encode(
                 &self.kernels.gemv,
                 encoder,
                 1,
                 Binding::whole(x),
                 Binding::whole(y),
-            )?;
+            );
         }
-        Ok(())
+        self.prefill
+            .matmul(&self.kernels.gemv, encoder, m, pass.rows, (x, y))
     }
 
     /// Records the `parts` of the step for the token and position in the state buffers (all
     /// of them for a step; one kind at a time to profile it).
     fn record(&self, encoder: &mut wgpu::CommandEncoder, parts: Parts) -> Result<()> {
         let c = &self.config;
-        let k = &self.kernels;
         let s = &self.state;
-        let w = &self.weights;
-        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
-            Binding::whole(buffer)
+        if parts.glue {
+            self.kernels.embedding.encode(
+                encoder,
+                1,
+                Binding::whole(&s.token),
+                &self.weights.table(),
+                Binding::whole(&s.acts.x),
+            )?;
         }
-        let norm = self.row_norm();
-        let glue = parts.glue;
-        if glue {
-            k.embedding
-                .encode(encoder, 1, b(&s.token), &w.table(), b(&s.x))?;
-        }
+        let pass = Pass {
+            rows: 1,
+            acts: &s.acts,
+            positions: &s.position,
+            parts,
+        };
         let table = self.cache.table();
-        for (i, layer) in w.layers.iter().enumerate() {
-            if glue {
-                k.norm
-                    .encode(encoder, norm, b(&s.x), b(&layer.attn_norm), b(&s.xn))?;
+        let mut attend = |encoder: &mut wgpu::CommandEncoder, i: usize| -> Result<()> {
+            if !parts.attention {
+                return Ok(());
             }
-            self.gemv(parts, encoder, &layer.q, &s.xn, &s.q)?;
-            self.gemv(parts, encoder, &layer.k, &s.xn, &s.k)?;
-            self.gemv(parts, encoder, &layer.v, &s.xn, &s.v)?;
-            if glue {
-                k.rope
-                    .encode(encoder, 1, c.heads, b(&s.position), b(&s.q))?;
-                k.rope
-                    .encode(encoder, 1, c.kv_heads, b(&s.position), b(&s.k))?;
-            }
-            let kv = self
-                .cache
-                .kv(i)
-                .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", i))?;
-            let placed = match self.cache.layout().dtype {
-                // The block formats quantize f32 rows as they append.
-                KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => self.cache.placed(&s.k, &s.v),
-                KvDtype::F16 => {
-                    if glue {
-                        let n = c.kv_heads * c.head_dim;
-                        k.narrow.encode(encoder, n, b(&s.k), b(&s.k16))?;
-                        k.narrow.encode(encoder, n, b(&s.v), b(&s.v16))?;
-                    }
-                    self.cache.placed(&s.k16, &s.v16)
-                }
+            let kv = self.layer_cache(i)?;
+            let placed = self.cache.placed(&s.acts.k, &s.acts.v);
+            self.kernels
+                .append
+                .encode_placed(encoder, table, &placed, &kv)?;
+            let query = Query {
+                q: Binding::whole(&s.acts.q),
+                heads: c.heads,
+                scale: 1.0 / (c.head_dim as f32).sqrt(),
+                dtype: DType::F32,
             };
-            if parts.attention {
-                k.append.encode_placed(encoder, table, &placed, &kv)?;
-                let query = Query {
-                    q: b(&s.q),
-                    heads: c.heads,
-                    scale: 1.0 / (c.head_dim as f32).sqrt(),
-                    dtype: DType::F32,
-                };
-                k.attention.encode(
-                    encoder,
-                    &LayerCall {
-                        layer: i,
-                        table,
-                        kv: &kv,
-                        query: &query,
-                        out: b(&s.attn),
-                    },
-                )?;
-            }
-            self.gemv(parts, encoder, &layer.o, &s.attn, &s.delta)?;
-            self.record_ffn(encoder, parts, layer)?;
-        }
+            self.kernels.attention.encode(
+                encoder,
+                &LayerCall {
+                    layer: i,
+                    table,
+                    kv: &kv,
+                    query: &query,
+                    out: Binding::whole(&s.acts.attn),
+                },
+            )
+        };
+        self.record_layers(encoder, &pass, &mut attend)?;
         self.record_head(encoder, parts)
     }
 
-    /// Records the rest of a layer after the o projection: residual, norm, gate/up, SwiGLU,
-    /// down, residual.
-    fn record_ffn(
+    /// Layer `layer`'s K and V pools.
+    fn layer_cache(&self, layer: usize) -> Result<squeeze::attention::KvCache<'_>> {
+        self.cache
+            .kv(layer)
+            .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", layer))
+    }
+
+    /// Records every layer over the pass's rows: the norm (after the previous block's residual
+    /// add), the q/k/v projections and RoPE, `attend` (the append and attention of that layer:
+    /// q, k, v in, `attn` out), the o projection, the residual add and norm, and the FFN. The
+    /// last block's output is left in `delta` for the head to add.
+    fn record_layers(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        parts: Parts,
-        layer: &DeviceLayer,
+        pass: &Pass<'_>,
+        attend: &mut dyn FnMut(&mut wgpu::CommandEncoder, usize) -> Result<()>,
     ) -> Result<()> {
         let c = &self.config;
         let k = &self.kernels;
-        let s = &self.state;
-        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
-            Binding::whole(buffer)
-        }
-        let norm = self.row_norm();
-        if parts.glue {
-            k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
-            k.norm
-                .encode(encoder, norm, b(&s.x), b(&layer.ffn_norm), b(&s.xn))?;
-        }
-        self.gemv(parts, encoder, &layer.gate, &s.xn, &s.gate)?;
-        self.gemv(parts, encoder, &layer.up, &s.xn, &s.up)?;
-        if parts.glue {
-            k.swiglu
-                .encode(encoder, c.ffn, b(&s.gate), b(&s.up), b(&s.act))?;
-        }
-        self.gemv(parts, encoder, &layer.down, &s.act, &s.delta)?;
-        if parts.glue {
-            k.residual.encode(encoder, c.hidden, b(&s.delta), b(&s.x))?;
+        let a = pass.acts;
+        let b = Binding::whole;
+        let norm = NormShape {
+            rows: pass.rows,
+            cols: c.hidden,
+            eps: c.rms_eps,
+        };
+        let residual = ResidualUpdate {
+            h: b(&a.x),
+            delta: b(&a.delta),
+        };
+        for (i, layer) in self.weights.layers.iter().enumerate() {
+            if pass.parts.glue {
+                let weight = b(&layer.attn_norm);
+                if i == 0 {
+                    k.norm.encode(encoder, norm, b(&a.x), weight, b(&a.xn))?;
+                } else {
+                    k.norm
+                        .encode_add(encoder, norm, residual, weight, b(&a.xn))?;
+                }
+            }
+            self.record_qkv(encoder, pass, layer)?;
+            attend(encoder, i)?;
+            self.matmul(encoder, pass, &layer.o, (&a.attn, &a.delta))?;
+            if pass.parts.glue {
+                let weight = b(&layer.ffn_norm);
+                k.norm
+                    .encode_add(encoder, norm, residual, weight, b(&a.xn))?;
+            }
+            self.record_ffn(encoder, pass, layer)?;
         }
         Ok(())
     }
 
-    /// Records the final norm of the residual stream in the state, the output projection and
-    /// the top-k of the logits (the `parts` of them).
+    /// Records the q, k and v projections of the normalised rows and RoPE on q and k, leaving
+    /// them in the pass's `q`, `k` and `v`.
+    fn record_qkv(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pass: &Pass<'_>,
+        layer: &DeviceLayer,
+    ) -> Result<()> {
+        let c = &self.config;
+        let rope = &self.kernels.rope;
+        let a = pass.acts;
+        let b = Binding::whole;
+        let glue = pass.parts.glue;
+        match &layer.qkv {
+            Projections::Stacked(m) => {
+                let qkv = made(&a.qkv, "qkv")?;
+                self.matmul(encoder, pass, m, (&a.xn, qkv))?;
+                if glue {
+                    let rows = StackedQkv {
+                        rows: pass.rows,
+                        positions: b(pass.positions),
+                        heads: c.heads,
+                        kv_heads: c.kv_heads,
+                        qkv: b(qkv),
+                        q: b(&a.q),
+                        k: b(&a.k),
+                        v: b(&a.v),
+                    };
+                    rope.encode_qkv(encoder, &rows)?;
+                }
+            }
+            Projections::Apart(ms) => {
+                for (m, y) in ms.iter().zip([&a.q, &a.k, &a.v]) {
+                    self.matmul(encoder, pass, m, (&a.xn, y))?;
+                }
+                if glue {
+                    let positions = b(pass.positions);
+                    rope.encode(encoder, pass.rows, c.heads, positions, b(&a.q))?;
+                    rope.encode(encoder, pass.rows, c.kv_heads, positions, b(&a.k))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the FFN of the normalised rows: gate and up, SwiGLU, down into `delta`.
+    fn record_ffn(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pass: &Pass<'_>,
+        layer: &DeviceLayer,
+    ) -> Result<()> {
+        let c = &self.config;
+        let swiglu = &self.kernels.swiglu;
+        let a = pass.acts;
+        let b = Binding::whole;
+        let glue = pass.parts.glue;
+        match &layer.gate_up {
+            Projections::Stacked(m) => {
+                let gate_up = made(&a.gate_up, "gate_up")?;
+                self.matmul(encoder, pass, m, (&a.xn, gate_up))?;
+                if glue {
+                    let shape = (pass.rows, c.ffn);
+                    swiglu.encode_stacked(encoder, shape, b(gate_up), b(&a.act))?;
+                }
+            }
+            Projections::Apart(ms) => {
+                let (gate, up) = (made(&a.gate, "gate")?, made(&a.up, "up")?);
+                for (m, y) in ms.iter().zip([gate, up]) {
+                    self.matmul(encoder, pass, m, (&a.xn, y))?;
+                }
+                if glue {
+                    let n = pass.rows * c.ffn;
+                    swiglu.encode(encoder, n, b(gate), b(up), b(&a.act))?;
+                }
+            }
+        }
+        self.matmul(encoder, pass, &layer.down, (&a.act, &a.delta))
+    }
+
+    /// Records the last block's residual add and the final norm of the state's residual
+    /// stream, the output projection and the top-k of the logits (the `parts` of them).
     fn record_head(&self, encoder: &mut wgpu::CommandEncoder, parts: Parts) -> Result<()> {
         let c = &self.config;
         let k = &self.kernels;
         let s = &self.state;
         let w = &self.weights;
-        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
-            Binding::whole(buffer)
-        }
-        let norm = self.row_norm();
+        let b = Binding::whole;
+        let norm = NormShape {
+            rows: 1,
+            cols: c.hidden,
+            eps: c.rms_eps,
+        };
         if parts.glue {
+            let residual = ResidualUpdate {
+                h: b(&s.acts.x),
+                delta: b(&s.acts.delta),
+            };
             k.norm
-                .encode(encoder, norm, b(&s.x), b(&w.output_norm), b(&s.xn))?;
+                .encode_add(encoder, norm, residual, b(&w.output_norm), b(&s.acts.xn))?;
         }
-        self.gemv(parts, encoder, &w.output, &s.xn, &s.logits)?;
+        let pass = Pass {
+            rows: 1,
+            acts: &s.acts,
+            positions: &s.position,
+            parts,
+        };
+        self.matmul(encoder, &pass, &w.output, (&s.acts.xn, &s.logits))?;
         if !parts.glue {
             return Ok(());
         }
@@ -424,4 +511,13 @@ impl Model {
             &scores,
         )
     }
+}
+
+/// One pass over the layers: the decode step's one row, or a prefill chunk's rows.
+struct Pass<'a> {
+    rows: u32,
+    acts: &'a Activations,
+    /// u32 [rows]: each row's position (RoPE).
+    positions: &'a wgpu::Buffer,
+    parts: Parts,
 }

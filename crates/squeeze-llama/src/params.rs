@@ -1,5 +1,6 @@
-//! The `params` uniform of the embedding, RMSNorm and RoPE kernels (`shaders/llama/params.wgsl`);
-//! SwiGLU and the residual add take the core grid-stride `GridParams`.
+//! The `params` uniform of the embedding, RMSNorm, RoPE and SwiGLU kernels
+//! (`shaders/llama/params.wgsl`); the residual add and narrowing take the core grid-stride
+//! `GridParams`.
 
 /// Rust twin of WGSL `LlamaParams`; the validation suite holds the layouts equal.
 #[repr(C)]
@@ -9,11 +10,13 @@ pub struct LlamaParams {
     pub rows: u32,
     /// Elements per row, or per head for RoPE.
     pub cols: u32,
-    /// RoPE: heads per row.
+    /// RoPE: heads per row (query heads, for the stacked Q|K|V rows).
     pub heads: u32,
     /// Embedding: rows of the table.
     pub vocab: u32,
     /// RMSNorm: epsilon added to the mean square.
     pub eps: f32,
-    pub _pad: [u32; 3],
+    /// RoPE of stacked Q|K|V rows: key (and value) heads per row.
+    pub kv_heads: u32,
+    pub _pad: [u32; 2],
 }

@@ -1,11 +1,11 @@
 //! Batched prefill: a prompt's tokens through the model together instead of one decode step
 //! each. Per chunk of up to [`CHUNK`] tokens, one command encoder records the embedding rows,
-//! and per layer RMSNorm of every row, the q/k/v projections as one batch (squeeze's GEMM for
-//! GGUF block matrices, the storage's GEMV in batches of [`MAX_BATCH`] rows otherwise), RoPE at
-//! the chunk's positions, the append of all its K and V, the causal prefill attention
-//! (`squeeze::attention::Prefill`) over the cache, the o projection, residual, FFN and residual;
-//! then the final norm, output projection and top-k of the last row only, which is what the
-//! decode step of the prompt's last token gives. A longer prompt runs chunk after chunk, each
+//! and the decode step's layers over every row (`Model::record_layers`): the projections as
+//! one batch (squeeze's GEMM for GGUF block matrices, the storage's GEMV in batches of
+//! [`MAX_BATCH`] rows otherwise), RoPE at the chunk's positions, then here the append of all
+//! its K and V and the causal prefill attention (`squeeze::attention::Prefill`) over the cache;
+//! then the last residual add, final norm, output projection and top-k of the last row only,
+//! which is what the decode step of the prompt's last token gives. A longer prompt runs chunk after chunk, each
 //! attending to the cache the earlier ones filled.
 //!
 //! The prefill attends densely in every attention mode: the sparse modes (Quest, TidalDecode,
@@ -20,11 +20,11 @@ use squeeze::quant::{Format, Gemm, Problem};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use super::profile::Parts;
-use super::{Model, StepOutput};
+use super::{Model, Pass, StepOutput};
 use crate::cache::PAGE_SIZE;
 use crate::config::LlamaConfig;
-use crate::rms_norm::NormShape;
-use crate::weights::{DeviceMatrix, MAX_BATCH, MatrixKernels, MatrixStore};
+use crate::state::{Activations, Layouts};
+use crate::weights::{DeviceMatrix, DeviceWeights, MAX_BATCH, MatrixKernels, MatrixStore};
 
 /// Most prompt tokens one prefill encoder runs: bounds the activation buffers (about 32 KB per
 /// token for SmolLM2-135M) while keeping each weight read once per 512 tokens.
@@ -38,7 +38,7 @@ pub struct PrefillPass {
     rows: Rows,
 }
 
-/// Activations of up to `capacity` tokens, f32 `[tokens, …]` like the decode step's.
+/// A chunk's token ids, positions and pool rows, and its activations.
 struct Rows {
     capacity: u32,
     /// u32 [capacity]: the chunk's token ids, positions (RoPE), and pool rows (the append).
@@ -47,45 +47,20 @@ struct Rows {
     pool_rows: wgpu::Buffer,
     /// u32 [pages, 2]: the (sequence, logical page) pairs the chunk touches (Quest metadata).
     touched: wgpu::Buffer,
-    x: wgpu::Buffer,
-    xn: wgpu::Buffer,
-    q: wgpu::Buffer,
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
-    /// K and V narrowed to f16 for an f16 cache.
-    k16: wgpu::Buffer,
-    v16: wgpu::Buffer,
-    attn: wgpu::Buffer,
-    delta: wgpu::Buffer,
-    gate: wgpu::Buffer,
-    up: wgpu::Buffer,
-    act: wgpu::Buffer,
+    acts: Activations,
 }
 
 impl Rows {
-    fn new(gpu: &Gpu, c: &LlamaConfig, capacity: u32) -> Result<Self> {
+    fn new(gpu: &Gpu, c: &LlamaConfig, capacity: u32, layouts: Layouts) -> Result<Self> {
         let n = u64::from(capacity);
-        let f32s = |arg, per_token: u32| gpu.storage_buffer(arg, n * u64::from(per_token) * 4);
-        let q_len = c.heads * c.head_dim;
-        let kv_len = c.kv_heads * c.head_dim;
+        let u32s = |arg| gpu.storage_buffer(arg, n * 4);
         Ok(Self {
             capacity,
-            tokens: f32s("prefill tokens", 1)?,
-            positions: f32s("prefill positions", 1)?,
-            pool_rows: f32s("prefill rows", 1)?,
+            tokens: u32s("prefill tokens")?,
+            positions: u32s("prefill positions")?,
+            pool_rows: u32s("prefill rows")?,
             touched: gpu.storage_buffer("prefill touched", (n.div_ceil(16) + 1) * 8)?,
-            x: f32s("prefill x", c.hidden)?,
-            xn: f32s("prefill xn", c.hidden)?,
-            q: f32s("prefill q", q_len)?,
-            k: f32s("prefill k", kv_len)?,
-            v: f32s("prefill v", kv_len)?,
-            k16: f32s("prefill k16", kv_len.div_ceil(2))?,
-            v16: f32s("prefill v16", kv_len.div_ceil(2))?,
-            attn: f32s("prefill attn", q_len)?,
-            delta: f32s("prefill delta", c.hidden)?,
-            gate: f32s("prefill gate", c.ffn)?,
-            up: f32s("prefill up", c.ffn)?,
-            act: f32s("prefill act", c.ffn)?,
+            acts: Activations::new(gpu, c, capacity, layouts)?,
         })
     }
 }
@@ -93,15 +68,15 @@ impl Rows {
 impl PrefillPass {
     /// The kernels for `matrices` and a cache of `kv`, and buffers for chunks of
     /// `min(capacity, CHUNK)` tokens.
-    pub fn new<'a>(
+    pub fn new(
         gpu: &Gpu,
         config: &LlamaConfig,
         kv: KvDtype,
         capacity: u32,
-        matrices: impl Iterator<Item = &'a DeviceMatrix>,
+        weights: &DeviceWeights,
     ) -> Result<Self> {
         let mut gemm: Vec<(Format, Gemm)> = Vec::new();
-        for m in matrices {
+        for m in weights.matrices() {
             if let MatrixStore::Blocks { format, .. } = &m.store
                 && !gemm.iter().any(|(f, _)| f == format)
             {
@@ -111,13 +86,13 @@ impl PrefillPass {
         Ok(Self {
             attention: Prefill::new(gpu, kv)?,
             gemm,
-            rows: Rows::new(gpu, config, capacity.clamp(1, CHUNK))?,
+            rows: Rows::new(gpu, config, capacity.clamp(1, CHUNK), weights.layouts())?,
         })
     }
 
     /// Records `y = x · Wᵀ` for `rows` rows of f32 `x` into f32 `y`: one GEMM for GGUF blocks,
     /// else the matrix's GEMV [`MAX_BATCH`] rows at a time.
-    fn matmul(
+    pub(super) fn matmul(
         &self,
         gemv: &MatrixKernels,
         encoder: &mut wgpu::CommandEncoder,
@@ -206,10 +181,13 @@ impl Model {
             self.len += tokens.len() as u32;
         }
         let mut encoder = self.record_chunk(last)?;
-        // The last row's residual stream, where the decode step's head reads it.
+        // The last row's residual stream and last block's output, where the decode step's head
+        // reads them.
         let hidden = u64::from(c.hidden) * 4;
         let last_row = (last.len() as u64 - 1) * hidden;
-        encoder.copy_buffer_to_buffer(&self.prefill.rows.x, last_row, &self.state.x, 0, hidden);
+        let (rows, step) = (&self.prefill.rows.acts, &self.state.acts);
+        encoder.copy_buffer_to_buffer(&rows.x, last_row, &step.x, 0, hidden);
+        encoder.copy_buffer_to_buffer(&rows.delta, last_row, &step.delta, 0, hidden);
         self.record_head(&mut encoder, Parts::ALL)?;
         let out = self.finish(encoder, logits);
         self.len += last.len() as u32;
@@ -238,52 +216,31 @@ impl Model {
         self.cache.grow_to(queue, start + n)?;
 
         let k = &self.kernels;
-        let w = &self.weights;
-        fn b(buffer: &wgpu::Buffer) -> Binding<'_> {
-            Binding::whole(buffer)
-        }
+        let b = Binding::whole;
         let mut encoder = self.gpu.encoder("llama prefill");
-        let e = &mut encoder;
-        let norm = NormShape {
+        k.embedding.encode(
+            &mut encoder,
+            n,
+            b(&r.tokens),
+            &self.weights.table(),
+            b(&r.acts.x),
+        )?;
+        let pass = Pass {
             rows: n,
-            cols: c.hidden,
-            eps: c.rms_eps,
+            acts: &r.acts,
+            positions: &r.positions,
+            parts: Parts::ALL,
         };
-        let mm = |e: &mut wgpu::CommandEncoder, m, x, y| p.matmul(&k.gemv, e, m, n, (x, y));
-        k.embedding
-            .encode(e, n, b(&r.tokens), &w.table(), b(&r.x))?;
         let table = self.cache.table();
-        let kv_len = n * c.kv_heads * c.head_dim;
-        for (i, layer) in w.layers.iter().enumerate() {
-            k.norm
-                .encode(e, norm, b(&r.x), b(&layer.attn_norm), b(&r.xn))?;
-            mm(e, &layer.q, &r.xn, &r.q)?;
-            mm(e, &layer.k, &r.xn, &r.k)?;
-            mm(e, &layer.v, &r.xn, &r.v)?;
-            k.rope.encode(e, n, c.heads, b(&r.positions), b(&r.q))?;
-            k.rope.encode(e, n, c.kv_heads, b(&r.positions), b(&r.k))?;
-            let kv = self
-                .cache
-                .kv(i)
-                .ok_or_else(|| Error::invalid("layer", "index", "one with a cache", i))?;
-            let (k_new, v_new) = match self.cache.layout().dtype {
-                // The block formats quantize f32 rows as they append.
-                KvDtype::F32 | KvDtype::Q8_0 | KvDtype::Q4_0 => (&r.k, &r.v),
-                KvDtype::F16 => {
-                    k.narrow.encode(e, kv_len, b(&r.k), b(&r.k16))?;
-                    k.narrow.encode(e, kv_len, b(&r.v), b(&r.v16))?;
-                    (&r.k16, &r.v16)
-                }
-            };
+        let touched_pages = (start + n - 1) / PAGE_SIZE - start / PAGE_SIZE + 1;
+        let mut attend = |e: &mut wgpu::CommandEncoder, i: usize| -> Result<()> {
+            let kv = self.layer_cache(i)?;
             let placed = PlacedTokens {
                 tokens: n,
                 rows: b(&r.pool_rows),
-                k: b(k_new),
-                v: b(v_new),
-                touched: Some((
-                    b(&r.touched),
-                    (start + n - 1) / PAGE_SIZE - start / PAGE_SIZE + 1,
-                )),
+                k: b(&r.acts.k),
+                v: b(&r.acts.v),
+                touched: Some((b(&r.touched), touched_pages)),
             };
             k.append.encode_placed(e, table, &placed, &kv)?;
             p.attention.encode(
@@ -292,26 +249,17 @@ impl Model {
                     table,
                     kv: &kv,
                     query: &Query {
-                        q: b(&r.q),
+                        q: b(&r.acts.q),
                         heads: c.heads,
                         scale: 1.0 / (c.head_dim as f32).sqrt(),
                         dtype: DType::F32,
                     },
                     qo_indptr: &[0, n],
-                    out: b(&r.attn).into(),
+                    out: b(&r.acts.attn).into(),
                 },
-            )?;
-            mm(e, &layer.o, &r.attn, &r.delta)?;
-            k.residual.encode(e, n * c.hidden, b(&r.delta), b(&r.x))?;
-            k.norm
-                .encode(e, norm, b(&r.x), b(&layer.ffn_norm), b(&r.xn))?;
-            mm(e, &layer.gate, &r.xn, &r.gate)?;
-            mm(e, &layer.up, &r.xn, &r.up)?;
-            k.swiglu
-                .encode(e, n * c.ffn, b(&r.gate), b(&r.up), b(&r.act))?;
-            mm(e, &layer.down, &r.act, &r.delta)?;
-            k.residual.encode(e, n * c.hidden, b(&r.delta), b(&r.x))?;
-        }
+            )
+        };
+        self.record_layers(&mut encoder, &pass, &mut attend)?;
         Ok(encoder)
     }
 }

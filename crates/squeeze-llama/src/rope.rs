@@ -1,6 +1,7 @@
 //! Rotary position embedding (`shaders/llama/rope.wgsl`), in place on f32 `[rows, heads,
-//! head_dim]`, positions from a device buffer. Both pairings: adjacent (GGUF, whose Q/K rows
-//! llama.cpp's converter permutes) and halves (Hugging Face).
+//! head_dim]`, or from stacked Q|K|V rows (one GEMV's output over the three projections) into
+//! separate q, k and v; positions from a device buffer. Both pairings: adjacent (GGUF, whose Q/K
+//! rows llama.cpp's converter permutes) and halves (Hugging Face).
 
 use squeeze::shaders::llama::ROPE;
 use squeeze::{Binding, Error, Gpu, Result, wgpu};
@@ -36,7 +37,26 @@ pub struct Rope {
     gpu: Gpu,
     config: RopeConfig,
     pipeline: wgpu::ComputePipeline,
+    /// Entry `rope_qkv`.
+    stacked: wgpu::ComputePipeline,
     inv_freq: wgpu::Buffer,
+}
+
+/// Stacked Q|K|V rows and where their parts go ([`Rope::encode_qkv`]).
+#[derive(Clone, Copy)]
+pub struct StackedQkv<'a> {
+    /// Rows (tokens), each at the position of its row of `positions` (u32 `[rows]`).
+    pub rows: u32,
+    pub positions: Binding<'a>,
+    /// Query heads, and key (and value) heads, per row.
+    pub heads: u32,
+    pub kv_heads: u32,
+    /// f32 `[rows, heads + 2 · kv_heads, head_dim]`: each row's q, then k, then v.
+    pub qkv: Binding<'a>,
+    /// f32 `[rows, heads, head_dim]`, `[rows, kv_heads, head_dim]` ×2: rotated q and k, and v.
+    pub q: Binding<'a>,
+    pub k: Binding<'a>,
+    pub v: Binding<'a>,
 }
 
 impl Rope {
@@ -59,19 +79,16 @@ impl Rope {
             Pairing::Adjacent => 0.0,
             Pairing::Halves => 1.0,
         };
-        let pipeline = gpu.pipeline(
-            &ROPE,
-            "rope",
-            &[
-                ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
-                ("HALVES", halves),
-            ],
-        )?;
+        let overrides = [
+            ("WORKGROUP_SIZE", f64::from(WORKGROUP_SIZE)),
+            ("HALVES", halves),
+        ];
         let inv_freq = gpu.upload("inv_freq", &reference::rope_inv_freq(head_dim, theta))?;
         Ok(Self {
             gpu: gpu.clone(),
             config,
-            pipeline,
+            pipeline: gpu.pipeline(&ROPE, "rope", &overrides)?,
+            stacked: gpu.pipeline(&ROPE, "rope_qkv", &overrides)?,
             inv_freq,
         })
     }
@@ -116,11 +133,7 @@ impl Rope {
             heads,
             ..LlamaParams::default()
         };
-        let groups = squeeze::core::dispatch::grid_stride_workgroups(
-            u64::from(n / 2),
-            WORKGROUP_SIZE,
-            gpu.limits().max_compute_workgroups_per_dimension,
-        );
+        let groups = gpu.grid_workgroups(u64::from(n / 2), WORKGROUP_SIZE);
         gpu.dispatch(
             encoder,
             "llama rope",
@@ -128,6 +141,73 @@ impl Rope {
             &params,
             &[positions, Binding::whole(&self.inv_freq), x],
             groups,
+        )
+    }
+    /// Records the rotation of the q and k heads of `rows.qkv` into `rows.q` and `rows.k`, and
+    /// the copy of its v heads into `rows.v`: the same values as [`Rope::encode`] on separate
+    /// q and k, in one dispatch.
+    pub fn encode_qkv(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        rows: &StackedQkv<'_>,
+    ) -> Result<()> {
+        let StackedQkv {
+            rows: n,
+            heads,
+            kv_heads,
+            ..
+        } = *rows;
+        let head_dim = self.config.head_dim;
+        let q_len = product("q", product("q", n, heads)?, head_dim)?;
+        let kv_len = product("k", product("k", n, kv_heads)?, head_dim)?;
+        let width = product("qkv", heads, head_dim)?
+            .checked_add(product("qkv", 2 * kv_heads, head_dim)?)
+            .ok_or_else(|| Error::invalid("qkv", "row", "at most u32::MAX values", "more"))?;
+        let total = product("qkv", n, width)?;
+        if total == 0 {
+            return Ok(());
+        }
+        let gpu = &self.gpu;
+        gpu.check_storage_binding("positions", &rows.positions)?;
+        gpu.check_binding_holds(
+            "positions",
+            &rows.positions,
+            u64::from(n) * 4,
+            format_args!("{n} u32"),
+        )?;
+        let shape = format_args!("[{n}, {heads} + 2 × {kv_heads}, {head_dim}] f32");
+        f32s(gpu, "qkv", &rows.qkv, total, shape)?;
+        f32s(
+            gpu,
+            "q",
+            &rows.q,
+            q_len,
+            format_args!("[{n}, {heads}, {head_dim}] f32"),
+        )?;
+        let kv_shape = format_args!("[{n}, {kv_heads}, {head_dim}] f32");
+        f32s(gpu, "k", &rows.k, kv_len, kv_shape)?;
+        f32s(gpu, "v", &rows.v, kv_len, kv_shape)?;
+        let params = LlamaParams {
+            rows: n,
+            cols: head_dim,
+            heads,
+            kv_heads,
+            ..LlamaParams::default()
+        };
+        gpu.dispatch_slots(
+            encoder,
+            "llama rope_qkv",
+            &self.stacked,
+            &params,
+            &[
+                (1, rows.positions),
+                (2, Binding::whole(&self.inv_freq)),
+                (4, rows.qkv),
+                (5, rows.q),
+                (6, rows.k),
+                (7, rows.v),
+            ],
+            gpu.grid_workgroups(u64::from(total / 2), WORKGROUP_SIZE),
         )
     }
 }

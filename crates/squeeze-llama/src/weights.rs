@@ -15,6 +15,7 @@ use squeeze::quant::{Dequantize, Format, Gemv, Problem};
 use squeeze::{Binding, DType, Error, Gpu, Result, wgpu};
 
 use crate::embedding::{Table, TableDtype};
+use crate::state::Layouts;
 use crate::tensors::{EmbeddingData, Matrix, MatrixData, ModelTensors};
 
 /// Most activation rows one [`DeviceMatrix::encode`] multiplies (every GEMV's batch limit).
@@ -218,24 +219,106 @@ impl DeviceMatrix {
     }
 }
 
+/// Projections that multiply the same input (q, k and v; gate and up), in the order their
+/// outputs are used.
+pub enum Projections<const N: usize> {
+    /// Their rows stacked into one matrix, when they share one storage that stacks (GGUF blocks
+    /// of one format, or one of BF16/F16/F32): one GEMV gives each row's outputs one after the
+    /// other, where a decode step would otherwise dispatch N. Rows do not interact in any GEMV,
+    /// so each output has the bits it would have alone.
+    Stacked(DeviceMatrix),
+    /// One matrix each (DF11 and native units, or mixed storages).
+    Apart(Box<[DeviceMatrix; N]>),
+}
+
+impl<const N: usize> Projections<N> {
+    /// Stacks `parts` when their storage allows, else uploads them apart.
+    fn upload(gpu: &Gpu, parts: [&Matrix<'_>; N]) -> Result<Self> {
+        if let Some((rows, bytes)) = stacked_bytes(&parts) {
+            let first = parts[0];
+            let data = match &first.data {
+                MatrixData::Blocks { format, .. } => MatrixData::Blocks {
+                    format: *format,
+                    data: &bytes,
+                },
+                MatrixData::Bf16(_) => MatrixData::Bf16(&bytes),
+                MatrixData::F16(_) => MatrixData::F16(&bytes),
+                _ => MatrixData::F32(&bytes),
+            };
+            let m = Matrix {
+                rows,
+                cols: first.cols,
+                data,
+            };
+            return Ok(Self::Stacked(DeviceMatrix::upload(gpu, &m)?));
+        }
+        let mut apart = Vec::with_capacity(N);
+        for m in parts {
+            apart.push(DeviceMatrix::upload(gpu, m)?);
+        }
+        <Box<[DeviceMatrix; N]>>::try_from(apart)
+            .map(Self::Apart)
+            .map_err(|_| Error::invalid("projections", "matrices", N, "another count"))
+    }
+
+    pub fn is_stacked(&self) -> bool {
+        matches!(self, Self::Stacked(_))
+    }
+
+    fn matrices(&self) -> impl Iterator<Item = &DeviceMatrix> {
+        let (stacked, apart) = match self {
+            Self::Stacked(m) => (Some(m), &[][..]),
+            Self::Apart(ms) => (None, &ms[..]),
+        };
+        stacked.into_iter().chain(apart)
+    }
+}
+
+/// The rows of `parts`, one matrix after another, and their bytes, when they have the same
+/// columns and one stackable storage (each row's bytes stand alone in GGUF blocks and plain
+/// types).
+fn stacked_bytes(parts: &[&Matrix<'_>]) -> Option<(u32, Vec<u8>)> {
+    let first = parts.first()?;
+    let mut rows = 0u32;
+    let mut bytes = Vec::new();
+    for m in parts {
+        let data = match (&m.data, &first.data) {
+            (MatrixData::Blocks { format, data }, MatrixData::Blocks { format: f, .. })
+                if format == f =>
+            {
+                data
+            }
+            (MatrixData::Bf16(data), MatrixData::Bf16(_))
+            | (MatrixData::F16(data), MatrixData::F16(_))
+            | (MatrixData::F32(data), MatrixData::F32(_)) => data,
+            _ => return None,
+        };
+        if m.cols != first.cols {
+            return None;
+        }
+        rows = rows.checked_add(m.rows)?;
+        bytes.extend_from_slice(data);
+    }
+    Some((rows, bytes))
+}
+
 /// One transformer block's weights.
 pub struct DeviceLayer {
     pub attn_norm: wgpu::Buffer,
-    pub q: DeviceMatrix,
-    pub k: DeviceMatrix,
-    pub v: DeviceMatrix,
+    pub qkv: Projections<3>,
     pub o: DeviceMatrix,
     pub ffn_norm: wgpu::Buffer,
-    pub gate: DeviceMatrix,
-    pub up: DeviceMatrix,
+    pub gate_up: Projections<2>,
     pub down: DeviceMatrix,
 }
 
 impl DeviceLayer {
-    pub fn matrices(&self) -> [&DeviceMatrix; 7] {
-        [
-            &self.q, &self.k, &self.v, &self.o, &self.gate, &self.up, &self.down,
-        ]
+    pub fn matrices(&self) -> impl Iterator<Item = &DeviceMatrix> {
+        self.qkv
+            .matrices()
+            .chain([&self.o])
+            .chain(self.gate_up.matrices())
+            .chain([&self.down])
     }
 }
 
@@ -267,13 +350,10 @@ impl DeviceWeights {
                 let m = |m| DeviceMatrix::upload(gpu, m);
                 Ok(DeviceLayer {
                     attn_norm: gpu.upload("attn_norm", &l.attn_norm)?,
-                    q: m(&l.q)?,
-                    k: m(&l.k)?,
-                    v: m(&l.v)?,
+                    qkv: Projections::upload(gpu, [&l.q, &l.k, &l.v])?,
                     o: m(&l.o)?,
                     ffn_norm: gpu.upload("ffn_norm", &l.ffn_norm)?,
-                    gate: m(&l.gate)?,
-                    up: m(&l.up)?,
+                    gate_up: Projections::upload(gpu, [&l.gate, &l.up])?,
                     down: m(&l.down)?,
                 })
             })
@@ -288,6 +368,16 @@ impl DeviceWeights {
             output: DeviceMatrix::upload(gpu, &tensors.output)?,
             df11_layout: tensors.df11_layout,
         })
+    }
+
+    /// Which projection outputs the layers need.
+    pub fn layouts(&self) -> Layouts {
+        let l = &self.layers;
+        Layouts {
+            stacked_qkv: l.iter().any(|l| l.qkv.is_stacked()),
+            stacked_ffn: l.iter().any(|l| l.gate_up.is_stacked()),
+            apart_ffn: l.iter().any(|l| !l.gate_up.is_stacked()),
+        }
     }
 
     /// The embedding as the gather kernel binds it.

@@ -166,11 +166,17 @@ fn f32_f16_and_bf16_matrices_match_the_cpu_reference() {
 
 #[test]
 fn an_f16_kv_cache_matches_the_cpu_reference_rounding_k_and_v_alike() {
+    compare_kv_cache(KvDtype::F16);
+}
+
+/// The tiny q8_0 model with a `kv` cache against the CPU reference: a 17-token prompt (past
+/// the first 16-token page), then 5 steps.
+fn compare_kv_cache(kv: KvDtype) {
     let run = Run {
         prompt: &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16, 17],
         steps: 5,
         candidates: 1,
-        kv: KvDtype::F16,
+        kv,
     };
     compare(&TinySpec::default_q8_0(), run);
 }
@@ -179,15 +185,17 @@ fn an_f16_kv_cache_matches_the_cpu_reference_rounding_k_and_v_alike() {
 fn q8_0_and_q4_0_kv_caches_match_the_cpu_reference_quantizing_k_and_v_alike() {
     // The append quantizes K and V on the GPU as the CPU reference's quantizer does (ggml's
     // rounding); across a page boundary.
-    for kv in [KvDtype::Q8_0, KvDtype::Q4_0] {
-        let run = Run {
-            prompt: &[9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 12, 13, 14, 15, 16, 17],
-            steps: 5,
-            candidates: 1,
-            kv,
-        };
-        compare(&TinySpec::default_q8_0(), run);
-    }
+    compare_kv_cache(KvDtype::Q8_0);
+    compare_kv_cache(KvDtype::Q4_0);
+}
+
+#[test]
+fn int4_and_int2_kv_caches_match_the_cpu_reference_through_the_residual() {
+    // KIVI's formats: the 17-token prompt fills page 0 (quantized) and leaves one token in the
+    // f16 residual; the steps append to the residual. The CPU reference reads its cache as the
+    // GPU's paged cache holds it (reference::kivi::sequence).
+    compare_kv_cache(KvDtype::Int4);
+    compare_kv_cache(KvDtype::Int2);
 }
 
 #[test]

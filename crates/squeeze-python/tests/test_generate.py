@@ -197,7 +197,7 @@ def test_sparse_modes_at_a_whole_budget_give_the_dense_ids(model, device):
 
 def test_kv_formats_and_sampling_run(model, device):
     folder, _ = model
-    for kv in ["f16", "q8_0", "q4_0"]:
+    for kv in ["f16", "q8_0", "q4_0", "int4", "int2"]:
         ids = squeeze.generate(folder, PROMPT, n=3, kv=kv, device=device)["ids"]
         assert all(0 <= i < VOCAB for i in ids), kv
     a = squeeze.generate(folder, PROMPT, n=4, temperature=1.5, top_k=8, seed=3, device=device)

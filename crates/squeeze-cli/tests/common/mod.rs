@@ -5,6 +5,9 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use squeeze::attention::KvDtype;
+use squeeze_llama::{CpuModel, ModelTensors};
+
 pub fn squeeze(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_squeeze"))
         .args(args)
@@ -79,6 +82,27 @@ pub fn read_tensor(path: &Path, name: &str) -> (safetensors::Dtype, Vec<usize>, 
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let t = file.tensor(name).unwrap();
     (t.dtype(), t.shape().to_vec(), t.data().to_vec())
+}
+
+/// Greedy ids of the CPU reference forward pass (f32 KV cache) of `tensors` for `prompt`, `n`
+/// tokens: what `squeeze generate` must print. A tie goes to the lower id.
+pub fn reference_ids(tensors: &ModelTensors<'_>, prompt: &[u32], n: usize) -> Vec<u32> {
+    let mut cpu = CpuModel::new(tensors, KvDtype::F32).unwrap();
+    let mut logits = Vec::new();
+    for &t in prompt {
+        logits = cpu.step(t).unwrap();
+    }
+    let mut ids = Vec::new();
+    while ids.len() < n {
+        let best = (0..logits.len())
+            .max_by(|&a, &b| logits[a].total_cmp(&logits[b]).then(b.cmp(&a)))
+            .unwrap() as u32;
+        ids.push(best);
+        if ids.len() < n {
+            logits = cpu.step(best).unwrap();
+        }
+    }
+    ids
 }
 
 /// A path as a command-line argument (test paths are UTF-8).
