@@ -108,7 +108,7 @@ pub struct CpuModel {
 
 impl CpuModel {
     /// Dequantizes every tensor; K and V are kept in `kv`'s precision (f16: rounded to nearest
-    /// even, as the GPU's narrowing does).
+    /// even, as the GPU's append stores them).
     pub fn new(tensors: &ModelTensors<'_>, kv: KvDtype) -> Result<Self> {
         let config = tensors.config;
         let embedding = match &tensors.embedding {

@@ -1,6 +1,5 @@
-//! The `params` uniform of the embedding, RMSNorm, RoPE and SwiGLU kernels
-//! (`shaders/llama/params.wgsl`); the residual add and narrowing take the core grid-stride
-//! `GridParams`.
+//! The `params` uniform of the embedding, RMSNorm (with its fused residual add), RoPE and
+//! SwiGLU kernels (`shaders/llama/params.wgsl`).
 
 /// Rust twin of WGSL `LlamaParams`; the validation suite holds the layouts equal.
 #[repr(C)]

@@ -1,7 +1,7 @@
 //! Where a decode step's time goes: the step recorded whole, then one kind of work at a time —
 //! the matrix products (every GEMV, the output head's included), attention (KV append and
-//! decode attention, with its selection), and the glue (embedding, norms, RoPE, f16 narrowing,
-//! SwiGLU, residual adds, top-k) — each timed over repetitions with squeeze's profiler, plus the
+//! decode attention, with its selection), and the glue (embedding, norms with their residual
+//! adds, RoPE, SwiGLU, top-k) — each timed over repetitions with squeeze's profiler, plus the
 //! host's time to record a step. The parts run on the state the last step left, so their
 //! results are meaningless and their times are the step's; the whole step runs last and
 //! rewrites the newest token's K and V (and the state) exactly as the step did, so the model

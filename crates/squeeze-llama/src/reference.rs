@@ -94,7 +94,7 @@ pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// The f16 bits nearest each value (ties to even), as `Narrow` packs them.
+/// The f16 bits nearest each value (ties to even), as the append kernel stores an f16 cache.
 pub fn narrow_f16(x: &[f32]) -> Vec<u16> {
     x.iter()
         .map(|&v| half::f16::from_f32(v).to_bits())

@@ -41,12 +41,16 @@ impl ModelSource {
         }
     }
 
-    /// `text` as token ids (special tokens written in the text taken whole).
+    /// `text` as token ids (special tokens written in the text taken whole), with the special
+    /// tokens the model adds to every prompt: a GGUF's `tokenizer.ggml.add_bos_token`, or a
+    /// folder's `tokenizer.json` post-processor (as `transformers`' `tokenizer(text)` does by
+    /// default, e.g. Llama 3's `<|begin_of_text|>`). So a GGUF converted from a folder encodes a
+    /// prompt as the folder does.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         match self {
             Self::Gguf(file) => Tokenizer::from_gguf(file)?.encode(text),
             Self::Folder(folder) => {
-                let encoding = folder.tokenizer()?.encode(text, false).map_err(|e| {
+                let encoding = folder.tokenizer()?.encode(text, true).map_err(|e| {
                     Error::from(LlamaError::Folder {
                         path: folder.dir.join("tokenizer.json"),
                         what: format!("cannot encode the prompt: {e}"),

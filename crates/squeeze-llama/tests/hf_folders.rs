@@ -13,6 +13,7 @@ use squeeze::files::paths::{Output, OutputKind};
 use squeeze::quant::gguf::GgmlType;
 use squeeze::{Gpu, GpuOptions};
 use squeeze_llama::hf::{FolderKind, HfFolder};
+use squeeze_llama::source::ModelSource;
 use squeeze_llama::tiny::{TinySpec, tiny_hf};
 use squeeze_llama::{AttentionMode, CpuModel, LlamaError, Model, ModelOptions};
 
@@ -103,6 +104,38 @@ fn folder_kinds_are_detected() {
     let tokenizer = folder.tokenizer().unwrap();
     let ids = tokenizer.encode("Hi 7é", false).unwrap().get_ids().to_vec();
     assert_eq!(ids, "Hi 7é".bytes().map(u32::from).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_prompt_gets_the_special_tokens_of_the_folders_post_processor() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("bf16");
+    std::fs::create_dir(&dir).unwrap();
+    tiny_hf(&spec(true), &dir).unwrap();
+    let source = ModelSource::open("MODEL", &dir).unwrap();
+    // The tiny tokenizer has no post-processor: the prompt is its bytes.
+    assert_eq!(source.encode("Hi").unwrap(), [72, 105]);
+    // A Llama-style template prepends a BOS (id 1) to every prompt, as `transformers` does.
+    let path = dir.join("tokenizer.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["post_processor"] = serde_json::json!({
+        "type": "TemplateProcessing",
+        "single": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}}
+        ],
+        "pair": [
+            {"SpecialToken": {"id": "<s>", "type_id": 0}},
+            {"Sequence": {"id": "A", "type_id": 0}},
+            {"Sequence": {"id": "B", "type_id": 1}}
+        ],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}
+    });
+    std::fs::write(&path, json.to_string()).unwrap();
+    let source = ModelSource::open("MODEL", &dir).unwrap();
+    assert_eq!(source.encode("Hi").unwrap(), [1, 72, 105]);
+    assert_eq!(source.encode("").unwrap(), [1]);
 }
 
 #[test]
