@@ -45,10 +45,38 @@ impl AttentionMode {
     /// of sink-window: `budget − sink`), `sink` and `window`.
     pub fn parse(name: &str, budget: Option<u32>, sink: u32, window: Option<u32>) -> Result<Self> {
         let selector = match name {
-            "dense" => return Ok(Self::Dense),
+            "dense" => {
+                // Dense attends to every token: a budget, window or sink would be ignored.
+                let ignored = [
+                    ("budget", budget),
+                    ("window", window),
+                    ("sink", Some(sink).filter(|&s| s != 0)),
+                ];
+                if let Some(&(arg, Some(v))) = ignored.iter().find(|(_, v)| v.is_some()) {
+                    return Err(Error::invalid(
+                        arg,
+                        "parameter",
+                        "unset with --attention dense (it is used by sink-window, quest, tidal \
+                         and tokenselect)",
+                        v,
+                    ));
+                }
+                return Ok(Self::Dense);
+            }
             "sink-window" => {
                 let window = match (window, budget) {
-                    (Some(w), _) => w,
+                    (Some(w), Some(b)) => {
+                        return Err(Error::invalid(
+                            "budget",
+                            "parameter",
+                            format!(
+                                "unset when --window is given with --attention sink-window \
+                                 (the window is budget − sink otherwise; window given: {w})"
+                            ),
+                            b,
+                        ));
+                    }
+                    (Some(w), None) => w,
                     (None, Some(b)) => b.checked_sub(sink).ok_or_else(|| {
                         Error::invalid("budget", "tokens", format!("at least sink = {sink}"), b)
                     })?,
@@ -323,6 +351,27 @@ mod tests {
         assert!(
             small.contains("budget") && small.contains("sink = 4"),
             "{small}"
+        );
+        // A parameter the mode would ignore is an error naming it.
+        assert_eq!(
+            AttentionMode::parse("dense", None, 0, None).unwrap(),
+            AttentionMode::Dense
+        );
+        for (budget, sink, window, arg) in [
+            (Some(64), 0, None, "budget"),
+            (None, 4, None, "sink"),
+            (None, 0, Some(32), "window"),
+        ] {
+            let ignored = e(AttentionMode::parse("dense", budget, sink, window));
+            assert!(
+                ignored.contains(arg) && ignored.contains("unset with --attention dense"),
+                "{ignored}"
+            );
+        }
+        let both = e(AttentionMode::parse("sink-window", Some(20), 4, Some(8)));
+        assert!(
+            both.contains("budget") && both.contains("--window is given"),
+            "{both}"
         );
         let no_budget = e(AttentionMode::parse("quest", None, 0, None));
         assert!(no_budget.contains("--attention quest"), "{no_budget}");

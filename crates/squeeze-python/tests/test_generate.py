@@ -210,6 +210,8 @@ def test_kv_formats_and_sampling_run(model, device):
     [
         ({"attention": "flash"}, "dense | sink-window"),
         ({"attention": "quest"}, "--attention quest"),
+        ({"budget": 64}, "unset with --attention dense"),
+        ({"attention": "sink-window", "budget": 20, "window": 8}, "--window is given"),
         ({"kv": "int3"}, "int3"),
         ({"n": -1}, "non-negative"),
         ({"temperature": 0.0}, "temperature"),
