@@ -491,13 +491,27 @@ fn append_check(
     // Every page an appended token landed in has the metadata of its full contents.
     let want = reference::quest_meta(&keys, &setup.table);
     let got: Vec<f32> = gpu.read_back("meta", &meta, 0, want.len())?;
-    let span = 2 * row;
+    expect_touched_meta(&setup.table, &lens, appended, 16, 2 * row, &got, &want)
+}
+
+/// Every page that the last `appended[b]` of sequence b's `lens[b]` tokens landed in
+/// (`page_size` tokens a page) has the metadata `want` of its full contents, `span` values a
+/// page.
+fn expect_touched_meta(
+    table: &PageTable,
+    lens: &[u32],
+    appended: &[u32],
+    page_size: u32,
+    span: usize,
+    got: &[f32],
+    want: &[f32],
+) -> Result<(), Failure> {
     for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
-        for page in (len - n) / 16..len.div_ceil(16) {
-            if n == 0 {
-                break;
-            }
-            let p = setup.table.indices[(setup.table.indptr[b] + page) as usize] as usize;
+        if n == 0 {
+            continue;
+        }
+        for page in (len - n) / page_size..len.div_ceil(page_size) {
+            let p = table.indices[(table.indptr[b] + page) as usize] as usize;
             expect_equal(
                 "meta",
                 &got[p * span..(p + 1) * span],
@@ -1267,21 +1281,7 @@ fn kivi_append_check(
     }
     let want = keys(&setup.table);
     let got: Vec<f32> = gpu.read_back("meta", &meta, 0, want.len())?;
-    let span = 2 * kvd;
-    for (b, (&len, &n)) in lens.iter().zip(appended).enumerate() {
-        if n == 0 {
-            continue;
-        }
-        for page in (len - n) / PAGE..len.div_ceil(PAGE) {
-            let p = setup.table.indices[(setup.table.indptr[b] + page) as usize] as usize;
-            expect_equal(
-                "meta",
-                &got[p * span..(p + 1) * span],
-                &want[p * span..(p + 1) * span],
-            )?;
-        }
-    }
-    Ok(())
+    expect_touched_meta(&setup.table, &lens, appended, PAGE, 2 * kvd, &got, &want)
 }
 
 /// KIVI edge values, K then V (first token rows of the pool, 2 heads × 64): K channel 0
