@@ -2,7 +2,9 @@
 //! to f32, GEMV at batch 1, 2, 4 and 8, and GEMM at a prefill of many tokens, for every GGUF
 //! format and the int4 / int8 affine schemes.
 
-use squeeze::quant::{Affine, Dequantize, Format, Gemm, Gemv, Problem, Reduction, Scheme};
+use squeeze::quant::{
+    Affine, Dequantize, Format, Gemm, GemmPath, Gemv, Problem, Reduction, Scheme,
+};
 use squeeze::{Binding, DType, Gpu, Result};
 
 use crate::{Bench, Scope, Sizes, Workload, is_emulated};
@@ -73,7 +75,7 @@ pub fn dequant_workload(gpu: &Gpu, scheme: Scheme, rows: usize, cols: usize) -> 
 #[derive(Clone, Copy)]
 enum Kernel {
     Gemv(Reduction),
-    Gemm,
+    Gemm(GemmPath),
 }
 
 /// `y = x · Wᵀ` for `batch` f32 activation rows: reads the weights and x once, writes y.
@@ -105,8 +107,8 @@ fn matmul_workload(
                 )
             })
         }
-        Kernel::Gemm => {
-            let gemm = Gemm::new(gpu, scheme)?;
+        Kernel::Gemm(path) => {
+            let gemm = Gemm::with_path(gpu, scheme, path)?;
             Box::new(move |encoder| {
                 gemm.encode(
                     encoder,
@@ -120,7 +122,7 @@ fn matmul_workload(
     };
     Ok(Workload {
         bytes_moved,
-        flops: if matches!(kernel, Kernel::Gemm) {
+        flops: if matches!(kernel, Kernel::Gemm(_)) {
             flops
         } else {
             0
@@ -177,6 +179,12 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
         Reduction::Subgroup => "subgroup",
         Reduction::Workgroup => "workgroup",
     };
+    // The best GEMM path, and in the full run the tiled one beside it where that is not it.
+    let best_gemm = GemmPath::best(gpu);
+    let gemm_paths: &[GemmPath] = match best_gemm {
+        GemmPath::Subgroup => &[GemmPath::Subgroup, GemmPath::Tiled],
+        GemmPath::Tiled => &[GemmPath::Tiled],
+    };
     for scheme in schemes() {
         let q4_0 = scheme == Scheme::Gguf(Format::Q4_0);
         for (i, &(rows, cols)) in shapes.iter().enumerate() {
@@ -201,15 +209,21 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                     }),
                 });
             }
-            all.push(Bench {
-                family: FAMILY,
-                kernel: "gemm",
-                shape: format!("{scheme} {rows}×{cols} × {tokens} tokens"),
-                scope: scope(first && q4_0),
-                prepare: Box::new(move |gpu| {
-                    matmul_workload(gpu, scheme, Kernel::Gemm, problem(tokens))
-                }),
-            });
+            for &gemm_path in gemm_paths {
+                let label = match gemm_path {
+                    GemmPath::Subgroup => "subgroup",
+                    GemmPath::Tiled => "tiled",
+                };
+                all.push(Bench {
+                    family: FAMILY,
+                    kernel: "gemm",
+                    shape: format!("{scheme} {rows}×{cols} × {tokens} tokens ({label})"),
+                    scope: scope(first && q4_0 && gemm_path == best_gemm),
+                    prepare: Box::new(move |gpu| {
+                        matmul_workload(gpu, scheme, Kernel::Gemm(gemm_path), problem(tokens))
+                    }),
+                });
+            }
         }
     }
     all

@@ -106,6 +106,8 @@ pub static MODULES: &[&Module] = &[
     &quant::GEMV_AFFINE_SUBGROUP,
     &quant::GEMM,
     &quant::GEMM_AFFINE,
+    &quant::GEMM_SUBGROUP,
+    &quant::GEMM_AFFINE_SUBGROUP,
     &dfloat11::DECODE,
     &dfloat11::DECODE_SUBGROUP,
     &dfloat11::GEMV,

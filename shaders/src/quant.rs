@@ -23,6 +23,7 @@ pub const ACTIVATIONS: Part = part!("quant/activations.wgsl");
 /// The GEMV core shared by both reduction paths.
 pub const GEMV_CORE: Part = part!("quant/gemv.wgsl");
 const GEMM_KERNEL: Part = part!("quant/gemm.wgsl");
+const GEMM_SUBGROUP_KERNEL: Part = part!("quant/gemm_subgroup.wgsl");
 const DEQUANT_KERNEL: Part = part!("quant/dequant.wgsl");
 const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
 /// The GEMV's `BATCH_COLUMNS` override, first in every GEMV module.
@@ -300,6 +301,38 @@ pub static GEMM_AFFINE: Module = Module {
     name: "quant/gemm_affine",
     parts: &[HALVES, MATRIX, AFFINE_BLOCKS, ACTIVATIONS, GEMM_KERNEL],
     requires: Requirements::PORTABLE,
+    entry_points: &["gemm"],
+    override_sets: GEMM_AFFINE_SETS,
+};
+
+/// Subgroup GEMM over GGUF blocks for adapters whose subgroups are SIMD vectors; entry `gemm`.
+pub static GEMM_SUBGROUP: Module = Module {
+    name: "quant/gemm_subgroup",
+    parts: &[
+        HALVES,
+        BITS,
+        MATRIX,
+        GGUF_BLOCKS,
+        ACTIVATIONS,
+        GEMM_SUBGROUP_KERNEL,
+    ],
+    requires: SUBGROUPS,
+    entry_points: &["gemm"],
+    override_sets: GEMM_GGUF_SETS,
+};
+
+/// Subgroup GEMM over affine weights for adapters whose subgroups are SIMD vectors; entry
+/// `gemm`.
+pub static GEMM_AFFINE_SUBGROUP: Module = Module {
+    name: "quant/gemm_affine_subgroup",
+    parts: &[
+        HALVES,
+        MATRIX,
+        AFFINE_BLOCKS,
+        ACTIVATIONS,
+        GEMM_SUBGROUP_KERNEL,
+    ],
+    requires: SUBGROUPS,
     entry_points: &["gemm"],
     override_sets: GEMM_AFFINE_SETS,
 };

@@ -257,6 +257,8 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
             &quant::GEMV_AFFINE_SUBGROUP,
             &quant::GEMM,
             &quant::GEMM_AFFINE,
+            &quant::GEMM_SUBGROUP,
+            &quant::GEMM_AFFINE_SUBGROUP,
         ],
         &matrix,
     );

@@ -1,14 +1,14 @@
 //! Conformance of the quant family, GGUF formats and affine int4/int8 schemes: GPU
 //! dequantization equals the CPU reference exactly (NaN compared as "any NaN": an f16 scale of
 //! inf or NaN is legal bytes, and the NaN it yields has no defined payload); GEMV (both reduction
-//! paths, batch 1 to 8) and GEMM (partial tiles, batch ≥ 9) equal the f64 reference within
+//! paths, batch 1 to 8) and GEMM (both paths: partial tiles, batch ≥ 9) equal the f64 reference within
 //! `MATMUL_TOLERANCE`, with f32 and f16 activations.
 
 use half::f16;
 use squeeze::Gpu;
 use squeeze::quant::{
-    Activations, Affine, Dequantize, Format, Gemm, Gemv, HostWeights, Reduction, Scheme, affine,
-    reference,
+    Activations, Affine, Dequantize, Format, Gemm, GemmPath, Gemv, HostWeights, Reduction, Scheme,
+    affine, reference,
 };
 
 use crate::core::GRID_ITEMS;
@@ -24,7 +24,15 @@ const MATMUL_TOLERANCE: f64 = 1e-5;
 #[derive(Debug, Clone, Copy)]
 enum Kernel {
     Gemv(Path),
-    Gemm,
+    Gemm(Path),
+}
+
+/// The GEMM path a case's path names: subgroup broadcasts, or the portable tiles.
+fn gemm_path(path: Path) -> GemmPath {
+    match path {
+        Path::Subgroup => GemmPath::Subgroup,
+        _ => GemmPath::Tiled,
+    }
 }
 
 impl Kernel {
@@ -44,7 +52,7 @@ impl Kernel {
                 };
                 Gemv::with_reduction(gpu, scheme, reduction)?.run(w, cols, x)?
             }
-            Kernel::Gemm => Gemm::new(gpu, scheme)?.run(w, cols, x)?,
+            Kernel::Gemm(path) => Gemm::with_path(gpu, scheme, gemm_path(path))?.run(w, cols, x)?,
         })
     }
 }
@@ -116,22 +124,39 @@ pub fn cases() -> Vec<Case> {
                     move |g| f16_results(g, Kernel::Gemv(path), format, &[1, 5]),
                 ));
             }
-            all.push(Case::portable(gemm, "f16 results, batch 9", move |g| {
-                f16_results(g, Kernel::Gemm, format, &[9])
-            }));
+            for path in [Path::Portable, Path::Subgroup] {
+                all.push(Case::new(gemm, path, "f16 results, batch 9", move |g| {
+                    f16_results(g, Kernel::Gemm(path), format, &[9])
+                }));
+            }
         }
-        all.extend([
-            Case::portable(gemm, "partial tiles, batch 9 and 130", move |g| {
-                check_matmul(g, Kernel::Gemm, format, 70, 2 * bw, &[9, 130])
-            }),
-            Case::portable(gemm, "one block, batch 64", move |g| {
-                check_matmul(g, Kernel::Gemm, format, 1, bw, &[64])
-            }),
-            Case::portable(gemm, "edge scales, inf and NaN", move |g| {
-                let blocks = edge_blocks(format, true);
-                matmul_against_reference(g, Kernel::Gemm, scheme, (&blocks).into(), bw, 11)
-            }),
-        ]);
+        if format == Format::Q4_0 {
+            // Tiles past the dispatch's subgroups (the grid stride): 129 × 2 subgroup tiles and
+            // 129 portable ones, against at most 8 workgroups per CPU thread on CPU adapters.
+            for path in [Path::Portable, Path::Subgroup] {
+                all.push(Case::new(
+                    gemm,
+                    path,
+                    "more tiles than workgroups, batch 33",
+                    move |g| check_matmul(g, Kernel::Gemm(path), format, 8219, bw, &[33]),
+                ));
+            }
+        }
+        for path in [Path::Portable, Path::Subgroup] {
+            let kernel = Kernel::Gemm(path);
+            all.extend([
+                Case::new(gemm, path, "partial tiles, batch 9 and 130", move |g| {
+                    check_matmul(g, kernel, format, 70, 2 * bw, &[9, 130])
+                }),
+                Case::new(gemm, path, "one block, batch 64", move |g| {
+                    check_matmul(g, kernel, format, 1, bw, &[64])
+                }),
+                Case::new(gemm, path, "edge scales, inf and NaN", move |g| {
+                    let blocks = edge_blocks(format, true);
+                    matmul_against_reference(g, kernel, scheme, (&blocks).into(), bw, 11)
+                }),
+            ]);
+        }
     }
     for bits in [4, 8] {
         for group in Affine::GROUPS {
@@ -183,22 +208,25 @@ fn affine_cases(scheme: Affine) -> Vec<Case> {
             Ok(())
         }));
     }
-    all.push(Case::portable(
-        gemm,
-        "partial tiles, batch 65",
-        move |gpu| {
-            let cols = 2 * g;
-            let w = affine_weights(scheme, 67, cols);
-            matmul_against_reference(
-                gpu,
-                Kernel::Gemm,
-                scheme.into(),
-                w.as_ref().into(),
-                cols,
-                65,
-            )
-        },
-    ));
+    for path in [Path::Portable, Path::Subgroup] {
+        all.push(Case::new(
+            gemm,
+            path,
+            "partial tiles, batch 65",
+            move |gpu| {
+                let cols = 2 * g;
+                let w = affine_weights(scheme, 67, cols);
+                matmul_against_reference(
+                    gpu,
+                    Kernel::Gemm(path),
+                    scheme.into(),
+                    w.as_ref().into(),
+                    cols,
+                    65,
+                )
+            },
+        ));
+    }
     all
 }
 
@@ -491,7 +519,13 @@ fn f16_results(
                         out,
                     )?
                 }
-                Kernel::Gemm => Gemm::new(gpu, format)?.encode(&mut encoder, problem, w, x, out)?,
+                Kernel::Gemm(path) => Gemm::with_path(gpu, format, gemm_path(path))?.encode(
+                    &mut encoder,
+                    problem,
+                    w,
+                    x,
+                    out,
+                )?,
             }
         }
         gpu.submit_and_wait(encoder)?;

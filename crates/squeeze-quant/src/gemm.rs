@@ -1,50 +1,122 @@
-//! Quantized GEMM for prefill (`shaders/quant/gemm.wgsl`): `y[b, r] = Σ_c W[r, c] · x[b, c]` at
-//! any batch, in 64 × 64 output tiles with the weight and activation tiles staged in workgroup
-//! memory, so each weight is decoded once per 64 batch columns. Portable WGSL only.
+//! Quantized GEMM for prefill: `y[b, r] = Σ_c W[r, c] · x[b, c]` at any batch, on one of two
+//! paths ([`GemmPath`]): `shaders/quant/gemm.wgsl`, 64 × 64 output tiles with the weight and
+//! activation tiles staged in workgroup memory (portable WGSL, each weight decoded once per 64
+//! batch columns), or `shaders/quant/gemm_subgroup.wgsl`, for adapters whose subgroups are CPU
+//! SIMD vectors, where values pass between lanes by subgroup broadcasts instead of memory.
 
 use squeeze_core::wgpu::CommandEncoder;
 use squeeze_core::{Binding, Error, Gpu, Result};
 use squeeze_shaders::{
     Module,
-    quant::{GEMM, GEMM_AFFINE},
+    quant::{GEMM, GEMM_AFFINE, GEMM_AFFINE_SUBGROUP, GEMM_SUBGROUP},
 };
 
 use crate::activations::{self, ActivationPipelines, Activations, Problem, YRows};
 use crate::matrix::{HostWeights, QuantWeights, Scheme};
 
-/// Output tile: rows × batch columns per workgroup (`TILE_ROWS`, `TILE_BATCH` in gemm.wgsl).
+/// Output tile of the tiled path: rows × batch columns per workgroup (`TILE_ROWS`,
+/// `TILE_BATCH` in gemm.wgsl).
 pub const TILE: (usize, usize) = (64, 64);
 /// Workgroup memory of the two tiles: 128 rows of 32 f32 padded to 36 (gemm.wgsl).
 pub const WORKGROUP_BYTES: u64 = 128 * 36 * 4;
+/// The subgroup path's tile: rows per lane × batch columns per subgroup (`ROWS_PER_LANE`,
+/// `COLUMNS` in gemm_subgroup.wgsl), and threads per workgroup (`WORKGROUP_SIZE`).
+pub const SUBGROUP_TILE: (usize, usize) = (8, 32);
+const SUBGROUP_WORKGROUP_SIZE: u32 = 64;
 
-/// GEMM for one weight scheme on one device.
+/// Which GEMM kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GemmPath {
+    /// Core WGSL: weight and activation tiles in workgroup memory. Runs everywhere; the shape
+    /// for GPUs, whose workgroup memory is fast and shared by many lanes.
+    Tiled,
+    /// Each lane decodes its own rows and takes the activations from eight lanes by
+    /// `subgroupBroadcast`: no workgroup memory. Needs the SUBGROUP feature and subgroups of at
+    /// least 8 lanes. The shape for CPU adapters (lavapipe), where a lane-varying load is a
+    /// loop over the lanes and a broadcast from a fixed lane a register move; there it is
+    /// several times faster than `Tiled`.
+    Subgroup,
+}
+
+impl GemmPath {
+    /// The path for `gpu`: [`GemmPath::Subgroup`] on CPU adapters that can run it, else
+    /// [`GemmPath::Tiled`]. GPUs keep the tiled kernel (the subgroup one is untimed there).
+    pub fn best(gpu: &Gpu) -> Self {
+        let cpu = gpu.info().device_type == squeeze_core::wgpu::DeviceType::Cpu;
+        if cpu && Self::Subgroup.runs_on(gpu) {
+            GemmPath::Subgroup
+        } else {
+            GemmPath::Tiled
+        }
+    }
+
+    /// Whether `gpu` can run this path.
+    pub fn runs_on(self, gpu: &Gpu) -> bool {
+        match self {
+            GemmPath::Tiled => true,
+            GemmPath::Subgroup => gpu.has_subgroups() && gpu.info().subgroup_min_size >= 8,
+        }
+    }
+}
+
+/// GEMM for one weight scheme and path on one device.
 pub struct Gemm {
     gpu: Gpu,
     scheme: Scheme,
+    path: GemmPath,
     pipelines: ActivationPipelines,
 }
 
 impl Gemm {
+    /// The best path for the device ([`GemmPath::best`]).
     pub fn new(gpu: &Gpu, scheme: impl Into<Scheme>) -> Result<Self> {
+        Self::with_path(gpu, scheme, GemmPath::best(gpu))
+    }
+
+    pub fn with_path(gpu: &Gpu, scheme: impl Into<Scheme>, path: GemmPath) -> Result<Self> {
         let scheme = scheme.into();
-        let max = u64::from(gpu.limits().max_compute_workgroup_storage_size);
-        if WORKGROUP_BYTES > max {
-            return Err(Error::OverLimit {
-                arg: "gemm tiles",
-                bytes: WORKGROUP_BYTES,
-                limit: "max_compute_workgroup_storage_size",
-                max,
-            });
-        }
-        let module: &'static Module = match scheme {
-            Scheme::Gguf(_) => &GEMM,
-            Scheme::Affine(_) => &GEMM_AFFINE,
+        let module: &'static Module = match path {
+            GemmPath::Tiled => {
+                let max = u64::from(gpu.limits().max_compute_workgroup_storage_size);
+                if WORKGROUP_BYTES > max {
+                    return Err(Error::OverLimit {
+                        arg: "gemm tiles",
+                        bytes: WORKGROUP_BYTES,
+                        limit: "max_compute_workgroup_storage_size",
+                        max,
+                    });
+                }
+                match scheme {
+                    Scheme::Gguf(_) => &GEMM,
+                    Scheme::Affine(_) => &GEMM_AFFINE,
+                }
+            }
+            GemmPath::Subgroup => {
+                let lanes = gpu.info().subgroup_min_size;
+                if !GemmPath::Subgroup.runs_on(gpu) {
+                    return Err(Error::invalid(
+                        "gemm path",
+                        "subgroup size",
+                        "subgroups of at least 8 lanes",
+                        lanes,
+                    ));
+                }
+                match scheme {
+                    Scheme::Gguf(_) => &GEMM_SUBGROUP,
+                    Scheme::Affine(_) => &GEMM_AFFINE_SUBGROUP,
+                }
+            }
         };
         Ok(Self {
             gpu: gpu.clone(),
             scheme,
+            path,
             pipelines: ActivationPipelines::new(gpu, module, "gemm", scheme, &[])?,
         })
+    }
+
+    pub fn path(&self) -> GemmPath {
+        self.path
     }
 
     /// Records `y = x · Wᵀ` for `problem` (any batch ≥ 1): the same bindings as
@@ -61,10 +133,30 @@ impl Gemm {
         if shape.rows == 0 || problem.batch == 0 {
             return Ok(());
         }
-        // One output tile per workgroup.
-        let tiles = problem.rows.div_ceil(TILE.0) * problem.batch.div_ceil(TILE.1);
-        self.pipelines
-            .dispatch(encoder, &problem, &shape, &bindings, tiles as u64, 1)
+        let (tiles, per_group) = match self.path {
+            // One output tile per workgroup.
+            GemmPath::Tiled => (
+                problem.rows.div_ceil(TILE.0) * problem.batch.div_ceil(TILE.1),
+                1,
+            ),
+            // One tile per subgroup, as many subgroups per workgroup as its smallest lanes give.
+            GemmPath::Subgroup => {
+                let lanes = self.gpu.info().subgroup_min_size.max(8);
+                let tile_rows = SUBGROUP_TILE.0 * lanes as usize;
+                (
+                    problem.rows.div_ceil(tile_rows) * problem.batch.div_ceil(SUBGROUP_TILE.1),
+                    (SUBGROUP_WORKGROUP_SIZE / lanes).max(1),
+                )
+            }
+        };
+        self.pipelines.dispatch(
+            encoder,
+            &problem,
+            &shape,
+            &bindings,
+            tiles as u64,
+            per_group,
+        )
     }
 
     /// Uploads weights and activations, runs on the device and reads back `[batch, rows]`.

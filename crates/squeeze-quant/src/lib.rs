@@ -21,7 +21,7 @@ pub use activations::{Activations, Problem, YRows};
 pub use affine::{Affine, AffineRef, AffineWeights};
 pub use dequant::Dequantize;
 pub use format::Format;
-pub use gemm::Gemm;
+pub use gemm::{Gemm, GemmPath};
 pub use gemv::{Gemv, Reduction};
 pub use matmul::Matmul;
 pub use matrix::{HostWeights, QuantWeights, Scheme};
