@@ -45,22 +45,16 @@ struct Weights {
     w7: Chunk,
 }
 
-// One row's sums for a group's 8 columns: `lo` columns 0..4, `hi` 4..8.
-struct Sums {
-    lo: vec4<f32>,
-    hi: vec4<f32>,
-}
-
-// A lane's 8 rows × one group's 8 columns.
+// A lane's 8 rows × one group's 8 columns: each row's sums as a Chunk, component j column j.
 struct Block {
-    r0: Sums,
-    r1: Sums,
-    r2: Sums,
-    r3: Sums,
-    r4: Sums,
-    r5: Sums,
-    r6: Sums,
-    r7: Sums,
+    r0: Chunk,
+    r1: Chunk,
+    r2: Chunk,
+    r3: Chunk,
+    r4: Chunk,
+    r5: Chunk,
+    r6: Chunk,
+    r7: Chunk,
 }
 
 // Lane j's chunk, for every lane.
@@ -107,8 +101,8 @@ fn dot8(a: Chunk, b: Chunk) -> f32 {
 }
 
 // `s` plus weight chunk `w` against each column.
-fn mac(s: Sums, w: Chunk, x: Columns) -> Sums {
-    return Sums(
+fn mac(s: Chunk, w: Chunk, x: Columns) -> Chunk {
+    return Chunk(
         s.lo + vec4<f32>(dot8(w, x.c0), dot8(w, x.c1), dot8(w, x.c2), dot8(w, x.c3)),
         s.hi + vec4<f32>(dot8(w, x.c4), dot8(w, x.c5), dot8(w, x.c6), dot8(w, x.c7)),
     );
@@ -121,18 +115,11 @@ fn mac_block(s: Block, w: Weights, x: Columns) -> Block {
     );
 }
 
-// Column j (0..8) of `s`, by selects.
-fn column(s: Sums, j: u32) -> f32 {
-    let v = select(s.lo, s.hi, j >= 4u);
-    let k = j % 4u;
-    return select(select(v.x, v.y, k == 1u), select(v.z, v.w, k == 3u), k >= 2u);
-}
-
 // Writes rows `row`, `row + 1` of the group's columns from `b0`, those that exist.
-fn store_pair(b0: u32, row: u32, first: Sums, second: Sums) {
+fn store_pair(b0: u32, row: u32, first: Chunk, second: Chunk) {
     for (var j = 0u; j < 8u && b0 + j < params.batch; j++) {
-        let a = column(first, j);
-        let b = column(second, j);
+        let a = component(first, j);
+        let b = component(second, j);
         if (Y_F16) {
             if (row < params.rows) {
                 store_y_pair(b0 + j, row, a, b);
@@ -168,7 +155,7 @@ fn gemm(
     let row_tiles = (params.rows + tile_rows - 1u) / tile_rows;
     let tiles = row_tiles * ((params.batch + TILE_COLUMNS - 1u) / TILE_COLUMNS);
     let chunks = params.cols / CHUNK;
-    let zero = Sums(vec4<f32>(), vec4<f32>());
+    let zero = Chunk(vec4<f32>(), vec4<f32>());
     let empty = Block(zero, zero, zero, zero, zero, zero, zero, zero);
     for (var t = wg.x * subgroups + sg; t < tiles; t += groups.x * subgroups) {
         let row = (t % row_tiles) * tile_rows + lane * ROWS_PER_LANE;

@@ -32,13 +32,6 @@ fn gemv(
     }
 }
 
-// Component k (0..8) of `t`, by selects (a dynamic index could put `t` in memory).
-fn component(t: Chunk, k: u32) -> f32 {
-    let lo = select(select(t.lo.x, t.lo.y, k == 1u), select(t.lo.z, t.lo.w, k == 3u), k >= 2u);
-    let hi = select(select(t.hi.x, t.hi.y, k == 5u), select(t.hi.z, t.hi.w, k == 7u), k >= 6u);
-    return select(lo, hi, k >= 4u);
-}
-
 // Writes the batch-1 sums of rows `row` .. `row + 8` (component k of `t`: row + k), those that
 // exist: lane l writes rows l, l + lanes, … (f32) or pairs 2l, 2l + 1, … (f16), one store per
 // lane rather than eight from one lane (a store is a loop over the lanes on lavapipe).

@@ -29,6 +29,13 @@ struct Chunk {
     hi: vec4<f32>,
 }
 
+// Component k (0..8) of `t`, by selects (a dynamic index could put `t` in memory).
+fn component(t: Chunk, k: u32) -> f32 {
+    let lo = select(select(t.lo.x, t.lo.y, k == 1u), select(t.lo.z, t.lo.w, k == 3u), k >= 2u);
+    let hi = select(select(t.hi.x, t.hi.y, k == 5u), select(t.hi.z, t.hi.w, k == 7u), k >= 6u);
+    return select(lo, hi, k >= 4u);
+}
+
 // Weights per chunk: every block and group size is a multiple of it.
 const CHUNK: u32 = 8u;
 
