@@ -1,8 +1,8 @@
-//! Bad input to GPU dequantization and GEMV: typed errors naming the argument, before any
+//! Bad input to GPU dequantization, GEMV and GEMM: typed errors naming the argument, before any
 //! dispatch.
 
 use half::f16;
-use squeeze::quant::{Activations, Dequantize, Format, Gemv, Problem, Reduction};
+use squeeze::quant::{Activations, Dequantize, Format, Gemm, GemmPath, Gemv, Problem, Reduction};
 use squeeze::{Binding, DType, Error, Gpu, GpuOptions, enumerate_adapters};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
@@ -145,6 +145,32 @@ fn subgroup_gemv_without_the_feature_is_a_typed_error() {
             Ok(_) => assert!(gpu.has_subgroups(), "{}", gpu.label()),
             Err(e) => assert!(
                 !gpu.has_subgroups() && matches!(e, Error::MissingFeature { .. }),
+                "{}: {e}",
+                gpu.label()
+            ),
+        }
+    }
+}
+
+#[test]
+fn subgroup_gemm_without_the_feature_is_a_typed_error() {
+    for entry in enumerate_adapters() {
+        let Ok(gpu) = Gpu::open(&entry) else { continue };
+        match Gemm::with_path(&gpu, Format::Q4_0, GemmPath::Subgroup) {
+            Ok(gemm) => {
+                assert!(GemmPath::Subgroup.runs_on(&gpu), "{}", gpu.label());
+                assert_eq!(gemm.path(), GemmPath::Subgroup);
+            }
+            Err(e) => assert!(
+                !GemmPath::Subgroup.runs_on(&gpu)
+                    && matches!(
+                        e,
+                        Error::MissingFeature { .. }
+                            | Error::InvalidArgument {
+                                arg: "gemm path",
+                                ..
+                            }
+                    ),
                 "{}: {e}",
                 gpu.label()
             ),

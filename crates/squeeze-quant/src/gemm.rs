@@ -20,7 +20,7 @@ pub const TILE: (usize, usize) = (64, 64);
 /// Workgroup memory of the two tiles: 128 rows of 32 f32 padded to 36 (gemm.wgsl).
 pub const WORKGROUP_BYTES: u64 = 128 * 36 * 4;
 /// The subgroup path's tile: rows per lane × batch columns per subgroup (`ROWS_PER_LANE`,
-/// `COLUMNS` in gemm_subgroup.wgsl), and threads per workgroup (`WORKGROUP_SIZE`).
+/// `TILE_COLUMNS` in gemm_subgroup.wgsl), and threads per workgroup (`WORKGROUP_SIZE`).
 pub const SUBGROUP_TILE: (usize, usize) = (8, 32);
 const SUBGROUP_WORKGROUP_SIZE: u32 = 64;
 
@@ -92,8 +92,10 @@ impl Gemm {
                 }
             }
             GemmPath::Subgroup => {
+                // Without the SUBGROUP feature the pipeline's requirements give the same
+                // `MissingFeature` error as the subgroup GEMV; with it, the lanes must be 8+.
                 let lanes = gpu.info().subgroup_min_size;
-                if !GemmPath::Subgroup.runs_on(gpu) {
+                if gpu.has_subgroups() && lanes < 8 {
                     return Err(Error::invalid(
                         "gemm path",
                         "subgroup size",
