@@ -26,7 +26,7 @@
 
 use half::f16;
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
-use squeeze::attention::prefill::{Prefill, PrefillArgs};
+use squeeze::attention::prefill::{Prefill, PrefillArgs, PrefillPath};
 use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use squeeze::attention::reference;
 use squeeze::attention::sparse::Sparse;
@@ -303,8 +303,8 @@ const PROMPTS: [(u32, Scope); 2] = [(512, Scope::Default), (2048, Scope::Full)];
 const SMOKE_PROMPTS: [(u32, Scope); 1] = [(64, Scope::Default)];
 
 /// The causal prefill of a whole prompt of `tokens` tokens (one sequence, its K and V
-/// appended), f32 queries and output.
-fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
+/// appended), f32 queries and output, on `path`.
+fn prefill(gpu: &Gpu, tokens: u32, path: PrefillPath) -> Result<Workload> {
     let problem = Problem::new(gpu, (tokens, 1), false, KvDtype::F16)?;
     let rows = u64::from(tokens) * u64::from(Q_HEADS * HEAD_DIM);
     let q: Vec<f32> = random_halves(rows as usize, 4)
@@ -313,7 +313,7 @@ fn prefill(gpu: &Gpu, tokens: u32) -> Result<Workload> {
         .collect();
     let q = gpu.upload("q", &q)?;
     let out = gpu.storage_buffer("o", rows * 4)?;
-    let kernel = Prefill::new(gpu, KvDtype::F16)?;
+    let kernel = Prefill::with_path(gpu, KvDtype::F16, path)?;
     let qo_indptr = [0, tokens];
     let pairs = u64::from(tokens) * u64::from(tokens + 1) / 2;
     Ok(Workload {
@@ -415,14 +415,30 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
         Sizes::Real => &PROMPTS,
         Sizes::Smoke => &SMOKE_PROMPTS,
     };
+    // The best prefill path, and in the full run the tiled one beside it where that is not it.
+    let best_prefill = PrefillPath::best(gpu);
+    let prefill_paths: &[PrefillPath] = match best_prefill {
+        PrefillPath::Subgroup => &[PrefillPath::Subgroup, PrefillPath::Tiled],
+        PrefillPath::Tiled => &[PrefillPath::Tiled],
+    };
     for &(prompt, scope) in prompts {
-        all.push(Bench {
-            family: FAMILY,
-            kernel: "attention-prefill",
-            shape: format!("prompt {}, 32q/8kv d128 f16", tokens(prompt)),
-            scope,
-            prepare: Box::new(move |gpu| prefill(gpu, prompt)),
-        });
+        for &path in prefill_paths {
+            let label = match path {
+                PrefillPath::Subgroup => "subgroup",
+                PrefillPath::Tiled => "tiled",
+            };
+            all.push(Bench {
+                family: FAMILY,
+                kernel: "attention-prefill",
+                shape: format!("prompt {}, 32q/8kv d128 f16 ({label})", tokens(prompt)),
+                scope: if path == best_prefill {
+                    scope
+                } else {
+                    Scope::Full
+                },
+                prepare: Box::new(move |gpu| prefill(gpu, prompt, path)),
+            });
+        }
     }
     all
 }

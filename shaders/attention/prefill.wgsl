@@ -1,9 +1,5 @@
-// Causal prefill attention over the paged KV cache (FlashAttention-style): the n newest tokens
-// of each sequence attend to the cache, which already holds them (append, then attend). Query i
-// of a sequence of `len` tokens with n new ones sits at position len − n + i and sees positions
-// 0 ..= len − n + i. Sequence b's queries are rows `qo_indptr[b] .. qo_indptr[b + 1]` of q
-// [rows, q_heads, head_dim] (f32, or f16 with `Q_F16`); the output has q's layout (f32, or f16
-// with `O_F16`, rounded to nearest even).
+// Causal prefill attention over the paged KV cache (FlashAttention-style), the portable path
+// (prefill_rows.wgsl has the contract).
 //
 // A workgroup serves one (query tile, KV head, sequence). Its tile is 1024 / head_dim "query
 // rows" — (token, query head of the KV group) pairs, token-major — so that every K and V
@@ -12,28 +8,6 @@
 // with an online softmax (running max and sum per query row, rescaled each tile). A tile keeps
 // 14 KiB of workgroup memory, under WebGPU's 16 KiB default. The key tiles end at the last
 // row's causal limit; every loop is bounded by the table's longest sequence.
-
-// Rust twin: `squeeze_attention::prefill::PrefillParams`.
-struct PrefillParams {
-    table: TableShape,
-    // The longest sequence of the table, in tokens: bounds the key tiles.
-    max_seq_len: u32,
-    // The factor on q·k.
-    scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: PrefillParams;
-
-override O_F16: bool = false;
-
-// Queries [rows, q_heads, head_dim], f32 or f16 (query.wgsl's `q4`).
-@group(0) @binding(6) var<storage, read> q: array<vec4<u32>>;
-// [batch + 1]: sequence b's queries are rows qo_indptr[b] .. qo_indptr[b + 1].
-@group(0) @binding(7) var<storage, read> qo_indptr: array<u32>;
-// Outputs [rows, q_heads, head_dim]: f32, or f16 eight per vec4 word.
-@group(0) @binding(8) var<storage, read_write> o: array<vec4<u32>>;
 
 const WORKGROUP: u32 = 64u;
 // f32 elements of the query tile and of the K/V tile (rows = Q_ELEMENTS / head_dim, keys =
@@ -55,12 +29,6 @@ var<workgroup> run_max: array<f32, MAX_ROWS>;
 var<workgroup> run_sum: array<f32, MAX_ROWS>;
 var<workgroup> rescale: array<f32, MAX_ROWS>;
 var<workgroup> key_tiles: u32;
-
-// Keys visible to the query row whose token is `i` of `n` new ones in a sequence of `len`:
-// positions 0 ..= len − n + i, none when n > len + i (a table the host did not check).
-fn visible(i: u32, n: u32, len: u32) -> u32 {
-    return select(0u, min(len, len + i + 1u - n), len + i + 1u > n);
-}
 
 // Loads key tile `first .. first + keys` of (sequence b, KV head h) from K (`values` false) or
 // V into kv_tile, zeros where there is no pool row; with K, also marks key_ok.
@@ -93,25 +61,10 @@ fn load_tile(b: u32, h: u32, len: u32, first: u32, keys: u32, values: bool, t: u
     }
 }
 
-// Writes output elements 16c .. 16c + 16 of query row `row` (whole words in either format).
+// Writes output elements 16c .. 16c + 16 of query row `row`.
 fn store16(row: u32, c: u32, acc: array<vec4<f32>, 4>) {
-    let first = row * params.table.head_dim + 16u * c;
-    if (O_F16) {
-        for (var m = 0u; m < 2u; m++) {
-            let lo = acc[2u * m];
-            let hi = acc[2u * m + 1u];
-            o[first / 8u + m] = vec4<u32>(
-                f32_to_f16_bits(lo.x) | (f32_to_f16_bits(lo.y) << 16u),
-                f32_to_f16_bits(lo.z) | (f32_to_f16_bits(lo.w) << 16u),
-                f32_to_f16_bits(hi.x) | (f32_to_f16_bits(hi.y) << 16u),
-                f32_to_f16_bits(hi.z) | (f32_to_f16_bits(hi.w) << 16u),
-            );
-        }
-        return;
-    }
-    for (var m = 0u; m < 4u; m++) {
-        o[first / 4u + m] = bitcast<vec4<u32>>(acc[m]);
-    }
+    store8(row, 2u * c, Eight(acc[0], acc[1]));
+    store8(row, 2u * c + 1u, Eight(acc[2], acc[3]));
 }
 
 @compute @workgroup_size(64)

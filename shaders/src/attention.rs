@@ -30,6 +30,9 @@ pub const KV_FORMATS: [Overrides; 6] = [
     &[("KV_FORMAT", 5.0)],
 ];
 
+/// What both prefill kernels share: params, queries and outputs, the causal limit, stores.
+const PREFILL_ROWS: Part = part!("attention/prefill_rows.wgsl");
+
 /// The query reader of the kernels that read q (`Q_F16`); first in their modules.
 pub const QUERY: Part = part!("attention/query.wgsl");
 
@@ -99,6 +102,38 @@ macro_rules! prefill_sets {
     };
 }
 
+/// [`prefill_sets`] for each head dimension (`HEAD_DIM`).
+macro_rules! prefill_subgroup_sets {
+    ($($dim:literal),*) => {
+        [$(
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
+            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
+        )*]
+    };
+}
+
 /// Split-KV decode attention; entry `decode`.
 pub static DECODE: Module = Module {
     name: "attention/decode",
@@ -128,11 +163,33 @@ pub static PREFILL: Module = Module {
         KV,
         KIVI,
         VALUES,
+        PREFILL_ROWS,
         part!("attention/prefill.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["prefill"],
     override_sets: &prefill_sets!(0.0, 1.0, 2.0, 3.0, 4.0, 5.0),
+};
+
+/// Causal prefill attention for adapters whose subgroups are SIMD vectors (a lane per query
+/// row, keys by broadcast); entry `prefill`, same bindings as [`PREFILL`].
+pub static PREFILL_SUBGROUP: Module = Module {
+    name: "attention/prefill_subgroup",
+    parts: &[
+        part!("attention/head_dim.wgsl"),
+        QUERY,
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        KIVI,
+        VALUES,
+        PREFILL_ROWS,
+        part!("attention/prefill_subgroup.wgsl"),
+    ],
+    requires: Requirements::SUBGROUPS,
+    entry_points: &["prefill"],
+    override_sets: &prefill_subgroup_sets!(64.0, 128.0, 256.0),
 };
 
 /// The merge of decode splits; entry `merge`.

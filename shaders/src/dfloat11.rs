@@ -63,10 +63,7 @@ pub static DECODE_SUBGROUP: Module = Module {
         CODES,
         DECODE_MAIN,
     ],
-    requires: Requirements {
-        f16: false,
-        subgroups: true,
-    },
+    requires: Requirements::SUBGROUPS,
     entry_points: &["decode"],
     override_sets: BLOCK_SIZES,
 };
@@ -118,10 +115,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         GEMV_SUMS,
         GEMV_MAIN,
     ],
-    requires: Requirements {
-        f16: false,
-        subgroups: true,
-    },
+    requires: Requirements::SUBGROUPS,
     entry_points: &["gemv"],
     override_sets: GEMV_BLOCK_SIZES,
 };

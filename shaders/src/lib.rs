@@ -36,6 +36,11 @@ impl Requirements {
         f16: false,
         subgroups: false,
     };
+    /// Core WGSL and the subgroup builtins.
+    pub const SUBGROUPS: Self = Self {
+        f16: false,
+        subgroups: true,
+    };
 }
 
 /// Values for a module's `override` constants, by name.
@@ -126,6 +131,7 @@ pub static MODULES: &[&Module] = &[
     &attention::DECODE,
     &attention::MERGE,
     &attention::PREFILL,
+    &attention::PREFILL_SUBGROUP,
     &attention::APPEND,
     &attention::APPEND_KIVI,
     &attention::QUEST_META,

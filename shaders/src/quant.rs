@@ -30,11 +30,6 @@ const GEMV_WORKGROUP: Part = part!("quant/gemv_workgroup.wgsl");
 const GEMV_BATCH: Part = part!("quant/gemv_batch.wgsl");
 const GEMV_SUBGROUP_ENTRY: Part = part!("quant/gemv_subgroup.wgsl");
 
-const SUBGROUPS: Requirements = Requirements {
-    f16: false,
-    subgroups: true,
-};
-
 /// Every GGUF format after each list of kernel overrides.
 macro_rules! gguf_sets {
     ($([$($kernel:expr),*]),*) => {
@@ -248,7 +243,7 @@ pub static GEMV_SUBGROUP: Module = Module {
         GEMV_CORE,
         GEMV_SUBGROUP_ENTRY,
     ],
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["gemv"],
     override_sets: GEMV_GGUF_SETS,
 };
@@ -282,7 +277,7 @@ pub static GEMV_AFFINE_SUBGROUP: Module = Module {
         GEMV_CORE,
         GEMV_SUBGROUP_ENTRY,
     ],
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["gemv"],
     override_sets: GEMV_AFFINE_SETS,
 };
@@ -316,7 +311,7 @@ pub static GEMM_SUBGROUP: Module = Module {
         ACTIVATIONS,
         GEMM_SUBGROUP_KERNEL,
     ],
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["gemm"],
     override_sets: GEMM_GGUF_SETS,
 };
@@ -332,7 +327,7 @@ pub static GEMM_AFFINE_SUBGROUP: Module = Module {
         ACTIVATIONS,
         GEMM_SUBGROUP_KERNEL,
     ],
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["gemm"],
     override_sets: GEMM_AFFINE_SETS,
 };

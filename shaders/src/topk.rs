@@ -35,12 +35,6 @@ macro_rules! selection_parts {
     };
 }
 
-/// Subgroup builtins, no f16.
-const SUBGROUPS: Requirements = Requirements {
-    f16: false,
-    subgroups: true,
-};
-
 const FORMATS: [Overrides; 3] = [&[("FORMAT", 0.0)], &[("FORMAT", 1.0)], &[("FORMAT", 2.0)]];
 
 /// Each format with the candidate capacity (`CANDIDATE_CAPACITY`).
@@ -63,7 +57,7 @@ pub static SELECT: Module = Module {
 pub static SELECT_SUBGROUP: Module = Module {
     name: "topk/select_subgroup",
     parts: selection_parts!(SCAN_SUBGROUP, PARAMS, part!("topk/select.wgsl")),
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["select_rows"],
     override_sets: &FORMATS_CANDIDATES,
 };
@@ -92,7 +86,7 @@ pub static SMALL: Module = Module {
 pub static SMALL_SUBGROUP: Module = Module {
     name: "topk/small_subgroup",
     parts: selection_parts!(SCAN_SUBGROUP, PARAMS, BITONIC, part!("topk/small.wgsl")),
-    requires: SUBGROUPS,
+    requires: Requirements::SUBGROUPS,
     entry_points: &["small_topk", "small_indices"],
     override_sets: &FORMATS_SMALL,
 };

@@ -21,12 +21,13 @@ use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
     Append, Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
-    NewTokens, PageTable, Pool, Prefill, PrefillArgs, Query, QuestMeta, Selector, Sparse, Tokens,
+    NewTokens, PageTable, Pool, Prefill, PrefillArgs, PrefillPath, Query, QuestMeta, Selector,
+    Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
 use crate::rng::SplitMix64;
-use crate::{Case, Failure, expect_equal};
+use crate::{Case, Failure, Path, expect_equal};
 
 /// Inputs of one attention problem, with K and V as the f32 values the cache holds.
 #[derive(Debug, Clone)]
@@ -1460,21 +1461,24 @@ fn quantized_cases() -> Vec<Case> {
                 )
             },
         ));
-        all.push(Case::portable(
-            "attention/prefill",
-            leak(format!(
-                "{dtype}, GQA 4, d 128, ragged new tokens after a prefix"
-            )),
-            move |gpu| {
-                let problem = PrefillProblem::new(
-                    shape(&[45, 130, 7], 16, (2, 8), 128, dtype),
-                    &[5, 130, 1],
-                    Values::Random,
-                    seed + 20,
-                );
-                prefill_check(gpu, &problem)
-            },
-        ));
+        for path in PREFILL_PATHS {
+            all.push(Case::new(
+                "attention/prefill",
+                path,
+                leak(format!(
+                    "{dtype}, GQA 4, d 128, ragged new tokens after a prefix"
+                )),
+                move |gpu| {
+                    let problem = PrefillProblem::new(
+                        shape(&[45, 130, 7], 16, (2, 8), 128, dtype),
+                        &[5, 130, 1],
+                        Values::Random,
+                        seed + 20,
+                    );
+                    prefill_check(gpu, &problem, path)
+                },
+            ));
+        }
         all.push(Case::portable(
             "attention/quest",
             leak(format!(
@@ -1595,6 +1599,17 @@ pub fn cases() -> Vec<Case> {
 // `reference::prefill`, within the tolerance above: GQA 1/2/3/4, head dims 64/128/256, partial
 // last pages, odd lengths, ragged batches (a sequence with no new tokens too), n = whole
 // sequence, large logits; n = 1 against the decode kernel; f16 queries and outputs bit for bit.
+// Every case runs on both paths (`PrefillPath`): portable = tiled, subgroup = a lane per row.
+
+/// Both prefill kernels, as conformance paths.
+const PREFILL_PATHS: [Path; 2] = [Path::Portable, Path::Subgroup];
+
+fn prefill_path(path: Path) -> PrefillPath {
+    match path {
+        Path::Subgroup => PrefillPath::Subgroup,
+        _ => PrefillPath::Tiled,
+    }
+}
 
 /// One prefill problem: `setup`'s cache and table, and `news[b]` new tokens of sequence b,
 /// their queries `[Σ news, q_heads, head_dim]` drawn like `setup`'s and multiplied by `q_scale`.
@@ -1642,11 +1657,11 @@ impl PrefillProblem {
     }
 
     /// The GPU's output for f32 queries and output.
-    fn run(&self, gpu: &Gpu) -> Result<Vec<f32>, Failure> {
+    fn run(&self, gpu: &Gpu, path: Path) -> Result<Vec<f32>, Failure> {
         let data = self.setup.upload(gpu)?;
         let q = gpu.upload("q", &self.q)?;
         let out = gpu.storage_buffer("o", self.q.len() as u64 * 4)?;
-        let prefill = Prefill::new(gpu, self.setup.layout.dtype)?;
+        let prefill = Prefill::with_path(gpu, self.setup.layout.dtype, prefill_path(path))?;
         let mut encoder = gpu.encoder("attention prefill");
         prefill.encode(
             &mut encoder,
@@ -1666,8 +1681,8 @@ impl PrefillProblem {
     }
 }
 
-fn prefill_check(gpu: &Gpu, problem: &PrefillProblem) -> Result<(), Failure> {
-    let got = problem.run(gpu)?;
+fn prefill_check(gpu: &Gpu, problem: &PrefillProblem, path: Path) -> Result<(), Failure> {
+    let got = problem.run(gpu, path)?;
     if let Some(i) = got.iter().position(|x| !x.is_finite()) {
         return Err(Failure::Mismatch(format!("o: output {i} is {}", got[i])));
     }
@@ -1676,14 +1691,14 @@ fn prefill_check(gpu: &Gpu, problem: &PrefillProblem) -> Result<(), Failure> {
 
 /// With one new token per sequence, prefill is decode: both kernels against each other (and
 /// the reference).
-fn prefill_one_token_check(gpu: &Gpu) -> Result<(), Failure> {
+fn prefill_one_token_check(gpu: &Gpu, path: Path) -> Result<(), Failure> {
     let problem = PrefillProblem::new(
         shape(&[45, 130, 7], 16, (2, 8), 128, KvDtype::F16),
         &[1, 1, 1],
         Values::Random,
         91,
     );
-    let got = problem.run(gpu)?;
+    let got = problem.run(gpu, path)?;
     let setup = Setup {
         q: problem.q.clone(),
         ..problem.setup.clone()
@@ -1695,7 +1710,7 @@ fn prefill_one_token_check(gpu: &Gpu) -> Result<(), Failure> {
 
 /// f16 queries holding the f32 queries exactly give the f32 output bit for bit, and an f16
 /// output is the f32 output rounded to nearest even.
-fn prefill_f16_seams_check(gpu: &Gpu) -> Result<(), Failure> {
+fn prefill_f16_seams_check(gpu: &Gpu, path: Path) -> Result<(), Failure> {
     use squeeze::DType;
     use squeeze::attention::Output;
 
@@ -1714,7 +1729,7 @@ fn prefill_f16_seams_check(gpu: &Gpu) -> Result<(), Failure> {
         gpu.storage_buffer("o32", n as u64 * 4)?,
         gpu.storage_buffer("o16", n as u64 * 2)?,
     );
-    let prefill = Prefill::new(gpu, KvDtype::F16)?;
+    let prefill = Prefill::with_path(gpu, KvDtype::F16, prefill_path(path))?;
     let scale = problem.setup.scale();
     let mut encoder = gpu.encoder("f16 seams");
     for (q, dtype, o) in [(&q32, DType::F32, &o32), (&q16, DType::F16, &o16)] {
@@ -1804,35 +1819,40 @@ fn prefill_cases() -> Vec<Case> {
         ),
     ];
     let mut all = Vec::new();
-    for (i, (name, shape, news)) in problems.into_iter().enumerate() {
-        all.push(Case::portable("attention/prefill", name, move |gpu| {
-            let problem = PrefillProblem::new(shape, news, Values::Random, 80 + i as u64);
-            prefill_check(gpu, &problem)
-        }));
+    for path in PREFILL_PATHS {
+        for (i, &(name, shape, news)) in problems.iter().enumerate() {
+            all.push(Case::new("attention/prefill", path, name, move |gpu| {
+                let problem = PrefillProblem::new(shape, news, Values::Random, 80 + i as u64);
+                prefill_check(gpu, &problem, path)
+            }));
+        }
+        all.push(Case::new(
+            "attention/prefill",
+            path,
+            "large logits stay finite (q × 300)",
+            move |gpu| {
+                let mut problem = PrefillProblem::new(
+                    shape(&[200, 33], 16, (2, 4), 128, KvDtype::F32),
+                    &[200, 33],
+                    Values::Random,
+                    90,
+                );
+                problem.q.iter_mut().for_each(|x| *x *= 300.0);
+                prefill_check(gpu, &problem, path)
+            },
+        ));
+        all.push(Case::new(
+            "attention/prefill",
+            path,
+            "n = 1 equals the decode kernel",
+            move |gpu| prefill_one_token_check(gpu, path),
+        ));
+        all.push(Case::new(
+            "attention/prefill",
+            path,
+            "f16 queries and output: the f32 results bit for bit, rounded",
+            move |gpu| prefill_f16_seams_check(gpu, path),
+        ));
     }
-    all.push(Case::portable(
-        "attention/prefill",
-        "large logits stay finite (q × 300)",
-        |gpu| {
-            let mut problem = PrefillProblem::new(
-                shape(&[200, 33], 16, (2, 4), 128, KvDtype::F32),
-                &[200, 33],
-                Values::Random,
-                90,
-            );
-            problem.q.iter_mut().for_each(|x| *x *= 300.0);
-            prefill_check(gpu, &problem)
-        },
-    ));
-    all.push(Case::portable(
-        "attention/prefill",
-        "n = 1 equals the decode kernel",
-        prefill_one_token_check,
-    ));
-    all.push(Case::portable(
-        "attention/prefill",
-        "f16 queries and output: the f32 results bit for bit, rounded",
-        prefill_f16_seams_check,
-    ));
     all
 }

@@ -289,7 +289,10 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     bind(&[&crate::probes::HALVES_PROBE], &grid);
     bind(&[&attention::DECODE], &attention_decode);
     bind(&[&attention::MERGE], &attention_merge);
-    bind(&[&attention::PREFILL], &attention_prefill);
+    bind(
+        &[&attention::PREFILL, &attention::PREFILL_SUBGROUP],
+        &attention_prefill,
+    );
     bind(&[&attention::APPEND], &attention_append);
     bind(&[&attention::APPEND_KIVI], &attention_append_kivi);
     bind(&[&attention::QUEST_META], &quest_meta);

@@ -3,7 +3,7 @@
 //! unsupported head dims and GQA groups, budgets below sink + window, short bindings, appends
 //! that do not fit, block caches (q8_0 / q4_0) with partial blocks, wrong inputs or another
 //! kernel's format, KIVI caches (int4 / int2) with partial groups, bindings without their
-//! residual or appends without their touched pages.
+//! residual or appends without their touched pages; the subgroup prefill without subgroups.
 
 use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
@@ -11,7 +11,7 @@ use squeeze::attention::{
     Append, Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, NewTokens, PageTable, Query,
     Selector,
 };
-use squeeze::{Binding, DType, Error, Gpu, GpuOptions};
+use squeeze::{Binding, DType, Error, Gpu, GpuOptions, enumerate_adapters};
 use squeeze_conformance::adapters::NO_ADAPTER_HELP;
 
 fn gpu() -> Gpu {
@@ -812,4 +812,39 @@ fn kivi_caches_refuse_partial_groups_missing_residuals_and_touched_lists() {
         .encode(&mut encoder, &table, &host_append, &kv)
         .unwrap();
     gpu.submit_and_wait(encoder).unwrap();
+}
+
+#[test]
+fn subgroup_prefill_without_the_feature_is_a_typed_error() {
+    use squeeze::attention::{Prefill, PrefillPath};
+
+    for entry in enumerate_adapters() {
+        let Ok(gpu) = Gpu::open(&entry) else { continue };
+        match Prefill::with_path(&gpu, KvDtype::F16, PrefillPath::Subgroup) {
+            Ok(prefill) => {
+                assert!(PrefillPath::Subgroup.runs_on(&gpu), "{}", gpu.label());
+                assert_eq!(prefill.path(), PrefillPath::Subgroup);
+                // One kernel per head dimension: only the supported ones compile.
+                prefill.prepare(128, DType::F16, DType::F32).unwrap();
+                let err = prefill.prepare(96, DType::F32, DType::F32).unwrap_err();
+                assert!(
+                    is_invalid(&err, "head_dim") && err.to_string().contains("96"),
+                    "{err}"
+                );
+            }
+            Err(e) => assert!(
+                !PrefillPath::Subgroup.runs_on(&gpu)
+                    && matches!(
+                        e,
+                        Error::MissingFeature { .. }
+                            | Error::InvalidArgument {
+                                arg: "prefill path",
+                                ..
+                            }
+                    ),
+                "{}: {e}",
+                gpu.label()
+            ),
+        }
+    }
 }

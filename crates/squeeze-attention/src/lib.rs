@@ -92,7 +92,7 @@ pub use append::{Append, NewTokens, PlacedTokens};
 pub use decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
 pub use layout::{CacheLayout, KvCache, KvDtype, Output, Pool, Query};
 pub use pages::{DevicePageTable, EngineTable, PageTable};
-pub use prefill::{Prefill, PrefillArgs};
+pub use prefill::{Prefill, PrefillArgs, PrefillPath};
 pub use quest_meta::QuestMeta;
 pub use select::{Budget, Select, SelectPlan, Selector};
 pub use sparse::Sparse;

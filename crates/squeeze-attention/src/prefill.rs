@@ -5,20 +5,58 @@
 //! Multi-query with GQA, FlashAttention-style: a workgroup holds a tile of (token, query head)
 //! rows of one KV group and streams K and V tiles through workgroup memory with an online
 //! softmax, so each K and V element is read once per query tile and a whole prompt is one
-//! dispatch.
+//! dispatch. Two paths ([`PrefillPath`]): workgroup tiles for GPUs, and a subgroup kernel for
+//! CPU adapters, where a lane owns a query row and keys arrive by broadcast.
 
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
-use squeeze_shaders::attention::PREFILL;
+use squeeze_shaders::attention::{PREFILL, PREFILL_SUBGROUP};
 
-use crate::layout::{KvCache, KvDtype, Output, Query};
+use crate::layout::{HEAD_DIMS, KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::params::TableShape;
 
 /// f32 elements of a workgroup's query tile (`Q_ELEMENTS` in prefill.wgsl): a tile holds
 /// `QUERY_TILE / head_dim` (token, query head) rows.
 pub const QUERY_TILE: u32 = 1024;
+
+/// Query rows of a subgroup-path workgroup (`WORKGROUP` in prefill_subgroup.wgsl).
+const SUBGROUP_ROWS: u32 = 64;
+
+/// Which prefill kernel runs; both compute the same attention (in different summation orders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefillPath {
+    /// Core WGSL: query and K/V tiles in workgroup memory. Runs everywhere; the shape for
+    /// GPUs, whose workgroup memory is fast and shared by many lanes.
+    Tiled,
+    /// A lane per query row, its query and output in registers, keys and values handed out by
+    /// `subgroupBroadcast` from eight lanes: no workgroup memory. Needs the SUBGROUP feature and
+    /// subgroups of at least 8 lanes. The shape for CPU adapters (lavapipe), where a lane-varying
+    /// load is a loop over the lanes and a broadcast from a fixed lane a register move.
+    Subgroup,
+}
+
+impl PrefillPath {
+    /// The path for `gpu`: [`PrefillPath::Subgroup`] on CPU adapters that can run it, else
+    /// [`PrefillPath::Tiled`]. GPUs keep the tiled kernel (the subgroup one is untimed there).
+    pub fn best(gpu: &Gpu) -> Self {
+        let cpu = gpu.info().device_type == wgpu::DeviceType::Cpu;
+        if cpu && Self::Subgroup.runs_on(gpu) {
+            PrefillPath::Subgroup
+        } else {
+            PrefillPath::Tiled
+        }
+    }
+
+    /// Whether `gpu` can run this path.
+    pub fn runs_on(self, gpu: &Gpu) -> bool {
+        match self {
+            PrefillPath::Tiled => true,
+            PrefillPath::Subgroup => gpu.has_subgroups() && gpu.info().subgroup_min_size >= 8,
+        }
+    }
+}
 
 /// One prefill's operands.
 #[derive(Clone, Copy)]
@@ -47,10 +85,11 @@ pub struct PrefillParams {
     pub _pad: [u32; 2],
 }
 
-/// Causal prefill attention for one KV cache format.
+/// Causal prefill attention for one KV cache format and path.
 pub struct Prefill {
     gpu: Gpu,
     dtype: KvDtype,
+    path: PrefillPath,
 }
 
 /// What [`Prefill::checked`] found: the pipeline, the device copy of `qo_indptr` and the grid.
@@ -61,14 +100,36 @@ struct Prepared {
 }
 
 impl Prefill {
-    /// Compiles the prefill for f32 queries and outputs (other formats on first use, or ahead
-    /// of it with [`Prefill::prepare`]).
+    /// The best path for the device ([`PrefillPath::best`]); the tiled path compiles its f32
+    /// queries and outputs now (everything else compiles on first use, or ahead of it with
+    /// [`Prefill::prepare`]).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Self::with_path(gpu, dtype, PrefillPath::best(gpu))
+    }
+
+    /// `path` explicitly: [`PrefillPath::Subgroup`] without the SUBGROUP feature is a
+    /// `MissingFeature` error, with subgroups under 8 lanes an invalid "prefill path".
+    pub fn with_path(gpu: &Gpu, dtype: KvDtype, path: PrefillPath) -> Result<Self> {
         let prefill = Self {
             gpu: gpu.clone(),
             dtype,
+            path,
         };
-        prefill.prepare(DType::F32, DType::F32)?;
+        match path {
+            PrefillPath::Tiled => prefill.prepare(64, DType::F32, DType::F32)?,
+            PrefillPath::Subgroup => {
+                gpu.check_requirements(&PREFILL_SUBGROUP)?;
+                let lanes = gpu.info().subgroup_min_size;
+                if lanes < 8 {
+                    return Err(Error::invalid(
+                        "prefill path",
+                        "subgroup size",
+                        "subgroups of at least 8 lanes",
+                        lanes,
+                    ));
+                }
+            }
+        }
         Ok(prefill)
     }
 
@@ -76,26 +137,46 @@ impl Prefill {
         self.dtype
     }
 
-    /// Compiles the prefill for queries of `q_dtype` and outputs of `o_dtype` (each f32 or
-    /// f16) now, so an engine pays the compile at load time.
-    pub fn prepare(&self, q_dtype: DType, o_dtype: DType) -> Result<()> {
-        self.pipeline(q_dtype.is_f16("q")?, o_dtype.is_f16("o")?)
+    pub fn path(&self) -> PrefillPath {
+        self.path
+    }
+
+    /// Compiles the prefill for `head_dim` (64, 128 or 256; only the subgroup path compiles
+    /// one kernel per head dimension), queries of `q_dtype` and outputs of `o_dtype` (each f32
+    /// or f16) now, so an engine pays the compile at load time.
+    pub fn prepare(&self, head_dim: u32, q_dtype: DType, o_dtype: DType) -> Result<()> {
+        if !HEAD_DIMS.contains(&head_dim) {
+            return Err(Error::invalid(
+                "head_dim",
+                "value",
+                format!("one of {HEAD_DIMS:?}"),
+                head_dim,
+            ));
+        }
+        self.pipeline(head_dim, q_dtype.is_f16("q")?, o_dtype.is_f16("o")?)
             .map(|_| ())
     }
 
-    fn pipeline(&self, q_f16: bool, o_f16: bool) -> Result<wgpu::ComputePipeline> {
-        // prefill.wgsl writes every workgroup word before reading it.
+    fn pipeline(&self, head_dim: u32, q_f16: bool, o_f16: bool) -> Result<wgpu::ComputePipeline> {
+        // Both kernels write every workgroup word they read (the subgroup one has none).
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
         let [kv] = self.dtype.overrides();
-        let overrides = [
-            ("Q_F16", f64::from(u8::from(q_f16))),
-            kv,
-            ("O_F16", f64::from(u8::from(o_f16))),
-        ];
-        self.gpu
-            .pipeline_with_options(&PREFILL, "prefill", &overrides, options)
+        let q = ("Q_F16", f64::from(u8::from(q_f16)));
+        let o = ("O_F16", f64::from(u8::from(o_f16)));
+        match self.path {
+            PrefillPath::Tiled => {
+                self.gpu
+                    .pipeline_with_options(&PREFILL, "prefill", &[q, kv, o], options)
+            }
+            PrefillPath::Subgroup => self.gpu.pipeline_with_options(
+                &PREFILL_SUBGROUP,
+                "prefill",
+                &[("HEAD_DIM", f64::from(head_dim)), q, kv, o],
+                options,
+            ),
+        }
     }
 
     /// Checks every argument of [`Prefill::encode`] without recording anything.
@@ -120,12 +201,15 @@ impl Prefill {
         query.check(gpu, layout, rows)?;
         let o_f16 = out.check(gpu, layout, query, rows)?;
         let most = qo_indptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-        let tile_rows = QUERY_TILE / layout.head_dim;
+        let tile_rows = match self.path {
+            PrefillPath::Tiled => QUERY_TILE / layout.head_dim,
+            PrefillPath::Subgroup => SUBGROUP_ROWS,
+        };
         let tiles = (u64::from(most) * u64::from(group)).div_ceil(u64::from(tile_rows));
         let tiles = u32::try_from(tiles)
             .map_err(|_| Error::invalid("qo_indptr", "query tiles", "< 2^32", tiles))?;
         Ok(Prepared {
-            pipeline: self.pipeline(query.dtype == DType::F16, o_f16)?,
+            pipeline: self.pipeline(layout.head_dim, query.dtype == DType::F16, o_f16)?,
             // A prompt's layout repeats across layers: one device copy per distinct layout.
             qo_indptr: gpu.constant("qo_indptr", qo_indptr)?,
             workgroups: [tiles, layout.kv_heads, table.batch()],

@@ -197,7 +197,9 @@ impl Gpu {
         Ok(pipeline)
     }
 
-    fn check_requirements(&self, module: &'static Module) -> Result<()> {
+    /// Fails with [`Error::MissingFeature`] unless this device has what `module` requires, as
+    /// compiling it would; for kernels that check before they compile anything.
+    pub fn check_requirements(&self, module: &'static Module) -> Result<()> {
         let missing = |feature| Error::MissingFeature {
             shader: module.name,
             feature,
