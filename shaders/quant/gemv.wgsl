@@ -134,31 +134,62 @@ fn row_quad_partials(row: u32, first: u32, step: u32) -> QuadSums {
     return s;
 }
 
-// Batch 1 (`BATCH_COLUMNS` 1): this thread's share of rows `row` .. `row + 8`, row k's partial
-// sum at component k of (lo, hi). Each unit's activations are loaded once for all eight rows,
-// whose units are then taken one at a time, so only one row's weights are live; activation
-// words, one scalar load each on lavapipe, drop to a quarter of the weights' per row. Rows past
-// the last read the last row again; their sums are not stored.
-fn row_eight_partials(row: u32, first: u32, step: u32) -> Chunk {
-    var lo = vec4<f32>();
-    var hi = vec4<f32>();
-    let units = params.cols / UNIT;
+// Row octets a subgroup takes at once at batch 1 (`row_octet_partials`): 32 rows.
+const OCTETS: u32 = 4u;
+
+// Partial sums of OCTETS × 8 rows at batch 1: component k of `o`i is row 8i + k's.
+struct Octets {
+    o0: Chunk,
+    o1: Chunk,
+    o2: Chunk,
+    o3: Chunk,
+}
+
+// Unit `u` of rows `row` .. `row + 8` against its activations, which are loaded once for all
+// eight (activation words, one scalar load each on lavapipe, drop to a quarter of the weights'
+// per row): row k's product at component k. The rows' units are taken one at a time, so only
+// one row's weights are live. Rows past the last read the last row again; their sums are not
+// stored.
+fn eight_rows_unit(row: u32, u: u32) -> Chunk {
     let last = params.rows - 1u;
-    let a = vec4<u32>(row, min(row + 1u, last), min(row + 2u, last), min(row + 3u, last));
+    let a = min(vec4<u32>(row) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
     let b = min(vec4<u32>(row + 4u) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
-    for (var u = first; u < units; u += step) {
-        let c = u * UNIT_CHUNKS;
-        let x = Unit(x_chunk(0u, c), x_chunk(0u, c + 1u), x_chunk(0u, c + 2u), x_chunk(0u, c + 3u));
-        lo.x += unit_dot(load_unit(a.x, u), x);
-        lo.y += unit_dot(load_unit(a.y, u), x);
-        lo.z += unit_dot(load_unit(a.z, u), x);
-        lo.w += unit_dot(load_unit(a.w, u), x);
-        hi.x += unit_dot(load_unit(b.x, u), x);
-        hi.y += unit_dot(load_unit(b.y, u), x);
-        hi.z += unit_dot(load_unit(b.z, u), x);
-        hi.w += unit_dot(load_unit(b.w, u), x);
+    let c = u * UNIT_CHUNKS;
+    let x = Unit(x_chunk(0u, c), x_chunk(0u, c + 1u), x_chunk(0u, c + 2u), x_chunk(0u, c + 3u));
+    return Chunk(
+        vec4<f32>(
+            unit_dot(load_unit(a.x, u), x), unit_dot(load_unit(a.y, u), x),
+            unit_dot(load_unit(a.z, u), x), unit_dot(load_unit(a.w, u), x),
+        ),
+        vec4<f32>(
+            unit_dot(load_unit(b.x, u), x), unit_dot(load_unit(b.y, u), x),
+            unit_dot(load_unit(b.z, u), x), unit_dot(load_unit(b.w, u), x),
+        ),
+    );
+}
+
+// `s` plus `p` where `on`.
+fn add_where(s: Chunk, p: Chunk, on: bool) -> Chunk {
+    return Chunk(s.lo + select(vec4<f32>(), p.lo, on), s.hi + select(vec4<f32>(), p.hi, on));
+}
+
+// Batch 1 (`BATCH_COLUMNS` 1): this thread's share of rows `row` .. `row + 8 · OCTETS`, the
+// (octet, unit) pairs first, first + step, … of OCTETS × units. Splitting the pairs rather than
+// each octet's units keeps the lanes evenly loaded whatever the units per row: at 576 columns
+// (18 units) two of eight lanes took a third unit of every octet, a quarter of the time idle.
+fn row_octet_partials(row: u32, first: u32, step: u32) -> Octets {
+    let units = params.cols / UNIT;
+    let zero = Chunk(vec4<f32>(), vec4<f32>());
+    var s = Octets(zero, zero, zero, zero);
+    for (var i = first; i < OCTETS * units; i += step) {
+        let o = i / units;
+        let p = eight_rows_unit(row + 8u * o, i - o * units);
+        s = Octets(
+            add_where(s.o0, p, o == 0u), add_where(s.o1, p, o == 1u),
+            add_where(s.o2, p, o == 2u), add_where(s.o3, p, o == 3u),
+        );
     }
-    return Chunk(lo, hi);
+    return s;
 }
 
 // Row r (0..4) of four rows' sums, as `row_partials` gives one row's.

@@ -1,4 +1,4 @@
-// Subgroup GEMV entry: one subgroup per four rows (eight at batch 1), summed with subgroupAdd —
+// Subgroup GEMV entry: one subgroup per four rows (8 · OCTETS at batch 1), summed with subgroupAdd —
 // no workgroup memory and no barriers. Subgroups walk the rows with a stride of all subgroups in the dispatch.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -10,15 +10,17 @@ fn gemv(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) lanes: u32,
 ) {
-    // Rows per subgroup: eight at batch 1 (`row_eight_partials`), else four.
+    // Rows per subgroup: 8 · OCTETS at batch 1 (`row_octet_partials`), else four.
     let batch_one = BATCH_COLUMNS == 1u;
-    let rows_per = select(4u, 8u, batch_one);
+    let rows_per = select(4u, 8u * OCTETS, batch_one);
     let stride = rows_per * groups.x * subgroups;
     for (var row = rows_per * (wg.x * subgroups + sg); row < params.rows; row += stride) {
         if (batch_one) {
-            let p = row_eight_partials(row, lane, lanes);
-            let t = Chunk(subgroupAdd(p.lo), subgroupAdd(p.hi));
-            store_eight_rows(row, t, lane, lanes);
+            let p = row_octet_partials(row, lane, lanes);
+            store_eight_rows(row, Chunk(subgroupAdd(p.o0.lo), subgroupAdd(p.o0.hi)), lane, lanes);
+            store_eight_rows(row + 8u, Chunk(subgroupAdd(p.o1.lo), subgroupAdd(p.o1.hi)), lane, lanes);
+            store_eight_rows(row + 16u, Chunk(subgroupAdd(p.o2.lo), subgroupAdd(p.o2.hi)), lane, lanes);
+            store_eight_rows(row + 24u, Chunk(subgroupAdd(p.o3.lo), subgroupAdd(p.o3.hi)), lane, lanes);
         } else {
             let p = row_quad_partials(row, lane, lanes);
             let t = QuadSums(

@@ -37,13 +37,14 @@ impl Reduction {
         }
     }
 
-    /// Rows one workgroup takes at a time: four per subgroup, eight on the batch-1 pipelines
-    /// (at least this many, where the adapter's subgroups are smaller than its largest; the
-    /// rows share each activation load), or one per `ROW_THREADS` = 16 threads.
+    /// Rows one workgroup takes at a time: four per subgroup, 32 on the batch-1 pipelines
+    /// (`8 · OCTETS` in gemv.wgsl: each octet shares its activation loads, and the lanes split
+    /// the octets' units evenly; at least this many, where the adapter's subgroups are smaller
+    /// than its largest), or one per `ROW_THREADS` = 16 threads.
     fn rows_per_workgroup(self, gpu: &Gpu, batch_one: bool) -> u32 {
         match self {
             Reduction::Subgroup => {
-                let per_subgroup = if batch_one { 8 } else { 4 };
+                let per_subgroup = if batch_one { 32 } else { 4 };
                 per_subgroup * (WORKGROUP_SIZE / gpu.info().subgroup_max_size.max(1)).max(1)
             }
             Reduction::Workgroup => WORKGROUP_SIZE / 16,
@@ -68,7 +69,7 @@ pub struct Gemv {
     /// One pipeline set per class of batch sizes ([`BATCH_CLASSES`], the `BATCH_COLUMNS`
     /// override): columns past the class are compiled out, since lavapipe runs both sides of a
     /// uniform branch (one pipeline for all batches made batch 2 cost nearly batch 8). The
-    /// subgroup path's batch-1 class also takes eight rows per subgroup, activations loaded
+    /// subgroup path's batch-1 class also takes 32 rows per subgroup, activations loaded
     /// once per unit and rows taken one at a time.
     classes: [ActivationPipelines; 4],
 }
