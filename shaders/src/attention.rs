@@ -89,47 +89,35 @@ macro_rules! group_sets {
     };
 }
 
-/// Every prefill override set: each cache format (`KV_FORMAT`) with f32/f16 queries and
-/// f32/f16 outputs.
+/// Every prefill override set after each list of kernel overrides: each cache format
+/// (`KV_FORMAT`) with f32/f16 queries and f32/f16 outputs.
 macro_rules! prefill_sets {
-    ($($format:literal),*) => {
+    ($([$($kernel:expr),*]),*) => {
         [$(
-            &[("Q_F16", 0.0), ("KV_FORMAT", $format), ("O_F16", 0.0)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", $format), ("O_F16", 1.0)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", $format), ("O_F16", 0.0)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", $format), ("O_F16", 1.0)],
-        )*]
-    };
-}
-
-/// [`prefill_sets`] for each head dimension (`HEAD_DIM`).
-macro_rules! prefill_subgroup_sets {
-    ($($dim:literal),*) => {
-        [$(
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
-            &[("HEAD_DIM", $dim), ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("O_F16", 1.0)],
         )*]
     };
 }
@@ -168,7 +156,7 @@ pub static PREFILL: Module = Module {
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["prefill"],
-    override_sets: &prefill_sets!(0.0, 1.0, 2.0, 3.0, 4.0, 5.0),
+    override_sets: &prefill_sets!([]),
 };
 
 /// Causal prefill attention for adapters whose subgroups are SIMD vectors (a lane per query
@@ -189,7 +177,11 @@ pub static PREFILL_SUBGROUP: Module = Module {
     ],
     requires: Requirements::SUBGROUPS,
     entry_points: &["prefill"],
-    override_sets: &prefill_subgroup_sets!(64.0, 128.0, 256.0),
+    override_sets: &prefill_sets!(
+        [("HEAD_DIM", 64.0)],
+        [("HEAD_DIM", 128.0)],
+        [("HEAD_DIM", 256.0)]
+    ),
 };
 
 /// The merge of decode splits; entry `merge`.

@@ -38,11 +38,11 @@ pub enum PrefillPath {
 }
 
 impl PrefillPath {
-    /// The path for `gpu`: [`PrefillPath::Subgroup`] on CPU adapters that can run it, else
-    /// [`PrefillPath::Tiled`]. GPUs keep the tiled kernel (the subgroup one is untimed there).
+    /// The path for `gpu`: [`PrefillPath::Subgroup`] where the device prefers broadcast
+    /// kernels (CPU adapters that can run it, [`Gpu::prefers_broadcast_subgroups`]), else
+    /// [`PrefillPath::Tiled`].
     pub fn best(gpu: &Gpu) -> Self {
-        let cpu = gpu.info().device_type == wgpu::DeviceType::Cpu;
-        if cpu && Self::Subgroup.runs_on(gpu) {
+        if gpu.prefers_broadcast_subgroups() {
             PrefillPath::Subgroup
         } else {
             PrefillPath::Tiled
@@ -53,7 +53,7 @@ impl PrefillPath {
     pub fn runs_on(self, gpu: &Gpu) -> bool {
         match self {
             PrefillPath::Tiled => true,
-            PrefillPath::Subgroup => gpu.has_subgroups() && gpu.info().subgroup_min_size >= 8,
+            PrefillPath::Subgroup => gpu.has_broadcast_subgroups(),
         }
     }
 }
@@ -118,16 +118,7 @@ impl Prefill {
         match path {
             PrefillPath::Tiled => prefill.prepare(64, DType::F32, DType::F32)?,
             PrefillPath::Subgroup => {
-                gpu.check_requirements(&PREFILL_SUBGROUP)?;
-                let lanes = gpu.info().subgroup_min_size;
-                if lanes < 8 {
-                    return Err(Error::invalid(
-                        "prefill path",
-                        "subgroup size",
-                        "subgroups of at least 8 lanes",
-                        lanes,
-                    ));
-                }
+                gpu.check_broadcast_subgroups(&PREFILL_SUBGROUP, "prefill path")?
             }
         }
         Ok(prefill)

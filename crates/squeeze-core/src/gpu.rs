@@ -9,6 +9,9 @@ use crate::bind_cache::{AllocationCounts, BindCache, Counters};
 use crate::error::{Error, Result};
 use crate::pipeline::PipelineCache;
 
+/// Lanes the broadcast kernels need: eight lanes load, every lane takes all eight.
+pub const BROADCAST_LANES: u32 = 8;
+
 /// A graphics API squeeze can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -371,6 +374,42 @@ impl Gpu {
     /// Whether subgroup fast paths can run.
     pub fn has_subgroups(&self) -> bool {
         self.features().contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// Whether the broadcast kernels (the subgroup GEMM and prefill: eight lanes each load one
+    /// value and every lane takes all eight by `subgroupBroadcast`) can run: SUBGROUP with
+    /// subgroups of at least [`BROADCAST_LANES`] lanes.
+    pub fn has_broadcast_subgroups(&self) -> bool {
+        self.has_subgroups() && self.info().subgroup_min_size >= BROADCAST_LANES
+    }
+
+    /// Whether the broadcast kernels are this device's best path: a CPU adapter (lavapipe),
+    /// where a load whose address differs between lanes is a loop over the lanes and a
+    /// broadcast from a fixed lane a register move. GPUs keep their tiled kernels (the
+    /// broadcast ones are untimed there).
+    pub fn prefers_broadcast_subgroups(&self) -> bool {
+        self.info().device_type == wgpu::DeviceType::Cpu && self.has_broadcast_subgroups()
+    }
+
+    /// Fails unless a broadcast kernel `module` can run: [`Error::MissingFeature`] without what
+    /// it requires (as compiling it would), else an invalid `arg` "subgroup size" when the
+    /// subgroups have fewer than [`BROADCAST_LANES`] lanes.
+    pub fn check_broadcast_subgroups(
+        &self,
+        module: &'static squeeze_shaders::Module,
+        arg: &'static str,
+    ) -> Result<()> {
+        self.check_requirements(module)?;
+        let lanes = self.info().subgroup_min_size;
+        if lanes < BROADCAST_LANES {
+            return Err(Error::invalid(
+                arg,
+                "subgroup size",
+                format!("subgroups of at least {BROADCAST_LANES} lanes"),
+                lanes,
+            ));
+        }
+        Ok(())
     }
 
     /// Whether f16 shader variants can run.

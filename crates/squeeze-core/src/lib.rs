@@ -17,7 +17,9 @@ pub mod widen;
 pub use bind_cache::AllocationCounts;
 pub use buffer::{Binding, DType, Element};
 pub use error::{Error, Result};
-pub use gpu::{AdapterEntry, Backend, Gpu, GpuOptions, enumerate_adapters, select_adapter};
+pub use gpu::{
+    AdapterEntry, BROADCAST_LANES, Backend, Gpu, GpuOptions, enumerate_adapters, select_adapter,
+};
 pub use profiler::{Clock, Profiler, Timing};
 pub use squeeze_shaders as shaders;
 pub use wgpu;

@@ -39,11 +39,11 @@ pub enum GemmPath {
 }
 
 impl GemmPath {
-    /// The path for `gpu`: [`GemmPath::Subgroup`] on CPU adapters that can run it, else
-    /// [`GemmPath::Tiled`]. GPUs keep the tiled kernel (the subgroup one is untimed there).
+    /// The path for `gpu`: [`GemmPath::Subgroup`] where the device prefers broadcast kernels
+    /// (CPU adapters that can run it, [`Gpu::prefers_broadcast_subgroups`]), else
+    /// [`GemmPath::Tiled`].
     pub fn best(gpu: &Gpu) -> Self {
-        let cpu = gpu.info().device_type == squeeze_core::wgpu::DeviceType::Cpu;
-        if cpu && Self::Subgroup.runs_on(gpu) {
+        if gpu.prefers_broadcast_subgroups() {
             GemmPath::Subgroup
         } else {
             GemmPath::Tiled
@@ -54,7 +54,7 @@ impl GemmPath {
     pub fn runs_on(self, gpu: &Gpu) -> bool {
         match self {
             GemmPath::Tiled => true,
-            GemmPath::Subgroup => gpu.has_subgroups() && gpu.info().subgroup_min_size >= 8,
+            GemmPath::Subgroup => gpu.has_broadcast_subgroups(),
         }
     }
 }
@@ -92,21 +92,12 @@ impl Gemm {
                 }
             }
             GemmPath::Subgroup => {
-                // Without the SUBGROUP feature the pipeline's requirements give the same
-                // `MissingFeature` error as the subgroup GEMV; with it, the lanes must be 8+.
-                let lanes = gpu.info().subgroup_min_size;
-                if gpu.has_subgroups() && lanes < 8 {
-                    return Err(Error::invalid(
-                        "gemm path",
-                        "subgroup size",
-                        "subgroups of at least 8 lanes",
-                        lanes,
-                    ));
-                }
-                match scheme {
+                let module = match scheme {
                     Scheme::Gguf(_) => &GEMM_SUBGROUP,
                     Scheme::Affine(_) => &GEMM_AFFINE_SUBGROUP,
-                }
+                };
+                gpu.check_broadcast_subgroups(module, "gemm path")?;
+                module
             }
         };
         Ok(Self {
