@@ -6,7 +6,9 @@
 //! 0.375 with its scales; so 176 / 112 bytes per token per KV head for K and V together; the
 //! benchmarks' sequences fill whole pages, so the f16 residual is empty). Per token and layer
 //! (8 KV heads, K + V): f16 4096 B, q8_0 2176, q4_0 1152, int4 1408, int2 896. The default run
-//! has int4's dense row; `--full` adds int2's and both formats' Quest rows.
+//! has int4's dense row; `--full` adds int2's and both formats' Quest rows. Every decode runs
+//! the device's best path (`DecodePath::best`); where that is the subgroup kernel, `--full`
+//! adds the tiled kernel's f16 dense row, labelled `(tiled)`.
 //! `attention-dense` reads every K and V byte once, so
 //! its bytes moved are the K + V bytes of its format (what it actually reads, scales included)
 //! and its × copy the fraction of copy bandwidth; the quantized rows' time over the f16 row's
@@ -25,7 +27,7 @@
 //! kernel that reads each K/V tile once per query tile.
 
 use half::f16;
-use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
+use squeeze::attention::decode::{Decode, DecodeArgs, DecodePath, HeadPolicy, Tokens};
 use squeeze::attention::prefill::{Prefill, PrefillArgs, PrefillPath};
 use squeeze::attention::quest_meta::{QuestMeta, all_pages, meta_bytes};
 use squeeze::attention::reference;
@@ -197,9 +199,14 @@ fn kv_pair_bytes(tokens: u64, dtype: KvDtype) -> u64 {
     kv_bytes(tokens, dtype, Pool::K) + kv_bytes(tokens, dtype, Pool::V)
 }
 
-fn dense(gpu: &Gpu, (context, batch): (u32, u32), dtype: KvDtype) -> Result<Workload> {
+fn dense(
+    gpu: &Gpu,
+    (context, batch): (u32, u32),
+    dtype: KvDtype,
+    path: DecodePath,
+) -> Result<Workload> {
     let problem = Problem::new(gpu, (context, batch), false, dtype)?;
-    let decode = Decode::new(gpu, dtype)?;
+    let decode = Decode::with_path(gpu, dtype, path)?;
     let policy = [HeadPolicy::Full; KV_HEADS as usize];
     let scratch_bytes = decode.scratch_bytes(&problem.table, Q_HEADS, &Tokens::Policy(&policy));
     let scratch = gpu.storage_buffer("scratch", scratch_bytes)?;
@@ -344,6 +351,9 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
         Sizes::Smoke => (&SMOKE_CONTEXTS, &SMOKE_BATCHES, SMOKE_BUDGET),
     };
     let kept = tokens(budget.tokens);
+    // Dense rows on the best decode path; in the full run the tiled kernel's f16 row beside
+    // them where that is not it.
+    let best_decode = DecodePath::best(gpu);
     let mut all = Vec::new();
     for &context in contexts {
         for &batch in batches {
@@ -368,7 +378,18 @@ pub fn benches(gpu: &Gpu, sizes: Sizes) -> Vec<Bench> {
                     } else {
                         scope
                     },
-                    prepare: Box::new(move |gpu| dense(gpu, (context, batch), dtype)),
+                    prepare: Box::new(move |gpu| dense(gpu, (context, batch), dtype, best_decode)),
+                });
+            }
+            if best_decode == DecodePath::Subgroup {
+                all.push(Bench {
+                    family: FAMILY,
+                    kernel: "attention-dense",
+                    shape: format!("{shape} (tiled)"),
+                    scope: Scope::Full,
+                    prepare: Box::new(move |gpu| {
+                        dense(gpu, (context, batch), KvDtype::F16, DecodePath::Tiled)
+                    }),
                 });
             }
             for (kernel, selector) in [

@@ -144,7 +144,7 @@ impl Step {
             },
         )?;
         let decode = Decode::new(gpu, KvDtype::F16)?;
-        decode.prepare(Q_HEADS / KV_HEADS)?;
+        decode.prepare(Q_HEADS / KV_HEADS, HEAD_DIM)?;
         let policy = vec![HeadPolicy::Full; KV_HEADS as usize];
         let scratch = decode.scratch_bytes(&engine_table, Q_HEADS, &Tokens::Policy(&policy));
         let activation = |label, elements: usize| gpu.storage_buffer(label, elements as u64 * 4);

@@ -33,38 +33,46 @@ pub const KV_FORMATS: [Overrides; 6] = [
 /// What both prefill kernels share: params, queries and outputs, the causal limit, stores.
 const PREFILL_ROWS: Part = part!("attention/prefill_rows.wgsl");
 
+/// What both subgroup kernels share: a lane per query row, keys in blocks of eight by broadcast,
+/// the masked online softmax of a block (after `HEAD_DIM` and [`KV`]).
+const KEY_BLOCKS: Part = part!("attention/key_blocks.wgsl");
+
+/// What both decode kernels share: params, the token sources (sink + window or a selection),
+/// queries and the split outputs.
+const DECODE_ROWS: Part = part!("attention/decode_rows.wgsl");
+
 /// The query reader of the kernels that read q (`Q_F16`); first in their modules.
 pub const QUERY: Part = part!("attention/query.wgsl");
 
-/// Every decode override set: each `GROUP` (the GQA group rounded up to a power of two) with
-/// each cache format and each token source.
+/// Every decode override set after each list of kernel overrides (`GROUP` for the tiled kernel,
+/// `HEAD_DIM` for the subgroup one): each cache format with each token source and f32/f16 queries.
 macro_rules! decode_sets {
-    ($($group:literal),*) => {
+    ($([$($kernel:expr),*]),*) => {
         [$(
-            &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0), ("GROUP", $group)],
-            &[("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0), ("GROUP", $group)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 0.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 0.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 0.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 1.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 2.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 3.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 4.0), ("SELECTED", 1.0)],
+            &[$($kernel,)* ("Q_F16", 1.0), ("KV_FORMAT", 5.0), ("SELECTED", 1.0)],
         )*]
     };
 }
@@ -133,11 +141,45 @@ pub static DECODE: Module = Module {
         KV,
         KIVI,
         VALUES,
+        DECODE_ROWS,
         part!("attention/decode.wgsl"),
     ],
     requires: Requirements::PORTABLE,
     entry_points: &["decode"],
-    override_sets: &decode_sets!(1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+    override_sets: &decode_sets!(
+        [("GROUP", 1.0)],
+        [("GROUP", 2.0)],
+        [("GROUP", 4.0)],
+        [("GROUP", 8.0)],
+        [("GROUP", 16.0)],
+        [("GROUP", 32.0)]
+    ),
+};
+
+/// Decode attention for adapters whose subgroups are SIMD vectors (a lane per query head of the
+/// group, keys by broadcast); entry `decode`, same bindings as [`DECODE`].
+pub static DECODE_SUBGROUP: Module = Module {
+    name: "attention/decode_subgroup",
+    parts: &[
+        part!("attention/head_dim.wgsl"),
+        QUERY,
+        PARAMS,
+        HALVES,
+        PAGES,
+        KV,
+        KIVI,
+        VALUES,
+        KEY_BLOCKS,
+        DECODE_ROWS,
+        part!("attention/decode_subgroup.wgsl"),
+    ],
+    requires: Requirements::SUBGROUPS,
+    entry_points: &["decode"],
+    override_sets: &decode_sets!(
+        [("HEAD_DIM", 64.0)],
+        [("HEAD_DIM", 128.0)],
+        [("HEAD_DIM", 256.0)]
+    ),
 };
 
 /// Causal prefill attention (query tiles × streamed K/V tiles, online softmax); entry `prefill`.
@@ -172,6 +214,7 @@ pub static PREFILL_SUBGROUP: Module = Module {
         KV,
         KIVI,
         VALUES,
+        KEY_BLOCKS,
         PREFILL_ROWS,
         part!("attention/prefill_subgroup.wgsl"),
     ],

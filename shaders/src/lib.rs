@@ -129,6 +129,7 @@ pub static MODULES: &[&Module] = &[
     &topk::SORT,
     &topk::GATHER,
     &attention::DECODE,
+    &attention::DECODE_SUBGROUP,
     &attention::MERGE,
     &attention::PREFILL,
     &attention::PREFILL_SUBGROUP,

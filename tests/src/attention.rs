@@ -20,9 +20,9 @@ use squeeze::attention::host::{
 use squeeze::attention::quest_meta::{all_pages, meta_bytes};
 use squeeze::attention::reference::{self, HostCache, Vote};
 use squeeze::attention::{
-    Append, Budget, CacheLayout, Decode, DecodeArgs, DevicePageTable, HeadPolicy, KvCache, KvDtype,
-    NewTokens, PageTable, Pool, Prefill, PrefillArgs, PrefillPath, Query, QuestMeta, Selector,
-    Sparse, Tokens,
+    Append, Budget, CacheLayout, Decode, DecodeArgs, DecodePath, DevicePageTable, HeadPolicy,
+    KvCache, KvDtype, NewTokens, PageTable, Pool, Prefill, PrefillArgs, PrefillPath, Query,
+    QuestMeta, Selector, Sparse, Tokens,
 };
 use squeeze::{Binding, Error};
 
@@ -219,9 +219,19 @@ pub fn expect_close(what: &str, got: &[f32], want: &[f32], v: &[f32]) -> Result<
     Ok(())
 }
 
-fn dense_check(gpu: &Gpu, setup: &Setup, policy: &[HeadPolicy]) -> Result<(), Failure> {
+/// Both decode kernels, as conformance paths: portable = tiled, subgroup = a lane per token.
+const DECODE_PATHS: [Path; 2] = [Path::Portable, Path::Subgroup];
+
+fn decode_path(path: Path) -> DecodePath {
+    match path {
+        Path::Subgroup => DecodePath::Subgroup,
+        _ => DecodePath::Tiled,
+    }
+}
+
+fn dense_check(gpu: &Gpu, setup: &Setup, policy: &[HeadPolicy], path: Path) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
-    let got = run_decode(gpu, &data, setup.scale(), policy)?;
+    let got = run_decode(gpu, &data, setup.scale(), policy, decode_path(path))?;
     let lens = setup.lens();
     let want = reference::decode(
         &setup.cache(),
@@ -289,29 +299,40 @@ fn dense_cases() -> Vec<Case> {
             shape(&[90, 33], 16, (2, 14), 128, F16),
         ),
     ];
-    for (i, (name, shape)) in problems.into_iter().enumerate() {
-        all.push(Case::portable("attention/decode", name, move |gpu| {
-            let setup = Setup::new(shape, Values::Random, 10 + i as u64);
-            dense_check(gpu, &setup, &full(&setup))
-        }));
+    for path in DECODE_PATHS {
+        for (i, &(name, shape)) in problems.iter().enumerate() {
+            all.push(Case::new("attention/decode", path, name, move |gpu| {
+                let setup = Setup::new(shape, Values::Random, 10 + i as u64);
+                dense_check(gpu, &setup, &full(&setup), path)
+            }));
+        }
+        all.extend(dense_edge_cases(path));
     }
-    all.push(Case::portable(
+    all
+}
+
+/// Large logits and per-head policies on `path`.
+fn dense_edge_cases(path: Path) -> Vec<Case> {
+    let mut all = Vec::new();
+    all.push(Case::new(
         "attention/decode",
+        path,
         "large logits stay finite (q × 300)",
-        |gpu| {
+        move |gpu| {
             let mut setup = Setup::new(
                 shape(&[200, 33], 16, (2, 4), 128, KvDtype::F32),
                 Values::Random,
                 3,
             );
             setup.q.iter_mut().for_each(|x| *x *= 300.0);
-            dense_check(gpu, &setup, &full(&setup))
+            dense_check(gpu, &setup, &full(&setup), path)
         },
     ));
-    all.push(Case::portable(
+    all.push(Case::new(
         "attention/decode",
+        path,
         "sink + window, and per-head policies",
-        |gpu| {
+        move |gpu| {
             let setup = Setup::new(
                 shape(&[300, 40, 5], 16, (4, 8), 64, KvDtype::F16),
                 Values::Random,
@@ -324,6 +345,7 @@ fn dense_cases() -> Vec<Case> {
                     sink: 4,
                     window: 64,
                 }; 4],
+                path,
             )?;
             let mixed = [
                 HeadPolicy::Full,
@@ -337,7 +359,7 @@ fn dense_cases() -> Vec<Case> {
                     window: 250,
                 },
             ];
-            dense_check(gpu, &setup, &mixed)
+            dense_check(gpu, &setup, &mixed, path)
         },
     ));
     all
@@ -618,7 +640,14 @@ fn selection_check(
     budget: Budget,
 ) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
-    let got = run_sparse(gpu, &data, setup.scale(), selector, budget)?;
+    let got = run_sparse(
+        gpu,
+        &data,
+        setup.scale(),
+        selector,
+        budget,
+        DecodePath::Tiled,
+    )?;
     expect_selection(setup, selector, budget, &got)
 }
 
@@ -744,7 +773,7 @@ fn growth_check(gpu: &Gpu, selector: Selector) -> Result<(), Failure> {
             ..whole.clone()
         }
     };
-    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let sparse = Sparse::with_path(gpu, KvDtype::F16, DecodePath::Tiled)?;
     let first = at(40).upload(gpu)?;
     let workspace = sparse.workspace_with_capacity(&first.table, 8, selector, budget, CAPACITY)?;
     for len in 40..=CAPACITY {
@@ -782,7 +811,7 @@ fn growth_check(gpu: &Gpu, selector: Selector) -> Result<(), Failure> {
 /// f16 at attention's seams: queries in f16 (exactly representable values) give the f32
 /// queries' results bit for bit, and an f16 output is the f32 output rounded to nearest even —
 /// for dense decode and for a sparse step (`selector`), whose selection must not change either.
-fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure> {
+fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>, path: Path) -> Result<(), Failure> {
     use squeeze::DType;
     use squeeze::attention::Output;
 
@@ -817,8 +846,8 @@ fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure>
     let mut selections = Vec::new();
     match selector {
         None => {
-            let decode = Decode::new(gpu, KvDtype::F16)?;
-            decode.prepare_for(4, DType::F16)?;
+            let decode = Decode::with_path(gpu, KvDtype::F16, decode_path(path))?;
+            decode.prepare_for(4, 64, DType::F16)?;
             let policy = full(&setup);
             let tokens = Tokens::Policy(&policy);
             let scratch =
@@ -841,7 +870,7 @@ fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure>
             gpu.submit_and_wait(encoder)?;
         }
         Some(selector) => {
-            let sparse = Sparse::new(gpu, KvDtype::F16)?;
+            let sparse = Sparse::with_path(gpu, KvDtype::F16, decode_path(path))?;
             let budget = Budget {
                 tokens: 48,
                 sink: 4,
@@ -890,7 +919,7 @@ fn f16_seams_check(gpu: &Gpu, selector: Option<Selector>) -> Result<(), Failure>
 }
 
 /// Sparse with a budget covering every sequence equals dense.
-fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector) -> Result<(), Failure> {
+fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector, path: Path) -> Result<(), Failure> {
     let data = setup.upload(gpu)?;
     let longest = setup.lens().into_iter().max().unwrap_or(0);
     let budget = Budget {
@@ -898,8 +927,9 @@ fn covering_check(gpu: &Gpu, setup: &Setup, selector: Selector) -> Result<(), Fa
         sink: 0,
         window: 0,
     };
-    let sparse = run_sparse(gpu, &data, setup.scale(), selector, budget)?;
-    let dense = run_decode(gpu, &data, setup.scale(), &full(setup))?;
+    let path = decode_path(path);
+    let sparse = run_sparse(gpu, &data, setup.scale(), selector, budget, path)?;
+    let dense = run_decode(gpu, &data, setup.scale(), &full(setup), path)?;
     expect_close("sparse vs dense", &sparse.o, &dense, &setup.v)
 }
 
@@ -959,18 +989,21 @@ fn sparse_cases() -> Vec<Case> {
                 selection_check(gpu, &setup, selector, budget(48, 1, 15))
             },
         ));
-        all.push(Case::portable(
-            kernel,
-            "budget ≥ length equals dense",
-            move |gpu| {
-                let setup = Setup::new(
-                    shape(&[123, 64, 1], 16, (2, 8), 128, F16),
-                    Values::Random,
-                    seed + 3,
-                );
-                covering_check(gpu, &setup, selector)
-            },
-        ));
+        for path in DECODE_PATHS {
+            all.push(Case::new(
+                kernel,
+                path,
+                "budget ≥ length equals dense",
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[123, 64, 1], 16, (2, 8), 128, F16),
+                        Values::Random,
+                        seed + 3,
+                    );
+                    covering_check(gpu, &setup, selector, path)
+                },
+            ));
+        }
     }
     all
 }
@@ -1017,7 +1050,7 @@ fn reuse_check(gpu: &Gpu) -> Result<(), Failure> {
         ..Setup::new(shape, Values::Random, 91)
     };
     let (a, b) = (first.upload(gpu)?, later.upload(gpu)?);
-    let sparse = Sparse::new(gpu, KvDtype::F16)?;
+    let sparse = Sparse::with_path(gpu, KvDtype::F16, DecodePath::Tiled)?;
     let budget = Budget {
         tokens: 40,
         sink: 4,
@@ -1334,7 +1367,14 @@ fn appended_quest_check(gpu: &Gpu, dtype: KvDtype) -> Result<(), Failure> {
         sink: 8,
         window: 16,
     };
-    let got = run_sparse(gpu, &data, setup.scale(), Selector::Quest, budget)?;
+    let got = run_sparse(
+        gpu,
+        &data,
+        setup.scale(),
+        Selector::Quest,
+        budget,
+        DecodePath::Tiled,
+    )?;
     let raw = HostCache {
         layout: setup.layout,
         k: &blocks.k_raw,
@@ -1410,57 +1450,63 @@ fn quantized_cases() -> Vec<Case> {
             ));
         }
         let seed = 300 + 10 * f;
-        all.push(Case::portable(
-            "attention/decode",
-            leak(format!(
-                "{dtype}, GQA 4, d 128, odd lengths, several splits"
-            )),
-            move |gpu| {
-                let setup = Setup::new(
-                    shape(&[1, 45, 700], 16, (2, 8), 128, dtype),
-                    Values::Random,
-                    seed,
-                );
-                dense_check(gpu, &setup, &full(&setup))
-            },
-        ));
-        all.push(Case::portable(
-            "attention/decode",
-            leak(format!(
-                "{dtype}, GQA 1 and 32 at d 64 and 256, page size 1"
-            )),
-            move |gpu| {
-                let setup = Setup::new(
-                    shape(&[9, 4], 1, (2, 2), 256, dtype),
-                    Values::Random,
-                    seed + 1,
-                );
-                dense_check(gpu, &setup, &full(&setup))?;
-                let setup = Setup::new(
-                    shape(&[50], 16, (1, 32), 64, dtype),
-                    Values::Random,
-                    seed + 2,
-                );
-                dense_check(gpu, &setup, &full(&setup))
-            },
-        ));
-        all.push(Case::portable(
-            "attention/decode",
-            leak(format!("{dtype}, sinks + window per head")),
-            move |gpu| {
-                let setup = Setup::new(
-                    shape(&[300, 40, 5], 16, (4, 8), 64, dtype),
-                    Values::Random,
-                    seed + 3,
-                );
-                let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
-                dense_check(
-                    gpu,
-                    &setup,
-                    &[HeadPolicy::Full, sw(0, 17), sw(7, 0), sw(4, 64)],
-                )
-            },
-        ));
+        for path in DECODE_PATHS {
+            all.push(Case::new(
+                "attention/decode",
+                path,
+                leak(format!(
+                    "{dtype}, GQA 4, d 128, odd lengths, several splits"
+                )),
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[1, 45, 700], 16, (2, 8), 128, dtype),
+                        Values::Random,
+                        seed,
+                    );
+                    dense_check(gpu, &setup, &full(&setup), path)
+                },
+            ));
+            all.push(Case::new(
+                "attention/decode",
+                path,
+                leak(format!(
+                    "{dtype}, GQA 1 and 32 at d 64 and 256, page size 1"
+                )),
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[9, 4], 1, (2, 2), 256, dtype),
+                        Values::Random,
+                        seed + 1,
+                    );
+                    dense_check(gpu, &setup, &full(&setup), path)?;
+                    let setup = Setup::new(
+                        shape(&[50], 16, (1, 32), 64, dtype),
+                        Values::Random,
+                        seed + 2,
+                    );
+                    dense_check(gpu, &setup, &full(&setup), path)
+                },
+            ));
+            all.push(Case::new(
+                "attention/decode",
+                path,
+                leak(format!("{dtype}, sinks + window per head")),
+                move |gpu| {
+                    let setup = Setup::new(
+                        shape(&[300, 40, 5], 16, (4, 8), 64, dtype),
+                        Values::Random,
+                        seed + 3,
+                    );
+                    let sw = |sink, window| HeadPolicy::SinkWindow { sink, window };
+                    dense_check(
+                        gpu,
+                        &setup,
+                        &[HeadPolicy::Full, sw(0, 17), sw(7, 0), sw(4, 64)],
+                        path,
+                    )
+                },
+            ));
+        }
         for path in PREFILL_PATHS {
             all.push(Case::new(
                 "attention/prefill",
@@ -1512,18 +1558,21 @@ fn quantized_cases() -> Vec<Case> {
                     selection_check(gpu, &setup, selector, budget)
                 },
             ));
-            all.push(Case::portable(
-                kernel,
-                leak(format!("{dtype}: budget ≥ length equals dense")),
-                move |gpu| {
-                    let setup = Setup::new(
-                        shape(&[123, 64, 1], 16, (2, 8), 128, dtype),
-                        Values::Random,
-                        seed + 10,
-                    );
-                    covering_check(gpu, &setup, selector)
-                },
-            ));
+            for path in DECODE_PATHS {
+                all.push(Case::new(
+                    kernel,
+                    path,
+                    leak(format!("{dtype}: budget ≥ length equals dense")),
+                    move |gpu| {
+                        let setup = Setup::new(
+                            shape(&[123, 64, 1], 16, (2, 8), 128, dtype),
+                            Values::Random,
+                            seed + 10,
+                        );
+                        covering_check(gpu, &setup, selector, path)
+                    },
+                ));
+            }
         }
     }
     all
@@ -1565,20 +1614,24 @@ fn kivi_append_cases(dtype: KvDtype) -> Vec<Case> {
 
 pub fn cases() -> Vec<Case> {
     let mut all = dense_cases();
-    all.push(Case::portable(
-        "attention/decode",
-        "f16 queries and output: the f32 results bit for bit, rounded",
-        |gpu| f16_seams_check(gpu, None),
-    ));
-    for (kernel, selector) in [
-        ("attention/quest", Selector::Quest),
-        ("attention/tidal", Selector::Tidal),
-    ] {
-        all.push(Case::portable(
-            kernel,
-            "f16 queries and output: the same selection, the f32 output rounded",
-            move |gpu| f16_seams_check(gpu, Some(selector)),
+    for path in DECODE_PATHS {
+        all.push(Case::new(
+            "attention/decode",
+            path,
+            "f16 queries and output: the f32 results bit for bit, rounded",
+            move |gpu| f16_seams_check(gpu, None, path),
         ));
+        for (kernel, selector) in [
+            ("attention/quest", Selector::Quest),
+            ("attention/tidal", Selector::Tidal),
+        ] {
+            all.push(Case::new(
+                kernel,
+                path,
+                "f16 queries and output: the same selection, the f32 output rounded",
+                move |gpu| f16_seams_check(gpu, Some(selector), path),
+            ));
+        }
     }
     all.push(Case::portable(
         "attention/tidal",
@@ -1703,7 +1756,13 @@ fn prefill_one_token_check(gpu: &Gpu, path: Path) -> Result<(), Failure> {
         q: problem.q.clone(),
         ..problem.setup.clone()
     };
-    let decoded = run_decode(gpu, &setup.upload(gpu)?, setup.scale(), &full(&setup))?;
+    let decoded = run_decode(
+        gpu,
+        &setup.upload(gpu)?,
+        setup.scale(),
+        &full(&setup),
+        decode_path(path),
+    )?;
     expect_close("prefill (n = 1) vs decode", &got, &decoded, &setup.v)?;
     expect_close("o", &got, &problem.reference(), &setup.v)
 }

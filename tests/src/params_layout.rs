@@ -287,7 +287,10 @@ pub fn params_layouts() -> Vec<(&'static str, ParamsLayout)> {
     bind(&[&dfloat11::NATIVE_DECODE, &dfloat11::NATIVE_GEMV], &native);
     bind(&[&crate::probes::BITS_PROBE], &bits_probe);
     bind(&[&crate::probes::HALVES_PROBE], &grid);
-    bind(&[&attention::DECODE], &attention_decode);
+    bind(
+        &[&attention::DECODE, &attention::DECODE_SUBGROUP],
+        &attention_decode,
+    );
     bind(&[&attention::MERGE], &attention_merge);
     bind(
         &[&attention::PREFILL, &attention::PREFILL_SUBGROUP],

@@ -5,7 +5,7 @@
 //! kernel's format, KIVI caches (int4 / int2) with partial groups, bindings without their
 //! residual or appends without their touched pages; the subgroup prefill without subgroups.
 
-use squeeze::attention::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
+use squeeze::attention::decode::{Decode, DecodeArgs, DecodePath, HeadPolicy, Tokens};
 use squeeze::attention::host::{HostKv, Uploaded, run_decode, run_sparse};
 use squeeze::attention::{
     Append, Budget, CacheLayout, DevicePageTable, KvCache, KvDtype, NewTokens, PageTable, Query,
@@ -172,6 +172,7 @@ fn budgets_below_sink_and_window_are_refused() {
             sink: 2,
             window: 3,
         },
+        DecodePath::Tiled,
     )
     .unwrap_err();
     assert!(
@@ -189,6 +190,7 @@ fn budgets_below_sink_and_window_are_refused() {
             sink: 0,
             window: 0,
         },
+        DecodePath::Tiled,
     )
     .unwrap_err();
     assert!(is_invalid(&err, "budget"), "{err}");
@@ -203,6 +205,7 @@ fn budgets_below_sink_and_window_are_refused() {
             sink: 1,
             window: 3,
         },
+        DecodePath::Tiled,
     )
     .unwrap_err();
     assert!(
@@ -242,12 +245,19 @@ fn budgets_below_sink_and_window_are_refused() {
 fn short_bindings_policies_and_scales_are_refused() {
     let gpu = gpu();
     let data = uploaded(&gpu);
-    let err = run_decode(&gpu, &data, 0.125, &[HeadPolicy::Full]).unwrap_err();
+    let err = run_decode(&gpu, &data, 0.125, &[HeadPolicy::Full], DecodePath::Tiled).unwrap_err();
     assert!(
         is_invalid(&err, "policy") && err.to_string().contains("kv_heads = 2"),
         "{err}"
     );
-    let err = run_decode(&gpu, &data, f32::NAN, &[HeadPolicy::Full; 2]).unwrap_err();
+    let err = run_decode(
+        &gpu,
+        &data,
+        f32::NAN,
+        &[HeadPolicy::Full; 2],
+        DecodePath::Tiled,
+    )
+    .unwrap_err();
     assert!(is_invalid(&err, "scale"), "{err}");
     let decode = Decode::new(&gpu, KvDtype::F32).unwrap();
     let policy = [HeadPolicy::Full; 2];
@@ -639,7 +649,13 @@ fn block_caches_refuse_partial_blocks_wrong_inputs_and_mixed_formats() {
         2,
     )
     .unwrap();
-    let err = run_decode(&gpu, &data, 0.125, &[HeadPolicy::Full; 2]);
+    let err = run_decode(
+        &gpu,
+        &data,
+        0.125,
+        &[HeadPolicy::Full; 2],
+        DecodePath::best(&gpu),
+    );
     assert!(err.is_ok(), "{err:?}");
     let decode = Decode::new(&gpu, KvDtype::Q4_0).unwrap();
     let policy = [HeadPolicy::Full; 2];
@@ -846,5 +862,47 @@ fn subgroup_prefill_without_the_feature_is_a_typed_error() {
                 gpu.label()
             ),
         }
+    }
+}
+
+#[test]
+fn subgroup_decode_without_the_feature_is_a_typed_error() {
+    use squeeze::attention::Sparse;
+
+    for entry in enumerate_adapters() {
+        let Ok(gpu) = Gpu::open(&entry) else { continue };
+        match Decode::with_path(&gpu, KvDtype::F16, DecodePath::Subgroup) {
+            Ok(decode) => {
+                assert!(DecodePath::Subgroup.runs_on(&gpu), "{}", gpu.label());
+                assert_eq!(decode.path(), DecodePath::Subgroup);
+                // One kernel per head dimension: only the supported ones compile.
+                decode.prepare_for(3, 64, DType::F16).unwrap();
+                let err = decode.prepare(4, 96).unwrap_err();
+                assert!(
+                    is_invalid(&err, "head_dim") && err.to_string().contains("96"),
+                    "{err}"
+                );
+            }
+            Err(e) => {
+                assert!(
+                    !DecodePath::Subgroup.runs_on(&gpu)
+                        && matches!(
+                            e,
+                            Error::MissingFeature { .. }
+                                | Error::InvalidArgument {
+                                    arg: "decode path",
+                                    ..
+                                }
+                        ),
+                    "{}: {e}",
+                    gpu.label()
+                );
+                // The sparse step's decode refuses the same way.
+                let sparse = Sparse::with_path(&gpu, KvDtype::F16, DecodePath::Subgroup);
+                assert!(sparse.is_err(), "{}", gpu.label());
+            }
+        }
+        // The tiled path runs everywhere.
+        Decode::with_path(&gpu, KvDtype::F16, DecodePath::Tiled).unwrap();
     }
 }

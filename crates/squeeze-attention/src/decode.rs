@@ -3,14 +3,16 @@
 //! tokens split across workgroups (flash-decoding) and merged with their softmax statistics.
 //! What each (sequence, KV head) attends to is a [`Tokens`]: all tokens, sinks + window per
 //! head (StreamingLLM, MoA/RazorAttention-style per-head policies), or a selection list on the
-//! device (Quest pages, TidalDecode / TokenSelect tokens).
+//! device (Quest pages, TidalDecode / TokenSelect tokens). Two kernels ([`DecodePath`]):
+//! workgroup tiles for GPUs, and a subgroup kernel for CPU adapters, where a lane owns a stream
+//! of keys and the queries and outputs stay in registers.
 
 use squeeze_core::pipeline::PipelineOptions;
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
-use squeeze_shaders::attention::{DECODE, MERGE};
+use squeeze_shaders::attention::{DECODE, DECODE_SUBGROUP, MERGE};
 
-use crate::layout::{KvCache, KvDtype, Output, Query};
+use crate::layout::{HEAD_DIMS, KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::params::TableShape;
 
@@ -20,6 +22,54 @@ pub const TILE: u32 = 64;
 const MIN_CHUNK: u32 = 256;
 /// Workgroups a decode aims for, across sequences, KV heads and splits.
 const TARGET_WORKGROUPS: u32 = 256;
+
+/// Query heads one workgroup of the subgroup kernel serves, a lane each (`LANES` in
+/// decode_subgroup.wgsl).
+const SUBGROUP_HEADS: u32 = 8;
+
+/// Which decode kernel records; both write the same split partials for the same merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodePath {
+    /// Core WGSL: a workgroup of 64 scores a tile of 64 tokens for every head of the group,
+    /// probabilities through workgroup memory. Runs everywhere; the shape for GPUs.
+    Tiled,
+    /// A workgroup of eight lanes, a lane per query head of the group (blocks of eight heads
+    /// for larger groups), its query and output in registers; keys and values handed out by
+    /// `subgroupBroadcast` from eight lanes. Needs the SUBGROUP feature and subgroups of at
+    /// least 8 lanes. The shape for CPU adapters (lavapipe), where a lane-varying load is a
+    /// loop over the lanes: each key costs only its own K and V loads.
+    Subgroup,
+}
+
+impl DecodePath {
+    /// The path for `gpu`: [`DecodePath::Subgroup`] where the device prefers broadcast
+    /// kernels (CPU adapters that can run it, [`Gpu::prefers_broadcast_subgroups`]), else
+    /// [`DecodePath::Tiled`].
+    pub fn best(gpu: &Gpu) -> Self {
+        if gpu.prefers_broadcast_subgroups() {
+            DecodePath::Subgroup
+        } else {
+            DecodePath::Tiled
+        }
+    }
+
+    /// Whether `gpu` can run this path.
+    pub fn runs_on(self, gpu: &Gpu) -> bool {
+        match self {
+            DecodePath::Tiled => true,
+            DecodePath::Subgroup => gpu.has_broadcast_subgroups(),
+        }
+    }
+
+    /// Workgroups per (sequence, KV head) for GQA groups of `group` query heads: the tiled
+    /// kernel serves a whole group, the subgroup one eight heads.
+    fn blocks(self, group: u32) -> u32 {
+        match self {
+            DecodePath::Tiled => 1,
+            DecodePath::Subgroup => group.div_ceil(SUBGROUP_HEADS).max(1),
+        }
+    }
+}
 
 /// What one KV head attends to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +147,7 @@ pub struct MergeParams {
 pub struct Decode {
     gpu: Gpu,
     dtype: KvDtype,
+    path: DecodePath,
     /// The merge writing f32 and f16 outputs.
     merge: [wgpu::ComputePipeline; 2],
 }
@@ -118,54 +169,101 @@ pub fn plan_splits(rows: u32, tokens: u32) -> (u32, u32) {
 }
 
 impl Decode {
-    /// Compiles the merge and the decode for GQA groups of 1 and 8 (other groups compile on
-    /// first use, or ahead of it with [`Decode::prepare`]).
+    /// The best path for the device ([`DecodePath::best`]) with the merge compiled; the tiled
+    /// path also compiles its decode for GQA groups of 1 and 8 and f32 queries (everything
+    /// else compiles on first use, or ahead of it with [`Decode::prepare`]).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Self::with_path(gpu, dtype, DecodePath::best(gpu))
+    }
+
+    /// `path` explicitly: [`DecodePath::Subgroup`] without the SUBGROUP feature is a
+    /// `MissingFeature` error, with subgroups under 8 lanes an invalid "decode path".
+    pub fn with_path(gpu: &Gpu, dtype: KvDtype, path: DecodePath) -> Result<Self> {
         let decode = Self {
             gpu: gpu.clone(),
             dtype,
+            path,
             merge: [
                 gpu.pipeline(&MERGE, "merge", &[("O_F16", 0.0)])?,
                 gpu.pipeline(&MERGE, "merge", &[("O_F16", 1.0)])?,
             ],
         };
-        for group in [1, 8] {
-            decode.prepare(group)?;
+        match path {
+            DecodePath::Tiled => {
+                for group in [1, 8] {
+                    decode.prepare(group, 64)?;
+                }
+            }
+            DecodePath::Subgroup => {
+                gpu.check_broadcast_subgroups(&DECODE_SUBGROUP, "decode path")?
+            }
         }
         Ok(decode)
     }
 
-    /// Compiles the decode for `group` query heads per KV head and f32 queries now (over a
-    /// policy and over a selection), so that an engine pays every compile at load time instead
-    /// of inside its first recorded step; [`Decode::prepare_for`] for f16 queries.
-    pub fn prepare(&self, group: u32) -> Result<()> {
-        self.prepare_for(group, DType::F32)
+    pub fn path(&self) -> DecodePath {
+        self.path
+    }
+
+    /// Compiles the decode for `group` query heads per KV head of `head_dim` (64, 128 or 256;
+    /// only the subgroup path compiles one kernel per head dimension) and f32 queries now
+    /// (over a policy and over a selection), so that an engine pays every compile at load time
+    /// instead of inside its first recorded step; [`Decode::prepare_for`] for f16 queries.
+    pub fn prepare(&self, group: u32, head_dim: u32) -> Result<()> {
+        self.prepare_for(group, head_dim, DType::F32)
     }
 
     /// [`Decode::prepare`] for queries of `q_dtype` (f32 or f16).
-    pub fn prepare_for(&self, group: u32, q_dtype: DType) -> Result<()> {
+    pub fn prepare_for(&self, group: u32, head_dim: u32, q_dtype: DType) -> Result<()> {
+        if !HEAD_DIMS.contains(&head_dim) {
+            return Err(Error::invalid(
+                "head_dim",
+                "value",
+                format!("one of {HEAD_DIMS:?}"),
+                head_dim,
+            ));
+        }
         let q_f16 = q_dtype.is_f16("q")?;
-        self.pipeline(group, false, q_f16)?;
-        self.pipeline(group, true, q_f16)?;
+        self.pipeline(group, head_dim, false, q_f16)?;
+        self.pipeline(group, head_dim, true, q_f16)?;
         Ok(())
     }
 
-    /// The decode pipeline for `group` query heads per KV head, over a policy or a selection,
-    /// for f32 or f16 queries.
-    fn pipeline(&self, group: u32, selected: bool, q_f16: bool) -> Result<wgpu::ComputePipeline> {
-        // decode.wgsl writes every workgroup word it reads.
+    /// The decode pipeline for `group` query heads per KV head of `head_dim`, over a policy or
+    /// a selection, for f32 or f16 queries.
+    fn pipeline(
+        &self,
+        group: u32,
+        head_dim: u32,
+        selected: bool,
+        q_f16: bool,
+    ) -> Result<wgpu::ComputePipeline> {
+        // decode.wgsl writes every workgroup word it reads (the subgroup kernel has none).
         let options = PipelineOptions {
             zero_initialize_workgroup_memory: false,
         };
         let [kv] = self.dtype.overrides();
-        let overrides = [
-            ("Q_F16", f64::from(u8::from(q_f16))),
-            kv,
-            ("SELECTED", f64::from(u8::from(selected))),
-            ("GROUP", f64::from(group.next_power_of_two())),
-        ];
-        self.gpu
-            .pipeline_with_options(&DECODE, "decode", &overrides, options)
+        let q = ("Q_F16", f64::from(u8::from(q_f16)));
+        let selected = ("SELECTED", f64::from(u8::from(selected)));
+        match self.path {
+            DecodePath::Tiled => self.gpu.pipeline_with_options(
+                &DECODE,
+                "decode",
+                &[
+                    q,
+                    kv,
+                    selected,
+                    ("GROUP", f64::from(group.next_power_of_two())),
+                ],
+                options,
+            ),
+            DecodePath::Subgroup => self.gpu.pipeline_with_options(
+                &DECODE_SUBGROUP,
+                "decode",
+                &[("HEAD_DIM", f64::from(head_dim)), q, kv, selected],
+                options,
+            ),
+        }
     }
 
     pub fn dtype(&self) -> KvDtype {
@@ -191,15 +289,20 @@ impl Decode {
         }
     }
 
-    fn splits(table: &DevicePageTable, tokens: &Tokens<'_>) -> (u32, u32) {
-        let rows = table.batch() * table.layout().kv_heads;
+    /// Workgroups per (sequence, KV head): the blocks of query heads the group splits into.
+    fn blocks(&self, table: &DevicePageTable, q_heads: u32) -> u32 {
+        self.path.blocks(q_heads / table.layout().kv_heads.max(1))
+    }
+
+    fn splits(&self, table: &DevicePageTable, q_heads: u32, tokens: &Tokens<'_>) -> (u32, u32) {
+        let rows = table.batch() * table.layout().kv_heads * self.blocks(table, q_heads);
         plan_splits(rows, Self::virtual_tokens(table, tokens))
     }
 
     /// Bytes of scratch a decode of `q_heads` query heads over `tokens` needs: the splits'
     /// partial outputs and softmax statistics.
     pub fn scratch_bytes(&self, table: &DevicePageTable, q_heads: u32, tokens: &Tokens<'_>) -> u64 {
-        let (splits, _) = Self::splits(table, tokens);
+        let (splits, _) = self.splits(table, q_heads, tokens);
         let rows = u64::from(table.batch()) * u64::from(q_heads) * u64::from(splits);
         let partials = rows * u64::from(table.layout().head_dim) * 4;
         partials.next_multiple_of(256) + rows * 8
@@ -285,8 +388,10 @@ impl Decode {
         let policy = self.policy_buffer(table, tokens)?;
         let group = query.heads / layout.kv_heads;
         let selected = matches!(tokens, Tokens::Selected { .. });
-        let pipeline = self.pipeline(group, selected, query.dtype == DType::F16)?;
-        let (splits, chunk) = Self::splits(table, tokens);
+        let pipeline =
+            self.pipeline(group, layout.head_dim, selected, query.dtype == DType::F16)?;
+        let (splits, chunk) = self.splits(table, query.heads, tokens);
+        let blocks = self.blocks(table, query.heads);
         let scratch_bytes = self.scratch_bytes(table, query.heads, tokens);
         gpu.check_binding_holds("scratch", &scratch, scratch_bytes, "the decode partials")?;
         let rows = u64::from(batch) * u64::from(query.heads) * u64::from(splits);
@@ -301,6 +406,7 @@ impl Decode {
             o_f16,
             splits,
             chunk,
+            blocks,
             partial_bytes,
             ml_bytes: rows * 8,
         })
@@ -360,7 +466,11 @@ impl Decode {
             &[
                 indptr, indices, last, kv.k, kv.v, query.q, spec, part_o, part_ml,
             ],
-            [prepared.splits, table.layout().kv_heads, table.batch()],
+            [
+                prepared.splits,
+                table.layout().kv_heads * prepared.blocks,
+                table.batch(),
+            ],
         )?;
         gpu.dispatch_groups(
             encoder,
@@ -400,6 +510,8 @@ struct Prepared {
     o_f16: bool,
     splits: u32,
     chunk: u32,
+    /// Workgroups per (sequence, KV head) along the query heads.
+    blocks: u32,
     /// Bytes of the partial outputs at the start of scratch (256-aligned), then of the
     /// softmax statistics after them.
     partial_bytes: u64,

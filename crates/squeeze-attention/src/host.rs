@@ -5,7 +5,7 @@ use half::f16;
 use squeeze_core::{Binding, DType, Error, Gpu, Result};
 
 use crate::append::{Append, NewTokens};
-use crate::decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
+use crate::decode::{Decode, DecodeArgs, DecodePath, HeadPolicy, Tokens};
 use crate::layout::{CacheLayout, KvCache, KvDtype, Pool, Query};
 use crate::pages::{DevicePageTable, PageTable};
 use crate::quest_meta::{QuestMeta, all_pages, meta_bytes};
@@ -250,14 +250,15 @@ impl Uploaded {
     }
 }
 
-/// Decode with one policy per KV head; returns `o` `[batch, q_heads, head_dim]`.
+/// Decode on `path` with one policy per KV head; returns `o` `[batch, q_heads, head_dim]`.
 pub fn run_decode(
     gpu: &Gpu,
     data: &Uploaded,
     scale: f32,
     policy: &[HeadPolicy],
+    path: DecodePath,
 ) -> Result<Vec<f32>> {
-    let decode = Decode::new(gpu, data.table.layout().dtype)?;
+    let decode = Decode::with_path(gpu, data.table.layout().dtype, path)?;
     let tokens = Tokens::Policy(policy);
     let scratch = gpu.storage_buffer(
         "scratch",
@@ -293,15 +294,17 @@ pub struct SparseResult {
     pub unit: u32,
 }
 
-/// A whole sparse step (Quest metadata built first from every page, for Quest) in one submit.
+/// A whole sparse step (Quest metadata built first from every page, for Quest) in one submit,
+/// its decode on `path`.
 pub fn run_sparse(
     gpu: &Gpu,
     data: &Uploaded,
     scale: f32,
     selector: Selector,
     budget: Budget,
+    path: DecodePath,
 ) -> Result<SparseResult> {
-    let sparse = Sparse::new(gpu, data.table.layout().dtype)?;
+    let sparse = Sparse::with_path(gpu, data.table.layout().dtype, path)?;
     let workspace = sparse.workspace(&data.table, data.q_heads, selector, budget)?;
     run_sparse_in(gpu, data, scale, &sparse, &workspace)
 }

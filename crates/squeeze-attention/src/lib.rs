@@ -89,7 +89,7 @@ pub mod token_stats;
 pub mod token_vote;
 
 pub use append::{Append, NewTokens, PlacedTokens};
-pub use decode::{Decode, DecodeArgs, HeadPolicy, Tokens};
+pub use decode::{Decode, DecodeArgs, DecodePath, HeadPolicy, Tokens};
 pub use layout::{CacheLayout, KvCache, KvDtype, Output, Pool, Query};
 pub use pages::{DevicePageTable, EngineTable, PageTable};
 pub use prefill::{Prefill, PrefillArgs, PrefillPath};

@@ -4,7 +4,7 @@
 use squeeze_core::wgpu;
 use squeeze_core::{Binding, Gpu, Result};
 
-use crate::decode::{Decode, DecodeArgs, Tokens};
+use crate::decode::{Decode, DecodeArgs, DecodePath, Tokens};
 use crate::layout::{KvCache, KvDtype, Output, Query};
 use crate::pages::DevicePageTable;
 use crate::select::{Budget, Select, SelectPlan, SelectWorkspace, Selector};
@@ -47,11 +47,17 @@ impl SparseWorkspace {
 }
 
 impl Sparse {
+    /// Selection and the best decode path for the device ([`DecodePath::best`]).
     pub fn new(gpu: &Gpu, dtype: KvDtype) -> Result<Self> {
+        Self::with_path(gpu, dtype, DecodePath::best(gpu))
+    }
+
+    /// Selection and the decode on `path` ([`Decode::with_path`]).
+    pub fn with_path(gpu: &Gpu, dtype: KvDtype, path: DecodePath) -> Result<Self> {
         Ok(Self {
             gpu: gpu.clone(),
             select: Select::new(gpu, dtype)?,
-            decode: Decode::new(gpu, dtype)?,
+            decode: Decode::with_path(gpu, dtype, path)?,
         })
     }
 
@@ -59,10 +65,11 @@ impl Sparse {
         &self.decode
     }
 
-    /// Compiles selection and decode for `group` query heads per KV head now, at load time.
-    pub fn prepare(&self, group: u32) -> Result<()> {
+    /// Compiles selection and decode for `group` query heads per KV head of `head_dim` now,
+    /// at load time.
+    pub fn prepare(&self, group: u32, head_dim: u32) -> Result<()> {
         self.select.prepare(group)?;
-        self.decode.prepare(group)
+        self.decode.prepare(group, head_dim)
     }
 
     /// Checks the budget ([`Select::plan`]) and allocates the step's buffers for the table's

@@ -211,7 +211,7 @@ impl Attention {
             _ => Vec::new(),
         };
         let decode = Decode::new(gpu, layout.dtype)?;
-        decode.prepare(group)?;
+        decode.prepare(group, layout.head_dim)?;
         let mut scratch = decode.scratch_bytes(table, q_heads, &Tokens::Policy(&full));
         let sparse = match mode {
             AttentionMode::Sparse {
@@ -224,7 +224,7 @@ impl Attention {
                         * layout.page_size;
                 }
                 let sparse = Sparse::new(gpu, layout.dtype)?;
-                sparse.prepare(group)?;
+                sparse.prepare(group, layout.head_dim)?;
                 let workspace =
                     sparse.workspace_with_capacity(table, q_heads, selector, budget, capacity)?;
                 scratch = scratch.max(decode.scratch_bytes(table, q_heads, &workspace.tokens()));

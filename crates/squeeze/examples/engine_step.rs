@@ -157,7 +157,7 @@ impl Engine {
             },
         )?;
         let decode = Decode::new(&gpu, KvDtype::F32)?;
-        decode.prepare(Q_HEADS / KV_HEADS)?;
+        decode.prepare(Q_HEADS / KV_HEADS, HEAD_DIM)?;
         let policy = [HeadPolicy::Full; KV_HEADS as usize];
         let scratch = decode.scratch_bytes(&table, Q_HEADS, &Tokens::Policy(&policy));
         let topk = TopK::new(&gpu, DType::F32)?;

@@ -4,7 +4,7 @@
 //! indices.
 
 use half::f16;
-use squeeze_attention::decode::HeadPolicy;
+use squeeze_attention::decode::{DecodePath, HeadPolicy};
 use squeeze_attention::host::{HostKv, Uploaded, run_decode, run_sparse};
 use squeeze_attention::{Budget, CacheLayout, KvDtype, PageTable, Selector};
 use squeeze_core::{Error, Gpu, Result};
@@ -372,7 +372,13 @@ fn dense(
         HeadPolicy::Full
     };
     let kv_heads = data.table.layout().kv_heads as usize;
-    let o = run_decode(gpu, data, scale, &vec![policy; kv_heads])?;
+    let o = run_decode(
+        gpu,
+        data,
+        scale,
+        &vec![policy; kv_heads],
+        DecodePath::best(gpu),
+    )?;
     Ok(Decoded {
         o,
         o_shape,
@@ -404,7 +410,7 @@ fn sparse(
         sink: params.sink,
         window: params.window,
     };
-    let result = run_sparse(gpu, data, scale, selector, budget)?;
+    let result = run_sparse(gpu, data, scale, selector, budget, DecodePath::best(gpu))?;
     let k = result.k as usize;
     let mut selected = result.selected;
     for row in selected.chunks_mut(k.max(1)) {
