@@ -44,8 +44,8 @@ fn decode(
         acc[c] = zero;
     }
 
-    var run_max = neg_inf();
-    var run_sum = 0.0;
+    // (maximum, sum) of the online softmax.
+    var run = vec2<f32>(neg_inf(), 0.0);
     let steps = min((max(end, start) - start + 7u) / 8u, params.chunk / 8u);
     for (var i = 0u; i < steps; i++) {
         // Lane j finds virtual token first + j.
@@ -60,27 +60,7 @@ fn decode(
                 }
             }
         }
-        let found = u32(key_row != NO_ROW);
-
-        var s = zero;
-        for (var c = 0u; c < CHUNKS; c++) {
-            var k = zero;
-            if (found != 0u) {
-                k = k8(key_row + 8u * c);
-            }
-            s = scores(s, q[c], keys(k));
-        }
-        let softmax = softmax_block(run_max, run_sum, mask(s, first, end, found_keys(found)));
-        run_max = softmax.run_max;
-        run_sum = softmax.run_sum;
-
-        for (var c = 0u; c < CHUNKS; c++) {
-            var v = zero;
-            if (found != 0u) {
-                v = v8(key_row + 8u * c);
-            }
-            acc[c] = weigh(acc[c], softmax.factor, softmax.p, keys(v));
-        }
+        run = attend_block(&q, &acc, run, key_row, u32(key_row != NO_ROW), first, end);
     }
 
     if (live) {
@@ -89,6 +69,6 @@ fn decode(
             part_o[row * (HEAD_DIM / 4u) + 2u * c] = acc[c].lo;
             part_o[row * (HEAD_DIM / 4u) + 2u * c + 1u] = acc[c].hi;
         }
-        part_ml[row] = vec2<f32>(run_max, run_sum);
+        part_ml[row] = run;
     }
 }

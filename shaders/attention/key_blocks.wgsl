@@ -120,3 +120,35 @@ fn softmax_block(run_max: f32, run_sum: f32, s: Eight) -> Softmax {
     }
     return Softmax(new_max, run_sum * factor + dot(p.lo + p.hi, vec4<f32>(1.0)), factor, p);
 }
+
+// One block of keys first .. first + 8 into this lane's row: lane j's key and value start at
+// element `at` (read only where `found`, this lane's answer), keys from `limit` on are hidden.
+// `q` and `acc` are the row's query and output; `run` its (maximum, sum), returned updated.
+fn attend_block(
+    q: ptr<function, array<Eight, MAX_CHUNKS>>,
+    acc: ptr<function, array<Eight, MAX_CHUNKS>>,
+    run: vec2<f32>,
+    at: u32,
+    found: u32,
+    first: u32,
+    limit: u32,
+) -> vec2<f32> {
+    let zero = Eight(vec4<f32>(0.0), vec4<f32>(0.0));
+    var s = zero;
+    for (var c = 0u; c < CHUNKS; c++) {
+        var k = zero;
+        if (found != 0u) {
+            k = k8(at + 8u * c);
+        }
+        s = scores(s, (*q)[c], keys(k));
+    }
+    let softmax = softmax_block(run.x, run.y, mask(s, first, limit, found_keys(found)));
+    for (var c = 0u; c < CHUNKS; c++) {
+        var v = zero;
+        if (found != 0u) {
+            v = v8(at + 8u * c);
+        }
+        (*acc)[c] = weigh((*acc)[c], softmax.factor, softmax.p, keys(v));
+    }
+    return vec2<f32>(softmax.run_max, softmax.run_sum);
+}

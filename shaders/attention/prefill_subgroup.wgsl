@@ -54,8 +54,8 @@ fn prefill(
         keys_end = min(visible((last - 1u) / group, n, len), params.max_seq_len);
     }
 
-    var run_max = neg_inf();
-    var run_sum = 0.0;
+    // (maximum, sum) of the online softmax.
+    var run = vec2<f32>(neg_inf(), 0.0);
     for (var first = 0u; first < keys_end; first += 8u) {
         // Lanes 0..8 find key first + lane.
         var key_row = NO_ROW;
@@ -64,27 +64,9 @@ fn prefill(
         }
         let found = u32(key_row != NO_ROW);
         let at = kv_element(select(0u, key_row, found != 0u), h);
-
-        var s = zero;
-        for (var c = 0u; c < CHUNKS; c++) {
-            var k = zero;
-            if (found != 0u) {
-                k = k8(at + 8u * c);
-            }
-            s = scores(s, q[c], keys(k));
-        }
-        let softmax = softmax_block(run_max, run_sum, mask(s, first, limit, found_keys(found)));
-        run_max = softmax.run_max;
-        run_sum = softmax.run_sum;
-
-        for (var c = 0u; c < CHUNKS; c++) {
-            var v = zero;
-            if (found != 0u) {
-                v = v8(at + 8u * c);
-            }
-            acc[c] = weigh(acc[c], softmax.factor, softmax.p, keys(v));
-        }
+        run = attend_block(&q, &acc, run, at, found, first, limit);
     }
+    let run_sum = run.y;
 
     if (live) {
         for (var c = 0u; c < CHUNKS; c++) {
