@@ -4,17 +4,20 @@
 // workgroup memory per sixteen dot products). Here every value is loaded by one lane only and
 // handed to the others by `subgroupBroadcast` from a constant lane, a register move there.
 //
-// A subgroup owns a tile of 8 · lanes rows × 32 batch columns: lane l decodes rows 8l .. 8l + 8
-// of it (so each weight is decoded once per 32 columns), and for each group of 8 columns, lanes
-// 0..8 load one column's activations and every lane takes all eight by broadcast (so each
-// activation is loaded once per tile). Per chunk of 8 inner-dimension steps a lane does 8 rows ×
-// 32 columns × 8 products from 8 decoded chunks and 4 loaded ones. f32 accumulation; subgroups
-// walk the tiles with a stride of all subgroups in the dispatch. Needs subgroups of at least 8
-// lanes (the host checks). Tuned on lavapipe (4096² × 128 q4_0: 102 ms, against 108 ms with 6
-// × 48 tiles, 116 ms with 4 × 128 and 620 ms for the tiled kernel).
+// A workgroup is one subgroup of eight lanes and owns a tile of 64 rows × 32 batch columns at a
+// time: lane l decodes rows 8l .. 8l + 8 of it (so each weight is decoded once per 32 columns),
+// and for each group of 8 columns, lanes 0..8 load one column's activations and every lane takes
+// all eight by broadcast (so each activation is loaded once per tile). Per chunk of 8
+// inner-dimension steps a lane does 8 rows × 32 columns × 8 products from 8 decoded chunks and 4
+// loaded ones. f32 accumulation; workgroups walk the tiles, rows first, with a stride of the
+// dispatch's workgroups. Needs subgroups of at least 8 lanes (the host checks), so that the
+// workgroup is one subgroup. Tuned on lavapipe (4096² × 128 q4_0: 102 ms, against 108 ms with 6
+// × 48 tiles, 116 ms with 4 × 128 and 620 ms for the tiled kernel). A workgroup of eight
+// subgroups (eight tiles at a time) took as long at 4096² but 13.8 ms against 10.2 ms at
+// SmolLM2's 3072 × 576 × 128 tokens (whose tiles it spread less evenly over a CPU's threads).
 
-// Threads per workgroup.
-const WORKGROUP_SIZE: u32 = 64u;
+// Lanes per workgroup: one subgroup.
+const LANES: u32 = 8u;
 // Consecutive rows each lane owns (even, so f16 results pair within a lane).
 const ROWS_PER_LANE: u32 = 8u;
 // Batch columns per tile: GROUPS groups of 8, one column per lane 0..8 in each.
@@ -71,11 +74,11 @@ fn columns(v: Chunk) -> Columns {
     );
 }
 
-// Column `column`'s chunk `c` as this lane loads it for its group: lanes 0..8 load one column
-// each (zeros past the batch), the others nothing.
-fn group_columns(column: u32, lane: u32, c: u32) -> Columns {
+// Column `column`'s chunk `c` as this lane loads it for its group (zeros past the batch), and
+// every lane's.
+fn group_columns(column: u32, c: u32) -> Columns {
     var own = Chunk(vec4<f32>(), vec4<f32>());
-    if (lane < 8u && column < params.batch) {
+    if (column < params.batch) {
         own = x_chunk(column, c);
     }
     return columns(own);
@@ -142,22 +145,19 @@ fn store_block(b0: u32, row: u32, s: Block) {
     store_pair(b0, row + 6u, s.r6, s.r7);
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
+@compute @workgroup_size(LANES)
 fn gemm(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(subgroup_id) sg: u32,
-    @builtin(num_subgroups) subgroups: u32,
     @builtin(subgroup_invocation_id) lane: u32,
-    @builtin(subgroup_size) lanes: u32,
 ) {
-    let tile_rows = ROWS_PER_LANE * lanes;
+    let tile_rows = ROWS_PER_LANE * LANES;
     let row_tiles = (params.rows + tile_rows - 1u) / tile_rows;
     let tiles = row_tiles * ((params.batch + TILE_COLUMNS - 1u) / TILE_COLUMNS);
     let chunks = params.cols / CHUNK;
     let zero = Chunk(vec4<f32>(), vec4<f32>());
     let empty = Block(zero, zero, zero, zero, zero, zero, zero, zero);
-    for (var t = wg.x * subgroups + sg; t < tiles; t += groups.x * subgroups) {
+    for (var t = wg.x; t < tiles; t += groups.x) {
         let row = (t % row_tiles) * tile_rows + lane * ROWS_PER_LANE;
         let b0 = (t / row_tiles) * TILE_COLUMNS;
         var g0 = empty;
@@ -166,10 +166,10 @@ fn gemm(
         var g3 = empty;
         for (var c = 0u; c < chunks; c++) {
             let w = lane_weights(row, c);
-            g0 = mac_block(g0, w, group_columns(b0 + lane, lane, c));
-            g1 = mac_block(g1, w, group_columns(b0 + 8u + lane, lane, c));
-            g2 = mac_block(g2, w, group_columns(b0 + 16u + lane, lane, c));
-            g3 = mac_block(g3, w, group_columns(b0 + 24u + lane, lane, c));
+            g0 = mac_block(g0, w, group_columns(b0 + lane, c));
+            g1 = mac_block(g1, w, group_columns(b0 + 8u + lane, c));
+            g2 = mac_block(g2, w, group_columns(b0 + 16u + lane, c));
+            g3 = mac_block(g3, w, group_columns(b0 + 24u + lane, c));
         }
         store_block(b0, row, g0);
         store_block(b0 + 8u, row, g1);

@@ -19,10 +19,9 @@ use crate::matrix::{HostWeights, QuantWeights, Scheme};
 pub const TILE: (usize, usize) = (64, 64);
 /// Workgroup memory of the two tiles: 128 rows of 32 f32 padded to 36 (gemm.wgsl).
 pub const WORKGROUP_BYTES: u64 = 128 * 36 * 4;
-/// The subgroup path's tile: rows per lane × batch columns per subgroup (`ROWS_PER_LANE`,
-/// `TILE_COLUMNS` in gemm_subgroup.wgsl), and threads per workgroup (`WORKGROUP_SIZE`).
-pub const SUBGROUP_TILE: (usize, usize) = (8, 32);
-const SUBGROUP_WORKGROUP_SIZE: u32 = 64;
+/// The subgroup path's tile: rows × batch columns per workgroup, which is one subgroup of 8
+/// lanes (`ROWS_PER_LANE` × `LANES`, `TILE_COLUMNS` in gemm_subgroup.wgsl).
+pub const SUBGROUP_TILE: (usize, usize) = (64, 32);
 
 /// Which GEMM kernel runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,15 +131,11 @@ impl Gemm {
                 problem.rows.div_ceil(TILE.0) * problem.batch.div_ceil(TILE.1),
                 1,
             ),
-            // One tile per subgroup, as many subgroups per workgroup as its smallest lanes give.
-            GemmPath::Subgroup => {
-                let lanes = self.gpu.info().subgroup_min_size.max(8);
-                let tile_rows = SUBGROUP_TILE.0 * lanes as usize;
-                (
-                    problem.rows.div_ceil(tile_rows) * problem.batch.div_ceil(SUBGROUP_TILE.1),
-                    (SUBGROUP_WORKGROUP_SIZE / lanes).max(1),
-                )
-            }
+            // One tile per workgroup (one subgroup).
+            GemmPath::Subgroup => (
+                problem.rows.div_ceil(SUBGROUP_TILE.0) * problem.batch.div_ceil(SUBGROUP_TILE.1),
+                1,
+            ),
         };
         self.pipelines.dispatch(
             encoder,
