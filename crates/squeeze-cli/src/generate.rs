@@ -92,8 +92,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0, requires = "temperature")]
     seed: u64,
     /// After generating, time the decode step R times whole and by kind of work (matrix
-    /// products, attention, glue and sampling) and the host's recording of it; printed on
-    /// stderr and written to --json as `profile`.
+    /// products, attention, glue and sampling), count its dispatches and time the host's
+    /// recording of it; printed on stderr and written to --json as `profile`.
     #[arg(long, value_name = "R")]
     profile: Option<u32>,
     /// Replace the --json / --logits outputs if they exist.
@@ -167,8 +167,8 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
         let share = |s: f64| 100.0 * s / p.step;
         eprintln!(
             "decode step {:.2} ms ({}, {} repetitions): matrix products {:.2} ms ({:.0} %), \
-             attention {:.2} ms ({:.0} %), glue and sampling {:.2} ms ({:.0} %); host recording \
-             {:.3} ms",
+             attention {:.2} ms ({:.0} %), glue and sampling {:.2} ms ({:.0} %); {} dispatches; \
+             host recording {:.3} ms",
             p.step * 1e3,
             p.clock.name(),
             p.repetitions,
@@ -178,6 +178,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
             share(p.attention),
             p.glue * 1e3,
             share(p.glue),
+            p.dispatches,
             p.recording * 1e3,
         );
         serde_json::json!({
@@ -186,6 +187,7 @@ pub fn run(options: GpuOptions, args: Args) -> Result<ExitCode, Error> {
             "attention_s": p.attention,
             "glue_s": p.glue,
             "recording_s": p.recording,
+            "dispatches": p.dispatches,
             "clock": p.clock.name(),
             "repetitions": p.repetitions,
         })

@@ -181,6 +181,8 @@ fn profile_reports_the_step_by_kind_of_work() {
     for key in ["step_s", "matmul_s", "attention_s", "glue_s", "recording_s"] {
         assert!(report["profile"][key].as_f64().unwrap() > 0.0, "{key}");
     }
+    // Two layers of at least the projections, attention and norms, and the head.
+    assert!(report["profile"]["dispatches"].as_u64().unwrap() >= 10);
     let o = squeeze(&[
         "generate",
         model.to_str().unwrap(),

@@ -53,6 +53,9 @@ pub struct StepProfile {
     pub glue: f64,
     /// Host time to record one step's commands (no GPU work).
     pub recording: f64,
+    /// Dispatches in one step: each costs a fixed time besides its work (tens of µs on a CPU
+    /// adapter), so their count is part of the step's cost.
+    pub dispatches: u64,
     pub clock: Clock,
     pub repetitions: u32,
 }
@@ -75,6 +78,7 @@ impl Model {
                 .time(repetitions, |encoder| self.record(encoder, parts))?
                 .seconds)
         };
+        let before = self.gpu.allocations();
         let recording = {
             let start = std::time::Instant::now();
             for _ in 0..repetitions {
@@ -84,6 +88,8 @@ impl Model {
             }
             start.elapsed().as_secs_f64() / f64::from(repetitions.max(1))
         };
+        let dispatches =
+            (self.gpu.allocations() - before).dispatches / u64::from(repetitions.max(1));
         let matmul = time(Parts::MATMUL)?;
         let attention = time(Parts::ATTENTION)?;
         let glue = time(Parts::GLUE)?;
@@ -94,6 +100,7 @@ impl Model {
             attention,
             glue,
             recording,
+            dispatches,
             clock: profiler.clock(),
             repetitions,
         })
