@@ -109,8 +109,8 @@ impl Request<'_> {
         })
     }
 
-    /// Checks everything, loads `source` on `gpu` and generates, calling `on_token` with each
-    /// id as soon as it is known.
+    /// Checks everything, loads `source` on `gpu`, warms the model ([`Model::warm_up`]) and
+    /// generates, calling `on_token` with each id as soon as it is known.
     pub fn run(
         &self,
         gpu: &Gpu,
@@ -122,6 +122,7 @@ impl Request<'_> {
         let ids = self.ids(source, vocab)?;
         let options = self.model_options(ids.len(), vocab)?;
         let mut model = Model::load(gpu, &tensors, options)?;
+        model.warm_up()?;
         let generation = generate(
             &mut model,
             &ids,

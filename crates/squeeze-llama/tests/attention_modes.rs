@@ -1,7 +1,8 @@
 //! The attention modes of `squeeze generate` on a tiny random LLaMA (4 layers, so every mode
 //! has dense, selecting and — for TidalDecode — reusing layers): with a budget covering the
 //! whole context each mode gives the dense model's tokens; with a small one it changes the
-//! logits (the selection is used); and steady-state steps allocate nothing in any mode.
+//! logits (the selection is used); steady-state steps allocate nothing in any mode; and a
+//! warm-up before the prompt leaves no trace.
 
 use squeeze::attention::KvDtype;
 use squeeze::quant::gguf::GgufFile;
@@ -51,6 +52,40 @@ fn run(gpu: &Gpu, tensors: &ModelTensors<'_>, attention: AttentionMode) -> (Vec<
     (input[PROMPT.len()..].to_vec(), logits)
 }
 
+/// Greedy tokens and every step's logits of the prompt (one batched prefill) and `STEPS`
+/// generated tokens, after [`Model::warm_up`] when `warm`.
+fn run_prefilled(
+    gpu: &Gpu,
+    tensors: &ModelTensors<'_>,
+    attention: AttentionMode,
+    warm: bool,
+) -> (Vec<u32>, Vec<f32>) {
+    let mut model = Model::load(
+        gpu,
+        tensors,
+        ModelOptions {
+            capacity: (PROMPT.len() + STEPS) as u32,
+            candidates: 1,
+            kv: KvDtype::F32,
+            attention,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{attention:?}: {e}"));
+    if warm {
+        model.warm_up().unwrap();
+        assert!(model.is_empty(), "{attention:?}");
+    }
+    let mut step = model.prefill(&PROMPT, true).unwrap();
+    let mut tokens = Vec::new();
+    let mut logits = Vec::new();
+    for _ in 0..STEPS {
+        logits.extend(step.logits.take().unwrap());
+        tokens.push(step.token);
+        step = model.step(step.token, true).unwrap();
+    }
+    (tokens, logits)
+}
+
 fn mode(name: &str, budget: u32, sink: u32, window: Option<u32>) -> AttentionMode {
     AttentionMode::parse(name, Some(budget), sink, window).unwrap()
 }
@@ -81,6 +116,25 @@ fn every_mode_with_the_whole_context_in_budget_gives_the_dense_tokens() {
             worst <= 1e-5 * scale,
             "{attention:?}: logits differ by {worst}"
         );
+    }
+}
+
+#[test]
+fn a_warm_up_leaves_the_tokens_and_logits_of_every_mode_as_they_were() {
+    let file = GgufFile::from_bytes(tiny_gguf(&spec()).unwrap()).unwrap();
+    let tensors = ModelTensors::from_gguf(&file).unwrap();
+    let gpu = gpu();
+    // Small budgets, so that Quest's page bounds and every selection matter.
+    for attention in [
+        AttentionMode::Dense,
+        mode("sink-window", 8, 2, None),
+        mode("quest", 16, 0, None),
+        mode("tidal", 8, 0, None),
+        mode("tokenselect", 8, 1, Some(2)),
+    ] {
+        let cold = run_prefilled(&gpu, &tensors, attention, false);
+        let warm = run_prefilled(&gpu, &tensors, attention, true);
+        assert_eq!(warm, cold, "{attention:?}");
     }
 }
 
