@@ -27,9 +27,9 @@ fn gpu() -> Gpu {
     Gpu::new(GpuOptions::default()).unwrap_or_else(|e| panic!("no GPU adapter: {e}"))
 }
 
-/// Greedy tokens and every step's logits of the prompt and `STEPS` generated tokens.
-fn run(gpu: &Gpu, tensors: &ModelTensors<'_>, attention: AttentionMode) -> (Vec<u32>, Vec<f32>) {
-    let mut model = Model::load(
+/// The model with a cache for the prompt and `STEPS` tokens, f32 K and V.
+fn load(gpu: &Gpu, tensors: &ModelTensors<'_>, attention: AttentionMode) -> Model {
+    Model::load(
         gpu,
         tensors,
         ModelOptions {
@@ -39,7 +39,12 @@ fn run(gpu: &Gpu, tensors: &ModelTensors<'_>, attention: AttentionMode) -> (Vec<
             attention,
         },
     )
-    .unwrap_or_else(|e| panic!("{attention:?}: {e}"));
+    .unwrap_or_else(|e| panic!("{attention:?}: {e}"))
+}
+
+/// Greedy tokens and every step's logits of the prompt and `STEPS` generated tokens.
+fn run(gpu: &Gpu, tensors: &ModelTensors<'_>, attention: AttentionMode) -> (Vec<u32>, Vec<f32>) {
+    let mut model = load(gpu, tensors, attention);
     let mut input = PROMPT.to_vec();
     let mut logits = Vec::new();
     for i in 0..PROMPT.len() + STEPS - 1 {
@@ -60,17 +65,7 @@ fn run_prefilled(
     attention: AttentionMode,
     warm: bool,
 ) -> (Vec<u32>, Vec<f32>) {
-    let mut model = Model::load(
-        gpu,
-        tensors,
-        ModelOptions {
-            capacity: (PROMPT.len() + STEPS) as u32,
-            candidates: 1,
-            kv: KvDtype::F32,
-            attention,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{attention:?}: {e}"));
+    let mut model = load(gpu, tensors, attention);
     if warm {
         model.warm_up().unwrap();
         assert!(model.is_empty(), "{attention:?}");
