@@ -172,9 +172,9 @@ impl Model {
     /// llama.cpp warms a model at load: a driver may compile a kernel at its first dispatch
     /// rather than at pipeline creation (lavapipe builds its LLVM code then: SmolLM2-135M's
     /// first 128-token prefill took 1.04–1.30 s, the same prompt again 0.99–1.04 s), so
-    /// without it the first prompt and step time that too. Nothing of it survives: every later token overwrites the cache rows it wrote,
-    /// and Quest's page bounds are recomputed over the valid tokens of each page an append
-    /// touches.
+    /// without it the first prompt and step time that too. Nothing of it survives: every
+    /// later token overwrites the cache rows it wrote, and Quest's page bounds are recomputed
+    /// over the valid tokens of each page an append touches.
     pub fn warm_up(&mut self) -> Result<()> {
         let prompt = [0; 2];
         let n = (self.cache.capacity() as usize).min(prompt.len());

@@ -85,6 +85,17 @@ fn mode(name: &str, budget: u32, sink: u32, window: Option<u32>) -> AttentionMod
     AttentionMode::parse(name, Some(budget), sink, window).unwrap()
 }
 
+/// Every sparse mode with a budget well below the 40-token context, so that its selection
+/// (and Quest's page bounds) decide what is attended.
+fn small_budgets() -> [AttentionMode; 4] {
+    [
+        mode("sink-window", 8, 2, None),
+        mode("quest", 16, 0, None),
+        mode("tidal", 8, 0, None),
+        mode("tokenselect", 8, 1, Some(2)),
+    ]
+}
+
 #[test]
 fn every_mode_with_the_whole_context_in_budget_gives_the_dense_tokens() {
     let bytes = tiny_gguf(&spec()).unwrap();
@@ -120,13 +131,7 @@ fn a_warm_up_leaves_the_tokens_and_logits_of_every_mode_as_they_were() {
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
     // Small budgets, so that Quest's page bounds and every selection matter.
-    for attention in [
-        AttentionMode::Dense,
-        mode("sink-window", 8, 2, None),
-        mode("quest", 16, 0, None),
-        mode("tidal", 8, 0, None),
-        mode("tokenselect", 8, 1, Some(2)),
-    ] {
+    for attention in [AttentionMode::Dense].into_iter().chain(small_budgets()) {
         let cold = run_prefilled(&gpu, &tensors, attention, false);
         let warm = run_prefilled(&gpu, &tensors, attention, true);
         assert_eq!(warm, cold, "{attention:?}");
@@ -139,12 +144,7 @@ fn a_small_budget_changes_the_logits_in_every_mode() {
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
     let (_, dense) = run(&gpu, &tensors, AttentionMode::Dense);
-    for attention in [
-        mode("sink-window", 8, 2, None),
-        mode("quest", 16, 0, None),
-        mode("tidal", 8, 0, None),
-        mode("tokenselect", 8, 1, Some(2)),
-    ] {
+    for attention in small_budgets() {
         let (_, logits) = run(&gpu, &tensors, attention);
         assert!(logits.iter().all(|v| v.is_finite()), "{attention:?}");
         let differ = logits.iter().zip(&dense).filter(|(a, b)| a != b).count();
@@ -157,12 +157,7 @@ fn steady_state_sparse_steps_create_no_buffers_or_bind_groups() {
     let file = GgufFile::from_bytes(tiny_gguf(&spec()).unwrap()).unwrap();
     let tensors = ModelTensors::from_gguf(&file).unwrap();
     let gpu = gpu();
-    for attention in [
-        mode("sink-window", 8, 2, None),
-        mode("quest", 16, 0, None),
-        mode("tidal", 8, 0, None),
-        mode("tokenselect", 8, 1, Some(2)),
-    ] {
+    for attention in small_budgets() {
         let mut model = Model::load(
             &gpu,
             &tensors,
